@@ -1,0 +1,222 @@
+//! The TaylorDash tool SDK: what a tool author depends on.
+//!
+//! A tool is a type implementing [`Tool`] with serde input and output types;
+//! [`export_tool!`] turns it into a component exporting the `taylordash:agent/tool`
+//! world (`wit/agent.wit`). `describe` returns JSON Schemas derived from the
+//! types with `schemars`, `invoke` parses the input (naming the offending field
+//! on error) and serialises the output.
+//!
+//! The host's imports (`log`, `emit`, `exec`) and the sandbox's two directories
+//! are reached through this crate ([`log`], [`emit`], [`exec::run`],
+//! [`workspace_dir`], [`out_dir`]), so the same tool code also runs natively
+//! under the [`testing::Harness`], which captures logs and events and gives the
+//! tool temporary directories in place of `/workspace` and `/out`.
+
+use std::path::PathBuf;
+
+use serde::{Serialize, de::DeserializeOwned};
+
+pub use schemars::{self, JsonSchema};
+pub use serde;
+pub use serde_json;
+
+mod host;
+pub mod testing;
+
+pub use host::{Level, emit, exec, log};
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "tool",
+        pub_export_macro: true,
+        export_macro_name: "__export_tool_world",
+        default_bindings_module: "::taylordash_sdk::bindings",
+    });
+}
+
+/// Where the sandbox preopens the run's workspace, read-only.
+pub const WORKSPACE: &str = "/workspace";
+/// Where the sandbox preopens the task's fresh staging directory, read-write.
+/// The host merges it into the workspace after the call succeeds.
+pub const OUT: &str = "/out";
+
+/// Who is calling, and where the call sits in a run's trace.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Context {
+    pub run_id: String,
+    pub task_id: String,
+    pub agent_id: String,
+    pub trace_id: String,
+    pub span_id: String,
+    pub attempt: u32,
+}
+
+/// Why a call failed; the host maps it to exit code 1 and the orchestrator
+/// retries only [`ToolError::Retryable`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolError {
+    /// The input did not match the tool's input schema.
+    InvalidInput(String),
+    /// The tool ran and failed; the same input fails the same way.
+    Failed(String),
+    /// A transient failure worth retrying.
+    Retryable(String),
+}
+
+impl std::fmt::Display for ToolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ToolError::InvalidInput(m) => write!(f, "invalid input: {m}"),
+            ToolError::Failed(m) => write!(f, "failed: {m}"),
+            ToolError::Retryable(m) => write!(f, "retryable: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for ToolError {}
+
+impl ToolError {
+    /// A [`ToolError::Failed`] from anything displayable, for `map_err`.
+    pub fn failed(err: impl std::fmt::Display) -> Self {
+        ToolError::Failed(err.to_string())
+    }
+}
+
+/// An agent tool: typed JSON in, typed JSON out.
+pub trait Tool {
+    /// The tool's name as pipelines and the CLI refer to it.
+    const NAME: &'static str;
+    /// One sentence for `taylordash plugins inspect`.
+    const DESCRIPTION: &'static str;
+    type Input: DeserializeOwned + JsonSchema;
+    type Output: Serialize + JsonSchema;
+
+    fn run(input: Self::Input, cx: &Context) -> Result<Self::Output, ToolError>;
+}
+
+/// The `/workspace` directory (a temporary one under the test harness).
+pub fn workspace_dir() -> PathBuf {
+    host::dirs().0
+}
+
+/// The `/out` directory (a temporary one under the test harness).
+pub fn out_dir() -> PathBuf {
+    host::dirs().1
+}
+
+/// The tool's description as the `describe` export returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub input_schema: String,
+    pub output_schema: String,
+}
+
+/// `describe` for tool `T`; `version` comes from the tool crate's Cargo.toml.
+pub fn describe<T: Tool>(version: &str) -> ToolInfo {
+    ToolInfo {
+        name: T::NAME.to_string(),
+        version: version.to_string(),
+        description: T::DESCRIPTION.to_string(),
+        input_schema: schema_text(schemars::schema_for!(T::Input)),
+        output_schema: schema_text(schemars::schema_for!(T::Output)),
+    }
+}
+
+fn schema_text(schema: schemars::Schema) -> String {
+    serde_json::to_string(&schema).unwrap_or_else(|_| "{}".to_string())
+}
+
+/// `invoke` for tool `T`: parse, run, serialise. A parse error names the path
+/// of the offending field (`items[2].title: missing field`).
+pub fn invoke<T: Tool>(input: &str, cx: &Context) -> Result<String, ToolError> {
+    let mut de = serde_json::Deserializer::from_str(input);
+    let parsed: T::Input = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            ToolError::InvalidInput(e.into_inner().to_string())
+        } else {
+            ToolError::InvalidInput(format!("{path}: {}", e.into_inner()))
+        }
+    })?;
+    de.end()
+        .map_err(|e| ToolError::InvalidInput(format!("trailing data after the input: {e}")))?;
+    let output = T::run(parsed, cx)?;
+    serde_json::to_string(&output)
+        .map_err(|e| ToolError::Failed(format!("cannot serialise the output: {e}")))
+}
+
+/// Export a [`Tool`] as the component's `describe` and `invoke`.
+///
+/// ```ignore
+/// struct Planner;
+/// impl taylordash_sdk::Tool for Planner { /* … */ }
+/// taylordash_sdk::export_tool!(Planner);
+/// ```
+#[macro_export]
+macro_rules! export_tool {
+    ($tool:ty) => {
+        #[doc(hidden)]
+        pub struct __TaylorDashExport;
+
+        impl $crate::bindings::Guest for __TaylorDashExport {
+            fn describe() -> $crate::bindings::taylordash::agent::types::ToolInfo {
+                $crate::__private::info_to_wit($crate::describe::<$tool>(env!(
+                    "CARGO_PKG_VERSION"
+                )))
+            }
+
+            fn invoke(
+                input: ::std::string::String,
+                ctx: $crate::bindings::taylordash::agent::types::Context,
+            ) -> ::std::result::Result<
+                ::std::string::String,
+                $crate::bindings::taylordash::agent::types::ToolError,
+            > {
+                $crate::invoke::<$tool>(&input, &$crate::__private::context_from_wit(ctx))
+                    .map_err($crate::__private::error_to_wit)
+            }
+        }
+
+        $crate::bindings::__export_tool_world!(__TaylorDashExport);
+    };
+}
+
+#[doc(hidden)]
+pub mod __private {
+    use super::bindings::taylordash::agent::types as wit;
+    use super::{Context, ToolError, ToolInfo};
+
+    pub fn info_to_wit(info: ToolInfo) -> wit::ToolInfo {
+        wit::ToolInfo {
+            name: info.name,
+            version: info.version,
+            description: info.description,
+            input_schema: info.input_schema,
+            output_schema: info.output_schema,
+        }
+    }
+
+    pub fn context_from_wit(cx: wit::Context) -> Context {
+        Context {
+            run_id: cx.run_id,
+            task_id: cx.task_id,
+            agent_id: cx.agent_id,
+            trace_id: cx.trace_id,
+            span_id: cx.span_id,
+            attempt: cx.attempt,
+        }
+    }
+
+    pub fn error_to_wit(err: ToolError) -> wit::ToolError {
+        match err {
+            ToolError::InvalidInput(m) => wit::ToolError::InvalidInput(m),
+            ToolError::Failed(m) => wit::ToolError::Failed(m),
+            ToolError::Retryable(m) => wit::ToolError::Retryable(m),
+        }
+    }
+}
