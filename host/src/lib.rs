@@ -1,1 +1,8 @@
-//! placeholder
+//! TaylorDash: a host for sandboxed agent tools.
+//!
+//! Modules, in the order data flows through them (DESIGN.md): [`sandbox`]
+//! loads and calls WebAssembly components under quotas and capabilities;
+//! [`cli`] is the thin command-line layer over it.
+
+pub mod cli;
+pub mod sandbox;

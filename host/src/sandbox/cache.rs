@@ -1,0 +1,122 @@
+//! The compiled-component cache: a second start deserializes instead of
+//! compiling.
+//!
+//! An artifact is keyed by the sha256 of the plugin file and by the engine's
+//! compatibility hash, so a rebuilt plugin or a changed engine configuration
+//! never loads a stale artifact. Artifacts are written to a temporary file and
+//! renamed into place, so a crash never leaves half an artifact behind.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+/// Where compiled artifacts live, or nowhere.
+#[derive(Debug, Clone)]
+pub struct ComponentCache {
+    dir: Option<PathBuf>,
+    engine_key: u64,
+}
+
+impl ComponentCache {
+    /// A cache in `dir` (created 0700 if missing). `None` compiles every time.
+    pub fn new(engine: &Engine, dir: Option<PathBuf>) -> Self {
+        // `DefaultHasher::new()` has fixed keys, so the value is stable across
+        // processes of the same build; the artifact header also carries
+        // wasmtime's own version check.
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        let dir = dir.and_then(|d| match prepare_dir(&d) {
+            Ok(()) => Some(d),
+            Err(e) => {
+                tracing::warn!(dir = %d.display(), error = %e, "component cache disabled");
+                None
+            }
+        });
+        ComponentCache { dir, engine_key: hasher.finish() }
+    }
+
+    /// The default location: `$TAYLORDASH_CACHE_DIR`, else
+    /// `$XDG_CACHE_HOME/taylordash/components`, else `~/.cache/taylordash/components`.
+    pub fn default_dir() -> Option<PathBuf> {
+        let nonempty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        if let Some(d) = nonempty("TAYLORDASH_CACHE_DIR") {
+            return Some(d);
+        }
+        let base = nonempty("XDG_CACHE_HOME").or_else(|| nonempty("HOME").map(|h| h.join(".cache")))?;
+        Some(base.join("taylordash").join("components"))
+    }
+
+    fn artifact_path(&self, sha256: &str) -> Option<PathBuf> {
+        let dir = self.dir.as_ref()?;
+        Some(dir.join(format!("{sha256}-{:016x}.cwasm", self.engine_key)))
+    }
+
+    /// Load the component for `bytes` (whose digest is `sha256`): from the
+    /// cache when an artifact exists, else by compiling and then storing it.
+    /// Returns whether the cache was hit.
+    pub fn load(
+        &self,
+        engine: &Engine,
+        sha256: &str,
+        bytes: &[u8],
+    ) -> wasmtime::Result<(Component, bool)> {
+        let artifact = self.artifact_path(sha256);
+        if let Some(path) = &artifact {
+            if path.is_file() {
+                // SAFETY: `deserialize_file` trusts the file to be a
+                // `Component::serialize` output of a compatible engine. The only
+                // writer of this directory is `store` below, which writes that
+                // output whole (temp file + rename) under a name carrying the
+                // engine's compatibility hash; wasmtime re-checks its version
+                // and configuration header before use. `prepare_dir` refuses a
+                // directory that others can write, so only the user running the
+                // host (who could replace the host binary itself) can alter it.
+                match unsafe { Component::deserialize_file(engine, path) } {
+                    Ok(c) => return Ok((c, true)),
+                    Err(e) => tracing::warn!(path = %path.display(), error = %e,
+                        "cached artifact unusable; recompiling"),
+                }
+            }
+        }
+        let component = Component::new(engine, bytes)?;
+        if let Some(path) = &artifact {
+            if let Err(e) = store(&component, path) {
+                tracing::warn!(path = %path.display(), error = %e, "could not cache compiled component");
+            }
+        }
+        Ok((component, false))
+    }
+}
+
+fn store(component: &Component, path: &Path) -> anyhow::Result<()> {
+    let bytes = component.serialize()?;
+    let dir = path.parent().ok_or_else(|| anyhow::anyhow!("artifact path has no parent"))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    std::io::Write::write_all(&mut tmp, &bytes)?;
+    tmp.as_file().sync_data()?;
+    tmp.persist(path)?;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn prepare_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    let meta = std::fs::metadata(dir)?;
+    // SAFETY: `geteuid` has no preconditions and cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    if meta.uid() != uid || meta.permissions().mode() & 0o022 != 0 {
+        return Err(std::io::Error::other(format!(
+            "{} must be owned by uid {uid} and not writable by group or others",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn prepare_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}

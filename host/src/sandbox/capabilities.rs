@@ -1,0 +1,106 @@
+//! Deny-by-default capabilities: what a call may touch, and the WASI context
+//! that gives it exactly that.
+//!
+//! Every call sees the run's workspace read-only at `/workspace` and its own
+//! staging directory read-write at `/out`; nothing else of the host's
+//! filesystem. No environment variables, arguments or stdin; no sockets (each
+//! attempt is refused and recorded); `exec` only for granted programs.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
+
+/// What the operator granted a plugin beyond the defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// Environment variables (name, value) the guest may read.
+    pub env: Vec<(String, String)>,
+    /// Programs the `exec` import may run; `None` denies every call.
+    pub exec: Option<ExecGrant>,
+}
+
+/// The `exec` grant: which programs, for how long, how much output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecGrant {
+    /// Program names (looked up on the host's PATH) or absolute paths.
+    pub programs: Vec<String>,
+    pub timeout: Duration,
+    /// Bytes kept of stdout and of stderr each.
+    pub output: u64,
+}
+
+/// A capability the guest asked for and did not get.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    /// `network`, `exec`, `fs`, `env`.
+    pub capability: &'static str,
+    /// What exactly was refused, e.g. `connect 127.0.0.1:80`.
+    pub detail: String,
+}
+
+impl std::fmt::Display for Denial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.capability, self.detail)
+    }
+}
+
+/// Denials of one call, shared with callbacks WASI runs on other threads.
+pub type Denials = Arc<Mutex<Vec<Denial>>>;
+
+pub fn record(denials: &Denials, denial: Denial) {
+    tracing::warn!(target: "taylordash::audit", capability = denial.capability,
+        detail = %denial.detail, decision = "deny", "capability denied");
+    if let Ok(mut list) = denials.lock() {
+        list.push(denial);
+    }
+}
+
+/// The directories a call sees.
+#[derive(Debug, Clone)]
+pub struct Mounts {
+    /// Host directory preopened read-only as `/workspace`.
+    pub workspace: Option<PathBuf>,
+    /// Host directory preopened read-write as `/out`.
+    pub out: Option<PathBuf>,
+}
+
+/// Build the WASI context for one call.
+pub fn wasi_context(
+    mounts: &Mounts,
+    grants: &Grants,
+    denials: &Denials,
+) -> Result<WasiCtx, (String, wasmtime::Error)> {
+    let mut b = WasiCtxBuilder::new();
+    // Filesystem calls run on the calling thread: the call is already on a
+    // thread of its own, and hopping to a blocking pool costs microseconds.
+    b.allow_blocking_current_thread(true);
+    if let Some(dir) = &mounts.workspace {
+        preopen(&mut b, dir, "/workspace", FsPerms::ReadOnly)?;
+    }
+    if let Some(dir) = &mounts.out {
+        preopen(&mut b, dir, "/out", FsPerms::ReadWrite)?;
+    }
+    for (k, v) in &grants.env {
+        b.env(k, v);
+    }
+    b.allow_ip_name_lookup(false);
+    let sockets = denials.clone();
+    b.socket_addr_check(move |addr, usage| {
+        record(&sockets, Denial { capability: "network", detail: format!("{usage:?} {addr}") });
+        Box::pin(async { false })
+    });
+    Ok(b.build())
+}
+
+fn preopen(
+    b: &mut WasiCtxBuilder,
+    dir: &Path,
+    guest: &str,
+    perms: FsPerms,
+) -> Result<(), (String, wasmtime::Error)> {
+    b.preopened_dir(dir, guest, perms)
+        .map(|_| ())
+        .map_err(|e| (format!("cannot open {} for {guest}", dir.display()), e))
+}

@@ -1,0 +1,151 @@
+//! The per-call store state and the host side of the `host` and `exec`
+//! imports. Every import call is counted against the host-call quota; log
+//! bytes against the log quota. A breach traps at once with a
+//! [`QuotaBreach`], which `invoke` reports as the quota it is.
+
+use std::path::PathBuf;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::taylordash::agent::{exec, host, types};
+use super::capabilities::{Denial, Denials, Grants, record};
+use super::escape::for_terminal;
+use super::exec::run_granted;
+use super::quotas::{Limiter, QuotaBreach, QuotaKind, Quotas};
+
+/// A log line a plugin wrote, already escaped for terminals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub level: &'static str,
+    pub message: String,
+}
+
+/// An event a plugin emitted for the run's bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub topic: String,
+    pub payload: String,
+}
+
+/// Everything one call's `Store` owns.
+pub struct CallState {
+    pub(crate) plugin: String,
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) limiter: Limiter,
+    pub(crate) quotas: Quotas,
+    pub(crate) grants: Grants,
+    /// The call's staging directory: where `exec` returns new files.
+    pub(crate) out_dir: Option<PathBuf>,
+    pub(crate) workspace: Option<PathBuf>,
+    pub(crate) denials: Denials,
+    pub(crate) host_calls: u64,
+    pub(crate) log_bytes: u64,
+    pub(crate) logs: Vec<LogLine>,
+    pub(crate) events: Vec<Event>,
+    /// The first quota a host import refused.
+    pub(crate) breach: Option<QuotaBreach>,
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl CallState {
+    /// Count one import call; trap once the quota is spent.
+    fn count_call(&mut self) -> wasmtime::Result<()> {
+        self.host_calls += 1;
+        if self.host_calls > self.quotas.host_calls {
+            return Err(self.breach(QuotaKind::HostCalls, self.quotas.host_calls).into());
+        }
+        Ok(())
+    }
+
+    fn breach(&mut self, kind: QuotaKind, limit: u64) -> QuotaBreach {
+        *self.breach.get_or_insert(QuotaBreach { kind, limit })
+    }
+}
+
+impl types::Host for CallState {}
+
+impl host::Host for CallState {
+    fn log(&mut self, level: host::Level, message: String) -> wasmtime::Result<()> {
+        self.count_call()?;
+        self.log_bytes = self.log_bytes.saturating_add(message.len() as u64);
+        if self.log_bytes > self.quotas.log {
+            return Err(self.breach(QuotaKind::Log, self.quotas.log).into());
+        }
+        let message = for_terminal(&message);
+        let plugin = self.plugin.as_str();
+        let level = match level {
+            host::Level::Trace => {
+                tracing::trace!(target: "taylordash::plugin", plugin, "{message}");
+                "trace"
+            }
+            host::Level::Debug => {
+                tracing::debug!(target: "taylordash::plugin", plugin, "{message}");
+                "debug"
+            }
+            host::Level::Info => {
+                tracing::info!(target: "taylordash::plugin", plugin, "{message}");
+                "info"
+            }
+            host::Level::Warn => {
+                tracing::warn!(target: "taylordash::plugin", plugin, "{message}");
+                "warn"
+            }
+            host::Level::Error => {
+                tracing::error!(target: "taylordash::plugin", plugin, "{message}");
+                "error"
+            }
+        };
+        self.logs.push(LogLine { level, message });
+        Ok(())
+    }
+
+    fn emit(&mut self, topic: String, payload: String) -> wasmtime::Result<()> {
+        self.count_call()?;
+        // Events share the log budget: both are bytes the host keeps for the guest.
+        self.log_bytes = self.log_bytes.saturating_add((topic.len() + payload.len()) as u64);
+        if self.log_bytes > self.quotas.log {
+            return Err(self.breach(QuotaKind::Log, self.quotas.log).into());
+        }
+        self.events.push(Event { topic, payload });
+        Ok(())
+    }
+}
+
+impl exec::Host for CallState {
+    fn run(&mut self, cmd: exec::Command) -> wasmtime::Result<Result<exec::Output, String>> {
+        self.count_call()?;
+        let Some(grant) = self.grants.exec.as_ref() else {
+            let detail = format!("run `{}`: plugin `{}` has no exec grant", cmd.program, self.plugin);
+            record(&self.denials, Denial { capability: "exec", detail: detail.clone() });
+            return Ok(Err(format!("exec denied: {detail}")));
+        };
+        if !grant.programs.iter().any(|p| p == &cmd.program) {
+            let detail = format!(
+                "run `{}`: not among the programs granted to plugin `{}` ({})",
+                cmd.program,
+                self.plugin,
+                grant.programs.join(", ")
+            );
+            record(&self.denials, Denial { capability: "exec", detail: detail.clone() });
+            return Ok(Err(format!("exec denied: {detail}")));
+        }
+        tracing::info!(target: "taylordash::audit", plugin = %self.plugin, capability = "exec",
+            program = %cmd.program, decision = "allow", "capability granted");
+        let result = run_granted(
+            grant,
+            &cmd.program,
+            &cmd.args,
+            cmd.stdin.as_deref(),
+            self.workspace.as_deref(),
+            self.out_dir.as_deref(),
+        );
+        Ok(result.map(|o| exec::Output { status: o.status, stdout: o.stdout, stderr: o.stderr }))
+    }
+}

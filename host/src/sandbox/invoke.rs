@@ -1,0 +1,248 @@
+//! One call: a fresh store under the call's quotas, instantiate from the
+//! plugin's `InstancePre`, call `invoke`, and name exactly what went wrong.
+//!
+//! A failed call is classified in this order, so that the cause wins over
+//! its symptom: a quota a host import or the limiter refused (even if the
+//! guest then aborted), a trap that is itself a quota (timeout, fuel, stack,
+//! copy limit), a capability the guest was denied, then plain traps and the
+//! tool's own errors.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{Store, Trap};
+
+use super::bindings::taylordash::agent::types;
+use super::capabilities::{Denial, Denials, Grants, Mounts, wasi_context};
+use super::engine::deadline_ticks;
+use super::error::{SandboxError, ToolFailure};
+use super::escape::for_terminal;
+use super::host_imports::{CallState, Event, LogLine};
+use super::quotas::{Limiter, QuotaBreach, QuotaKind, Quotas};
+use super::staging;
+use super::{Plugin, Sandbox, ToolInfo};
+
+/// Where a call sits in a run's trace; passed to the tool as its `context`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallContext {
+    pub run_id: String,
+    pub task_id: String,
+    pub agent_id: String,
+    pub trace_id: String,
+    pub span_id: String,
+    pub attempt: u32,
+}
+
+/// One call's input, limits, grants and directories.
+#[derive(Debug, Clone, Default)]
+pub struct Call<'a> {
+    pub input: &'a str,
+    pub context: CallContext,
+    pub quotas: Quotas,
+    pub grants: Grants,
+    /// Preopened read-only at `/workspace`.
+    pub workspace: Option<&'a Path>,
+}
+
+/// What a successful call produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallOutcome {
+    /// The tool's JSON output.
+    pub output: String,
+    pub logs: Vec<LogLine>,
+    pub events: Vec<Event>,
+    /// Capabilities refused during the call (the tool coped and succeeded).
+    pub denials: Vec<Denial>,
+    pub fuel_used: u64,
+    pub duration: Duration,
+}
+
+/// A call whose `/out` was merged into its destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskOutcome {
+    pub call: CallOutcome,
+    /// Files published, relative to the destination.
+    pub merged: Vec<String>,
+}
+
+impl Sandbox {
+    /// Ask the tool to describe itself (default quotas, no directories).
+    pub fn describe(&self, plugin: &Plugin) -> Result<ToolInfo, SandboxError> {
+        let mut store = self.store(plugin, &Quotas::default(), &Grants::default(), &Mounts::none())?;
+        let result = plugin
+            .pre
+            .instantiate(&mut store)
+            .and_then(|tool| tool.call_describe(&mut store));
+        match result {
+            Ok(info) => Ok(ToolInfo {
+                name: info.name,
+                version: info.version,
+                description: info.description,
+                input_schema: info.input_schema,
+                output_schema: info.output_schema,
+            }),
+            Err(e) => Err(classify(plugin, &mut store, e, &Quotas::default())),
+        }
+    }
+
+    /// Call `invoke` with `/out` preopened at `out` (a staging directory the
+    /// caller owns). Nothing is merged anywhere.
+    pub fn call(&self, plugin: &Plugin, call: &Call<'_>, out: Option<&Path>) -> Result<CallOutcome, SandboxError> {
+        let mounts = Mounts { workspace: call.workspace.map(Path::to_path_buf), out: out.map(Path::to_path_buf) };
+        let mut store = self.store(plugin, &call.quotas, &call.grants, &mounts)?;
+        let started = Instant::now();
+        let cx = types::Context {
+            run_id: call.context.run_id.clone(),
+            task_id: call.context.task_id.clone(),
+            agent_id: call.context.agent_id.clone(),
+            trace_id: call.context.trace_id.clone(),
+            span_id: call.context.span_id.clone(),
+            attempt: call.context.attempt,
+        };
+        let result = plugin
+            .pre
+            .instantiate(&mut store)
+            .and_then(|tool| tool.call_invoke(&mut store, call.input, &cx));
+        let duration = started.elapsed();
+        let returned = match result {
+            Ok(r) => r,
+            Err(e) => return Err(classify(plugin, &mut store, e, &call.quotas)),
+        };
+        let denials = take_denials(&store.data().denials);
+        let output = match returned {
+            Ok(output) => output,
+            Err(err) => {
+                let failure = match err {
+                    types::ToolError::InvalidInput(m) => ToolFailure::InvalidInput(for_terminal(&m)),
+                    types::ToolError::Failed(m) => ToolFailure::Failed(for_terminal(&m)),
+                    types::ToolError::Retryable(m) => ToolFailure::Retryable(for_terminal(&m)),
+                };
+                // A tool that fails after being refused a capability failed
+                // because of the refusal: report the denial.
+                return Err(match denials.into_iter().next() {
+                    Some(denial) => SandboxError::Denied {
+                        plugin: plugin.name.clone(),
+                        denial,
+                        tool: Some(failure.to_string()),
+                    },
+                    None => SandboxError::Tool { plugin: plugin.name.clone(), failure },
+                });
+            }
+        };
+        if output.len() as u64 > call.quotas.output {
+            return Err(quota(plugin, QuotaKind::Output, call.quotas.output));
+        }
+        if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&output) {
+            return Err(SandboxError::BadOutput { plugin: plugin.name.clone(), message: e.to_string() });
+        }
+        let fuel_used = call.quotas.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+        let state = store.into_data();
+        Ok(CallOutcome { output, logs: state.logs, events: state.events, denials, fuel_used, duration })
+    }
+
+    /// Call with a fresh staging `/out`, then merge it into `dest` (refusing
+    /// to overwrite with `add_only`). A failed call merges nothing.
+    pub fn run_task(
+        &self,
+        plugin: &Plugin,
+        call: &Call<'_>,
+        dest: &Path,
+        add_only: bool,
+    ) -> Result<TaskOutcome, SandboxError> {
+        let staging = tempfile::Builder::new()
+            .prefix("taylordash-out-")
+            .tempdir()
+            .map_err(|e| SandboxError::Host(format!("cannot create a staging directory: {e}")))?;
+        let outcome = self.call(plugin, call, Some(staging.path()))?;
+        let merged = staging::merge(staging.path(), dest, add_only)
+            .map_err(|merge| SandboxError::Merge { plugin: plugin.name.clone(), merge })?;
+        Ok(TaskOutcome { call: outcome, merged })
+    }
+
+    fn store(
+        &self,
+        plugin: &Plugin,
+        quotas: &Quotas,
+        grants: &Grants,
+        mounts: &Mounts,
+    ) -> Result<Store<CallState>, SandboxError> {
+        let denials = Denials::default();
+        let wasi = wasi_context(mounts, grants, &denials)
+            .map_err(|(what, e)| SandboxError::Host(format!("{what}: {e}")))?;
+        let state = CallState {
+            plugin: plugin.name.clone(),
+            wasi,
+            table: ResourceTable::new(),
+            limiter: Limiter::new(*quotas),
+            quotas: *quotas,
+            grants: grants.clone(),
+            out_dir: mounts.out.clone(),
+            workspace: mounts.workspace.clone(),
+            denials,
+            host_calls: 0,
+            log_bytes: 0,
+            logs: Vec::new(),
+            events: Vec::new(),
+            breach: None,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_fuel(quotas.fuel).map_err(|e| SandboxError::Host(format!("fuel: {e}")))?;
+        store.set_epoch_deadline(deadline_ticks(quotas.timeout));
+        // Bytes a guest may hand the host in one transfer, the tool's return
+        // value included: a huge return fails as it is copied, not after.
+        store.set_hostcall_fuel(usize::try_from(quotas.output.max(quotas.log)).unwrap_or(usize::MAX));
+        Ok(store)
+    }
+}
+
+impl Mounts {
+    fn none() -> Self {
+        Mounts { workspace: None, out: None }
+    }
+}
+
+fn quota(plugin: &Plugin, kind: QuotaKind, limit: u64) -> SandboxError {
+    tracing::warn!(target: "taylordash::audit", plugin = %plugin.name, quota = %kind, limit,
+        decision = "deny", "quota exceeded");
+    SandboxError::Quota { plugin: plugin.name.clone(), breach: QuotaBreach { kind, limit } }
+}
+
+fn take_denials(denials: &Denials) -> Vec<Denial> {
+    denials.lock().map(|mut d| std::mem::take(&mut *d)).unwrap_or_default()
+}
+
+/// Name what ended a call that returned an error instead of a value.
+fn classify(plugin: &Plugin, store: &mut Store<CallState>, err: wasmtime::Error, quotas: &Quotas) -> SandboxError {
+    let state = store.data();
+    if let Some(b) = state.breach.or(state.limiter.refused) {
+        return quota(plugin, b.kind, b.limit);
+    }
+    if let Some(b) = err.downcast_ref::<QuotaBreach>() {
+        return quota(plugin, b.kind, b.limit);
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => {
+            return quota(plugin, QuotaKind::Timeout, quotas.timeout.as_millis() as u64);
+        }
+        Some(Trap::OutOfFuel) => return quota(plugin, QuotaKind::Fuel, quotas.fuel),
+        Some(Trap::StackOverflow) => {
+            return quota(plugin, QuotaKind::Stack, super::quotas::WASM_STACK as u64);
+        }
+        _ => {}
+    }
+    let message = format!("{err:#}");
+    if message.contains("fuel allocated for hostcalls has been exhausted") {
+        return quota(plugin, QuotaKind::Output, quotas.output);
+    }
+    if message.contains("instance count too high") || message.contains("count of memories")
+        || message.contains("count of tables")
+    {
+        return quota(plugin, QuotaKind::Instances, quotas.instances);
+    }
+    if let Some(denial) = take_denials(&store.data().denials).into_iter().next() {
+        return SandboxError::Denied { plugin: plugin.name.clone(), denial, tool: Some(for_terminal(&message)) };
+    }
+    SandboxError::Trap { plugin: plugin.name.clone(), message: for_terminal(&message) }
+}

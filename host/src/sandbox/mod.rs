@@ -1,0 +1,189 @@
+//! The sandbox: loads agent tools as WebAssembly components and calls them
+//! under quotas and deny-by-default capabilities.
+//!
+//! One [`Sandbox`] owns the engine (fuel, epochs, pooling allocator), the
+//! linker (WASI p2 plus our `host` and `exec` imports) and the compiled-
+//! component cache. Loading a [`Plugin`] compiles (or deserializes) it and
+//! pre-links it once; every call then gets a fresh `Store` and instantiates
+//! from that `InstancePre`, so a call does no linking and no call can see
+//! another's state.
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "tool",
+        imports: { default: trappable },
+    });
+}
+
+pub mod cache;
+pub mod capabilities;
+pub mod engine;
+pub mod error;
+pub mod escape;
+pub mod exec;
+pub mod host_imports;
+mod invoke;
+pub mod quotas;
+pub mod staging;
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use wasmtime::Engine;
+use wasmtime::component::{Component, HasSelf, Linker};
+
+pub use cache::ComponentCache;
+pub use capabilities::{Denial, ExecGrant, Grants};
+pub use error::{SandboxError, ToolFailure};
+pub use host_imports::{CallState, Event, LogLine};
+pub use invoke::{Call, CallContext, CallOutcome, TaskOutcome};
+pub use quotas::{QuotaBreach, QuotaKind, Quotas};
+
+/// What `describe` told us about a tool.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub input_schema: String,
+    pub output_schema: String,
+}
+
+/// How to build a [`Sandbox`].
+#[derive(Debug, Clone)]
+pub struct SandboxOptions {
+    /// Where compiled components are cached; `None` compiles on every start.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        SandboxOptions { cache_dir: ComponentCache::default_dir() }
+    }
+}
+
+/// The engine, linker and cache every plugin shares.
+pub struct Sandbox {
+    engine: Engine,
+    linker: Linker<CallState>,
+    cache: ComponentCache,
+    _ticker: engine::EpochTicker,
+}
+
+/// A loaded, pre-linked plugin: ready to be called any number of times.
+pub struct Plugin {
+    /// The file's stem: how pipelines and the CLI name it.
+    pub name: String,
+    pub path: PathBuf,
+    /// Hex sha256 of the file.
+    pub sha256: String,
+    pub size: u64,
+    /// Whether the compiled code came from the cache.
+    pub from_cache: bool,
+    component: Component,
+    pre: bindings::ToolPre<CallState>,
+}
+
+impl Plugin {
+    /// The component's imports and exports, as `name` lists.
+    pub fn interface(&self, engine: &Engine) -> (Vec<String>, Vec<String>) {
+        let ty = self.component.component_type();
+        let imports = ty.imports(engine).map(|(n, _)| n.to_string()).collect();
+        let exports = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
+        (imports, exports)
+    }
+}
+
+impl Sandbox {
+    pub fn new(options: SandboxOptions) -> Result<Self, SandboxError> {
+        let host = |what: &str, e: &dyn std::fmt::Display| SandboxError::Host(format!("{what}: {e}"));
+        let engine = engine::build_engine().map_err(|e| host("engine", &e))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| host("linking WASI", &e))?;
+        bindings::Tool::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| host("linking the host imports", &e))?;
+        let cache = ComponentCache::new(&engine, options.cache_dir);
+        let ticker = engine::EpochTicker::start(&engine).map_err(|e| host("epoch thread", &e))?;
+        Ok(Sandbox { engine, linker, cache, _ticker: ticker })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Load the component at `path`: read, hash, compile or deserialize, pre-link.
+    pub fn load(&self, path: &Path) -> Result<Plugin, SandboxError> {
+        let bytes = std::fs::read(path)
+            .map_err(|source| SandboxError::Read { path: path.to_path_buf(), source })?;
+        self.load_bytes(path, &bytes)
+    }
+
+    /// Load a component already read from `path`.
+    pub fn load_bytes(&self, path: &Path, bytes: &[u8]) -> Result<Plugin, SandboxError> {
+        let name = plugin_name(path);
+        let sha256 = hex::encode(Sha256::digest(bytes));
+        let invalid = |e: wasmtime::Error| SandboxError::Invalid {
+            path: path.to_path_buf(),
+            message: format!("{e:#}"),
+        };
+        let (component, from_cache) = self.cache.load(&self.engine, &sha256, bytes).map_err(invalid)?;
+        let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            let message = format!("{e:#}");
+            match unsupported_import(&message) {
+                Some(import) => SandboxError::UnsupportedImport { plugin: name.clone(), import },
+                None => SandboxError::Invalid { path: path.to_path_buf(), message },
+            }
+        })?;
+        let pre = bindings::ToolPre::new(instance_pre).map_err(|e| SandboxError::Invalid {
+            path: path.to_path_buf(),
+            message: format!("does not export the taylordash:agent `tool` world: {e:#}"),
+        })?;
+        Ok(Plugin { name, path: path.to_path_buf(), sha256, size: bytes.len() as u64, from_cache, component, pre })
+    }
+}
+
+/// `planner` for `…/planner.wasm`.
+pub fn plugin_name(path: &Path) -> String {
+    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// The import named in a linker error such as
+/// "component imported instance `wasi:http/types@0.2.0`, but a matching implementation was not found in the linker".
+fn unsupported_import(message: &str) -> Option<String> {
+    let rest = message.split("component imported ").nth(1)?;
+    if !message.contains("not found in the linker") {
+        return None;
+    }
+    let start = rest.find('`')?;
+    let end = rest[start + 1..].find('`')?;
+    Some(rest[start..start + end + 2].to_string())
+}
+
+/// Find a plugin named by tool name (looked up in `dir`) or by path.
+pub fn resolve_plugin(spec: &str, dir: &Path) -> Result<PathBuf, SandboxError> {
+    let as_path = Path::new(spec);
+    if spec.ends_with(".wasm") || spec.contains(std::path::MAIN_SEPARATOR) {
+        return if as_path.is_file() {
+            Ok(as_path.to_path_buf())
+        } else {
+            Err(SandboxError::NotFound { name: spec.to_string(), dir: dir.to_path_buf() })
+        };
+    }
+    let candidate = dir.join(format!("{spec}.wasm"));
+    if candidate.is_file() {
+        Ok(candidate)
+    } else {
+        Err(SandboxError::NotFound { name: spec.to_string(), dir: dir.to_path_buf() })
+    }
+}
+
+/// The `.wasm` files of `dir`, sorted by name.
+pub fn list_plugins(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "wasm") && p.is_file())
+        .collect();
+    found.sort();
+    Ok(found)
+}

@@ -1,0 +1,230 @@
+//! Per-plugin resource quotas: their values, their units on the command line
+//! (`64MiB`, `2s`), and the store limiter that enforces memory, tables and
+//! instances while remembering which limit refused a growth.
+//!
+//! Fuel, wall-clock, output and host-call limits are enforced where the call
+//! runs (`invoke.rs`, `host_imports.rs`); this file only holds their values.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Which limit a call ran into. Its `Display` is the name used in
+/// `quota exceeded: <kind> (limit <n>)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QuotaKind {
+    Memory,
+    Fuel,
+    Timeout,
+    Output,
+    Log,
+    HostCalls,
+    Tables,
+    Instances,
+    Stack,
+}
+
+impl fmt::Display for QuotaKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            QuotaKind::Memory => "memory",
+            QuotaKind::Fuel => "fuel",
+            QuotaKind::Timeout => "timeout",
+            QuotaKind::Output => "output",
+            QuotaKind::Log => "log",
+            QuotaKind::HostCalls => "host-calls",
+            QuotaKind::Tables => "tables",
+            QuotaKind::Instances => "instances",
+            QuotaKind::Stack => "stack",
+        })
+    }
+}
+
+/// A breach as a value: what `invoke` returns and what host imports raise as
+/// a trap so that the call ends at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("quota exceeded: {kind} (limit {limit})")]
+pub struct QuotaBreach {
+    pub kind: QuotaKind,
+    pub limit: u64,
+}
+
+/// Limits for one call. Defaults are conservative; a policy raises them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    /// Bytes of linear memory, summed over the component's memories.
+    pub memory: u64,
+    /// Wasm fuel (roughly, instructions executed).
+    pub fuel: u64,
+    /// Wall-clock time, enforced by epoch interruption.
+    pub timeout: Duration,
+    /// Bytes of the JSON the tool returns.
+    pub output: u64,
+    /// Bytes of log messages.
+    pub log: u64,
+    /// Calls to the `host` and `exec` imports.
+    pub host_calls: u64,
+    /// Elements summed over the component's tables.
+    pub table_elements: u64,
+    /// Core instances the component may create.
+    pub instances: u64,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas {
+            memory: 64 << 20,
+            fuel: 2_000_000_000,
+            timeout: Duration::from_secs(10),
+            output: 4 << 20,
+            log: 1 << 20,
+            host_calls: 10_000,
+            table_elements: 100_000,
+            instances: 32,
+        }
+    }
+}
+
+/// The largest memory quota the engine is configured for (wasm32's 4 GiB).
+pub const MAX_MEMORY: u64 = 4 << 30;
+
+/// Wasm stack per call. Engine-wide: wasmtime sets it on the `Config`.
+pub const WASM_STACK: usize = 1 << 20;
+
+/// Parse a byte size: `1048576`, `512KiB`, `64MiB`, `2GiB`, `1MB`, `10kb`.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '_')).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .replace('_', "")
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size (expected e.g. 64MiB, 512KiB, 1048576)"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        other => return Err(format!("`{text}`: unknown size unit `{other}` (use B, KiB, MiB, GiB)")),
+    };
+    n.checked_mul(mult).ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// Parse a duration: `250ms`, `2s`, `1m`, or plain seconds `3`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (expected e.g. 250ms, 2s, 1m)"))?;
+    let secs = match unit.trim() {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" | "min" => value * 60.0,
+        other => return Err(format!("`{text}`: unknown duration unit `{other}` (use ms, s, m)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("`{text}` is not a valid duration"))
+}
+
+/// Enforces memory, table and instance quotas for one store, and remembers
+/// the first growth it refused: a guest that aborts after a refused
+/// allocation still reports the quota, not a plain trap.
+pub struct Limiter {
+    quotas: Quotas,
+    memory_used: u64,
+    table_elements_used: u64,
+    pub(crate) refused: Option<QuotaBreach>,
+}
+
+impl Limiter {
+    pub fn new(quotas: Quotas) -> Self {
+        Limiter { quotas, memory_used: 0, table_elements_used: 0, refused: None }
+    }
+
+    fn refuse(&mut self, kind: QuotaKind, limit: u64) -> wasmtime::Result<bool> {
+        self.refused.get_or_insert(QuotaBreach { kind, limit });
+        Ok(false)
+    }
+}
+
+impl wasmtime::ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let grow = (desired - current.min(desired)) as u64;
+        if self.memory_used.saturating_add(grow) > self.quotas.memory {
+            return self.refuse(QuotaKind::Memory, self.quotas.memory);
+        }
+        self.memory_used += grow;
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let grow = (desired - current.min(desired)) as u64;
+        if self.table_elements_used.saturating_add(grow) > self.quotas.table_elements {
+            return self.refuse(QuotaKind::Tables, self.quotas.table_elements);
+        }
+        self.table_elements_used += grow;
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        usize::try_from(self.quotas.instances).unwrap_or(usize::MAX)
+    }
+
+    fn memories(&self) -> usize {
+        usize::try_from(self.quotas.instances).unwrap_or(usize::MAX)
+    }
+
+    fn tables(&self) -> usize {
+        usize::try_from(self.quotas.instances).unwrap_or(usize::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_and_decimal_units() {
+        assert_eq!(parse_bytes("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_bytes("512KiB"), Ok(512 << 10));
+        assert_eq!(parse_bytes("1_048_576"), Ok(1 << 20));
+        assert_eq!(parse_bytes("2GB"), Ok(2_000_000_000));
+        assert_eq!(
+            parse_bytes("64 lightyears"),
+            Err("`64 lightyears`: unknown size unit `lightyears` (use B, KiB, MiB, GiB)".into())
+        );
+        assert!(parse_bytes("MiB").is_err());
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn limiter_remembers_the_first_refusal() {
+        use wasmtime::ResourceLimiter;
+        let mut l = Limiter::new(Quotas { memory: 100, ..Quotas::default() });
+        assert!(l.memory_growing(0, 60, None).unwrap());
+        assert!(!l.memory_growing(60, 120, None).unwrap());
+        assert_eq!(l.refused, Some(QuotaBreach { kind: QuotaKind::Memory, limit: 100 }));
+        assert_eq!(l.refused.unwrap().to_string(), "quota exceeded: memory (limit 100)");
+    }
+}
