@@ -10,7 +10,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
+
+/// Bytes of a guest's stdout/stderr the host keeps (shown when it traps:
+/// that is where a Rust guest's panic message goes).
+pub const CONSOLE_BYTES: usize = 64 << 10;
 
 /// What the operator granted a plugin beyond the defaults.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -66,13 +71,15 @@ pub struct Mounts {
     pub out: Option<PathBuf>,
 }
 
-/// Build the WASI context for one call.
+/// Build the WASI context for one call, and the pipe holding its console.
 pub fn wasi_context(
     mounts: &Mounts,
     grants: &Grants,
     denials: &Denials,
-) -> Result<WasiCtx, (String, wasmtime::Error)> {
+) -> Result<(WasiCtx, MemoryOutputPipe), (String, wasmtime::Error)> {
     let mut b = WasiCtxBuilder::new();
+    let console = MemoryOutputPipe::new(CONSOLE_BYTES);
+    b.stdout(console.clone()).stderr(console.clone());
     // Filesystem calls run on the calling thread: the call is already on a
     // thread of its own, and hopping to a blocking pool costs microseconds.
     b.allow_blocking_current_thread(true);
@@ -85,13 +92,17 @@ pub fn wasi_context(
     for (k, v) in &grants.env {
         b.env(k, v);
     }
-    b.allow_ip_name_lookup(false);
+    // Sockets may be created so that every address the guest tries reaches
+    // this check, which refuses and records it: raw sockets are never granted
+    // (outgoing HTTP, when granted, goes through wasi:http instead).
+    b.allow_ip_name_lookup(false).allow_tcp(true).allow_udp(true);
     let sockets = denials.clone();
     b.socket_addr_check(move |addr, usage| {
-        record(&sockets, Denial { capability: "network", detail: format!("{usage:?} {addr}") });
+        let detail = format!("no socket may be opened (attempted {usage:?} {addr})");
+        record(&sockets, Denial { capability: "network", detail });
         Box::pin(async { false })
     });
-    Ok(b.build())
+    Ok((b.build(), console))
 }
 
 fn preopen(

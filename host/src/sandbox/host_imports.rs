@@ -32,6 +32,8 @@ pub struct Event {
 pub struct CallState {
     pub(crate) plugin: String,
     pub(crate) wasi: WasiCtx,
+    /// The guest's stdout and stderr, bounded.
+    pub(crate) console: wasmtime_wasi::p2::pipe::MemoryOutputPipe,
     pub(crate) table: ResourceTable,
     pub(crate) limiter: Limiter,
     pub(crate) quotas: Quotas,

@@ -168,11 +168,12 @@ impl Sandbox {
         mounts: &Mounts,
     ) -> Result<Store<CallState>, SandboxError> {
         let denials = Denials::default();
-        let wasi = wasi_context(mounts, grants, &denials)
+        let (wasi, console) = wasi_context(mounts, grants, &denials)
             .map_err(|(what, e)| SandboxError::Host(format!("{what}: {e}")))?;
         let state = CallState {
             plugin: plugin.name.clone(),
             wasi,
+            console,
             table: ResourceTable::new(),
             limiter: Limiter::new(*quotas),
             quotas: *quotas,
@@ -222,7 +223,8 @@ fn classify(plugin: &Plugin, store: &mut Store<CallState>, err: wasmtime::Error,
     if let Some(b) = err.downcast_ref::<QuotaBreach>() {
         return quota(plugin, b.kind, b.limit);
     }
-    match err.downcast_ref::<Trap>() {
+    let trap = err.chain().find_map(|c| c.downcast_ref::<Trap>()).copied();
+    match trap {
         Some(Trap::Interrupt) => {
             return quota(plugin, QuotaKind::Timeout, quotas.timeout.as_millis() as u64);
         }
@@ -233,6 +235,7 @@ fn classify(plugin: &Plugin, store: &mut Store<CallState>, err: wasmtime::Error,
         _ => {}
     }
     let message = format!("{err:#}");
+    tracing::debug!(plugin = %plugin.name, error = %message, "call failed");
     if message.contains("fuel allocated for hostcalls has been exhausted") {
         return quota(plugin, QuotaKind::Output, quotas.output);
     }
@@ -244,5 +247,26 @@ fn classify(plugin: &Plugin, store: &mut Store<CallState>, err: wasmtime::Error,
     if let Some(denial) = take_denials(&store.data().denials).into_iter().next() {
         return SandboxError::Denied { plugin: plugin.name.clone(), denial, tool: Some(for_terminal(&message)) };
     }
-    SandboxError::Trap { plugin: plugin.name.clone(), message: for_terminal(&message) }
+    SandboxError::Trap { plugin: plugin.name.clone(), message: trap_message(&err, trap, store.data()) }
+}
+
+/// The trap's cause, then the end of what the guest printed (a Rust guest's
+/// panic message goes to stderr), escaped for terminals.
+fn trap_message(err: &wasmtime::Error, trap: Option<Trap>, state: &CallState) -> String {
+    let cause = match trap {
+        Some(Trap::UnreachableCodeReached) => {
+            "wasm `unreachable` instruction executed (the plugin panicked or aborted)".to_string()
+        }
+        Some(t) => t.to_string(),
+        None => err.root_cause().to_string(),
+    };
+    let console = state.console.contents();
+    let text = String::from_utf8_lossy(&console);
+    let tail: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = tail[tail.len().saturating_sub(3)..].join(" | ");
+    if tail.is_empty() {
+        for_terminal(&cause)
+    } else {
+        for_terminal(&format!("{cause}; plugin output: {tail}"))
+    }
 }

@@ -1,0 +1,141 @@
+//! `adversary`: a plugin that attacks the sandbox. Its input names one attack;
+//! it reports what it managed to do, so a host test can assert that every
+//! attack was contained (and would notice if one stopped being contained).
+
+use std::hint::black_box;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use taylordash_sdk::{Context, JsonSchema, Level, Tool, ToolError, exec, export_tool, log};
+
+pub struct Adversary;
+
+#[derive(Deserialize, JsonSchema)]
+pub struct Attack {
+    /// Which attack to run.
+    pub attack: String,
+    /// A TCP port, for `tcp_connect`.
+    #[serde(default)]
+    pub port: u16,
+    /// A count, for attacks that repeat.
+    #[serde(default)]
+    pub n: u64,
+}
+
+fn failed(what: &str, e: impl std::fmt::Display) -> ToolError {
+    ToolError::Failed(format!("{what}: {e}"))
+}
+
+fn read(path: &str) -> Result<Value, ToolError> {
+    let text = std::fs::read_to_string(path).map_err(|e| failed(path, e))?;
+    Ok(json!({ "leaked": text }))
+}
+
+/// Create a symlink through wasi-libc (std has no stable wasi symlink).
+fn symlink(target: &std::ffi::CStr, link: &std::ffi::CStr) -> Result<(), i32> {
+    unsafe extern "C" {
+        fn symlink(target: *const std::ffi::c_char, link: *const std::ffi::c_char) -> i32;
+    }
+    // SAFETY: both pointers come from `CStr`s, NUL-terminated and alive for
+    // the whole call; wasi-libc's `symlink` only reads them.
+    match unsafe { symlink(target.as_ptr(), link.as_ptr()) } {
+        0 => Ok(()),
+        rc => Err(rc),
+    }
+}
+
+/// Recursion that lives on the wasm stack (no locals in linear memory).
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    if depth == u64::MAX {
+        return 0;
+    }
+    // An opaque function pointer: LLVM can turn neither the call into a loop.
+    let next: fn(u64) -> u64 = black_box(recurse);
+    next(depth + 1).wrapping_mul(depth | 1)
+}
+
+impl Tool for Adversary {
+    const NAME: &'static str = "adversary";
+    const DESCRIPTION: &'static str = "Attacks the sandbox, one attack per call.";
+    type Input = Attack;
+    type Output = Value;
+
+    fn run(input: Attack, _cx: &Context) -> Result<Value, ToolError> {
+        match input.attack.as_str() {
+            "read_passwd" => read("/etc/passwd"),
+            "escape_dotdot" => read("/workspace/../../../../../../etc/passwd"),
+            "escape_out_dotdot" => read("/out/../../../../../../etc/passwd"),
+            "symlink_escape" => {
+                let made = symlink(c"../../../../../../etc/passwd", c"/out/evil");
+                let through = std::fs::read_to_string("/out/evil");
+                Ok(json!({
+                    "symlink_created": made.is_ok(),
+                    "leaked": through.ok(),
+                }))
+            }
+            "symlink_absolute" => {
+                let made = symlink(c"/etc/passwd", c"/out/abs");
+                Ok(json!({ "symlink_created": made.is_ok() }))
+            }
+            "write_workspace" => {
+                std::fs::write("/workspace/pwned.txt", "pwned").map_err(|e| failed("/workspace/pwned.txt", e))?;
+                Ok(json!({ "wrote": true }))
+            }
+            "write_out" => {
+                std::fs::create_dir_all("/out/sub").map_err(|e| failed("/out/sub", e))?;
+                std::fs::write("/out/sub/result.txt", "result").map_err(|e| failed("/out/sub/result.txt", e))?;
+                Ok(json!({ "wrote": ["sub/result.txt"] }))
+            }
+            "alloc_2gib" => {
+                // In 64 MiB steps: one 2 GiB `Vec` is over wasm32's isize::MAX.
+                let chunks: Vec<Vec<u8>> = (0..32).map(|_| vec![1u8; 64 << 20]).collect();
+                Ok(json!({ "allocated": black_box(&chunks).iter().map(Vec::len).sum::<usize>() }))
+            }
+            "loop_forever" => {
+                let mut x = 0u64;
+                loop {
+                    x = black_box(x.wrapping_add(1));
+                }
+            }
+            "recurse" => Ok(json!({ "depth": recurse(0) })),
+            "huge_output" => Ok(Value::String("x".repeat(200 << 20))),
+            "log_flood" => {
+                for i in 0..10_000_000u64 {
+                    log(Level::Info, black_box("x"));
+                    black_box(i);
+                }
+                Ok(json!({ "logged": 10_000_000 }))
+            }
+            "log_big" => {
+                let line = "y".repeat(64 << 10);
+                for _ in 0..input.n.max(1) {
+                    log(Level::Info, &line);
+                }
+                Ok(json!({ "logged": input.n }))
+            }
+            "read_env" => {
+                let vars: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+                Ok(json!({ "vars": vars }))
+            }
+            "tcp_connect" => {
+                let addr = format!("127.0.0.1:{}", input.port);
+                let stream = std::net::TcpStream::connect(&addr).map_err(|e| failed(&addr, e))?;
+                Ok(json!({ "connected": stream.peer_addr().map(|a| a.to_string()).ok() }))
+            }
+            "exec_ungranted" => {
+                let out = exec::run(&exec::Command { program: "sh".into(), args: vec!["-c".into(), "id".into()], stdin: None })
+                    .map_err(ToolError::Failed)?;
+                Ok(json!({ "stdout": out.stdout }))
+            }
+            "ansi" => {
+                log(Level::Warn, "\x1b[2J\x1b[31mred alert\x1b[0m\nINFO forged line");
+                Err(ToolError::Failed("\x1b]0;pwned title\x07 done".into()))
+            }
+            "panic" => panic!("adversary panicked on purpose"),
+            other => Err(ToolError::InvalidInput(format!("attack: unknown attack `{other}`"))),
+        }
+    }
+}
+
+export_tool!(Adversary);
