@@ -141,6 +141,21 @@ impl Sandbox {
         Ok(CallOutcome { output, logs: state.logs, events: state.events, denials, fuel_used, duration })
     }
 
+    /// Instantiate once and return a handle that calls `invoke` again and
+    /// again on that one instance. This is the floor a per-call store is
+    /// measured against in the benchmarks; serving real calls this way would
+    /// let one call see another's state, so the host never does.
+    pub fn warm_instance(&self, plugin: &Plugin, call: &Call<'_>, out: Option<&Path>) -> Result<WarmInstance, SandboxError> {
+        let mounts = Mounts { workspace: call.workspace.map(Path::to_path_buf), out: out.map(Path::to_path_buf) };
+        let mut store = self.store(plugin, &call.quotas, &call.grants, &mounts)?;
+        store.set_fuel(u64::MAX).map_err(|e| SandboxError::Host(format!("fuel: {e}")))?;
+        store.set_epoch_deadline(u64::MAX / 2);
+        match plugin.pre.instantiate(&mut store) {
+            Ok(tool) => Ok(WarmInstance { store, tool }),
+            Err(e) => Err(classify(plugin, &mut store, e, &call.quotas)),
+        }
+    }
+
     /// Call with a fresh staging `/out`, then merge it into `dest` (refusing
     /// to overwrite with `add_only`). A failed call merges nothing.
     pub fn run_task(
@@ -195,6 +210,33 @@ impl Sandbox {
         // value included: a huge return fails as it is copied, not after.
         store.set_hostcall_fuel(usize::try_from(quotas.output.max(quotas.log)).unwrap_or(usize::MAX));
         Ok(store)
+    }
+}
+
+/// One instance kept alive across calls; see [`Sandbox::warm_instance`].
+pub struct WarmInstance {
+    store: Store<CallState>,
+    tool: super::bindings::Tool,
+}
+
+impl WarmInstance {
+    /// Call `invoke` on the live instance; `None` when the call failed.
+    pub fn invoke(&mut self, input: &str) -> Option<String> {
+        let cx = types::Context::default_for_bench();
+        self.tool.call_invoke(&mut self.store, input, &cx).ok()?.ok()
+    }
+}
+
+impl types::Context {
+    fn default_for_bench() -> Self {
+        types::Context {
+            run_id: String::new(),
+            task_id: String::new(),
+            agent_id: String::new(),
+            trace_id: String::new(),
+            span_id: String::new(),
+            attempt: 0,
+        }
     }
 }
 

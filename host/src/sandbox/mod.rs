@@ -37,7 +37,7 @@ pub use cache::ComponentCache;
 pub use capabilities::{Denial, ExecGrant, Grants};
 pub use error::{SandboxError, ToolFailure};
 pub use host_imports::{CallState, Event, LogLine};
-pub use invoke::{Call, CallContext, CallOutcome, TaskOutcome};
+pub use invoke::{Call, CallContext, CallOutcome, TaskOutcome, WarmInstance};
 pub use quotas::{QuotaBreach, QuotaKind, Quotas};
 
 /// What `describe` told us about a tool.
