@@ -1,0 +1,205 @@
+//! The `taylordash` binary as an operator meets it: exit codes, stdout JSON,
+//! files in the out dir, errors that name the problem, and a host that leaves
+//! nothing behind outside the directories it was given.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{test_plugin, tool};
+
+/// A sandboxed home: empty HOME, XDG dirs and TMPDIR, as on a fresh machine.
+struct Env {
+    root: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Self {
+        let root = tempfile::tempdir().unwrap();
+        for d in ["home", "xdg-cache", "xdg-config", "xdg-data", "tmp", "work/ws", "work/out"] {
+            std::fs::create_dir_all(root.path().join(d)).unwrap();
+        }
+        Env { root }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.root.path().join(rel)
+    }
+
+    fn taylordash(&self, args: &[&str]) -> Output {
+        common::plugins_built();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_taylordash"));
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.path("home"))
+            .env("XDG_CACHE_HOME", self.path("xdg-cache"))
+            .env("XDG_CONFIG_HOME", self.path("xdg-config"))
+            .env("XDG_DATA_HOME", self.path("xdg-data"))
+            .env("TMPDIR", self.path("tmp"))
+            .env("TAYLORDASH_PLUGINS_DIR", plugin_dir("plugins"))
+            .env("SECRET_TOKEN", "must-not-leak");
+        cmd.output().expect("running taylordash")
+    }
+}
+
+fn plugin_dir(kind: &str) -> PathBuf {
+    common::plugins_built().join("target").join(kind)
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exit code")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn adversary() -> String {
+    test_plugin("adversary").display().to_string()
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn invoke_by_path_prints_the_tools_json() {
+    let env = Env::new();
+    let echo = test_plugin("echo").display().to_string();
+    let out = env.taylordash(&["invoke", &echo, "--input", r#"{"x":[1,2,3]}"#, "--workspace", &env.path("work/ws").display().to_string()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out), "{\"x\":[1,2,3]}\n");
+}
+
+#[test]
+fn an_unknown_plugin_exits_2_naming_it() {
+    let env = Env::new();
+    let out = env.taylordash(&["invoke", "no_such_tool", "--input", "{}"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains(&format!("error: no plugin `no_such_tool` in {}", plugin_dir("plugins").display())), "{}", stderr(&out));
+}
+
+#[test]
+fn input_that_is_not_json_exits_2_with_its_position() {
+    let env = Env::new();
+    let file = env.path("work/input.json");
+    std::fs::write(&file, "{\n  \"backlog\": [1,\n}").unwrap();
+    let arg = format!("@{}", file.display());
+    let out = env.taylordash(&["invoke", &test_plugin("echo").display().to_string(), "--input", &arg]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains(&format!("error: {}:3:1: input is not JSON", file.display())), "{}", stderr(&out));
+}
+
+#[test]
+fn quota_flags_apply_and_breaches_exit_4() {
+    let env = Env::new();
+    let out = env.taylordash(&["invoke", &adversary(), "--input", r#"{"attack":"alloc_2gib"}"#, "--memory", "16MiB"]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(stderr(&out).contains("error: plugin `adversary`: quota exceeded: memory (limit 16777216)"), "{}", stderr(&out));
+    let out = env.taylordash(&["invoke", &adversary(), "--input", r#"{"attack":"loop_forever"}"#, "--timeout", "300ms", "--fuel", "100000000000000"]);
+    assert_eq!(code(&out), 4);
+    assert!(stderr(&out).contains("quota exceeded: timeout (limit 300)"), "{}", stderr(&out));
+    let out = env.taylordash(&["invoke", &adversary(), "--input", "{}", "--memory", "lots"]);
+    assert_eq!(code(&out), 2, "a bad flag value is a usage error");
+}
+
+#[test]
+fn denials_exit_3_and_traps_exit_5() {
+    let env = Env::new();
+    let out = env.taylordash(&["invoke", &adversary(), "--input", r#"{"attack":"exec_ungranted"}"#]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let out = env.taylordash(&["invoke", &adversary(), "--input", r#"{"attack":"panic"}"#]);
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    assert!(stderr(&out).contains("adversary panicked on purpose"));
+}
+
+#[test]
+fn the_guest_cannot_see_the_hosts_environment() {
+    let env = Env::new();
+    let out = env.taylordash(&["invoke", &adversary(), "--input", r#"{"attack":"read_env"}"#]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), r#"{"vars":[]}"#);
+}
+
+#[test]
+fn guest_escape_sequences_never_reach_the_terminal() {
+    let env = Env::new();
+    let out = env.taylordash(&["invoke", &adversary(), "--input", r#"{"attack":"ansi"}"#]);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    // Our own log formatting may colour its output; the guest's bytes may not.
+    assert!(!err.contains("\x1b[2J") && !err.contains("\x1b]0;") && !err.contains('\x07'), "{err:?}");
+    assert!(err.contains("\\u{1b}[2J\\u{1b}[31mred alert"), "{err}");
+    assert!(!err.contains("\nINFO forged line"), "{err}");
+}
+
+#[test]
+fn out_is_merged_and_nothing_is_written_beside_the_given_dirs() {
+    let env = Env::new();
+    let ws = env.path("work/ws");
+    let out_dir = env.path("work/out");
+    std::fs::write(ws.join("keep.txt"), "keep").unwrap();
+    let out = env.taylordash(&[
+        "invoke", &adversary(), "--input", r#"{"attack":"write_out"}"#,
+        "--workspace", &ws.display().to_string(), "--out", &out_dir.display().to_string(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(out_dir.join("sub/result.txt")).unwrap(), "result");
+    assert_eq!(entries(&env.path("work")), ["out", "ws"]);
+    assert_eq!(entries(&ws), ["keep.txt"]);
+    assert_eq!(entries(&out_dir), ["sub"]);
+    assert_eq!(entries(&env.path("tmp")), Vec::<String>::new(), "staging dirs must be cleaned up");
+    assert_eq!(entries(&env.path("home")), Vec::<String>::new());
+    // The only thing the host keeps is its compiled-component cache.
+    assert_eq!(entries(&env.path("xdg-cache")), ["taylordash"]);
+}
+
+#[test]
+fn plugins_list_shows_name_version_size_and_sha256() {
+    use sha2::Digest;
+    let env = Env::new();
+    let dir = plugin_dir("test-plugins");
+    let out = env.taylordash(&["plugins", "list", "--dir", &dir.display().to_string(), "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let echo = rows.iter().find(|r| r["name"] == "echo").expect("echo listed");
+    let bytes = std::fs::read(dir.join("echo.wasm")).unwrap();
+    assert_eq!(echo["size"], bytes.len() as u64);
+    assert_eq!(echo["sha256"], hex::encode(sha2::Sha256::digest(&bytes)));
+    assert_eq!(echo["version"], "0.1.0");
+    let text = env.taylordash(&["plugins", "list", "--dir", &dir.display().to_string()]);
+    assert!(stdout(&text).starts_with("NAME"), "{}", stdout(&text));
+}
+
+#[test]
+fn plugins_inspect_shows_schemas_imports_and_exports() {
+    let env = Env::new();
+    let out = env.taylordash(&["plugins", "inspect", &adversary(), "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["name"], "adversary");
+    assert_eq!(doc["exports"], serde_json::json!(["describe", "invoke"]));
+    let imports: Vec<&str> = doc["imports"].as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    assert!(imports.contains(&"taylordash:agent/host@0.1.0"), "{imports:?}");
+    assert!(imports.contains(&"taylordash:agent/exec@0.1.0"), "{imports:?}");
+    assert_eq!(doc["input_schema"]["required"], serde_json::json!(["attack"]));
+}
+
+#[test]
+fn a_tool_named_by_name_is_found_in_the_plugins_dir() {
+    let env = Env::new();
+    let dir = plugin_dir("test-plugins").display().to_string();
+    let out = env.taylordash(&["--plugins-dir", &dir, "invoke", "echo", "--input", "[true]"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "[true]");
+    let _ = tool("planner");
+}
