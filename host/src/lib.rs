@@ -5,4 +5,5 @@
 //! [`cli`] is the thin command-line layer over it.
 
 pub mod cli;
+pub mod pipeline;
 pub mod sandbox;

@@ -4,6 +4,7 @@
 
 mod invoke;
 mod plugins;
+mod validate;
 
 use std::path::PathBuf;
 
@@ -37,6 +38,8 @@ enum Command {
     Plugins(plugins::PluginsCommand),
     /// Call one tool with a JSON input and print its JSON output.
     Invoke(invoke::InvokeArgs),
+    /// Check pipeline files; report every problem as file:line:col.
+    Validate(validate::ValidateArgs),
 }
 
 /// A mistake in how the command was called or configured (exit 2).
@@ -61,6 +64,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     match &cli.command {
         Command::Plugins(cmd) => plugins::run(&cli, cmd),
         Command::Invoke(args) => invoke::run(&cli, args),
+        Command::Validate(args) => validate::run(&cli, args),
     }
 }
 

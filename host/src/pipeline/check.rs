@@ -1,0 +1,154 @@
+//! Checks across the whole pipeline: names that must exist (tools, gate
+//! plugins, roles, stages, agents), duplicates, dependency cycles, inputs no
+//! earlier stage provides, and a `final` stage that is not last.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
+
+use super::diagnostic::{Diagnostics, did_you_mean};
+use super::model::{Named, Pipeline, ROLES};
+use super::plan;
+
+/// What exists outside the pipeline file.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// Tool names available as plugins, and the directory they came from;
+    /// `None` skips the tool check.
+    pub tools: Option<(BTreeSet<String>, PathBuf)>,
+    /// Roles callers may have (default: admin, maintainer, viewer).
+    pub roles: Vec<String>,
+}
+
+impl Context {
+    pub fn with_plugins_dir(dir: PathBuf) -> Self {
+        let tools = crate::sandbox::list_plugins(&dir)
+            .unwrap_or_default()
+            .iter()
+            .map(|p| crate::sandbox::plugin_name(p))
+            .collect();
+        Context { tools: Some((tools, dir)), roles: Vec::new() }
+    }
+
+    fn roles(&self) -> Vec<&str> {
+        if self.roles.is_empty() {
+            ROLES.to_vec()
+        } else {
+            self.roles.iter().map(String::as_str).collect()
+        }
+    }
+}
+
+pub fn check(p: &Pipeline, cx: &Context, diags: &mut Diagnostics) {
+    let file = p.file.as_str();
+    let roles = cx.roles();
+    let stage_names: Vec<&str> = p.stages.iter().map(|s| s.name.as_str()).collect();
+    let agent_names: HashSet<&str> = p.stages.iter().flat_map(|s| s.agents.iter().map(|a| a.name.as_str())).collect();
+    let mut seen = HashMap::new();
+
+    for stage in &p.stages {
+        if let Some(pos) = seen.insert(stage.name.as_str(), stage.pos) {
+            diags.push(file, stage.pos, format!("duplicate stage name `{}` (first defined at {pos})", stage.name));
+        }
+        for agent in &stage.agents {
+            for role in &agent.rbac {
+                if !roles.contains(&role.name.as_str()) {
+                    let hint = did_you_mean(&role.name, roles.iter().copied());
+                    diags.push(file, role.pos, format!("unknown role `{}`{hint}; roles are {}", role.name, roles.join(", ")));
+                }
+            }
+            for tool in &agent.tools {
+                check_tool(file, cx, tool, &format!("tool `{}`", tool.name), diags);
+            }
+        }
+        for gate in &stage.gates {
+            let named = Named { name: gate.plugin.clone(), pos: gate.pos };
+            check_tool(file, cx, &named, &format!("gate `{}` needs plugin `{}`, which", gate.name, gate.plugin), diags);
+        }
+        if let Some(needs) = &stage.needs {
+            for need in needs {
+                if !stage_names.contains(&need.name.as_str()) {
+                    let hint = did_you_mean(&need.name, stage_names.iter().copied());
+                    diags.push(file, need.pos, format!("`needs` names unknown stage `{}`{hint}", need.name));
+                } else if need.name == stage.name {
+                    diags.push(file, need.pos, format!("stage `{}` needs itself", stage.name));
+                }
+            }
+        }
+        if let Some(backup) = &stage.backup_agent {
+            if !agent_names.contains(backup.name.as_str()) {
+                let hint = did_you_mean(&backup.name, agent_names.iter().copied());
+                diags.push(file, backup.pos, format!("`backup_agent` names unknown agent `{}`{hint}", backup.name));
+            }
+        }
+    }
+
+    let last = p.stages.len().saturating_sub(1);
+    for (i, stage) in p.stages.iter().enumerate() {
+        if stage.is_final && i != last {
+            diags.push(
+                file,
+                stage.pos,
+                format!("stage `{}` is marked `final` but is not the last stage (`{}` follows it)", stage.name, p.stages[i + 1].name),
+            );
+        }
+    }
+
+    let deps = plan::dependencies(p);
+    match plan::order(&deps) {
+        Err(cycle) => {
+            let names: Vec<&str> = cycle.iter().map(|&i| p.stages[i].name.as_str()).collect();
+            let at = cycle.first().map(|&i| p.stages[i].pos).unwrap_or_default();
+            diags.push(file, at, format!("dependency cycle: {}", names.join(" -> ")));
+        }
+        Ok(order) => check_inputs(p, &deps, &order, diags),
+    }
+}
+
+fn check_tool(file: &str, cx: &Context, tool: &Named, what: &str, diags: &mut Diagnostics) {
+    let Some((tools, dir)) = &cx.tools else { return };
+    if !tools.contains(&tool.name) {
+        let hint = did_you_mean(&tool.name, tools.iter().map(String::as_str));
+        diags.push(
+            file,
+            tool.pos,
+            format!("{what} is not a plugin: no {}.wasm in {}{hint}", tool.name, dir.display()),
+        );
+    }
+}
+
+/// Inputs of a stage with dependencies must come from a stage that runs
+/// before it; inputs of a stage without any are the run's inputs.
+fn check_inputs(p: &Pipeline, deps: &[Vec<usize>], order: &[usize], diags: &mut Diagnostics) {
+    let mut available: HashSet<&str> = HashSet::new();
+    let mut names: HashSet<&str> = HashSet::new();
+    for s in &p.stages {
+        names.extend(s.inputs.iter().map(|n| n.name.as_str()));
+        names.extend(s.outputs.iter().map(|n| n.name.as_str()));
+    }
+    for &i in order {
+        let stage = &p.stages[i];
+        if deps[i].is_empty() {
+            available.extend(stage.inputs.iter().map(|n| n.name.as_str()));
+        } else {
+            for input in &stage.inputs {
+                if !available.contains(input.name.as_str()) {
+                    diags.push(
+                        &p.file,
+                        input.pos,
+                        format!(
+                            "input `{}` of stage `{}` is produced by no stage that runs before it, and only the first stage's inputs come from the run",
+                            input.name, stage.name
+                        ),
+                    );
+                }
+            }
+        }
+        available.extend(stage.outputs.iter().map(|n| n.name.as_str()));
+        if let Some(cond) = &stage.condition {
+            let name = cond.name.trim_start_matches('!');
+            if !names.contains(name) {
+                diags.push(&p.file, cond.pos, format!("`if` names `{name}`, which is no input or output of this pipeline"));
+            }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! Pipelines: the seed's YAML orchestration documents, read with positions,
+//! validated as a whole, and planned as a stage graph.
+//!
+//! `yaml` turns text into a positioned tree (refusing YAML bombs), `model`
+//! reads the tree into a [`Pipeline`], `check` validates names, roles,
+//! dependencies and inputs, `plan` orders the stages. Every problem is a
+//! [`Diagnostic`] `file:line:col: message`, and all of them are reported at
+//! once. This module does not depend on the sandbox's engine.
+
+pub mod check;
+pub mod diagnostic;
+pub mod model;
+pub mod plan;
+pub mod yaml;
+
+use std::path::Path;
+
+pub use check::Context;
+pub use diagnostic::{Diagnostic, Diagnostics};
+pub use model::{Agent, Backoff, Gate, Named, Pipeline, Policies, Stage};
+pub use yaml::Pos;
+
+/// Read and validate the pipeline in `path`.
+pub fn load(path: &Path, cx: &Context) -> Result<Pipeline, Diagnostics> {
+    let file = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => parse(&file, &text, cx),
+        Err(e) => {
+            let mut d = Diagnostics::default();
+            d.push(&file, Pos { line: 1, col: 1 }, format!("cannot read the pipeline: {e}"));
+            Err(d)
+        }
+    }
+}
+
+/// Read and validate pipeline text; `file` names it in diagnostics.
+pub fn parse(file: &str, text: &str, cx: &Context) -> Result<Pipeline, Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let root = match yaml::parse(text, yaml::Limits::default()) {
+        Ok(Some(root)) => root,
+        Ok(None) => {
+            diags.push(file, Pos { line: 1, col: 1 }, "the pipeline is empty");
+            return Err(diags);
+        }
+        Err(e) => {
+            diags.push(file, e.pos, e.message);
+            return Err(diags);
+        }
+    };
+    let pipeline = model::read(file, &root, &mut diags);
+    check::check(&pipeline, cx, &mut diags);
+    if diags.is_empty() {
+        Ok(pipeline)
+    } else {
+        diags.0.sort();
+        Err(diags)
+    }
+}

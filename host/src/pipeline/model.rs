@@ -1,0 +1,558 @@
+//! The pipeline model and its reading from a YAML tree.
+//!
+//! Two document shapes are accepted verbatim from the seed: an
+//! `orchestration_flow` (stages) and a specialist-agent `combination` (agents
+//! plus a coordination style, turned here into stages). Reading never stops
+//! at the first problem: each is recorded with its position and reading goes
+//! on, so `taylordash validate` reports every problem at once.
+
+use std::time::Duration;
+
+use super::diagnostic::{Diagnostics, did_you_mean};
+use super::yaml::{Node, Pos, Value};
+use crate::sandbox::quotas::parse_duration;
+
+/// A name as written in the file, with where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    pub name: String,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policies {
+    /// Merging a task's /out never overwrites or deletes a workspace file.
+    pub add_only: bool,
+    /// The run fails unless some documentation artifact was produced.
+    pub docs_required: bool,
+    /// Every task carries trace ids.
+    pub trace_required: bool,
+    /// Consecutive failed attempts after which the run halts for review.
+    pub max_consecutive_failures: u32,
+    /// No progress for this long flags circular coordination.
+    pub stall_timeout: Duration,
+}
+
+impl Default for Policies {
+    fn default() -> Self {
+        Policies {
+            add_only: false,
+            docs_required: false,
+            trace_required: false,
+            max_consecutive_failures: 3,
+            stall_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agent {
+    pub name: String,
+    pub pos: Pos,
+    pub tools: Vec<Named>,
+    /// Roles that may run this agent.
+    pub rbac: Vec<Named>,
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gate {
+    pub name: String,
+    pub pos: Pos,
+    /// The plugin that runs the check (default: the gate's name).
+    pub plugin: String,
+    /// A failing security gate halts the run for human review at once.
+    pub security: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backoff {
+    pub initial: Duration,
+    pub max: Duration,
+    pub factor: f64,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff { initial: Duration::from_millis(200), max: Duration::from_secs(10), factor: 2.0 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    pub name: String,
+    pub pos: Pos,
+    pub agents: Vec<Agent>,
+    pub inputs: Vec<Named>,
+    pub outputs: Vec<Named>,
+    pub parallel: bool,
+    pub coordination: Option<Named>,
+    pub gates: Vec<Gate>,
+    pub is_final: bool,
+    /// Explicit dependencies; `None` means "the previous stage".
+    pub needs: Option<Vec<Named>>,
+    pub timeout: Option<Duration>,
+    pub retries: u32,
+    pub backoff: Backoff,
+    pub backup_agent: Option<Named>,
+    /// Run only when this input or artifact exists (`!name`: when it does not).
+    pub condition: Option<Named>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pipeline {
+    /// The file as given (used in diagnostics).
+    pub file: String,
+    pub name: String,
+    pub policies: Policies,
+    pub stages: Vec<Stage>,
+    pub shared_context: Vec<String>,
+}
+
+pub const ROLES: [&str; 3] = ["admin", "maintainer", "viewer"];
+pub const COORDINATIONS: [&str; 5] = [
+    "event_driven",
+    "parallel_execution",
+    "sequential_execution",
+    "sequential_handoff",
+    "sequential_research_to_implementation",
+];
+const FLOW_KEYS: [&str; 4] = ["entry", "policies", "stages", "shared_context"];
+const POLICY_KEYS: [&str; 5] =
+    ["add_only", "docs_required", "trace_required", "max_consecutive_failures", "stall_timeout"];
+const STAGE_KEYS: [&str; 17] = [
+    "stage", "agent", "agents", "tools", "rbac", "inputs", "outputs", "parallel", "coordination", "gates",
+    "final", "needs", "timeout", "retries", "backoff", "backup_agent", "if",
+];
+const AGENT_KEYS: [&str; 4] = ["name", "tools", "rbac", "role"];
+const GATE_KEYS: [&str; 3] = ["gate", "plugin", "security"];
+const BACKOFF_KEYS: [&str; 3] = ["initial", "max", "factor"];
+const COMBINATION_KEYS: [&str; 8] = [
+    "combination", "success_rate", "use_cases", "agents", "coordination", "shared_context",
+    "handoff_artifacts", "outputs",
+];
+const COMBINATION_AGENT_KEYS: [&str; 4] = ["tools", "role", "integration", "rbac"];
+
+/// Reads nodes into values, recording every problem.
+pub struct Reader<'a> {
+    pub file: &'a str,
+    pub diags: &'a mut Diagnostics,
+}
+
+impl Reader<'_> {
+    fn error(&mut self, pos: Pos, message: impl Into<String>) {
+        self.diags.push(self.file, pos, message);
+    }
+
+    fn wrong_type(&mut self, node: &Node, field: &str, expected: &str) {
+        self.error(node.pos, format!("`{field}` must be {expected}, found {}", node.kind()));
+    }
+
+    /// The entries of a mapping whose keys must be among `allowed`.
+    fn entries<'n>(&mut self, node: &'n Node, what: &str, allowed: &[&str]) -> Vec<(&'n str, &'n Node)> {
+        let Value::Map(entries) = &node.value else {
+            self.wrong_type(node, what, "a mapping");
+            return Vec::new();
+        };
+        let mut out: Vec<(&str, &Node)> = Vec::with_capacity(entries.len());
+        for (k, v) in entries {
+            let Some(key) = k.as_str() else {
+                self.error(k.pos, format!("keys of `{what}` must be strings"));
+                continue;
+            };
+            if !allowed.contains(&key) {
+                let hint = did_you_mean(key, allowed.iter().copied());
+                self.error(k.pos, format!("unknown key `{key}` in {what}{hint}"));
+                continue;
+            }
+            if out.iter().any(|(seen, _)| *seen == key) {
+                self.error(k.pos, format!("duplicate key `{key}` in {what}"));
+                continue;
+            }
+            out.push((key, v));
+        }
+        out
+    }
+
+    fn string(&mut self, node: &Node, field: &str) -> Option<String> {
+        match &node.value {
+            Value::Scalar { text, plain } if node.kind() == "a string" || !*plain => Some(text.clone()),
+            _ => {
+                self.wrong_type(node, field, "a string");
+                None
+            }
+        }
+    }
+
+    fn named(&mut self, node: &Node, field: &str) -> Option<Named> {
+        self.string(node, field).map(|name| Named { name, pos: node.pos })
+    }
+
+    fn boolean(&mut self, node: &Node, field: &str) -> Option<bool> {
+        match node.as_str() {
+            Some("true" | "True" | "TRUE") if node.kind() == "a boolean" => Some(true),
+            Some("false" | "False" | "FALSE") if node.kind() == "a boolean" => Some(false),
+            _ => {
+                self.wrong_type(node, field, "true or false");
+                None
+            }
+        }
+    }
+
+    fn count(&mut self, node: &Node, field: &str) -> Option<u32> {
+        match node.as_str().filter(|_| node.kind() == "a number").and_then(|t| t.parse::<u32>().ok()) {
+            Some(n) => Some(n),
+            None => {
+                self.wrong_type(node, field, "a whole number");
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, node: &Node, field: &str) -> Option<Duration> {
+        let text = node.as_str().filter(|_| !matches!(node.value, Value::Seq(_) | Value::Map(_)));
+        match text.map(parse_duration) {
+            Some(Ok(d)) => Some(d),
+            Some(Err(e)) => {
+                self.error(node.pos, format!("`{field}`: {e}"));
+                None
+            }
+            None => {
+                self.wrong_type(node, field, "a duration such as 30s");
+                None
+            }
+        }
+    }
+
+    fn names(&mut self, node: &Node, field: &str) -> Vec<Named> {
+        match &node.value {
+            Value::Seq(items) => items.iter().filter_map(|n| self.named(n, field)).collect(),
+            _ => {
+                self.wrong_type(node, field, "a list of names");
+                Vec::new()
+            }
+        }
+    }
+
+    fn strings(&mut self, node: &Node, field: &str) -> Vec<String> {
+        self.names(node, field).into_iter().map(|n| n.name).collect()
+    }
+}
+
+/// Read a pipeline document (either shape). Problems go to `diags`.
+pub fn read(file: &str, root: &Node, diags: &mut Diagnostics) -> Pipeline {
+    let mut r = Reader { file, diags };
+    let mut pipeline = Pipeline {
+        file: file.to_string(),
+        name: String::new(),
+        policies: Policies::default(),
+        stages: Vec::new(),
+        shared_context: Vec::new(),
+    };
+    let Value::Map(top) = &root.value else {
+        r.wrong_type(root, "the document", "a mapping");
+        return pipeline;
+    };
+    let is_combination = top.iter().any(|(k, _)| k.as_str() == Some("combination"));
+    if is_combination {
+        read_combination(&mut r, root, &mut pipeline);
+    } else {
+        for (key, flow) in r.entries(root, "the document", &["orchestration_flow"]) {
+            debug_assert_eq!(key, "orchestration_flow");
+            read_flow(&mut r, flow, &mut pipeline);
+        }
+        if top.is_empty() {
+            r.error(root.pos, "expected `orchestration_flow:` or `combination:`");
+        }
+    }
+    pipeline
+}
+
+fn read_flow(r: &mut Reader<'_>, flow: &Node, p: &mut Pipeline) {
+    let mut saw_stages = false;
+    for (key, v) in r.entries(flow, "orchestration_flow", &FLOW_KEYS) {
+        match key {
+            "entry" => p.name = r.string(v, "entry").unwrap_or_default(),
+            "policies" => read_policies(r, v, &mut p.policies),
+            "shared_context" => p.shared_context = r.strings(v, "shared_context"),
+            "stages" => {
+                saw_stages = true;
+                match &v.value {
+                    Value::Seq(items) => p.stages = items.iter().filter_map(|s| read_stage(r, s)).collect(),
+                    _ => r.wrong_type(v, "stages", "a list of stages"),
+                }
+            }
+            _ => {}
+        }
+    }
+    if !saw_stages {
+        r.error(flow.pos, "orchestration_flow has no `stages`");
+    }
+}
+
+fn read_policies(r: &mut Reader<'_>, node: &Node, policies: &mut Policies) {
+    for (key, v) in r.entries(node, "policies", &POLICY_KEYS) {
+        match key {
+            "add_only" => policies.add_only = r.boolean(v, key).unwrap_or(policies.add_only),
+            "docs_required" => policies.docs_required = r.boolean(v, key).unwrap_or(policies.docs_required),
+            "trace_required" => policies.trace_required = r.boolean(v, key).unwrap_or(policies.trace_required),
+            "max_consecutive_failures" => {
+                policies.max_consecutive_failures = r.count(v, key).unwrap_or(policies.max_consecutive_failures)
+            }
+            "stall_timeout" => policies.stall_timeout = r.duration(v, key).unwrap_or(policies.stall_timeout),
+            _ => {}
+        }
+    }
+}
+
+fn read_stage(r: &mut Reader<'_>, node: &Node) -> Option<Stage> {
+    let entries = r.entries(node, "a stage", &STAGE_KEYS);
+    if entries.is_empty() && !matches!(node.value, Value::Map(_)) {
+        return None;
+    }
+    let mut stage = Stage {
+        name: String::new(),
+        pos: node.pos,
+        agents: Vec::new(),
+        inputs: Vec::new(),
+        outputs: Vec::new(),
+        parallel: false,
+        coordination: None,
+        gates: Vec::new(),
+        is_final: false,
+        needs: None,
+        timeout: None,
+        retries: 0,
+        backoff: Backoff::default(),
+        backup_agent: None,
+        condition: None,
+    };
+    let mut single_agent: Option<Named> = None;
+    let mut stage_tools: Option<Vec<Named>> = None;
+    let mut stage_rbac: Option<Vec<Named>> = None;
+    let mut agents_node: Option<&Node> = None;
+    for (key, v) in entries {
+        match key {
+            "stage" => stage.name = r.string(v, "stage").unwrap_or_default(),
+            "agent" => single_agent = r.named(v, "agent"),
+            "agents" => agents_node = Some(v),
+            "tools" => stage_tools = Some(r.names(v, "tools")),
+            "rbac" => stage_rbac = Some(r.names(v, "rbac")),
+            "inputs" => stage.inputs = r.names(v, "inputs"),
+            "outputs" => stage.outputs = r.names(v, "outputs"),
+            "parallel" => stage.parallel = r.boolean(v, key).unwrap_or(false),
+            "coordination" => stage.coordination = r.named(v, key),
+            "gates" => stage.gates = read_gates(r, v),
+            "final" => stage.is_final = r.boolean(v, key).unwrap_or(false),
+            "needs" => stage.needs = Some(r.names(v, "needs")),
+            "timeout" => stage.timeout = r.duration(v, key),
+            "retries" => stage.retries = r.count(v, key).unwrap_or(0),
+            "backoff" => stage.backoff = read_backoff(r, v),
+            "backup_agent" => stage.backup_agent = r.named(v, key),
+            "if" => stage.condition = r.named(v, key),
+            _ => {}
+        }
+    }
+    if stage.name.is_empty() {
+        r.error(node.pos, "a stage needs a name: `stage: <name>`");
+    }
+    let stage_rbac_or = |rbac: Option<Vec<Named>>| rbac.or_else(|| stage_rbac.clone()).unwrap_or_default();
+    match (single_agent, agents_node) {
+        (Some(_), Some(agents)) => r.error(agents.pos, "a stage has either `agent` or `agents`, not both"),
+        (Some(agent), None) => stage.agents.push(Agent {
+            name: agent.name,
+            pos: agent.pos,
+            tools: stage_tools.take().unwrap_or_default(),
+            rbac: stage_rbac_or(None),
+            role: None,
+        }),
+        (None, Some(agents)) => match &agents.value {
+            Value::Seq(items) => {
+                for item in items {
+                    let mut agent = Agent { name: String::new(), pos: item.pos, tools: Vec::new(), rbac: Vec::new(), role: None };
+                    let mut rbac = None;
+                    for (key, v) in r.entries(item, "an agent", &AGENT_KEYS) {
+                        match key {
+                            "name" => agent.name = r.string(v, "name").unwrap_or_default(),
+                            "tools" => agent.tools = r.names(v, "tools"),
+                            "rbac" => rbac = Some(r.names(v, "rbac")),
+                            "role" => agent.role = r.string(v, "role"),
+                            _ => {}
+                        }
+                    }
+                    if agent.name.is_empty() {
+                        r.error(item.pos, "an agent needs a `name`");
+                    }
+                    agent.rbac = stage_rbac_or(rbac);
+                    stage.agents.push(agent);
+                }
+            }
+            _ => r.wrong_type(agents, "agents", "a list of agents"),
+        },
+        (None, None) => r.error(node.pos, format!("stage `{}` has no `agent` or `agents`", stage.name)),
+    }
+    if let Some(tools) = stage_tools {
+        if stage.agents.len() != 1 || !stage.agents[0].tools.is_empty() {
+            if let Some(t) = tools.first() {
+                r.error(t.pos, "stage-level `tools` belong with a single `agent`; give each of `agents` its own `tools`");
+            }
+        }
+    }
+    if let Some(c) = &stage.coordination {
+        if !COORDINATIONS.contains(&c.name.as_str()) {
+            let hint = did_you_mean(&c.name, COORDINATIONS);
+            r.error(c.pos, format!("unknown coordination `{}`{hint}", c.name));
+        }
+    }
+    Some(stage)
+}
+
+fn read_gates(r: &mut Reader<'_>, node: &Node) -> Vec<Gate> {
+    let Value::Seq(items) = &node.value else {
+        r.wrong_type(node, "gates", "a list of gates");
+        return Vec::new();
+    };
+    let mut gates = Vec::new();
+    for item in items {
+        if let Value::Map(_) = item.value {
+            let mut gate = Gate { name: String::new(), pos: item.pos, plugin: String::new(), security: false };
+            let mut security = None;
+            for (key, v) in r.entries(item, "a gate", &GATE_KEYS) {
+                match key {
+                    "gate" => gate.name = r.string(v, key).unwrap_or_default(),
+                    "plugin" => gate.plugin = r.string(v, key).unwrap_or_default(),
+                    "security" => security = r.boolean(v, key),
+                    _ => {}
+                }
+            }
+            if gate.name.is_empty() {
+                r.error(item.pos, "a gate needs a name: `gate: <name>`");
+                continue;
+            }
+            if gate.plugin.is_empty() {
+                gate.plugin = gate.name.clone();
+            }
+            gate.security = security.unwrap_or_else(|| is_security_gate(&gate.name));
+            gates.push(gate);
+        } else if let Some(n) = r.named(item, "gates") {
+            gates.push(Gate { plugin: n.name.clone(), security: is_security_gate(&n.name), name: n.name, pos: n.pos });
+        }
+    }
+    gates
+}
+
+/// Gates named for security halt the run when they fail, as the seed asks
+/// ("security_violations: any security gate failure" → manual review).
+fn is_security_gate(name: &str) -> bool {
+    name.contains("security")
+}
+
+fn read_backoff(r: &mut Reader<'_>, node: &Node) -> Backoff {
+    let mut backoff = Backoff::default();
+    if !matches!(node.value, Value::Map(_)) {
+        if let Some(d) = r.duration(node, "backoff") {
+            backoff.initial = d;
+        }
+        return backoff;
+    }
+    for (key, v) in r.entries(node, "backoff", &BACKOFF_KEYS) {
+        match key {
+            "initial" => backoff.initial = r.duration(v, key).unwrap_or(backoff.initial),
+            "max" => backoff.max = r.duration(v, key).unwrap_or(backoff.max),
+            "factor" => match v.as_str().and_then(|t| t.parse::<f64>().ok()).filter(|f| *f >= 1.0) {
+                Some(f) => backoff.factor = f,
+                None => r.wrong_type(v, "factor", "a number of at least 1"),
+            },
+            _ => {}
+        }
+    }
+    backoff
+}
+
+/// A combination document: its agents become stages, by coordination style.
+fn read_combination(r: &mut Reader<'_>, root: &Node, p: &mut Pipeline) {
+    let mut agents: Vec<Agent> = Vec::new();
+    let mut coordination: Option<Named> = None;
+    let mut outputs: Vec<Named> = Vec::new();
+    let mut handoff: Vec<Named> = Vec::new();
+    for (key, v) in r.entries(root, "a combination", &COMBINATION_KEYS) {
+        match key {
+            "combination" => p.name = r.string(v, key).unwrap_or_default(),
+            "success_rate" | "integration" => {
+                r.string(v, key);
+            }
+            "use_cases" => {
+                r.strings(v, key);
+            }
+            "shared_context" => p.shared_context = r.strings(v, key),
+            "handoff_artifacts" => handoff = r.names(v, key),
+            "outputs" => outputs = r.names(v, key),
+            "coordination" => coordination = r.named(v, key),
+            "agents" => {
+                let Value::Map(entries) = &v.value else {
+                    r.wrong_type(v, "agents", "a mapping of agent name to agent");
+                    continue;
+                };
+                for (name_node, body) in entries {
+                    let Some(name) = r.string(name_node, "agent name") else { continue };
+                    let mut agent = Agent { name, pos: name_node.pos, tools: Vec::new(), rbac: Vec::new(), role: None };
+                    let mut rbac = None;
+                    for (key, v) in r.entries(body, "an agent", &COMBINATION_AGENT_KEYS) {
+                        match key {
+                            "tools" => agent.tools = r.names(v, key),
+                            "role" => agent.role = r.string(v, key),
+                            "integration" => {
+                                r.string(v, key);
+                            }
+                            "rbac" => rbac = Some(r.names(v, key)),
+                            _ => {}
+                        }
+                    }
+                    agent.rbac = rbac.unwrap_or_else(|| default_rbac(agent.pos));
+                    agents.push(agent);
+                }
+            }
+            _ => {}
+        }
+    }
+    let Some(coordination) = coordination else {
+        r.error(root.pos, "a combination needs a `coordination`");
+        return;
+    };
+    if !COORDINATIONS.contains(&coordination.name.as_str()) {
+        let hint = did_you_mean(&coordination.name, COORDINATIONS);
+        r.error(coordination.pos, format!("unknown coordination `{}`{hint}", coordination.name));
+        return;
+    }
+    let stage = |name: String, pos: Pos, agents: Vec<Agent>, parallel: bool| Stage {
+        name,
+        pos,
+        agents,
+        inputs: Vec::new(),
+        outputs: Vec::new(),
+        parallel,
+        coordination: Some(coordination.clone()),
+        gates: Vec::new(),
+        is_final: false,
+        needs: None,
+        timeout: None,
+        retries: 0,
+        backoff: Backoff::default(),
+        backup_agent: None,
+        condition: None,
+    };
+    if coordination.name.starts_with("sequential") {
+        p.stages = agents.into_iter().map(|a| stage(a.name.clone(), a.pos, vec![a], false)).collect();
+    } else {
+        p.stages = vec![stage("combination".into(), root.pos, agents, true)];
+    }
+    if let Some(last) = p.stages.last_mut() {
+        last.outputs = outputs.into_iter().chain(handoff).collect();
+    }
+}
+
+/// Roles that may run an agent whose document names none: the two that may
+/// change a workspace. A viewer must be named explicitly.
+fn default_rbac(pos: Pos) -> Vec<Named> {
+    ["admin", "maintainer"].iter().map(|r| Named { name: r.to_string(), pos }).collect()
+}
