@@ -1,0 +1,1285 @@
+//! `planner`: turns a backlog, the last run's failures and a snapshot of what
+//! already exists into an ordered session plan and acceptance criteria — the
+//! `planning` stage of the orchestration flow (inputs `snapshot`, `backlog`,
+//! `failures`; outputs `session_plan`, `acceptance_criteria`).
+//!
+//! Each input is either an inline object or a workspace-relative path to a
+//! `.json`, `.yaml` or `.yml` file. The backlog is validated (ids and titles
+//! present, ids unique, dependencies known and acyclic), then ordered
+//! topologically: among the items whose dependencies are scheduled, items a
+//! failure names (and what they depend on) go first, then higher priority,
+//! then backlog order. Items a failure names become `fix` tasks; items whose
+//! resource the snapshot already has become `extend` tasks; the rest `create`.
+//!
+//! Writes `session_plan.md`, `acceptance_criteria.md` and `session_plan.json`
+//! into the out dir and logs one line per task. The same input always gives
+//! byte-identical output.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Component, Path};
+
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use taylordash_sdk::{Context, Level, Tool, ToolError, export_tool};
+
+// ---------------------------------------------------------------------------
+// Input and output types
+
+/// What to plan from. Each field is an inline object or a workspace-relative
+/// path to a `.json`, `.yaml` or `.yml` file holding that object.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlannerInput {
+    /// `{ "items": [ { "id", "title", "description"?, "priority"?, "resource"?,
+    /// "acceptance"?, "depends_on"? } ] }`; `priority` is `high`, `medium`,
+    /// `low` or an integer rank (1 = high, 2 = medium, 3 = low; lower first).
+    #[schemars(schema_with = "source_schema")]
+    pub backlog: Value,
+    /// The last run's failures: `{ "failures": [ { "check", "message", "item"? } ] }`.
+    #[serde(default)]
+    #[schemars(schema_with = "optional_source_schema")]
+    pub failures: Option<Value>,
+    /// What already exists: `{ "files": [paths], "services"?: [names] }`.
+    #[serde(default)]
+    #[schemars(schema_with = "optional_source_schema")]
+    pub snapshot: Option<Value>,
+}
+
+fn source_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "anyOf": [
+            { "type": "string", "description": "a workspace-relative .json, .yaml or .yml file" },
+            { "type": "object" }
+        ]
+    })
+}
+
+fn optional_source_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "anyOf": [
+            { "type": "string", "description": "a workspace-relative .json, .yaml or .yml file" },
+            { "type": "object" },
+            { "type": "null" }
+        ]
+    })
+}
+
+/// The plan, its acceptance criteria, and the files written into the out dir.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PlannerOutput {
+    pub session_plan: SessionPlan,
+    /// One group per task, in task order; failures naming no item form a
+    /// last group with `item: null` (the whole session).
+    pub acceptance_criteria: Vec<ItemCriteria>,
+    /// Files written into the out dir.
+    pub files: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SessionPlan {
+    /// The backlog items in the order to work on them.
+    pub tasks: Vec<Task>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Task {
+    /// 1-based position in the plan.
+    pub order: u32,
+    pub id: String,
+    pub title: String,
+    pub action: Action,
+    /// The item's dependencies, all scheduled earlier.
+    pub depends_on: Vec<String>,
+    /// Why this action, and why at this position.
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// The last run's failures naming this item: fix these first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fix_first: Vec<FixFirst>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// The resource is not in the snapshot.
+    Create,
+    /// The resource is in the snapshot: change it, do not recreate it.
+    Extend,
+    /// A check failed on this item in the last run.
+    Fix,
+}
+
+impl Action {
+    fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Extend => "extend",
+            Action::Fix => "fix",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FixFirst {
+    pub check: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ItemCriteria {
+    /// The backlog item id, or null for criteria of the whole session.
+    pub item: Option<String>,
+    pub criteria: Vec<String>,
+}
+
+// ---------------------------------------------------------------------------
+// The tool
+
+pub struct Planner;
+
+pub const SESSION_PLAN_MD: &str = "session_plan.md";
+pub const ACCEPTANCE_MD: &str = "acceptance_criteria.md";
+pub const SESSION_PLAN_JSON: &str = "session_plan.json";
+
+impl Tool for Planner {
+    const NAME: &'static str = "planner";
+    const DESCRIPTION: &'static str = "Orders a backlog into a session plan with acceptance criteria, \
+         fixing the last run's failures first and extending what the snapshot already has.";
+    type Input = PlannerInput;
+    type Output = PlannerOutput;
+
+    fn run(input: PlannerInput, _cx: &Context) -> Result<PlannerOutput, ToolError> {
+        let (backlog, backlog_name) = load::<RawBacklog>("backlog", &input.backlog)?;
+        let items = validate_items(&backlog_name, backlog.items)?;
+        let failures = match &input.failures {
+            Some(src) => {
+                let (raw, name) = load::<RawFailures>("failures", src)?;
+                validate_failures(&name, raw.failures, &items)?
+            }
+            None => Vec::new(),
+        };
+        let snapshot = match &input.snapshot {
+            Some(src) => {
+                let (raw, name) = load::<RawSnapshot>("snapshot", src)?;
+                Snapshot::from_raw(&name, raw)?
+            }
+            None => Snapshot::default(),
+        };
+
+        let order = schedule(&backlog_name, &items, &failures)?;
+        let output = build_plan(&items, &order, &failures, &snapshot);
+
+        for task in &output.session_plan.tasks {
+            taylordash_sdk::log(
+                Level::Info,
+                &format!(
+                    "task {}/{}: {} `{}` ({})",
+                    task.order,
+                    output.session_plan.tasks.len(),
+                    task.action.as_str(),
+                    task.id,
+                    task.title
+                ),
+            );
+        }
+
+        let json = serde_json::to_string_pretty(&output)
+            .map_err(|e| ToolError::Failed(format!("cannot serialise {SESSION_PLAN_JSON}: {e}")))?;
+        write_out(SESSION_PLAN_MD, &render_plan_md(&output))?;
+        write_out(ACCEPTANCE_MD, &render_criteria_md(&output, &items))?;
+        write_out(SESSION_PLAN_JSON, &(json + "\n"))?;
+        Ok(output)
+    }
+}
+
+export_tool!(Planner);
+
+// ---------------------------------------------------------------------------
+// Loading inputs: inline objects or workspace files, JSON or YAML
+
+#[derive(Debug, Clone, Copy)]
+enum Format {
+    Json,
+    Yaml,
+}
+
+fn format_of(path: &str) -> Option<Format> {
+    let ext = Path::new(path).extension()?.to_str()?.to_ascii_lowercase();
+    match ext.as_str() {
+        "json" => Some(Format::Json),
+        "yaml" | "yml" => Some(Format::Yaml),
+        _ => None,
+    }
+}
+
+/// Load input `key`: an inline object, or a workspace-relative file. Returns
+/// the value and the name error messages use for it (the path, or the key).
+fn load<T: DeserializeOwned>(key: &str, source: &Value) -> Result<(T, String), ToolError> {
+    match source {
+        Value::String(path) => {
+            let format = format_of(path).ok_or_else(|| {
+                ToolError::InvalidInput(format!("{key}: `{path}` is neither .json nor .yaml/.yml"))
+            })?;
+            let text = read_workspace(key, path)?;
+            Ok((decode_text(path, format, &text)?, path.clone()))
+        }
+        Value::Object(_) => {
+            let parsed = serde_path_to_error::deserialize(source.clone()).map_err(|e| {
+                ToolError::InvalidInput(with_path(
+                    key,
+                    &e.path().to_string(),
+                    &e.inner().to_string(),
+                ))
+            })?;
+            Ok((parsed, key.to_string()))
+        }
+        other => Err(ToolError::InvalidInput(format!(
+            "{key}: expected a workspace-relative file path or an inline object, got {}",
+            kind(other)
+        ))),
+    }
+}
+
+fn read_workspace(key: &str, path: &str) -> Result<String, ToolError> {
+    let rel = Path::new(path);
+    let inside = !path.is_empty()
+        && rel
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    if !inside {
+        return Err(ToolError::InvalidInput(format!(
+            "{key}: `{path}` must be a relative path inside the workspace"
+        )));
+    }
+    std::fs::read_to_string(taylordash_sdk::workspace_dir().join(rel)).map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file in the workspace".to_string(),
+            std::io::ErrorKind::InvalidData => "not UTF-8 text".to_string(),
+            _ => e.to_string(),
+        };
+        ToolError::InvalidInput(format!("{key}: cannot read `{path}`: {why}"))
+    })
+}
+
+fn decode_text<T: DeserializeOwned>(
+    name: &str,
+    format: Format,
+    text: &str,
+) -> Result<T, ToolError> {
+    match format {
+        Format::Json => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            let parsed = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+                let path = e.path().to_string();
+                let inner = e.into_inner();
+                let (line, column) = (inner.line(), inner.column());
+                let message = strip_location(&inner.to_string(), line, column);
+                ToolError::InvalidInput(with_path(
+                    &format!("{name}:{line}:{column}"),
+                    &path,
+                    &message,
+                ))
+            })?;
+            de.end().map_err(|e| {
+                ToolError::InvalidInput(format!(
+                    "{name}:{}:{}: trailing characters after the document",
+                    e.line(),
+                    e.column()
+                ))
+            })?;
+            Ok(parsed)
+        }
+        Format::Yaml => serde_yaml_ng::from_str(text).map_err(|e| match e.location() {
+            Some(loc) => {
+                let (line, column) = (loc.line(), loc.column());
+                let message = strip_location(&e.to_string(), line, column);
+                ToolError::InvalidInput(format!("{name}:{line}:{column}: {message}"))
+            }
+            None => ToolError::InvalidInput(format!("{name}: {e}")),
+        }),
+    }
+}
+
+fn with_path(prefix: &str, path: &str, message: &str) -> String {
+    if path == "." || path.is_empty() {
+        format!("{prefix}: {message}")
+    } else {
+        format!("{prefix}: {path}: {message}")
+    }
+}
+
+/// Drop ` at line L column C` from a parser message: the location goes in front.
+fn strip_location(message: &str, line: usize, column: usize) -> String {
+    message.replacen(&format!(" at line {line} column {column}"), "", 1)
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn write_out(name: &str, contents: &str) -> Result<(), ToolError> {
+    std::fs::write(taylordash_sdk::out_dir().join(name), contents)
+        .map_err(|e| ToolError::Failed(format!("cannot write {name} into the out dir: {e}")))
+}
+
+// ---------------------------------------------------------------------------
+// Raw file shapes (lenient: validation below names the offending field)
+
+#[derive(Deserialize)]
+struct RawBacklog {
+    items: Vec<RawItem>,
+}
+
+#[derive(Deserialize)]
+struct RawItem {
+    id: Option<String>,
+    title: Option<String>,
+    description: Option<String>,
+    priority: Option<Value>,
+    resource: Option<String>,
+    acceptance: Option<Vec<String>>,
+    depends_on: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct RawFailures {
+    failures: Vec<RawFailure>,
+}
+
+#[derive(Deserialize)]
+struct RawFailure {
+    check: Option<String>,
+    message: Option<String>,
+    item: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawSnapshot {
+    files: Option<Vec<String>>,
+    services: Option<Vec<Value>>,
+}
+
+// ---------------------------------------------------------------------------
+// Validation
+
+#[derive(Debug)]
+struct Item {
+    id: String,
+    title: String,
+    description: Option<String>,
+    /// Lower runs first: high = 1, medium = 2, low = 3, or the integer given.
+    rank: u64,
+    priority: String,
+    resource: Option<String>,
+    acceptance: Vec<String>,
+    /// Indices into the item list, deduplicated, in the order given.
+    deps: Vec<usize>,
+}
+
+#[derive(Debug)]
+struct Failure {
+    check: String,
+    message: String,
+    item: Option<usize>,
+}
+
+fn required(name: &str, field: &str, value: Option<String>) -> Result<String, ToolError> {
+    match value {
+        Some(v) if !v.trim().is_empty() => Ok(v),
+        Some(_) => Err(ToolError::InvalidInput(format!("{name}: {field} is empty"))),
+        None => Err(ToolError::InvalidInput(format!(
+            "{name}: {field} is missing"
+        ))),
+    }
+}
+
+fn optional(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+fn parse_priority(
+    name: &str,
+    field: &str,
+    value: Option<Value>,
+) -> Result<(u64, String), ToolError> {
+    let bad = |got: &Value| {
+        ToolError::InvalidInput(format!(
+            "{name}: {field} must be high, medium, low or a non-negative integer, got {got}"
+        ))
+    };
+    match value {
+        None | Some(Value::Null) => Ok((2, "medium".to_string())),
+        Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
+            "high" => Ok((1, "high".to_string())),
+            "medium" => Ok((2, "medium".to_string())),
+            "low" => Ok((3, "low".to_string())),
+            _ => Err(bad(&Value::String(s))),
+        },
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(rank) => Ok((rank, rank.to_string())),
+            None => Err(bad(&Value::Number(n))),
+        },
+        Some(other) => Err(bad(&other)),
+    }
+}
+
+fn validate_items(name: &str, raw: Vec<RawItem>) -> Result<Vec<Item>, ToolError> {
+    let mut index_of: BTreeMap<String, usize> = BTreeMap::new();
+    let mut items = Vec::with_capacity(raw.len());
+    let mut raw_deps = Vec::with_capacity(raw.len());
+    for (i, r) in raw.into_iter().enumerate() {
+        let id = required(name, &format!("items[{i}].id"), r.id)?;
+        let title = required(name, &format!("items[{i}].title"), r.title)?;
+        if let Some(first) = index_of.get(&id) {
+            return Err(ToolError::InvalidInput(format!(
+                "{name}: items[{i}].id `{id}` duplicates items[{first}].id"
+            )));
+        }
+        index_of.insert(id.clone(), i);
+        let (rank, priority) = parse_priority(name, &format!("items[{i}].priority"), r.priority)?;
+        let mut acceptance = Vec::new();
+        for (j, a) in r.acceptance.unwrap_or_default().into_iter().enumerate() {
+            acceptance.push(required(
+                name,
+                &format!("items[{i}].acceptance[{j}]"),
+                Some(a),
+            )?);
+        }
+        raw_deps.push(r.depends_on.unwrap_or_default());
+        items.push(Item {
+            id,
+            title,
+            description: optional(r.description),
+            rank,
+            priority,
+            resource: optional(r.resource),
+            acceptance,
+            deps: Vec::new(),
+        });
+    }
+    for (i, deps) in raw_deps.into_iter().enumerate() {
+        for (j, dep) in deps.into_iter().enumerate() {
+            let Some(&d) = index_of.get(&dep) else {
+                return Err(ToolError::InvalidInput(format!(
+                    "{name}: items[{i}].depends_on[{j}]: unknown item `{dep}`"
+                )));
+            };
+            if !items[i].deps.contains(&d) {
+                items[i].deps.push(d);
+            }
+        }
+    }
+    Ok(items)
+}
+
+fn validate_failures(
+    name: &str,
+    raw: Vec<RawFailure>,
+    items: &[Item],
+) -> Result<Vec<Failure>, ToolError> {
+    let mut out = Vec::with_capacity(raw.len());
+    for (i, r) in raw.into_iter().enumerate() {
+        let check = required(name, &format!("failures[{i}].check"), r.check)?;
+        let message = required(name, &format!("failures[{i}].message"), r.message)?;
+        let item = match optional(r.item) {
+            None => None,
+            Some(id) => match items.iter().position(|it| it.id == id) {
+                Some(idx) => Some(idx),
+                None => {
+                    return Err(ToolError::InvalidInput(format!(
+                        "{name}: failures[{i}].item: unknown backlog item `{id}`"
+                    )));
+                }
+            },
+        };
+        out.push(Failure {
+            check,
+            message,
+            item,
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Default)]
+struct Snapshot {
+    /// (normalised key, the snapshot entry it came from), files then services.
+    keys: Vec<(String, String)>,
+}
+
+impl Snapshot {
+    fn from_raw(name: &str, raw: RawSnapshot) -> Result<Snapshot, ToolError> {
+        let mut keys = Vec::new();
+        for file in raw.files.unwrap_or_default() {
+            let path = Path::new(&file);
+            for component in path.components() {
+                if let Component::Normal(part) = component {
+                    let part = part.to_string_lossy();
+                    let stem = match part.split_once('.') {
+                        Some((stem, _)) => stem,
+                        None => &part,
+                    };
+                    keys.push((normalise(stem), file.clone()));
+                }
+            }
+        }
+        for (i, service) in raw.services.unwrap_or_default().into_iter().enumerate() {
+            let service_name = match &service {
+                Value::String(s) => s.clone(),
+                Value::Object(map) => match map.get("name") {
+                    Some(Value::String(s)) => s.clone(),
+                    _ => {
+                        return Err(ToolError::InvalidInput(format!(
+                            "{name}: services[{i}].name is missing"
+                        )));
+                    }
+                },
+                other => {
+                    return Err(ToolError::InvalidInput(format!(
+                        "{name}: services[{i}] must be a name or an object with a `name`, got {}",
+                        kind(other)
+                    )));
+                }
+            };
+            keys.push((normalise(&service_name), format!("service {service_name}")));
+        }
+        Ok(Snapshot { keys })
+    }
+
+    /// The first snapshot entry providing `resource`.
+    fn find(&self, resource: &str) -> Option<&str> {
+        let key = normalise(resource);
+        self.keys
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, entry)| entry.as_str())
+    }
+}
+
+/// Lower case, `-`/space as `_`, a trailing plural `s` dropped: `Projects`,
+/// `project` and `projects.py` all name the same resource.
+fn normalise(s: &str) -> String {
+    let mut out: String = s
+        .trim()
+        .chars()
+        .map(|c| {
+            if c == '-' || c == ' ' {
+                '_'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect();
+    if out.len() > 3 && out.ends_with('s') && !out.ends_with("ss") {
+        out.pop();
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Scheduling
+
+/// Topological order of item indices. Among ready items: those a failure names
+/// or that one of those depends on first, then lower rank, then backlog order.
+fn schedule(name: &str, items: &[Item], failures: &[Failure]) -> Result<Vec<usize>, ToolError> {
+    let n = items.len();
+    let mut urgent = vec![false; n];
+    let mut stack: Vec<usize> = failures.iter().filter_map(|f| f.item).collect();
+    while let Some(i) = stack.pop() {
+        if !urgent[i] {
+            urgent[i] = true;
+            stack.extend(items[i].deps.iter().copied());
+        }
+    }
+
+    let mut done = vec![false; n];
+    let mut order = Vec::with_capacity(n);
+    while order.len() < n {
+        let next = (0..n)
+            .filter(|&i| !done[i] && items[i].deps.iter().all(|&d| done[d]))
+            .min_by_key(|&i| (!urgent[i], items[i].rank, i));
+        match next {
+            Some(i) => {
+                done[i] = true;
+                order.push(i);
+            }
+            None => return Err(cycle_error(name, items, &done)),
+        }
+    }
+    Ok(order)
+}
+
+/// Every unscheduled item has an unscheduled dependency, so following the
+/// first one from the first unscheduled item must come back round.
+fn cycle_error(name: &str, items: &[Item], done: &[bool]) -> ToolError {
+    let mut path: Vec<usize> = Vec::new();
+    let mut at = (0..items.len()).find(|&i| !done[i]).unwrap_or(0);
+    loop {
+        if let Some(pos) = path.iter().position(|&p| p == at) {
+            let mut cycle = path[pos..].to_vec();
+            // Start at the member listed first in the backlog.
+            let start = cycle
+                .iter()
+                .enumerate()
+                .min_by_key(|&(_, &i)| i)
+                .map(|(k, _)| k)
+                .unwrap_or(0);
+            cycle.rotate_left(start);
+            let mut names: Vec<&str> = cycle.iter().map(|&i| items[i].id.as_str()).collect();
+            names.push(items[cycle[0]].id.as_str());
+            return ToolError::InvalidInput(format!(
+                "{name}: dependency cycle {} (each item depends on the next)",
+                names.join(" -> ")
+            ));
+        }
+        path.push(at);
+        match items[at].deps.iter().copied().find(|&d| !done[d]) {
+            Some(d) => at = d,
+            None => {
+                return ToolError::Failed(format!(
+                    "{name}: cannot order the backlog (internal error at `{}`)",
+                    items[at].id
+                ));
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The plan
+
+fn build_plan(
+    items: &[Item],
+    order: &[usize],
+    failures: &[Failure],
+    snapshot: &Snapshot,
+) -> PlannerOutput {
+    // For each item, the failed items that (transitively) need it.
+    let mut needed_by: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); items.len()];
+    for f in failures {
+        if let Some(failed) = f.item {
+            let mut stack = items[failed].deps.clone();
+            while let Some(d) = stack.pop() {
+                if needed_by[d].insert(failed) {
+                    stack.extend(items[d].deps.iter().copied());
+                }
+            }
+        }
+    }
+
+    let mut tasks = Vec::with_capacity(order.len());
+    let mut criteria = Vec::with_capacity(order.len() + 1);
+    for (pos, &i) in order.iter().enumerate() {
+        let item = &items[i];
+        let fix_first: Vec<FixFirst> = failures
+            .iter()
+            .filter(|f| f.item == Some(i))
+            .map(|f| FixFirst {
+                check: f.check.clone(),
+                message: f.message.clone(),
+            })
+            .collect();
+        let in_snapshot = item.resource.as_deref().and_then(|r| snapshot.find(r));
+
+        let (action, mut reason) = if !fix_first.is_empty() {
+            let what: Vec<String> = fix_first
+                .iter()
+                .map(|f| format!("check `{}` failed: {}", f.check, f.message))
+                .collect();
+            (Action::Fix, format!("fix first: {}", what.join("; ")))
+        } else if let (Some(resource), Some(entry)) = (&item.resource, in_snapshot) {
+            (
+                Action::Extend,
+                format!("`{resource}` already exists ({entry})"),
+            )
+        } else if let Some(resource) = &item.resource {
+            (
+                Action::Create,
+                format!("`{resource}` is not in the snapshot"),
+            )
+        } else {
+            (Action::Create, "new work (no resource named)".to_string())
+        };
+        if !needed_by[i].is_empty() && action != Action::Fix {
+            let fixes: Vec<String> = needed_by[i]
+                .iter()
+                .map(|&f| format!("`{}`", items[f].id))
+                .collect();
+            reason = format!("needed by the fix of {}; {reason}", fixes.join(", "));
+        }
+        reason.push_str(&format!("; priority {}", item.priority));
+
+        tasks.push(Task {
+            order: u32::try_from(pos + 1).unwrap_or(u32::MAX),
+            id: item.id.clone(),
+            title: item.title.clone(),
+            action,
+            depends_on: item.deps.iter().map(|&d| items[d].id.clone()).collect(),
+            reason,
+            resource: item.resource.clone(),
+            fix_first: fix_first.clone(),
+        });
+
+        let mut list = if item.acceptance.is_empty() {
+            generated_criteria(item, action)
+        } else {
+            item.acceptance.clone()
+        };
+        list.extend(fix_first.iter().map(|f| check_passes(&f.check)));
+        criteria.push(ItemCriteria {
+            item: Some(item.id.clone()),
+            criteria: dedup(list),
+        });
+    }
+
+    let session: Vec<String> = failures
+        .iter()
+        .filter(|f| f.item.is_none())
+        .map(|f| check_passes(&f.check))
+        .collect();
+    if !session.is_empty() {
+        criteria.push(ItemCriteria {
+            item: None,
+            criteria: dedup(session),
+        });
+    }
+
+    PlannerOutput {
+        session_plan: SessionPlan { tasks },
+        acceptance_criteria: criteria,
+        files: vec![
+            SESSION_PLAN_MD.to_string(),
+            ACCEPTANCE_MD.to_string(),
+            SESSION_PLAN_JSON.to_string(),
+        ],
+    }
+}
+
+fn check_passes(check: &str) -> String {
+    format!("check `{check}` passes")
+}
+
+fn dedup(list: Vec<String>) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    list.into_iter()
+        .filter(|c| seen.insert(c.clone()))
+        .collect()
+}
+
+/// Criteria for an item that gives none: one per CRUD operation for CRUD
+/// items, one per recognised concern (events, metrics, endpoints), then one
+/// for the resource and one for its tests.
+fn generated_criteria(item: &Item, action: Action) -> Vec<String> {
+    let subject = item.resource.as_deref().unwrap_or(&item.id);
+    let text = format!(
+        "{} {} {}",
+        item.id,
+        item.title,
+        item.description.as_deref().unwrap_or("")
+    )
+    .to_ascii_lowercase();
+    let words: BTreeSet<&str> = text
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let has = |ws: &[&str]| ws.iter().any(|w| words.contains(w));
+
+    let mut out = Vec::new();
+    if has(&["crud"]) {
+        out.push(format!(
+            "create: a new `{subject}` can be created and is returned with its id"
+        ));
+        out.push(format!(
+            "read: an existing `{subject}` can be fetched by id and appears in the list"
+        ));
+        out.push(format!(
+            "update: changes to an existing `{subject}` are saved and returned"
+        ));
+        out.push(format!(
+            "delete: a deleted `{subject}` is no longer returned"
+        ));
+    }
+    if has(&["mqtt", "publish", "publishes", "event", "events"]) {
+        out.push(format!(
+            "each `{subject}` event is published to its MQTT topic and a subscriber receives it"
+        ));
+    }
+    if has(&["metric", "metrics", "prometheus"]) {
+        out.push(format!(
+            "`{subject}` metrics are exported and can be scraped"
+        ));
+    }
+    if has(&["endpoint", "endpoints", "api", "route", "routes"]) && !has(&["crud"]) {
+        out.push(format!(
+            "the `{subject}` endpoint answers a valid request with 2xx and an invalid one with 4xx"
+        ));
+    }
+    if out.is_empty() {
+        out.push(format!("{} is done as described", item.title));
+    }
+    match action {
+        Action::Extend => out.push(format!("existing `{subject}` behaviour keeps working")),
+        Action::Create if item.resource.is_some() => {
+            out.push(format!("`{subject}` exists in the workspace"))
+        }
+        _ => {}
+    }
+    out.push(format!("tests covering `{subject}` pass"));
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Markdown
+
+fn render_plan_md(output: &PlannerOutput) -> String {
+    let tasks = &output.session_plan.tasks;
+    let count = |a: Action| tasks.iter().filter(|t| t.action == a).count();
+    let mut md = String::from("# Session plan\n\n");
+    let _ = writeln!(
+        md,
+        "{} tasks: {} fix, {} extend, {} create.\n",
+        tasks.len(),
+        count(Action::Fix),
+        count(Action::Extend),
+        count(Action::Create)
+    );
+    for task in tasks {
+        let _ = writeln!(md, "## {}. {} (`{}`)\n", task.order, task.title, task.id);
+        let _ = writeln!(md, "- action: {}", task.action.as_str());
+        if let Some(resource) = &task.resource {
+            let _ = writeln!(md, "- resource: `{resource}`");
+        }
+        if task.depends_on.is_empty() {
+            md.push_str("- depends on: nothing\n");
+        } else {
+            let deps: Vec<String> = task.depends_on.iter().map(|d| format!("`{d}`")).collect();
+            let _ = writeln!(md, "- depends on: {}", deps.join(", "));
+        }
+        let _ = writeln!(md, "- reason: {}", task.reason);
+        if !task.fix_first.is_empty() {
+            md.push_str("- fix first:\n");
+            for f in &task.fix_first {
+                let _ = writeln!(md, "  - check `{}`: {}", f.check, f.message);
+            }
+        }
+        md.push('\n');
+    }
+    md
+}
+
+fn render_criteria_md(output: &PlannerOutput, items: &[Item]) -> String {
+    let mut md = String::from("# Acceptance criteria\n\n");
+    for group in &output.acceptance_criteria {
+        match &group.item {
+            Some(id) => {
+                let title = items
+                    .iter()
+                    .find(|it| &it.id == id)
+                    .map(|it| it.title.as_str());
+                let _ = writeln!(md, "## `{id}`: {}\n", title.unwrap_or(""));
+            }
+            None => md.push_str("## Whole session\n\n"),
+        }
+        for c in &group.criteria {
+            let _ = writeln!(md, "- [ ] {c}");
+        }
+        md.push('\n');
+    }
+    md
+}
+
+// ---------------------------------------------------------------------------
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use taylordash_sdk::testing::Harness;
+
+    const BACKLOG_YAML: &str = "\
+items:
+  - id: metrics
+    title: Expose Prometheus metrics
+    priority: low
+    resource: metrics
+  - id: projects-crud
+    title: Projects CRUD API
+    priority: high
+    resource: projects
+  - id: project-events
+    title: Publish project events to MQTT
+    resource: events
+    depends_on: [projects-crud]
+  - id: docs
+    title: Document the API
+    priority: high
+    acceptance:
+      - the API reference lists every endpoint
+";
+
+    const FAILURES_JSON: &str = r#"{ "failures": [
+        { "check": "contract_compliance", "message": "event payload lacks trace_id", "item": "project-events" },
+        { "check": "security_check", "message": "HSTS header missing" }
+    ] }"#;
+
+    const SNAPSHOT_JSON: &str =
+        r#"{ "files": ["app/main.py", "app/routers/projects.py"], "services": ["mqtt"] }"#;
+
+    fn invalid(h: &Harness, input: Value) -> String {
+        match h.run::<Planner>(input) {
+            Err(ToolError::InvalidInput(m)) => m,
+            other => panic!("expected InvalidInput, got {other:?}"),
+        }
+    }
+
+    fn ids(out: &PlannerOutput) -> Vec<&str> {
+        out.session_plan
+            .tasks
+            .iter()
+            .map(|t| t.id.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn plans_from_files() {
+        let h = Harness::new();
+        h.write_workspace("backlog.yaml", BACKLOG_YAML);
+        h.write_workspace("failures.json", FAILURES_JSON);
+        h.write_workspace("state/snapshot.json", SNAPSHOT_JSON);
+        let out = h
+            .run::<Planner>(json!({
+                "backlog": "backlog.yaml",
+                "failures": "failures.json",
+                "snapshot": "state/snapshot.json"
+            }))
+            .unwrap();
+
+        // projects-crud is needed by the failed project-events, so both go first.
+        assert_eq!(
+            ids(&out),
+            ["projects-crud", "project-events", "docs", "metrics"]
+        );
+        let t = &out.session_plan.tasks;
+        assert_eq!(
+            t.iter().map(|t| t.action).collect::<Vec<_>>(),
+            [Action::Extend, Action::Fix, Action::Create, Action::Create]
+        );
+        assert_eq!(
+            t[0].reason,
+            "needed by the fix of `project-events`; `projects` already exists \
+             (app/routers/projects.py); priority high"
+        );
+        assert_eq!(
+            t[1].reason,
+            "fix first: check `contract_compliance` failed: event payload lacks trace_id; \
+             priority medium"
+        );
+        assert_eq!(t[1].depends_on, ["projects-crud"]);
+        assert_eq!(
+            t[1].fix_first,
+            [FixFirst {
+                check: "contract_compliance".into(),
+                message: "event payload lacks trace_id".into()
+            }]
+        );
+        assert_eq!(
+            t[3].reason,
+            "`metrics` is not in the snapshot; priority low"
+        );
+
+        let crit = &out.acceptance_criteria;
+        assert_eq!(crit.len(), 5);
+        assert_eq!(crit[0].item.as_deref(), Some("projects-crud"));
+        assert_eq!(
+            crit[0].criteria,
+            [
+                "create: a new `projects` can be created and is returned with its id",
+                "read: an existing `projects` can be fetched by id and appears in the list",
+                "update: changes to an existing `projects` are saved and returned",
+                "delete: a deleted `projects` is no longer returned",
+                "existing `projects` behaviour keeps working",
+                "tests covering `projects` pass",
+            ]
+        );
+        assert_eq!(
+            crit[1].criteria,
+            [
+                "each `events` event is published to its MQTT topic and a subscriber receives it",
+                "tests covering `events` pass",
+                "check `contract_compliance` passes",
+            ]
+        );
+        assert_eq!(crit[2].criteria, ["the API reference lists every endpoint"]);
+        assert_eq!(
+            crit[4],
+            ItemCriteria {
+                item: None,
+                criteria: vec!["check `security_check` passes".into()]
+            }
+        );
+
+        assert_eq!(
+            out.files,
+            [
+                "session_plan.md",
+                "acceptance_criteria.md",
+                "session_plan.json"
+            ]
+        );
+        let plan_md = h.out_file("session_plan.md");
+        assert!(plan_md.starts_with("# Session plan\n\n4 tasks: 1 fix, 1 extend, 2 create.\n"));
+        assert!(plan_md.contains(
+            "## 2. Publish project events to MQTT (`project-events`)\n\n- action: fix\n"
+        ));
+        assert!(
+            plan_md.contains("  - check `contract_compliance`: event payload lacks trace_id\n")
+        );
+        let crit_md = h.out_file("acceptance_criteria.md");
+        assert!(crit_md.contains("## Whole session\n\n- [ ] check `security_check` passes\n"));
+        let json: PlannerOutput = serde_json::from_str(&h.out_file("session_plan.json")).unwrap();
+        assert_eq!(json, out);
+
+        let logs = h.logs();
+        assert_eq!(logs.len(), 4);
+        assert_eq!(
+            logs[0],
+            (
+                Level::Info,
+                "task 1/4: extend `projects-crud` (Projects CRUD API)".into()
+            )
+        );
+        assert_eq!(
+            logs[1].1,
+            "task 2/4: fix `project-events` (Publish project events to MQTT)"
+        );
+    }
+
+    #[test]
+    fn priority_breaks_ties_then_backlog_order() {
+        let h = Harness::new();
+        let out = h
+            .run::<Planner>(json!({ "backlog": { "items": [
+                { "id": "a", "title": "A", "priority": "low" },
+                { "id": "b", "title": "B" },
+                { "id": "c", "title": "C", "priority": 1 },
+                { "id": "d", "title": "D", "priority": "HIGH", "depends_on": ["e"] },
+                { "id": "e", "title": "E", "priority": 5 },
+                { "id": "f", "title": "F" }
+            ]}}))
+            .unwrap();
+        // Topological order wins over priority: d waits for e (rank 5).
+        assert_eq!(ids(&out), ["c", "b", "f", "a", "e", "d"]);
+        assert!(
+            out.session_plan
+                .tasks
+                .iter()
+                .all(|t| t.action == Action::Create)
+        );
+        assert_eq!(
+            out.session_plan.tasks[0].reason,
+            "new work (no resource named); priority 1"
+        );
+        assert_eq!(
+            out.acceptance_criteria[0].criteria,
+            ["C is done as described", "tests covering `c` pass"]
+        );
+    }
+
+    #[test]
+    fn output_is_byte_identical_across_runs() {
+        let run = || {
+            let h = Harness::new();
+            h.write_workspace("backlog.yaml", BACKLOG_YAML);
+            h.write_workspace("failures.json", FAILURES_JSON);
+            h.write_workspace("snapshot.json", SNAPSHOT_JSON);
+            let out = h
+                .run_json::<Planner>(
+                    r#"{"backlog":"backlog.yaml","failures":"failures.json","snapshot":"snapshot.json"}"#,
+                )
+                .unwrap();
+            (
+                out,
+                h.out_file("session_plan.md"),
+                h.out_file("acceptance_criteria.md"),
+                h.out_file("session_plan.json"),
+            )
+        };
+        assert_eq!(run(), run());
+    }
+
+    #[test]
+    fn missing_title_names_the_field() {
+        let h = Harness::new();
+        h.write_workspace(
+            "backlog.yaml",
+            "items:\n  - {id: a, title: A}\n  - {id: b, title: B}\n  - {id: c, title: C}\n  - {id: d}\n",
+        );
+        assert_eq!(
+            invalid(&h, json!({ "backlog": "backlog.yaml" })),
+            "backlog.yaml: items[3].title is missing"
+        );
+        assert_eq!(
+            invalid(
+                &h,
+                json!({ "backlog": { "items": [ { "title": "no id" } ] } })
+            ),
+            "backlog: items[0].id is missing"
+        );
+    }
+
+    #[test]
+    fn duplicate_ids_are_rejected() {
+        let h = Harness::new();
+        let input = json!({ "backlog": { "items": [
+            { "id": "a", "title": "A" }, { "id": "b", "title": "B" }, { "id": "a", "title": "A again" }
+        ]}});
+        assert_eq!(
+            invalid(&h, input),
+            "backlog: items[2].id `a` duplicates items[0].id"
+        );
+    }
+
+    #[test]
+    fn unknown_dependency_is_rejected() {
+        let h = Harness::new();
+        let input = json!({ "backlog": { "items": [
+            { "id": "a", "title": "A" }, { "id": "b", "title": "B", "depends_on": ["a", "auth"] }
+        ]}});
+        assert_eq!(
+            invalid(&h, input),
+            "backlog: items[1].depends_on[1]: unknown item `auth`"
+        );
+    }
+
+    #[test]
+    fn dependency_cycle_is_named() {
+        let h = Harness::new();
+        h.write_workspace(
+            "backlog.json",
+            r#"{"items": [
+                {"id": "root", "title": "Root"},
+                {"id": "x", "title": "X", "depends_on": ["z"]},
+                {"id": "y", "title": "Y", "depends_on": ["root", "x"]},
+                {"id": "z", "title": "Z", "depends_on": ["y"]}
+            ]}"#,
+        );
+        assert_eq!(
+            invalid(&h, json!({ "backlog": "backlog.json" })),
+            "backlog.json: dependency cycle x -> z -> y -> x (each item depends on the next)"
+        );
+        let self_loop =
+            json!({ "backlog": { "items": [ { "id": "a", "title": "A", "depends_on": ["a"] } ] } });
+        assert_eq!(
+            invalid(&h, self_loop),
+            "backlog: dependency cycle a -> a (each item depends on the next)"
+        );
+    }
+
+    #[test]
+    fn bad_priority_is_rejected() {
+        let h = Harness::new();
+        let input = json!({ "backlog": { "items": [ { "id": "a", "title": "A", "priority": "urgent" } ] } });
+        assert_eq!(
+            invalid(&h, input),
+            "backlog: items[0].priority must be high, medium, low or a non-negative integer, got \"urgent\""
+        );
+    }
+
+    #[test]
+    fn failure_naming_an_unknown_item_is_rejected() {
+        let h = Harness::new();
+        let input = json!({
+            "backlog": { "items": [ { "id": "a", "title": "A" } ] },
+            "failures": { "failures": [ { "check": "lint", "message": "m", "item": "gone" } ] }
+        });
+        assert_eq!(
+            invalid(&h, input),
+            "failures: failures[0].item: unknown backlog item `gone`"
+        );
+        let input = json!({
+            "backlog": { "items": [ { "id": "a", "title": "A" } ] },
+            "failures": { "failures": [ { "message": "m" } ] }
+        });
+        assert_eq!(invalid(&h, input), "failures: failures[0].check is missing");
+    }
+
+    #[test]
+    fn missing_and_unsupported_files_are_named() {
+        let h = Harness::new();
+        assert_eq!(
+            invalid(&h, json!({ "backlog": "nope.yaml" })),
+            "backlog: cannot read `nope.yaml`: no such file in the workspace"
+        );
+        assert_eq!(
+            invalid(&h, json!({ "backlog": "backlog.txt" })),
+            "backlog: `backlog.txt` is neither .json nor .yaml/.yml"
+        );
+        assert_eq!(
+            invalid(&h, json!({ "backlog": "../etc/backlog.json" })),
+            "backlog: `../etc/backlog.json` must be a relative path inside the workspace"
+        );
+        assert_eq!(
+            invalid(&h, json!({ "backlog": 3 })),
+            "backlog: expected a workspace-relative file path or an inline object, got a number"
+        );
+        assert_eq!(
+            invalid(
+                &h,
+                json!({ "backlog": { "items": [] }, "snapshot": "snap.json" })
+            ),
+            "snapshot: cannot read `snap.json`: no such file in the workspace"
+        );
+    }
+
+    #[test]
+    fn parse_errors_carry_line_and_column() {
+        let h = Harness::new();
+        h.write_workspace(
+            "backlog.yaml",
+            "items:\n  - id: a\n    title: \"unterminated\n",
+        );
+        assert_eq!(
+            invalid(&h, json!({ "backlog": "backlog.yaml" })),
+            "backlog.yaml:4:1: found unexpected end of stream, while scanning a quoted scalar \
+             at line 3 column 12"
+        );
+        h.write_workspace(
+            "backlog.json",
+            "{\"items\": [\n  {\"id\": \"a\", \"title\": 7}\n]}",
+        );
+        assert_eq!(
+            invalid(&h, json!({ "backlog": "backlog.json" })),
+            "backlog.json:2:24: items[0].title: invalid type: integer `7`, expected a string"
+        );
+        h.write_workspace(
+            "typed.yaml",
+            "items:\n  - id: a\n    title: A\n    depends_on: b\n",
+        );
+        assert_eq!(
+            invalid(&h, json!({ "backlog": "typed.yaml" })),
+            "typed.yaml:4:17: items[0].depends_on: invalid type: string \"b\", expected a sequence"
+        );
+    }
+
+    #[test]
+    fn unknown_input_key_is_rejected() {
+        let h = Harness::new();
+        let m = invalid(&h, json!({ "backlog": { "items": [] }, "backlogs": 1 }));
+        assert_eq!(
+            m,
+            "backlogs: unknown field `backlogs`, expected one of `backlog`, `failures`, \
+             `snapshot` at line 1 column 34"
+        );
+    }
+}
