@@ -1,0 +1,941 @@
+//! `jsonschema_lint`: validates JSON and YAML documents in the workspace
+//! against a JSON Schema and reports every violation, not just the first.
+//!
+//! The schema is a workspace-relative `.json`/`.yaml`/`.yml` file or an inline
+//! schema. It is first checked against a built-in meta-schema covering drafts
+//! 4 to 2020-12 (its `$schema`, if any, must name one of them); problems with
+//! the schema, including `$ref`s that lead nowhere, are findings in the report,
+//! not tool errors. Relative `$ref`s resolve to files in the workspace;
+//! nothing is fetched over the network.
+//!
+//! Validation uses the small validator in [`validator`]: the `jsonschema`
+//! crate builds for `wasm32-wasip2` but makes a 3.2 MB component, so it serves
+//! only as the reference the native tests compare against.
+//!
+//! Each document's violations carry a JSON pointer into the document, the
+//! schema path of the failing keyword and a message, sorted by pointer
+//! (array indices numerically), then schema path, then message. A document
+//! that is missing or does not parse is invalid input, named with its path
+//! (and line and column). Writes the report to `jsonschema_lint.json` in the
+//! out dir.
+
+use std::collections::BTreeSet;
+use std::path::{Component, Path};
+
+mod validator;
+
+use validator::{Draft, Formats, Store, Validator};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use taylordash_sdk::{Context, Level, Tool, ToolError, export_tool};
+
+// ---------------------------------------------------------------------------
+// Input and output types
+
+/// What to check: `document` and/or `documents`, all against `schema`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LintInput {
+    /// A workspace-relative `.json`, `.yaml` or `.yml` document.
+    #[serde(default)]
+    pub document: Option<String>,
+    /// More documents to check against the same schema.
+    #[serde(default)]
+    pub documents: Vec<String>,
+    /// A workspace-relative schema file, or an inline JSON Schema.
+    #[schemars(schema_with = "schema_source_schema")]
+    pub schema: Value,
+    /// Also assert `format` (date-time, date, time, email, hostname, ipv4,
+    /// ipv6, uuid, uri, json-pointer); by default formats are annotations.
+    #[serde(default)]
+    pub check_formats: bool,
+}
+
+fn schema_source_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "anyOf": [
+            { "type": "string", "description": "a workspace-relative .json, .yaml or .yml file" },
+            { "type": ["object", "boolean"], "description": "an inline JSON Schema" }
+        ]
+    })
+}
+
+/// The lint report; also written to `jsonschema_lint.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LintOutput {
+    /// The schema is valid and every document conforms to it.
+    pub valid: bool,
+    /// The schema checked against its meta-schema.
+    pub schema: Report,
+    /// One report per document, in the order given.
+    pub documents: Vec<Report>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Report {
+    /// The workspace-relative path, or `(inline)` for an inline schema.
+    pub path: String,
+    pub valid: bool,
+    /// Every violation, sorted.
+    pub violations: Vec<Violation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Violation {
+    /// JSON pointer to the offending value in the document (`""` is the root).
+    pub pointer: String,
+    /// JSON pointer to the failing keyword in the schema.
+    pub schema_path: String,
+    pub message: String,
+}
+
+pub const REPORT: &str = "jsonschema_lint.json";
+const INLINE: &str = "(inline)";
+/// Where relative `$ref`s resolve: the workspace, as a virtual `file:` URI.
+const BASE: &str = "file:///workspace/";
+
+// ---------------------------------------------------------------------------
+// The tool
+
+pub struct JsonschemaLint;
+
+impl Tool for JsonschemaLint {
+    const NAME: &'static str = "jsonschema_lint";
+    const DESCRIPTION: &'static str = "Validates JSON and YAML documents against a JSON Schema \
+         (itself checked against its meta-schema) and reports every violation.";
+    type Input = LintInput;
+    type Output = LintOutput;
+
+    fn run(input: LintInput, _cx: &Context) -> Result<LintOutput, ToolError> {
+        let mut seen = BTreeSet::new();
+        let paths: Vec<String> = input
+            .document
+            .into_iter()
+            .chain(input.documents)
+            .filter(|p| seen.insert(p.clone()))
+            .collect();
+        if paths.is_empty() {
+            return Err(ToolError::InvalidInput(
+                "no document to check: give `document` or `documents`".to_string(),
+            ));
+        }
+
+        let (schema, schema_name, base_uri) = match input.schema {
+            Value::String(path) => {
+                let value = load("schema", &path)?;
+                let base = format!("{BASE}{}", path.trim_start_matches("./"));
+                (value, path, base)
+            }
+            value @ (Value::Object(_) | Value::Bool(_)) => {
+                (value, INLINE.to_string(), BASE.to_string())
+            }
+            other => {
+                return Err(ToolError::InvalidInput(format!(
+                    "schema: expected a workspace-relative path or an inline JSON Schema \
+                     (object or boolean), got {}",
+                    kind(&other)
+                )));
+            }
+        };
+        let mut documents = Vec::with_capacity(paths.len());
+        for (i, path) in paths.iter().enumerate() {
+            let key = if i == 0 {
+                "document".to_string()
+            } else {
+                format!("documents[{i}]")
+            };
+            documents.push((path.clone(), load(&key, path)?));
+        }
+
+        let meta: Value = serde_json::from_str(validator::META_SCHEMA).map_err(|e| {
+            ToolError::Failed(format!("the built-in meta-schema does not parse: {e}"))
+        })?;
+        let (mut schema_violations, draft) = check_schema(&meta, &schema);
+        let mut store = Store::new(&meta, draft);
+        schema_violations.extend(load_refs(&mut store, &base_uri, &schema));
+        let formats = if input.check_formats {
+            Formats::All
+        } else {
+            Formats::None
+        };
+        let validator = Validator::new(&store, formats);
+        let schema_report = Report {
+            path: schema_name.clone(),
+            valid: schema_violations.is_empty(),
+            violations: sorted(schema_violations),
+        };
+        if !schema_report.valid {
+            taylordash_sdk::log(
+                Level::Warn,
+                &format!(
+                    "schema {schema_name}: {} finding(s); documents not checked",
+                    schema_report.violations.len()
+                ),
+            );
+        }
+
+        let mut reports = Vec::with_capacity(documents.len());
+        for (path, doc) in &documents {
+            let violations = if schema_report.valid {
+                sorted(
+                    validator
+                        .validate(&schema, &base_uri, doc)
+                        .into_iter()
+                        .map(Violation::from)
+                        .collect(),
+                )
+            } else {
+                vec![Violation {
+                    pointer: String::new(),
+                    schema_path: String::new(),
+                    message: format!("not checked: the schema {schema_name} is invalid"),
+                }]
+            };
+            if schema_report.valid {
+                let verdict = match violations.len() {
+                    0 => "valid".to_string(),
+                    1 => "1 violation".to_string(),
+                    n => format!("{n} violations"),
+                };
+                taylordash_sdk::log(Level::Info, &format!("{path}: {verdict}"));
+            }
+            reports.push(Report {
+                path: path.clone(),
+                valid: violations.is_empty(),
+                violations,
+            });
+        }
+
+        let output = LintOutput {
+            valid: schema_report.valid && reports.iter().all(|r| r.valid),
+            schema: schema_report,
+            documents: reports,
+        };
+        let json = serde_json::to_string_pretty(&output)
+            .map_err(|e| ToolError::Failed(format!("cannot serialise {REPORT}: {e}")))?;
+        std::fs::write(taylordash_sdk::out_dir().join(REPORT), json + "\n").map_err(|e| {
+            ToolError::Failed(format!("cannot write {REPORT} into the out dir: {e}"))
+        })?;
+        Ok(output)
+    }
+}
+
+export_tool!(JsonschemaLint);
+
+impl From<validator::Error> for Violation {
+    fn from(e: validator::Error) -> Self {
+        Violation {
+            pointer: e.pointer,
+            schema_path: e.schema_path,
+            message: e.message,
+        }
+    }
+}
+
+/// The schema's violations of the built-in meta-schema (an unknown `$schema`
+/// is one), and the draft it names (2020-12 by default).
+fn check_schema(meta: &Value, schema: &Value) -> (Vec<Violation>, Draft) {
+    const META_URI: &str = "urn:taylordash:jsonschema-lint:meta";
+    let mut meta_store = Store::default();
+    meta_store.add(META_URI, meta.clone());
+    let mut findings: Vec<Violation> = Validator::new(&meta_store, Formats::RegexOnly)
+        .validate(meta, META_URI, schema)
+        .into_iter()
+        .map(Violation::from)
+        .collect();
+    let mut draft = Draft::default();
+    if let Some(Value::String(uri)) = schema.get("$schema") {
+        match validator::draft_of(uri) {
+            Some(named) => draft = named,
+            None => findings.push(Violation {
+                pointer: "/$schema".to_string(),
+                schema_path: String::new(),
+                message: format!(
+                    "unknown meta-schema `{uri}`: only drafts 4, 6, 7, 2019-09 and 2020-12 are \
+                     built in, and nothing is fetched"
+                ),
+            }),
+        }
+    }
+    (findings, draft)
+}
+
+/// Put the schema and every workspace file its `$ref`s reach into `store`;
+/// references that lead nowhere are findings.
+fn load_refs(store: &mut Store, root: &str, schema: &Value) -> Vec<Violation> {
+    let mut findings = Vec::new();
+    let mut pending = store.add(root, schema.clone());
+    let mut sites = Vec::new();
+    let mut failed = BTreeSet::new();
+    while let Some(site) = pending.pop() {
+        let uri = site
+            .target
+            .split('#')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        if !store.contains(&uri) && !failed.contains(&uri) {
+            let loaded = match uri.strip_prefix(BASE) {
+                Some(rel) => load("$ref", rel).map_err(|e| match e {
+                    ToolError::InvalidInput(m) | ToolError::Failed(m) | ToolError::Retryable(m) => {
+                        m
+                    }
+                }),
+                None => Err("outside the workspace, and nothing is fetched".to_string()),
+            };
+            match loaded {
+                Ok(doc) => pending.extend(store.add(&uri, doc)),
+                Err(why) => {
+                    failed.insert(uri.clone());
+                    findings.push(ref_finding(root, &site, &why));
+                }
+            }
+        }
+        sites.push(site);
+    }
+    for site in &sites {
+        let uri = site.target.split('#').next().unwrap_or_default();
+        if failed.contains(uri) {
+            continue;
+        }
+        if let Err(why) = store.lookup(&site.target) {
+            findings.push(ref_finding(root, site, &why));
+        }
+    }
+    findings
+}
+
+fn ref_finding(root: &str, site: &validator::RefSite, why: &str) -> Violation {
+    let (pointer, place) = if site.resource == root {
+        (site.pointer.clone(), String::new())
+    } else {
+        let file = site.resource.strip_prefix(BASE).unwrap_or(&site.resource);
+        (String::new(), format!(" in `{file}` at {}", site.pointer))
+    };
+    Violation {
+        pointer,
+        schema_path: String::new(),
+        message: format!("cannot resolve `{}`{place}: {why}", site.reference),
+    }
+}
+
+/// Sorted by pointer (indices numerically), schema path, message; no repeats.
+fn sorted(mut violations: Vec<Violation>) -> Vec<Violation> {
+    violations.sort_by(|a, b| {
+        pointer_key(&a.pointer)
+            .cmp(&pointer_key(&b.pointer))
+            .then_with(|| a.schema_path.cmp(&b.schema_path))
+            .then_with(|| a.message.cmp(&b.message))
+    });
+    violations.dedup();
+    violations
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+enum Segment {
+    Index(u64),
+    Key(String),
+}
+
+fn pointer_key(pointer: &str) -> Vec<Segment> {
+    pointer
+        .split('/')
+        .skip(1)
+        .map(|s| match s.parse::<u64>() {
+            Ok(n) if !s.starts_with('+') => Segment::Index(n),
+            _ => Segment::Key(s.replace("~1", "/").replace("~0", "~")),
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// Files
+
+/// Read and parse a workspace file; errors name `key` or the path (with line
+/// and column for parse errors).
+fn load(key: &str, path: &str) -> Result<Value, ToolError> {
+    let rel = Path::new(path);
+    let inside = !path.is_empty()
+        && rel
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    if !inside {
+        return Err(ToolError::InvalidInput(format!(
+            "{key}: `{path}` must be a relative path inside the workspace"
+        )));
+    }
+    let ext = rel
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let yaml = match ext.as_deref() {
+        Some("json") => false,
+        Some("yaml" | "yml") => true,
+        _ => {
+            return Err(ToolError::InvalidInput(format!(
+                "{key}: `{path}` is neither .json nor .yaml/.yml"
+            )));
+        }
+    };
+    let text = std::fs::read_to_string(taylordash_sdk::workspace_dir().join(rel)).map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::NotFound => "no such file in the workspace".to_string(),
+            std::io::ErrorKind::InvalidData => "not UTF-8 text".to_string(),
+            _ => e.to_string(),
+        };
+        ToolError::InvalidInput(format!("{key}: cannot read `{path}`: {why}"))
+    })?;
+    if yaml {
+        serde_yaml_ng::from_str(&text).map_err(|e| match e.location() {
+            Some(loc) => {
+                let (line, column) = (loc.line(), loc.column());
+                let message = strip_location(&e.to_string(), line, column);
+                ToolError::InvalidInput(format!("{path}:{line}:{column}: {message}"))
+            }
+            None => ToolError::InvalidInput(format!("{path}: {e}")),
+        })
+    } else {
+        serde_json::from_str(&text).map_err(|e| {
+            let (line, column) = (e.line(), e.column());
+            let message = strip_location(&e.to_string(), line, column);
+            ToolError::InvalidInput(format!("{path}:{line}:{column}: {message}"))
+        })
+    }
+}
+
+/// Drop ` at line L column C` from a parser message: the location goes in front.
+fn strip_location(message: &str, line: usize, column: usize) -> String {
+    message.replacen(&format!(" at line {line} column {column}"), "", 1)
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use taylordash_sdk::testing::Harness;
+
+    const PROJECT_SCHEMA: &str = r#"{
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "required": ["name", "items"],
+        "additionalProperties": false,
+        "properties": {
+            "name": { "type": "string", "minLength": 1 },
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {
+                        "name": { "type": "string" },
+                        "qty": { "type": "integer", "minimum": 0 }
+                    }
+                }
+            }
+        }
+    }"#;
+
+    fn v(pointer: &str, schema_path: &str, message: &str) -> Violation {
+        Violation {
+            pointer: pointer.into(),
+            schema_path: schema_path.into(),
+            message: message.into(),
+        }
+    }
+
+    fn invalid(h: &Harness, input: Value) -> String {
+        match h.run::<JsonschemaLint>(input) {
+            Err(ToolError::InvalidInput(m)) => m,
+            other => panic!("expected InvalidInput, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn valid_document_passes_and_writes_the_report() {
+        let h = Harness::new();
+        h.write_workspace("schemas/project.json", PROJECT_SCHEMA);
+        h.write_workspace(
+            "project.json",
+            r#"{"name": "dash", "items": [{"name": "a", "qty": 1}]}"#,
+        );
+        let out = h
+            .run::<JsonschemaLint>(
+                json!({ "document": "project.json", "schema": "schemas/project.json" }),
+            )
+            .unwrap();
+        assert_eq!(
+            out,
+            LintOutput {
+                valid: true,
+                schema: Report {
+                    path: "schemas/project.json".into(),
+                    valid: true,
+                    violations: vec![]
+                },
+                documents: vec![Report {
+                    path: "project.json".into(),
+                    valid: true,
+                    violations: vec![]
+                }],
+            }
+        );
+        let written: LintOutput = serde_json::from_str(&h.out_file(REPORT)).unwrap();
+        assert_eq!(written, out);
+        assert_eq!(h.logs(), [(Level::Info, "project.json: valid".to_string())]);
+    }
+
+    #[test]
+    fn every_violation_is_reported_in_order() {
+        let h = Harness::new();
+        h.write_workspace("schema.json", PROJECT_SCHEMA);
+        let items: Vec<Value> = (0..11)
+            .map(|i| {
+                if i == 2 || i == 10 {
+                    json!({ "qty": -1 })
+                } else {
+                    json!({ "name": "x" })
+                }
+            })
+            .collect();
+        h.write_workspace(
+            "bad.json",
+            serde_json::to_string(&json!({ "name": "", "items": items, "extra": true })).unwrap(),
+        );
+        let out = h
+            .run::<JsonschemaLint>(json!({ "document": "bad.json", "schema": "schema.json" }))
+            .unwrap();
+        assert!(!out.valid);
+        assert!(out.schema.valid);
+        assert_eq!(
+            out.documents[0].violations,
+            [
+                v(
+                    "",
+                    "/additionalProperties",
+                    "Additional properties are not allowed ('extra' was unexpected)"
+                ),
+                v(
+                    "/items/2",
+                    "/properties/items/items/required",
+                    "\"name\" is a required property"
+                ),
+                v(
+                    "/items/2/qty",
+                    "/properties/items/items/properties/qty/minimum",
+                    "-1 is less than the minimum of 0"
+                ),
+                v(
+                    "/items/10",
+                    "/properties/items/items/required",
+                    "\"name\" is a required property"
+                ),
+                v(
+                    "/items/10/qty",
+                    "/properties/items/items/properties/qty/minimum",
+                    "-1 is less than the minimum of 0"
+                ),
+                v(
+                    "/name",
+                    "/properties/name/minLength",
+                    "\"\" is shorter than 1 character"
+                ),
+            ]
+        );
+        assert_eq!(
+            h.logs(),
+            [(Level::Info, "bad.json: 6 violations".to_string())]
+        );
+        // Not a tool error, and the same bytes every time.
+        let first = h.out_file(REPORT);
+        h.run::<JsonschemaLint>(json!({ "document": "bad.json", "schema": "schema.json" }))
+            .unwrap();
+        assert_eq!(h.out_file(REPORT), first);
+    }
+
+    #[test]
+    fn several_yaml_and_json_documents_against_an_inline_schema() {
+        let h = Harness::new();
+        h.write_workspace("events/a.yaml", "topic: projects/created\nqos: 1\n");
+        h.write_workspace("events/b.yml", "topic: 7\nqos: 3\n");
+        h.write_workspace("events/c.json", r#"{"topic": "metrics/tick", "qos": 0}"#);
+        let schema = json!({
+            "type": "object",
+            "required": ["topic"],
+            "properties": { "topic": { "type": "string" }, "qos": { "enum": [0, 1, 2] } }
+        });
+        let out = h
+            .run::<JsonschemaLint>(json!({
+                "document": "events/a.yaml",
+                "documents": ["events/b.yml", "events/c.json", "events/a.yaml"],
+                "schema": schema
+            }))
+            .unwrap();
+        assert!(!out.valid);
+        assert_eq!(out.schema.path, "(inline)");
+        let paths: Vec<&str> = out.documents.iter().map(|d| d.path.as_str()).collect();
+        assert_eq!(paths, ["events/a.yaml", "events/b.yml", "events/c.json"]);
+        assert!(out.documents[0].valid && out.documents[2].valid);
+        assert_eq!(
+            out.documents[1].violations,
+            [
+                v("/qos", "/properties/qos/enum", "3 is not one of 0, 1 or 2"),
+                v(
+                    "/topic",
+                    "/properties/topic/type",
+                    "7 is not of type \"string\""
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn invalid_schema_is_a_finding_not_an_error() {
+        let h = Harness::new();
+        h.write_workspace("doc.json", "{}");
+        let out = h
+            .run::<JsonschemaLint>(json!({
+                "document": "doc.json",
+                "schema": { "type": "strng", "properties": { "a": { "minLength": -1 } } }
+            }))
+            .unwrap();
+        assert!(!out.valid);
+        assert!(!out.schema.valid);
+        assert_eq!(
+            out.schema.violations,
+            [
+                v(
+                    "/properties/a/minLength",
+                    "/$ref/properties/properties/$ref/additionalProperties/$ref/properties\
+                     /minLength/$ref/minimum",
+                    "-1 is less than the minimum of 0"
+                ),
+                v(
+                    "/type",
+                    "/$ref/properties/type/anyOf",
+                    "\"strng\" is not valid under any of the schemas listed in the 'anyOf' keyword"
+                ),
+            ]
+        );
+        assert_eq!(
+            out.documents,
+            [Report {
+                path: "doc.json".into(),
+                valid: false,
+                violations: vec![v("", "", "not checked: the schema (inline) is invalid")],
+            }]
+        );
+        assert_eq!(
+            h.logs(),
+            [(
+                Level::Warn,
+                "schema (inline): 2 finding(s); documents not checked".to_string()
+            )]
+        );
+
+        // A `$schema` naming no known draft cannot be fetched: also a finding.
+        let out = h
+            .run::<JsonschemaLint>(json!({
+                "document": "doc.json",
+                "schema": { "$schema": "https://example.com/my-meta", "type": "object" }
+            }))
+            .unwrap();
+        assert!(!out.valid);
+        assert_eq!(
+            out.schema.violations,
+            [v(
+                "/$schema",
+                "",
+                "unknown meta-schema `https://example.com/my-meta`: only drafts 4, 6, 7, 2019-09 \
+                 and 2020-12 are built in, and nothing is fetched"
+            )]
+        );
+    }
+
+    #[test]
+    fn refs_resolve_to_workspace_files() {
+        let h = Harness::new();
+        h.write_workspace(
+            "schemas/common.yaml",
+            "$defs:\n  id:\n    type: string\n    pattern: '^[a-z]+$'\n",
+        );
+        h.write_workspace(
+            "schemas/project.json",
+            r#"{"properties": {"id": {"$ref": "common.yaml#/$defs/id"}}}"#,
+        );
+        h.write_workspace("p.json", r#"{"id": "Not-Ok"}"#);
+        let out = h
+            .run::<JsonschemaLint>(
+                json!({ "document": "p.json", "schema": "schemas/project.json" }),
+            )
+            .unwrap();
+        assert_eq!(
+            out.documents[0].violations,
+            [v(
+                "/id",
+                "/properties/id/$ref/pattern",
+                "\"Not-Ok\" does not match \"^[a-z]+$\""
+            )]
+        );
+        // A reference outside the workspace is a schema finding.
+        let out = h
+            .run::<JsonschemaLint>(json!({
+                "document": "p.json",
+                "schema": { "$ref": "https://example.com/schema.json" }
+            }))
+            .unwrap();
+        assert!(!out.schema.valid);
+        assert_eq!(
+            out.schema.violations,
+            [v(
+                "/$ref",
+                "",
+                "cannot resolve `https://example.com/schema.json`: outside the workspace, and \
+                 nothing is fetched"
+            )]
+        );
+    }
+
+    #[test]
+    fn missing_and_unparsable_files_are_invalid_input() {
+        let h = Harness::new();
+        h.write_workspace("schema.json", "{}");
+        assert_eq!(
+            invalid(
+                &h,
+                json!({ "document": "nope.json", "schema": "schema.json" })
+            ),
+            "document: cannot read `nope.json`: no such file in the workspace"
+        );
+        assert_eq!(
+            invalid(
+                &h,
+                json!({ "document": "x.json", "schema": "missing.yaml" })
+            ),
+            "schema: cannot read `missing.yaml`: no such file in the workspace"
+        );
+        h.write_workspace("ok.json", "{}");
+        h.write_workspace("broken.json", "{\n  \"a\": 1,\n}\n");
+        assert_eq!(
+            invalid(
+                &h,
+                json!({ "documents": ["ok.json", "broken.json"], "schema": "schema.json" })
+            ),
+            "broken.json:3:1: trailing comma"
+        );
+        h.write_workspace("broken.yaml", "a: 1\nb: [2\n");
+        assert_eq!(
+            invalid(
+                &h,
+                json!({ "document": "broken.yaml", "schema": "schema.json" })
+            ),
+            "broken.yaml:3:1: did not find expected ',' or ']', while parsing a flow sequence \
+             at line 2 column 4"
+        );
+    }
+
+    #[test]
+    fn bad_arguments_are_invalid_input() {
+        let h = Harness::new();
+        assert_eq!(
+            invalid(&h, json!({ "schema": {} })),
+            "no document to check: give `document` or `documents`"
+        );
+        assert_eq!(
+            invalid(&h, json!({ "document": "a.txt", "schema": {} })),
+            "document: `a.txt` is neither .json nor .yaml/.yml"
+        );
+        assert_eq!(
+            invalid(&h, json!({ "document": "/etc/passwd.json", "schema": {} })),
+            "document: `/etc/passwd.json` must be a relative path inside the workspace"
+        );
+        assert_eq!(
+            invalid(&h, json!({ "document": "a.json", "schema": 3 })),
+            "schema: expected a workspace-relative path or an inline JSON Schema (object or \
+             boolean), got a number"
+        );
+    }
+
+    #[test]
+    fn formats_are_asserted_only_when_asked() {
+        let h = Harness::new();
+        h.write_workspace(
+            "event.json",
+            r#"{"at": "2025-02-30T10:00:00Z", "id": "not-a-uuid"}"#,
+        );
+        let schema = json!({
+            "properties": {
+                "at": { "type": "string", "format": "date-time" },
+                "id": { "format": "uuid" }
+            }
+        });
+        let out = h
+            .run::<JsonschemaLint>(json!({ "document": "event.json", "schema": schema.clone() }))
+            .unwrap();
+        assert!(out.valid);
+        let out = h
+            .run::<JsonschemaLint>(json!({
+                "document": "event.json",
+                "schema": schema,
+                "check_formats": true
+            }))
+            .unwrap();
+        assert_eq!(
+            out.documents[0].violations,
+            [
+                v(
+                    "/at",
+                    "/properties/at/format",
+                    "\"2025-02-30T10:00:00Z\" is not a \"date-time\""
+                ),
+                v(
+                    "/id",
+                    "/properties/id/format",
+                    "\"not-a-uuid\" is not a \"uuid\""
+                ),
+            ]
+        );
+    }
+
+    /// The built-in validator against the `jsonschema` crate: same violations
+    /// (pointer, evaluation path, message) on schemas like TaylorDash's own.
+    #[test]
+    fn agrees_with_the_jsonschema_crate() {
+        let cases = [
+            (
+                json!({
+                    "$schema": "https://json-schema.org/draft/2020-12/schema",
+                    "$defs": { "id": { "type": "string", "pattern": "^[a-z0-9-]+$" } },
+                    "type": "object",
+                    "required": ["id", "name", "status"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "id": { "$ref": "#/$defs/id" },
+                        "name": { "type": "string", "minLength": 1, "maxLength": 10 },
+                        "status": { "enum": ["active", "archived"] },
+                        "tags": { "type": "array", "items": { "type": "string" }, "uniqueItems": true, "maxItems": 3 },
+                        "budget": { "type": "number", "exclusiveMinimum": 0, "multipleOf": 0.01 },
+                        "owner": { "type": ["string", "null"] }
+                    }
+                }),
+                vec![
+                    json!({ "id": "p-1", "name": "Dash", "status": "active" }),
+                    json!({ "id": "P 1", "name": "", "status": "gone", "extra": 1 }),
+                    json!({ "id": 7, "name": "a very long name", "tags": ["a", "a", "b", "c"], "budget": -1.005, "owner": 3 }),
+                    json!([1, 2]),
+                ],
+            ),
+            (
+                json!({
+                    "type": "object",
+                    "required": ["topic", "payload"],
+                    "properties": {
+                        "topic": { "const": "projects/created" },
+                        "qos": { "type": "integer", "minimum": 0, "maximum": 2 },
+                        "payload": {
+                            "oneOf": [
+                                { "type": "object", "required": ["project_id"] },
+                                { "type": "object", "required": ["event_id"] }
+                            ]
+                        },
+                        "headers": { "type": "object", "propertyNames": { "pattern": "^[a-z_]+$" }, "minProperties": 1 }
+                    },
+                    "dependentRequired": { "trace_id": ["span_id"] },
+                    "if": { "properties": { "qos": { "const": 2 } }, "required": ["qos"] },
+                    "then": { "required": ["msg_id"] },
+                    "else": { "not": { "required": ["msg_id"] } }
+                }),
+                vec![
+                    json!({ "topic": "projects/created", "payload": { "project_id": 1 } }),
+                    json!({ "topic": "x", "qos": 3.5, "payload": { "project_id": 1, "event_id": 2 }, "trace_id": "t" }),
+                    json!({ "topic": "projects/created", "qos": 2, "payload": {}, "headers": { "Bad-Key": 1 } }),
+                    json!({ "topic": "projects/created", "qos": 1, "payload": "x", "msg_id": "m", "headers": {} }),
+                ],
+            ),
+            (
+                json!({
+                    "$schema": "http://json-schema.org/draft-07/schema#",
+                    "definitions": { "point": { "type": "array", "items": [{ "type": "number" }, { "type": "number" }], "additionalItems": false } },
+                    "type": "object",
+                    "properties": {
+                        "points": { "type": "array", "items": { "$ref": "#/definitions/point" }, "minItems": 1 },
+                        "labels": { "patternProperties": { "^x-": { "type": "string" } }, "additionalProperties": { "type": "integer" } }
+                    }
+                }),
+                vec![
+                    json!({ "points": [[1, 2], [3, 4]], "labels": { "x-a": "b", "n": 1 } }),
+                    json!({ "points": [], "labels": { "x-a": 1, "n": "one" } }),
+                    json!({ "points": [["a", 2]] }),
+                ],
+            ),
+            (
+                json!({
+                    "type": "array",
+                    "prefixItems": [{ "type": "string" }],
+                    "items": { "type": "integer" },
+                    "contains": { "const": 5 },
+                    "maxContains": 1
+                }),
+                vec![json!(["a", 5]), json!(["a", "b", 5, 5])],
+            ),
+            (
+                json!({ "contains": { "const": 5 } }),
+                vec![json!([1]), json!([5])],
+            ),
+        ];
+        for (schema, docs) in cases {
+            let h = Harness::new();
+            h.write_workspace("schema.json", schema.to_string());
+            let reference = jsonschema::validator_for(&schema).unwrap();
+            for (i, doc) in docs.iter().enumerate() {
+                h.write_workspace(&format!("doc{i}.json"), doc.to_string());
+                let out = h
+                    .run::<JsonschemaLint>(
+                        json!({ "document": format!("doc{i}.json"), "schema": "schema.json" }),
+                    )
+                    .unwrap();
+                let expected = sorted(
+                    reference
+                        .iter_errors(doc)
+                        .map(|e| Violation {
+                            pointer: e.instance_path().to_string(),
+                            schema_path: e.evaluation_path().to_string(),
+                            message: e.to_string(),
+                        })
+                        .collect(),
+                );
+                // Where the crate's message is wrong (`maxContains` reads "None
+                // of ... are valid"), compare only where and which keyword.
+                let comparable = |list: Vec<Violation>| -> Vec<Violation> {
+                    list.into_iter()
+                        .map(|mut v| {
+                            if v.schema_path.ends_with("Contains") {
+                                v.message.clear();
+                            }
+                            v
+                        })
+                        .collect()
+                };
+                assert_eq!(
+                    comparable(out.documents[0].violations.clone()),
+                    comparable(expected),
+                    "{schema}\n{doc}"
+                );
+            }
+        }
+    }
+}
