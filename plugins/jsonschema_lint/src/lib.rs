@@ -938,4 +938,39 @@ mod tests {
             }
         }
     }
+
+    /// `pipelines/examples`: the example events against the project event schema.
+    #[test]
+    fn lints_the_pipeline_examples() {
+        let h = Harness::new();
+        h.write_workspace(
+            "contracts/project_event.schema.json",
+            include_str!("../../../pipelines/examples/contracts/project_event.schema.json"),
+        );
+        h.write_workspace(
+            "events/project_created.yaml",
+            include_str!("../../../pipelines/examples/events/project_created.yaml"),
+        );
+        h.write_workspace(
+            "events/project_updated.json",
+            include_str!("../../../pipelines/examples/events/project_updated.json"),
+        );
+        let input = include_str!("../../../pipelines/examples/jsonschema_lint-input.json");
+        let out: LintOutput =
+            serde_json::from_str(&h.run_json::<JsonschemaLint>(input).unwrap()).unwrap();
+        assert!(!out.valid);
+        assert!(out.schema.valid);
+        assert!(out.documents[0].valid);
+        assert_eq!(
+            out.documents[1].violations,
+            [
+                v("", "/required", "\"trace_id\" is a required property"),
+                v(
+                    "/changes",
+                    "/properties/changes/minProperties",
+                    "{} has less than 1 property"
+                ),
+            ]
+        );
+    }
 }

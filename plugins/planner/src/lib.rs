@@ -1282,4 +1282,52 @@ items:
              `snapshot` at line 1 column 34"
         );
     }
+
+    /// `pipelines/examples`, the input of `cargo xtask demo`.
+    #[test]
+    fn plans_the_pipeline_examples() {
+        let h = Harness::new();
+        h.write_workspace(
+            "backlog.yaml",
+            include_str!("../../../pipelines/examples/backlog.yaml"),
+        );
+        h.write_workspace(
+            "failures.json",
+            include_str!("../../../pipelines/examples/failures.json"),
+        );
+        h.write_workspace(
+            "snapshot.json",
+            include_str!("../../../pipelines/examples/snapshot.json"),
+        );
+        let input = include_str!("../../../pipelines/examples/planner-input.json");
+        let out: PlannerOutput =
+            serde_json::from_str(&h.run_json::<Planner>(input).unwrap()).unwrap();
+        let plan: Vec<(&str, Action)> = out
+            .session_plan
+            .tasks
+            .iter()
+            .map(|t| (t.id.as_str(), t.action))
+            .collect();
+        assert_eq!(
+            plan,
+            [
+                ("projects-crud", Action::Extend),
+                ("event-schemas", Action::Create),
+                ("events-endpoint", Action::Fix),
+                ("metrics", Action::Create),
+                ("api-docs", Action::Create),
+            ]
+        );
+        assert_eq!(
+            out.session_plan.tasks[0].reason,
+            "needed by the fix of `events-endpoint`; `projects` already exists \
+             (backend/app/routers/projects.py); priority high"
+        );
+        assert!(
+            out.acceptance_criteria[2]
+                .criteria
+                .contains(&"check `contract_compliance` passes".to_string())
+        );
+        assert_eq!(h.logs().len(), 5);
+    }
 }
