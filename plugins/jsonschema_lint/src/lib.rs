@@ -973,4 +973,16 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn describe_names_the_tool_after_its_crate() {
+        let info = taylordash_sdk::describe::<JsonschemaLint>(env!("CARGO_PKG_VERSION"));
+        assert_eq!(info.name, env!("CARGO_PKG_NAME"));
+        let input: Value = serde_json::from_str(&info.input_schema).unwrap();
+        let mut names: Vec<&String> = input["properties"].as_object().unwrap().keys().collect();
+        names.sort();
+        assert_eq!(names, ["check_formats", "document", "documents", "schema"]);
+        let output: Value = serde_json::from_str(&info.output_schema).unwrap();
+        assert_eq!(output["type"], "object");
+    }
 }

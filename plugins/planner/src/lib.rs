@@ -1330,4 +1330,16 @@ items:
         );
         assert_eq!(h.logs().len(), 5);
     }
+
+    #[test]
+    fn describe_names_the_tool_after_its_crate() {
+        let info = taylordash_sdk::describe::<Planner>(env!("CARGO_PKG_VERSION"));
+        assert_eq!(info.name, env!("CARGO_PKG_NAME"));
+        let input: Value = serde_json::from_str(&info.input_schema).unwrap();
+        let mut names: Vec<&String> = input["properties"].as_object().unwrap().keys().collect();
+        names.sort();
+        assert_eq!(names, ["backlog", "failures", "snapshot"]);
+        let output: Value = serde_json::from_str(&info.output_schema).unwrap();
+        assert_eq!(output["type"], "object");
+    }
 }
