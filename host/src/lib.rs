@@ -5,6 +5,8 @@
 //! [`cli`] is the thin command-line layer over it.
 
 pub mod cli;
+pub mod orchestrator;
 pub mod pipeline;
+pub mod policy;
 pub mod sandbox;
 pub mod store;

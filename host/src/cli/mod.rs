@@ -4,6 +4,7 @@
 
 mod invoke;
 mod plugins;
+mod run;
 mod validate;
 
 use std::path::PathBuf;
@@ -24,6 +25,15 @@ pub struct Cli {
     /// Compile every plugin afresh; neither read nor write the cache.
     #[arg(long, global = true)]
     no_cache: bool,
+    /// The policy file (roles, principals, plugin grants and quotas).
+    #[arg(long, global = true, env = "TAYLORDASH_POLICY")]
+    policy: Option<PathBuf>,
+    /// Act as this principal (default: the OS user).
+    #[arg(long = "as", global = true, env = "TAYLORDASH_AS")]
+    as_name: Option<String>,
+    /// Where runs are kept (default: $XDG_STATE_HOME/taylordash/runs).
+    #[arg(long, global = true, env = "TAYLORDASH_RUNS_DIR")]
+    runs_dir: Option<PathBuf>,
     /// Log filter, e.g. `info`, `debug`, `taylordash=trace`.
     #[arg(long, global = true, env = "TAYLORDASH_LOG", default_value = "info")]
     log: String,
@@ -40,6 +50,13 @@ enum Command {
     Invoke(invoke::InvokeArgs),
     /// Check pipeline files; report every problem as file:line:col.
     Validate(validate::ValidateArgs),
+    /// Run a pipeline; prints the run id, then progress.
+    Run(run::RunArgs),
+    /// Continue a run that crashed or halted.
+    Resume(run::ResumeArgs),
+    /// List runs, show one.
+    #[command(subcommand)]
+    Runs(run::RunsCommand),
 }
 
 /// A mistake in how the command was called or configured (exit 2).
@@ -65,6 +82,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Plugins(cmd) => plugins::run(&cli, cmd),
         Command::Invoke(args) => invoke::run(&cli, args),
         Command::Validate(args) => validate::run(&cli, args),
+        Command::Run(args) => run::run(&cli, args),
+        Command::Resume(args) => run::resume(&cli, args),
+        Command::Runs(cmd) => run::runs(&cli, cmd),
     }
 }
 
@@ -73,6 +93,9 @@ fn exit_code(err: &anyhow::Error) -> i32 {
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<SandboxError>() {
             return e.exit_code();
+        }
+        if cause.downcast_ref::<crate::policy::PolicyError>().is_some() {
+            return 2;
         }
         if cause.downcast_ref::<UsageError>().is_some() {
             return 2;
@@ -92,6 +115,18 @@ fn init_tracing(filter: &str) {
 }
 
 impl Cli {
+    fn policy(&self) -> Result<Option<crate::policy::Policy>, crate::policy::PolicyError> {
+        self.policy.as_deref().map(crate::policy::Policy::load).transpose()
+    }
+
+    fn caller(&self) -> Result<crate::policy::Caller, crate::policy::PolicyError> {
+        Ok(crate::policy::caller(self.policy()?.as_ref(), self.as_name.as_deref()))
+    }
+
+    fn runs_dir(&self) -> PathBuf {
+        self.runs_dir.clone().unwrap_or_else(crate::orchestrator::default_runs_dir)
+    }
+
     fn sandbox(&self) -> Result<Sandbox, SandboxError> {
         let cache_dir = if self.no_cache {
             None

@@ -92,7 +92,8 @@ pub struct Stage {
     /// Explicit dependencies; `None` means "the previous stage".
     pub needs: Option<Vec<Named>>,
     pub timeout: Option<Duration>,
-    pub retries: u32,
+    /// Retries of a failed task or failed gates; `None`: the default.
+    pub retries: Option<u32>,
     pub backoff: Backoff,
     pub backup_agent: Option<Named>,
     /// Run only when this input or artifact exists (`!name`: when it does not).
@@ -322,7 +323,7 @@ fn read_stage(r: &mut Reader<'_>, node: &Node) -> Option<Stage> {
         is_final: false,
         needs: None,
         timeout: None,
-        retries: 0,
+        retries: None,
         backoff: Backoff::default(),
         backup_agent: None,
         condition: None,
@@ -346,7 +347,7 @@ fn read_stage(r: &mut Reader<'_>, node: &Node) -> Option<Stage> {
             "final" => stage.is_final = r.boolean(v, key).unwrap_or(false),
             "needs" => stage.needs = Some(r.names(v, "needs")),
             "timeout" => stage.timeout = r.duration(v, key),
-            "retries" => stage.retries = r.count(v, key).unwrap_or(0),
+            "retries" => stage.retries = r.count(v, key),
             "backoff" => stage.backoff = read_backoff(r, v),
             "backup_agent" => stage.backup_agent = r.named(v, key),
             "if" => stage.condition = r.named(v, key),
@@ -536,7 +537,7 @@ fn read_combination(r: &mut Reader<'_>, root: &Node, p: &mut Pipeline) {
         is_final: false,
         needs: None,
         timeout: None,
-        retries: 0,
+        retries: None,
         backoff: Backoff::default(),
         backup_agent: None,
         condition: None,

@@ -56,7 +56,7 @@ fn display(rel: &Path) -> String {
 }
 
 /// Every regular file under `root/rel`, refusing anything else.
-fn collect(root: &Path, rel: &Path, files: &mut Vec<PathBuf>) -> Result<(), MergeError> {
+pub fn collect(root: &Path, rel: &Path, files: &mut Vec<PathBuf>) -> Result<(), MergeError> {
     let dir = root.join(rel);
     let entries =
         std::fs::read_dir(&dir).map_err(|source| MergeError::Io { path: display(rel), source })?;
@@ -76,7 +76,7 @@ fn collect(root: &Path, rel: &Path, files: &mut Vec<PathBuf>) -> Result<(), Merg
 }
 
 /// Copy `src` to `dst` through a temporary file in `dst`'s directory.
-fn publish(src: &Path, dst: &Path) -> io::Result<()> {
+pub fn publish(src: &Path, dst: &Path) -> io::Result<()> {
     let dir = dst.parent().ok_or_else(|| io::Error::other("no parent directory"))?;
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new().prefix(".taylordash-merge-").tempfile_in(dir)?;

@@ -1,0 +1,115 @@
+//! Publishing a task's `/out` into the run's workspace, under the run's
+//! rules: `add_only` never replaces a file the run did not write itself, and
+//! two agents of one parallel stage writing the same path are resolved by
+//! agent priority (list order) with the decision recorded — never silently
+//! last-writer-wins. Every file is checked before any is written.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::sandbox::staging::{self, MergeError};
+use crate::store::{Journal, StoreError};
+
+/// What to do with one staged file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Write,
+    /// The destination already holds these exact bytes.
+    Same,
+    /// Another agent of the stage with higher priority wrote it: keep theirs.
+    KeepOther { winner: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct PlannedFile {
+    pub rel: String,
+    pub sha256: String,
+    pub action: Action,
+    /// Set when this write overrides a lower-priority agent's file.
+    pub overrides: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MergeRefused {
+    #[error("{0}")]
+    Staging(#[from] MergeError),
+    #[error("add_only: the task would overwrite `{0}`, which the workspace already had; the workspace is unchanged")]
+    AddOnly(String),
+    #[error("cannot read {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Who is merging: the task, its agent and that agent's priority in the stage.
+pub struct Merger<'a> {
+    pub task_id: &'a str,
+    pub agent: &'a str,
+    pub stage: &'a str,
+    /// Agents of the stage in priority order (first wins).
+    pub agents: &'a [String],
+    pub add_only: bool,
+}
+
+pub fn sha256_file(path: &Path) -> Result<String, MergeRefused> {
+    let bytes = std::fs::read(path).map_err(|source| MergeRefused::Io { path: path.to_path_buf(), source })?;
+    Ok(hex::encode(Sha256::digest(&bytes)))
+}
+
+/// Decide, for every file staged in `staging`, what merging it means.
+pub fn plan(m: &Merger<'_>, journal: &Journal, staging: &Path, workspace: &Path) -> Result<Vec<PlannedFile>, MergeRefused> {
+    let mut files = Vec::new();
+    staging::collect(staging, Path::new(""), &mut files)?;
+    files.sort();
+    let priority = |agent: &str| m.agents.iter().position(|a| a == agent).unwrap_or(usize::MAX);
+    let mut planned = Vec::with_capacity(files.len());
+    for rel in files {
+        let rel_s = rel.to_string_lossy().into_owned();
+        let sha = sha256_file(&staging.join(&rel))?;
+        let dest = workspace.join(&rel);
+        let mut file = PlannedFile { rel: rel_s.clone(), sha256: sha.clone(), action: Action::Write, overrides: None };
+        if dest.exists() {
+            let current = sha256_file(&dest)?;
+            let owners = journal.merged_by(&rel_s)?;
+            let owner = owners.iter().find(|(_, _, _, s)| *s == current);
+            if current == sha {
+                file.action = Action::Same;
+            } else if let Some((task, agent, stage, _)) = owner {
+                if task == m.task_id || (stage == m.stage && agent == m.agent) {
+                    // Our own interrupted merge, or this agent's own earlier
+                    // attempt at the stage: replacing it is not overwriting.
+                } else if stage == m.stage && agent != m.agent {
+                    if priority(agent) < priority(m.agent) {
+                        file.action = Action::KeepOther { winner: agent.clone() };
+                    } else {
+                        file.overrides = Some(agent.clone());
+                    }
+                } else if m.add_only {
+                    return Err(MergeRefused::AddOnly(rel_s));
+                }
+            } else if m.add_only {
+                return Err(MergeRefused::AddOnly(rel_s));
+            }
+        }
+        planned.push(file);
+    }
+    Ok(planned)
+}
+
+/// Write the planned files; returns the paths written or confirmed.
+pub fn apply(planned: &[PlannedFile], staging: &Path, workspace: &Path) -> Result<Vec<String>, MergeRefused> {
+    let mut published = Vec::new();
+    for f in planned {
+        match f.action {
+            Action::Write => {
+                staging::publish(&staging.join(&f.rel), &workspace.join(&f.rel))
+                    .map_err(|source| MergeRefused::Io { path: workspace.join(&f.rel), source })?;
+                published.push(f.rel.clone());
+            }
+            Action::Same => published.push(f.rel.clone()),
+            Action::KeepOther { .. } => {}
+        }
+    }
+    Ok(published)
+}

@@ -1,0 +1,32 @@
+//! The orchestrator: runs a validated pipeline stage by stage, through a
+//! [`Dispatch`], journaling every step so that a crashed or halted run can
+//! be resumed without re-running what finished.
+//!
+//! `run.rs` holds the state machine (stages, agents, retries, gates,
+//! recovery), `merge.rs` publishes a task's `/out` under the run's rules,
+//! `inputs.rs` resolves the run's inputs, `report.rs` writes `agents.json`
+//! and progress lines, `dispatch.rs` is the seam to the sandbox or the bus.
+
+pub mod dispatch;
+pub mod inputs;
+pub mod merge;
+pub mod report;
+pub mod run;
+
+pub use dispatch::{Dispatch, InProcess, Task, TaskError, TaskResult};
+pub use run::{Orchestrator, OrchestratorError, RunOptions, RunOutcome, RunStatus};
+
+use std::path::PathBuf;
+
+/// Where runs live: `$TAYLORDASH_RUNS_DIR`, else `$XDG_STATE_HOME/taylordash/runs`,
+/// else `~/.local/state/taylordash/runs`, else `.taylordash/runs`.
+pub fn default_runs_dir() -> PathBuf {
+    let nonempty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(d) = nonempty("TAYLORDASH_RUNS_DIR") {
+        return d;
+    }
+    nonempty("XDG_STATE_HOME")
+        .or_else(|| nonempty("HOME").map(|h| h.join(".local/state")))
+        .map(|d| d.join("taylordash/runs"))
+        .unwrap_or_else(|| PathBuf::from(".taylordash/runs"))
+}

@@ -1,0 +1,738 @@
+//! The run state machine.
+//!
+//! Stages run in dependency order. A stage's agents run concurrently when
+//! `parallel: true`; an agent runs its tools in order, each seeing the stage
+//! inputs, the shared context, the previous tool's output and any gate
+//! feedback. After the agents, the declared outputs must exist and the gates
+//! run: a failed gate retries the stage with its report as feedback
+//! (`retry_with_enhanced_context`), a failed security gate halts the run for
+//! review at once. Recovery follows the seed: a timed-out agent's task is
+//! reassigned to the `backup_agent`; retryable failures back off
+//! exponentially with jitter; more than `max_consecutive_failures` failed
+//! attempts in a row, or no progress for `stall_timeout`, halt the run in
+//! `needs_review`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+
+use super::dispatch::{Dispatch, Task, TaskError};
+use super::inputs::{self, InputError};
+use super::merge::{self, Action, Merger, MergeRefused};
+use super::report::{progress, write_agents_json};
+use crate::pipeline::{self, Pipeline, Stage};
+use crate::store::{Journal, StoreError};
+
+/// Wall-clock budget of one task when its stage names none.
+const DEFAULT_TASK_TIMEOUT: Duration = Duration::from_secs(60);
+/// Retries of a stage (gate failures) and of a task (retryable failures)
+/// when the stage names none.
+const DEFAULT_RETRIES: u32 = 2;
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub workspace: PathBuf,
+    pub principal: String,
+    pub role: String,
+    /// `--input NAME=FILE`.
+    pub inputs: Vec<(String, PathBuf)>,
+    pub runs_dir: PathBuf,
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunStatus {
+    Completed,
+    Failed(String),
+    /// Halted for a human: a security gate failed, too many failures in a
+    /// row, or no progress (circular coordination).
+    NeedsReview(String),
+}
+
+impl RunStatus {
+    fn label(&self) -> &'static str {
+        match self {
+            RunStatus::Completed => "completed",
+            RunStatus::Failed(_) => "failed",
+            RunStatus::NeedsReview(_) => "needs_review",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub run_id: String,
+    pub run_dir: PathBuf,
+    pub status: RunStatus,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrchestratorError {
+    #[error("{0}")]
+    Pipeline(pipeline::Diagnostics),
+    #[error("denied: stage `{stage}` (agent `{agent}`) may be run by {allowed}; `{principal}` has role `{role}`")]
+    Rbac { stage: String, agent: String, allowed: String, principal: String, role: String },
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("no run `{0}` (see `taylordash runs list`)")]
+    NoRun(String),
+    #[error("run `{0}` already completed; nothing to resume")]
+    AlreadyCompleted(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl OrchestratorError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            OrchestratorError::Rbac { .. } => 3,
+            OrchestratorError::Pipeline(_) | OrchestratorError::Input(_) | OrchestratorError::NoRun(_) => 2,
+            OrchestratorError::AlreadyCompleted(_) => 0,
+            OrchestratorError::Store(_) | OrchestratorError::Io(_) => 1,
+        }
+    }
+}
+
+pub struct Orchestrator<'d> {
+    dispatch: &'d dyn Dispatch,
+}
+
+/// Why a stage did not complete.
+enum Stop {
+    Failed(String),
+    Review(String),
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Self {
+        Stop::Failed(format!("journal: {e}"))
+    }
+}
+
+/// One run in progress.
+struct Run<'a> {
+    id: String,
+    dir: PathBuf,
+    workspace: PathBuf,
+    trace_id: String,
+    pipeline: &'a Pipeline,
+    journal: Mutex<Journal>,
+    dispatch: &'a dyn Dispatch,
+    /// Artifact name → value (run inputs and stage outputs).
+    artifacts: Mutex<BTreeMap<String, Value>>,
+    consecutive_failures: AtomicU32,
+    quiet: bool,
+}
+
+impl<'d> Orchestrator<'d> {
+    pub fn new(dispatch: &'d dyn Dispatch) -> Self {
+        Orchestrator { dispatch }
+    }
+
+    /// Start a new run of `pipeline` (its source text is journaled for resume).
+    pub fn start(&self, pipeline: &Pipeline, source: &str, opts: &RunOptions) -> Result<RunOutcome, OrchestratorError> {
+        check_rbac(pipeline, &opts.principal, &opts.role)?;
+        let root_inputs = entry_inputs(pipeline);
+        let workspace = opts
+            .workspace
+            .canonicalize()
+            .map_err(|e| OrchestratorError::Io(format!("workspace {}: {e}", opts.workspace.display())))?;
+        let resolved = inputs::resolve(&root_inputs, &workspace, &opts.inputs)?;
+        let id = format!("run-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let trace_id = uuid::Uuid::new_v4().simple().to_string();
+        let dir = opts.runs_dir.join(&id);
+        std::fs::create_dir_all(dir.join("staging"))
+            .map_err(|e| OrchestratorError::Io(format!("run directory {}: {e}", dir.display())))?;
+        let journal = Journal::open(&dir.join("journal.sqlite"))?;
+        let inputs_json = serde_json::to_string(&resolved).unwrap_or_default();
+        journal.create_run(
+            &id,
+            &pipeline.file,
+            source,
+            &workspace.display().to_string(),
+            &opts.principal,
+            &opts.role,
+            &trace_id,
+            &inputs_json,
+        )?;
+        journal.event("run_started", &json!({ "principal": opts.principal, "role": opts.role, "trace_id": trace_id }))?;
+        println!("{id}");
+        progress(opts.quiet, format_args!("run {id}: {} ({} stages), trace {trace_id}", pipeline.file, pipeline.stages.len()));
+        let run = Run {
+            id,
+            dir,
+            workspace,
+            trace_id,
+            pipeline,
+            journal: Mutex::new(journal),
+            dispatch: self.dispatch,
+            artifacts: Mutex::new(resolved),
+            consecutive_failures: AtomicU32::new(0),
+            quiet: opts.quiet,
+        };
+        Ok(run.execute())
+    }
+
+    /// Continue a run that crashed or halted. Tasks that finished are not
+    /// run again; a task interrupted mid-merge finishes its merge.
+    pub fn resume(&self, run_dir: &Path, cx: &pipeline::Context, quiet: bool) -> Result<RunOutcome, OrchestratorError> {
+        let id = run_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let db = run_dir.join("journal.sqlite");
+        if !db.is_file() {
+            return Err(OrchestratorError::NoRun(id));
+        }
+        let journal = Journal::open(&db)?;
+        let row = journal.run()?;
+        if row.status == "completed" {
+            return Err(OrchestratorError::AlreadyCompleted(row.id));
+        }
+        let (source, inputs_json) = journal.run_source()?;
+        let pipeline = pipeline::parse(&row.pipeline, &source, cx).map_err(OrchestratorError::Pipeline)?;
+        check_rbac(&pipeline, &row.principal, &row.role)?;
+        let artifacts: BTreeMap<String, Value> = serde_json::from_str(&inputs_json).unwrap_or_default();
+        journal.set_run_status("running", None)?;
+        journal.event("run_resumed", &json!({}))?;
+        progress(quiet, format_args!("run {}: resuming {}", row.id, row.pipeline));
+        let run = Run {
+            id: row.id,
+            dir: run_dir.to_path_buf(),
+            workspace: PathBuf::from(row.workspace),
+            trace_id: row.trace_id,
+            pipeline: &pipeline,
+            journal: Mutex::new(journal),
+            dispatch: self.dispatch,
+            artifacts: Mutex::new(artifacts),
+            consecutive_failures: AtomicU32::new(0),
+            quiet,
+        };
+        Ok(run.execute())
+    }
+}
+
+/// The inputs of stages with no dependencies: they come from the run.
+fn entry_inputs(p: &Pipeline) -> Vec<String> {
+    let deps = pipeline::plan::dependencies(p);
+    let mut names: Vec<String> = Vec::new();
+    for (i, s) in p.stages.iter().enumerate() {
+        if deps[i].is_empty() {
+            for n in &s.inputs {
+                if !names.contains(&n.name) {
+                    names.push(n.name.clone());
+                }
+            }
+        }
+    }
+    names
+}
+
+/// Every agent of every stage must admit the caller's role.
+pub fn check_rbac(p: &Pipeline, principal: &str, role: &str) -> Result<(), OrchestratorError> {
+    for stage in &p.stages {
+        for agent in &stage.agents {
+            if !agent.rbac.iter().any(|r| r.name == role) {
+                let allowed: Vec<&str> = agent.rbac.iter().map(|r| r.name.as_str()).collect();
+                return Err(OrchestratorError::Rbac {
+                    stage: stage.name.clone(),
+                    agent: agent.name.clone(),
+                    allowed: if allowed.is_empty() { "no role".into() } else { format!("role {}", allowed.join(" or ")) },
+                    principal: principal.to_string(),
+                    role: if role.is_empty() { "none".into() } else { role.to_string() },
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn span_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..16].to_string()
+}
+
+/// Exponential backoff with full jitter: a random wait in [d/2, d].
+fn backoff_delay(stage: &Stage, failures: u32) -> Duration {
+    let b = stage.backoff;
+    let exp = b.initial.as_secs_f64() * b.factor.powi(failures.saturating_sub(1) as i32);
+    let capped = exp.min(b.max.as_secs_f64());
+    let jitter = (uuid::Uuid::new_v4().as_u128() % 1000) as f64 / 1000.0;
+    Duration::from_secs_f64(capped * (0.5 + 0.5 * jitter))
+}
+
+impl Run<'_> {
+    fn journal<T>(&self, f: impl FnOnce(&mut Journal) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut guard = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+
+    fn say(&self, line: std::fmt::Arguments<'_>) {
+        progress(self.quiet, line);
+    }
+
+    fn execute(self) -> RunOutcome {
+        let status = match self.stages() {
+            Ok(()) => self.finish_checks(),
+            Err(Stop::Failed(m)) => RunStatus::Failed(m),
+            Err(Stop::Review(m)) => RunStatus::NeedsReview(m),
+        };
+        let error = match &status {
+            RunStatus::Completed => None,
+            RunStatus::Failed(m) | RunStatus::NeedsReview(m) => Some(m.clone()),
+        };
+        let _ = self.journal(|j| {
+            j.set_run_status(status.label(), error.as_deref())?;
+            j.event("run_finished", &json!({ "status": status.label(), "error": error }))
+        });
+        self.write_agents_json();
+        match &status {
+            RunStatus::Completed => self.say(format_args!("run {}: completed", self.id)),
+            RunStatus::Failed(m) => self.say(format_args!("run {}: failed: {m}", self.id)),
+            RunStatus::NeedsReview(m) => self.say(format_args!("run {}: needs review: {m}", self.id)),
+        }
+        RunOutcome { run_id: self.id.clone(), run_dir: self.dir.clone(), status }
+    }
+
+    fn write_agents_json(&self) {
+        let dirs = [self.dir.as_path(), self.workspace.as_path()];
+        if let Err(e) = self.journal(|j| Ok(write_agents_json(j, &dirs))) .unwrap_or_else(|e| Err(e.to_string())) {
+            tracing::warn!(error = %e, "could not write agents.json");
+        }
+    }
+
+    fn stages(&self) -> Result<(), Stop> {
+        let deps = pipeline::plan::dependencies(self.pipeline);
+        let order = pipeline::plan::order(&deps).map_err(|_| Stop::Failed("the stages form a cycle".into()))?;
+        for i in order {
+            let stage = &self.pipeline.stages[i];
+            if let Some(cond) = &stage.condition {
+                let (negate, name) = match cond.name.strip_prefix('!') {
+                    Some(n) => (true, n),
+                    None => (false, cond.name.as_str()),
+                };
+                let present = self.artifacts.lock().map(|a| a.contains_key(name)).unwrap_or(false);
+                if present == negate {
+                    self.journal(|j| j.set_stage(&stage.name, i, "skipped", 0, None))?;
+                    self.say(format_args!("[{}] skipped (if: {})", stage.name, cond.name));
+                    continue;
+                }
+            }
+            self.stage(i, stage)?;
+            self.write_agents_json();
+        }
+        Ok(())
+    }
+
+    fn stage(&self, position: usize, stage: &Stage) -> Result<(), Stop> {
+        let (mut attempt, mut feedback) = match self.journal(|j| j.stage(&stage.name))? {
+            Some((status, _, _)) if status == "done" => {
+                self.say(format_args!("[{}] already done", stage.name));
+                self.replay_outputs(stage)?;
+                return Ok(());
+            }
+            Some((_, attempt, feedback)) => {
+                (attempt.max(1), feedback.and_then(|f| serde_json::from_str::<Value>(&f).ok()))
+            }
+            None => (1, None),
+        };
+        let budget = stage_retries(stage);
+        loop {
+            let fb_text = feedback.as_ref().map(|f| f.to_string());
+            self.journal(|j| j.set_stage(&stage.name, position, "running", attempt, fb_text.as_deref()))?;
+            self.say(format_args!("[{}] attempt {attempt}{}", stage.name, if stage.parallel { " (parallel agents)" } else { "" }));
+            let started = Instant::now();
+            let files = self.agents(stage, attempt, feedback.as_ref())?;
+            self.check_outputs(stage, &files)?;
+            match self.gates(stage, attempt, &files)? {
+                None => {
+                    self.journal(|j| j.set_stage(&stage.name, position, "done", attempt, None))?;
+                    self.say(format_args!("[{}] done in {:?}", stage.name, started.elapsed()));
+                    return Ok(());
+                }
+                Some(report) if attempt <= budget => {
+                    self.say(format_args!("[{}] gates failed; retrying with their report as context", stage.name));
+                    self.journal(|j| j.event("retry_with_enhanced_context", &json!({ "stage": stage.name, "attempt": attempt, "report": report })))?;
+                    feedback = Some(report);
+                    attempt += 1;
+                }
+                Some(report) => {
+                    self.journal(|j| j.set_stage(&stage.name, position, "failed", attempt, None))?;
+                    return Err(Stop::Failed(format!("stage `{}`: gates still failing after {attempt} attempts: {report}", stage.name)));
+                }
+            }
+        }
+    }
+
+    /// A completed stage's outputs, from the journal, for the stages after it.
+    fn replay_outputs(&self, stage: &Stage) -> Result<(), Stop> {
+        let tasks = self.journal(|j| j.tasks())?;
+        let merges = self.journal(|j| j.merges())?;
+        for t in tasks.iter().filter(|t| t.stage == stage.name && t.status == "done") {
+            let output: Value = t.output.as_deref().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null);
+            let files: Vec<String> = merges.iter().filter(|(_, id, _)| *id == t.task_id).map(|(p, _, _)| p.clone()).collect();
+            self.register_outputs(stage, &output, &files);
+        }
+        Ok(())
+    }
+
+    fn register_outputs(&self, stage: &Stage, output: &Value, files: &[String]) {
+        let Ok(mut artifacts) = self.artifacts.lock() else { return };
+        for name in &stage.outputs {
+            if let Some(v) = output.get(&name.name) {
+                artifacts.insert(name.name.clone(), v.clone());
+            } else if let Some(f) = files.iter().find(|f| {
+                let p = Path::new(f.as_str());
+                p.file_stem().is_some_and(|s| s == name.name.as_str()) || p.file_name().is_some_and(|s| s == name.name.as_str())
+            }) {
+                artifacts.insert(name.name.clone(), Value::String(f.clone()));
+            }
+        }
+    }
+
+    fn check_outputs(&self, stage: &Stage, _files: &[String]) -> Result<(), Stop> {
+        let artifacts = self.artifacts.lock().map_err(|_| Stop::Failed("poisoned".into()))?;
+        let missing: Vec<&str> =
+            stage.outputs.iter().map(|n| n.name.as_str()).filter(|n| !artifacts.contains_key(*n)).collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(Stop::Failed(format!(
+                "stage `{}` did not produce its declared output(s): {} (a tool's JSON key or a file of that name)",
+                stage.name,
+                missing.join(", ")
+            )))
+        }
+    }
+
+    /// Run the stage's agents; returns the files merged by the stage.
+    fn agents(&self, stage: &Stage, attempt: u32, feedback: Option<&Value>) -> Result<Vec<String>, Stop> {
+        let priority: Vec<String> = stage.agents.iter().map(|a| a.name.clone()).collect();
+        if !stage.parallel || stage.agents.len() < 2 {
+            let mut files = Vec::new();
+            for agent in &stage.agents {
+                files.extend(self.agent(stage, &agent.name, attempt, feedback, &priority)?);
+            }
+            return Ok(files);
+        }
+        let stall = self.pipeline.policies.stall_timeout;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            for agent in &stage.agents {
+                let tx = tx.clone();
+                let priority = &priority;
+                scope.spawn(move || {
+                    let _ = tx.send(self.agent(stage, &agent.name, attempt, feedback, priority));
+                });
+            }
+            drop(tx);
+            let mut files = Vec::new();
+            let mut first_stop = None;
+            for _ in 0..stage.agents.len() {
+                match rx.recv_timeout(stall) {
+                    Ok(Ok(f)) => files.extend(f),
+                    Ok(Err(stop)) => {
+                        first_stop.get_or_insert(stop);
+                    }
+                    Err(_) => {
+                        let msg = format!(
+                            "circular coordination: no progress in stage `{}` for {:?}",
+                            stage.name, stall
+                        );
+                        let _ = self.journal(|j| j.event("circular_coordination", &json!({ "stage": stage.name })));
+                        first_stop.get_or_insert(Stop::Review(msg));
+                        break;
+                    }
+                }
+            }
+            match first_stop {
+                Some(stop) => Err(stop),
+                None => Ok(files),
+            }
+        })
+    }
+
+    /// Run one agent's tools in order; returns the files it merged.
+    fn agent(&self, stage: &Stage, agent: &str, attempt: u32, feedback: Option<&Value>, priority: &[String]) -> Result<Vec<String>, Stop> {
+        let tools = stage.agents.iter().find(|a| a.name == agent).map(|a| a.tools.clone()).unwrap_or_default();
+        let mut previous: Option<Value> = None;
+        let mut files = Vec::new();
+        for tool in &tools {
+            let task_id = format!("{}/{}/{}#{}", stage.name, agent, tool.name, attempt);
+            let (output, merged) = self.task(stage, agent, &tool.name, &task_id, previous.as_ref(), feedback, priority)?;
+            self.register_outputs(stage, &output, &merged);
+            files.extend(merged);
+            previous = Some(output);
+        }
+        Ok(files)
+    }
+
+    fn task_input(&self, stage: &Stage, task: &Task, previous: Option<&Value>, feedback: Option<&Value>) -> String {
+        let artifacts = self.artifacts.lock().map(|a| a.clone()).unwrap_or_default();
+        let mut input = Map::new();
+        for name in &stage.inputs {
+            if let Some(v) = artifacts.get(&name.name) {
+                input.insert(name.name.clone(), v.clone());
+            }
+        }
+        let shared: Map<String, Value> = self
+            .pipeline
+            .shared_context
+            .iter()
+            .filter_map(|n| artifacts.get(n).map(|v| (n.clone(), v.clone())))
+            .collect();
+        if !shared.is_empty() {
+            input.insert("shared_context".into(), Value::Object(shared));
+        }
+        if let Some(p) = previous {
+            input.insert("previous".into(), p.clone());
+        }
+        if let Some(f) = feedback {
+            input.insert("feedback".into(), f.clone());
+        }
+        input.insert(
+            "task".into(),
+            json!({ "run_id": task.run_id, "task_id": task.task_id, "stage": task.stage, "agent": task.agent,
+                    "tool": task.tool, "attempt": task.attempt, "trace_id": task.trace_id, "span_id": task.span_id }),
+        );
+        Value::Object(input).to_string()
+    }
+
+    /// Run one task to completion: skip it if the journal says it finished,
+    /// finish its merge if a crash interrupted one, else attempt it (with
+    /// retries, backoff and reassignment) and merge its `/out`.
+    #[allow(clippy::too_many_arguments)]
+    fn task(
+        &self,
+        stage: &Stage,
+        agent: &str,
+        tool: &str,
+        task_id: &str,
+        previous: Option<&Value>,
+        feedback: Option<&Value>,
+        priority: &[String],
+    ) -> Result<(Value, Vec<String>), Stop> {
+        let span = span_id();
+        self.journal(|j| j.upsert_task(task_id, &stage.name, agent, tool, &span))?;
+        if let Some(row) = self.journal(|j| j.task(task_id))? {
+            let output = || row.output.as_deref().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null);
+            match row.status.as_str() {
+                "done" => {
+                    let files = self.journal(|j| j.merges())?
+                        .into_iter()
+                        .filter(|(_, id, _)| id == task_id)
+                        .map(|(p, _, _)| p)
+                        .collect();
+                    self.say(format_args!("  {agent}/{tool}: done before, not run again"));
+                    return Ok((output(), files));
+                }
+                "merging" => {
+                    let staging = PathBuf::from(row.staging.clone().unwrap_or_default());
+                    let files = self.merge(stage, &row.agent, task_id, &staging, priority)?;
+                    self.journal(|j| j.finish_task(task_id))?;
+                    self.say(format_args!("  {agent}/{tool}: finished its interrupted merge"));
+                    return Ok((output(), files));
+                }
+                _ => {}
+            }
+        }
+        let retries = stage_retries(stage);
+        let timeout = stage.timeout.unwrap_or(DEFAULT_TASK_TIMEOUT);
+        let mut running_as = agent.to_string();
+        let mut failures = 0u32;
+        loop {
+            let limit = self.pipeline.policies.max_consecutive_failures;
+            if self.consecutive_failures.load(Ordering::SeqCst) > limit {
+                return Err(Stop::Review(format!("more than {limit} consecutive failures (last: {task_id})")));
+            }
+            let span = span_id();
+            let attempt = self.journal(|j| j.start_attempt(task_id, &running_as, &self.trace_id, &span))?;
+            let staging = self.dir.join("staging").join(format!("{}-{attempt}", task_id.replace(['/', '#'], "_")));
+            let _ = std::fs::remove_dir_all(&staging);
+            std::fs::create_dir_all(&staging).map_err(|e| Stop::Failed(format!("staging {}: {e}", staging.display())))?;
+            let mut task = Task {
+                run_id: self.id.clone(),
+                task_id: task_id.to_string(),
+                stage: stage.name.clone(),
+                agent: running_as.clone(),
+                tool: tool.to_string(),
+                attempt,
+                input: String::new(),
+                trace_id: self.trace_id.clone(),
+                span_id: span,
+                timeout,
+                workspace: self.workspace.clone(),
+                staging: staging.clone(),
+            };
+            if self.pipeline.policies.trace_required && (task.trace_id.is_empty() || task.span_id.is_empty()) {
+                return Err(Stop::Failed(format!("trace_required: task {task_id} has no trace ids")));
+            }
+            task.input = self.task_input(stage, &task, previous, feedback);
+            let started = Instant::now();
+            let result = self.dispatch.run(&task);
+            let ms = started.elapsed().as_millis() as i64;
+            let error = match result {
+                Ok(res) => match self.publish(stage, &running_as, task_id, attempt, ms, &res.output, &staging, priority) {
+                    Ok(files) => {
+                        self.consecutive_failures.store(0, Ordering::SeqCst);
+                        self.say(format_args!("  {running_as}/{tool}: ok in {ms} ms, {} file(s)", files.len()));
+                        let output = serde_json::from_str(&res.output).unwrap_or(Value::Null);
+                        return Ok((output, files));
+                    }
+                    Err(e) => e,
+                },
+                Err(e) => e,
+            };
+            failures += 1;
+            self.consecutive_failures.fetch_add(1, Ordering::SeqCst);
+            self.journal(|j| j.fail_attempt(task_id, attempt, error.exit_code, &error.message, ms))?;
+            self.say(format_args!("  {running_as}/{tool}: attempt {attempt} failed (exit {}): {}", error.exit_code, error.message));
+            if let (true, Some(backup)) = (error.timed_out, stage.backup_agent.as_ref()) {
+                if running_as != backup.name {
+                    self.journal(|j| j.event("reassign_task_to_backup", &json!({ "task": task_id, "from": running_as, "to": backup.name })))?;
+                    self.say(format_args!("  {task_id}: timed out; reassigned to backup agent `{}`", backup.name));
+                    running_as = backup.name.clone();
+                    continue;
+                }
+            }
+            if !(error.retryable || error.timed_out) || failures > retries {
+                return Err(Stop::Failed(format!("task {task_id} failed: {}", error.message)));
+            }
+            std::thread::sleep(backoff_delay(stage, failures));
+        }
+    }
+
+    /// Journal the attempt's success and merge intent, then merge.
+    #[allow(clippy::too_many_arguments)]
+    fn publish(
+        &self,
+        stage: &Stage,
+        agent: &str,
+        task_id: &str,
+        attempt: u32,
+        ms: i64,
+        output: &str,
+        staging: &Path,
+        priority: &[String],
+    ) -> Result<Vec<String>, TaskError> {
+        let refused = |e: MergeRefused| TaskError {
+            exit_code: if matches!(e, MergeRefused::AddOnly(_) | MergeRefused::Staging(_)) { 3 } else { 1 },
+            message: e.to_string(),
+            retryable: false,
+            timed_out: false,
+        };
+        let m = Merger { task_id, agent, stage: &stage.name, agents: priority, add_only: self.pipeline.policies.add_only };
+        let mut guard = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        let planned = merge::plan(&m, &guard, staging, &self.workspace).map_err(refused)?;
+        let intents: Vec<(String, String)> = planned
+            .iter()
+            .filter(|f| !matches!(f.action, Action::KeepOther { .. }))
+            .map(|f| (f.rel.clone(), f.sha256.clone()))
+            .collect();
+        guard
+            .record_merge_intent(task_id, attempt, ms, output, &staging.display().to_string(), &intents, agent, &stage.name)
+            .map_err(|e| refused(e.into()))?;
+        for f in &planned {
+            let decision = match (&f.action, &f.overrides) {
+                (Action::KeepOther { winner }, _) => Some((winner.clone(), agent.to_string())),
+                (Action::Write, Some(loser)) => Some((agent.to_string(), loser.clone())),
+                _ => None,
+            };
+            if let Some((winner, loser)) = decision {
+                let _ = guard.event(
+                    "decision",
+                    &json!({ "detection": "concurrent_file_access", "resolution": "priority_based_queuing",
+                             "path": f.rel, "stage": stage.name, "kept": winner, "discarded": loser }),
+                );
+                self.say(format_args!("  conflict on {}: kept `{winner}`'s version over `{loser}`'s (agent priority)", f.rel));
+            }
+        }
+        let files = merge::apply(&planned, staging, &self.workspace).map_err(refused)?;
+        guard.finish_task(task_id).map_err(|e| refused(e.into()))?;
+        Ok(files)
+    }
+
+    /// Finish an interrupted merge from the preserved staging directory.
+    fn merge(&self, stage: &Stage, agent: &str, task_id: &str, staging: &Path, priority: &[String]) -> Result<Vec<String>, Stop> {
+        let m = Merger { task_id, agent, stage: &stage.name, agents: priority, add_only: self.pipeline.policies.add_only };
+        let guard = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        let planned = merge::plan(&m, &guard, staging, &self.workspace).map_err(|e| Stop::Failed(e.to_string()))?;
+        merge::apply(&planned, staging, &self.workspace).map_err(|e| Stop::Failed(e.to_string()))
+    }
+
+    /// Run the stage's gates; `None` when all pass, else the failure report.
+    fn gates(&self, stage: &Stage, attempt: u32, files: &[String]) -> Result<Option<Value>, Stop> {
+        let mut failures = Vec::new();
+        for gate in &stage.gates {
+            let task_id = format!("{}/gate/{}#{attempt}", stage.name, gate.name);
+            let staging = self.dir.join("staging").join(task_id.replace(['/', '#'], "_"));
+            let _ = std::fs::create_dir_all(&staging);
+            let artifacts = self.artifacts.lock().map(|a| a.clone()).unwrap_or_default();
+            let outputs: Map<String, Value> =
+                stage.outputs.iter().filter_map(|n| artifacts.get(&n.name).map(|v| (n.name.clone(), v.clone()))).collect();
+            let task = Task {
+                run_id: self.id.clone(),
+                task_id: task_id.clone(),
+                stage: stage.name.clone(),
+                agent: "gate".into(),
+                tool: gate.plugin.clone(),
+                attempt,
+                input: json!({ "gate": gate.name, "stage": stage.name, "attempt": attempt, "files": files, "outputs": outputs,
+                               "task": { "run_id": self.id, "trace_id": self.trace_id } })
+                .to_string(),
+                trace_id: self.trace_id.clone(),
+                span_id: span_id(),
+                timeout: stage.timeout.unwrap_or(DEFAULT_TASK_TIMEOUT),
+                workspace: self.workspace.clone(),
+                staging,
+            };
+            let (passed, report) = match self.dispatch.run(&task) {
+                Ok(res) => {
+                    let v: Value = serde_json::from_str(&res.output).unwrap_or(Value::Null);
+                    match v.get("passed").and_then(Value::as_bool) {
+                        Some(p) => (p, v),
+                        None => (false, json!({ "passed": false, "error": "the gate's output has no boolean `passed`", "output": v })),
+                    }
+                }
+                Err(e) => (false, json!({ "passed": false, "error": e.message })),
+            };
+            self.journal(|j| {
+                j.record_gate(&stage.name, attempt, &gate.name, passed, &report.to_string())?;
+                j.event("gate", &json!({ "stage": stage.name, "gate": gate.name, "attempt": attempt, "passed": passed }))
+            })?;
+            self.say(format_args!("  gate {}: {}", gate.name, if passed { "passed" } else { "FAILED" }));
+            if !passed {
+                if gate.security {
+                    return Err(Stop::Review(format!(
+                        "security gate `{}` failed in stage `{}`; halted for human review: {report}",
+                        gate.name, stage.name
+                    )));
+                }
+                failures.push(json!({ "gate": gate.name, "report": report }));
+            }
+        }
+        Ok(if failures.is_empty() { None } else { Some(json!({ "failed_gates": failures })) })
+    }
+
+    /// Run-wide policies checked at the end.
+    fn finish_checks(&self) -> RunStatus {
+        if self.pipeline.policies.docs_required {
+            let merges = self.journal(|j| j.merges()).unwrap_or_default();
+            let is_doc = |p: &str| {
+                p.ends_with(".md") || p.ends_with(".rst") || p.starts_with("docs/") || p == "mkdocs.yml"
+            };
+            if !merges.iter().any(|(p, _, _)| is_doc(p)) {
+                return RunStatus::Failed(
+                    "docs_required: the run produced no documentation artifact (*.md, *.rst, docs/, mkdocs.yml)".into(),
+                );
+            }
+        }
+        RunStatus::Completed
+    }
+}
+
+fn stage_retries(stage: &Stage) -> u32 {
+    stage.retries.unwrap_or(DEFAULT_RETRIES)
+}
