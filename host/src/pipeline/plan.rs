@@ -64,8 +64,12 @@ fn find_cycle(deps: &[Vec<usize>], indegree: &[usize]) -> Vec<usize> {
     loop {
         if let Some(&k) = seen_at.get(&at) {
             let mut cycle: Vec<usize> = path[k..].to_vec();
-            // We walked dependency edges (backwards); present it as "runs before".
+            // We walked dependency edges (backwards); present it as "runs
+            // before", starting from the stage listed first.
             cycle.reverse();
+            if let Some(first) = cycle.iter().enumerate().min_by_key(|(_, s)| **s).map(|(i, _)| i) {
+                cycle.rotate_left(first);
+            }
             cycle.push(cycle[0]);
             return cycle;
         }

@@ -106,7 +106,10 @@ pub fn parse(text: &str, limits: Limits) -> Result<Option<Node>, YamlError> {
     for item in Parser::new_from_str(text) {
         let (event, span) = item.map_err(|e| YamlError {
             pos: Pos { line: e.marker().line(), col: e.marker().col() + 1 },
-            message: format!("invalid YAML: {}", e.info()),
+            message: match e.info() {
+                "recursion limit exceeded" => "invalid YAML: nesting too deep (recursion limit exceeded)".into(),
+                info => format!("invalid YAML: {info}"),
+            },
         })?;
         let pos = Pos { line: span.start.line(), col: span.start.col() + 1 };
         let refuse = |message: String| Err(YamlError { pos, message });
