@@ -771,6 +771,27 @@ mod tests {
     }
 
     #[test]
+    fn ref_loops_are_reported_not_followed() {
+        let h = Harness::new();
+        h.write_workspace("doc.json", r#"{"c": {"c": {}}}"#);
+        let out = h
+            .run::<JsonschemaLint>(json!({
+                "document": "doc.json",
+                "schema": { "anyOf": [{ "$ref": "#" }], "properties": { "c": { "$ref": "#" } } }
+            }))
+            .unwrap();
+        assert!(out.schema.valid);
+        assert_eq!(
+            out.documents[0].violations,
+            [v(
+                "",
+                "/anyOf/0/$ref/anyOf/0/$ref",
+                "`$ref` loop: this schema applies to the same value again"
+            )]
+        );
+    }
+
+    #[test]
     fn formats_are_asserted_only_when_asked() {
         let h = Harness::new();
         h.write_workspace(

@@ -495,6 +495,10 @@ pub struct Validator<'s> {
     store: &'s Store,
     formats: Formats,
     regexes: RefCell<BTreeMap<String, Option<regex_lite::Regex>>>,
+    /// The schemas being applied, with the value each applies to.
+    active: RefCell<Vec<(usize, String)>>,
+    /// The first loop met during this validation.
+    first_loop: RefCell<Option<Error>>,
 }
 
 #[derive(Default)]
@@ -612,6 +616,8 @@ impl<'s> Validator<'s> {
             store,
             formats,
             regexes: RefCell::new(BTreeMap::new()),
+            active: RefCell::new(Vec::new()),
+            first_loop: RefCell::new(None),
         }
     }
 
@@ -619,6 +625,7 @@ impl<'s> Validator<'s> {
     pub fn validate(&self, schema: &Value, base: &str, instance: &Value) -> Vec<Error> {
         let mut out = Vec::new();
         self.check(schema, base, instance, "", "", 0, &mut out);
+        out.extend(self.first_loop.borrow_mut().take());
         out
     }
 
@@ -680,6 +687,41 @@ impl<'s> Validator<'s> {
             });
             return ev;
         }
+        // A schema applied again to the same value, without descending into
+        // it, would loop forever (`{"$ref": "#"}`). The first such loop is
+        // reported (even inside an `anyOf` or `not` probe); the re-entry
+        // itself adds no constraint.
+        let key = (std::ptr::from_ref(schema) as usize, ip.to_string());
+        if self.active.borrow().contains(&key) {
+            let mut first = self.first_loop.borrow_mut();
+            if first.is_none() {
+                *first = Some(Error {
+                    pointer: ip.to_string(),
+                    schema_path: sp.to_string(),
+                    message: "`$ref` loop: this schema applies to the same value again".to_string(),
+                });
+            }
+            return ev;
+        }
+        self.active.borrow_mut().push(key);
+        self.check_body(s, base, inst, ip, sp, depth, out, &mut ev, &err);
+        self.active.borrow_mut().pop();
+        ev
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn check_body(
+        &self,
+        s: &Map<String, Value>,
+        base: &str,
+        inst: &Value,
+        ip: &str,
+        sp: &str,
+        depth: usize,
+        out: &mut Vec<Error>,
+        ev: &mut Evaluated,
+        err: &dyn Fn(&mut Vec<Error>, &str, String),
+    ) {
         let base = self
             .store
             .draft
@@ -712,7 +754,7 @@ impl<'s> Validator<'s> {
             }
         }
         if has_ref && self.store.draft.legacy_ref() {
-            return ev;
+            return;
         }
 
         // Any instance type.
@@ -895,17 +937,16 @@ impl<'s> Validator<'s> {
         }
 
         match inst {
-            Value::Number(n) => self.check_number(s, n, inst, out, &err),
-            Value::String(text) => self.check_string(s, text, inst, out, &err),
+            Value::Number(n) => self.check_number(s, n, inst, out, err),
+            Value::String(text) => self.check_string(s, text, inst, out, err),
             Value::Array(items) => {
-                self.check_array(s, &base, items, inst, ip, sp, depth, out, &mut ev, &err)
+                self.check_array(s, &base, items, inst, ip, sp, depth, out, ev, err)
             }
             Value::Object(map) => {
-                self.check_object(s, &base, map, inst, ip, sp, depth, out, &mut ev, &err)
+                self.check_object(s, &base, map, inst, ip, sp, depth, out, ev, err)
             }
             _ => {}
         }
-        ev
     }
 
     fn check_number(
