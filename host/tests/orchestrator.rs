@@ -1,0 +1,229 @@
+//! The orchestrator against real components (the `probe` test plugin through
+//! the sandbox): parallel agents overlap, gates retry with feedback, a
+//! security gate halts, add_only refuses without touching the workspace,
+//! conflicts are decided by priority, timeouts go to the backup agent,
+//! repeated failures halt for review, and agents.json follows the stages.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use taylordash::orchestrator::{InProcess, Orchestrator, RunOptions, RunOutcome, RunStatus};
+use taylordash::pipeline::{self, Context};
+use taylordash::store::Journal;
+
+struct Rig {
+    workspace: tempfile::TempDir,
+    runs: tempfile::TempDir,
+    _cache: tempfile::TempDir,
+    dispatch: InProcess,
+}
+
+fn rig(probe: Value) -> Rig {
+    let (sandbox, cache) = common::sandbox();
+    let dir = common::test_plugin("probe").parent().unwrap().to_path_buf();
+    let workspace = tempfile::tempdir().unwrap();
+    std::fs::write(workspace.path().join("probe.json"), probe.to_string()).unwrap();
+    std::fs::write(workspace.path().join("seed.json"), "{}").unwrap();
+    Rig {
+        workspace,
+        runs: tempfile::tempdir().unwrap(),
+        _cache: cache,
+        dispatch: InProcess::new(Arc::new(sandbox), dir, None, "admin".into()),
+    }
+}
+
+impl Rig {
+    fn run(&self, yaml: &str) -> RunOutcome {
+        let dir = common::test_plugin("probe").parent().unwrap().to_path_buf();
+        let p = pipeline::parse("test.yaml", yaml, &Context::with_plugins_dir(dir)).unwrap_or_else(|d| panic!("{d}"));
+        let opts = RunOptions {
+            workspace: self.workspace.path().to_path_buf(),
+            principal: "tester".into(),
+            role: "admin".into(),
+            inputs: Vec::new(),
+            runs_dir: self.runs.path().to_path_buf(),
+            quiet: true,
+        };
+        Orchestrator::new(&self.dispatch).start(&p, yaml, &opts).expect("run starts")
+    }
+
+    fn read(&self, rel: &str) -> Option<String> {
+        std::fs::read_to_string(self.workspace.path().join(rel)).ok()
+    }
+}
+
+fn journal(o: &RunOutcome) -> Journal {
+    Journal::open(&o.run_dir.join("journal.sqlite")).unwrap()
+}
+
+fn output(j: &Journal, task: &str) -> Value {
+    let row = j.task(task).unwrap().unwrap_or_else(|| panic!("no task {task}"));
+    serde_json::from_str(row.output.as_deref().unwrap()).unwrap()
+}
+
+fn agent(name: &str, extra: &str) -> String {
+    format!("        - {{ name: \"{name}\", tools: [\"probe\"], rbac: [\"admin\"] }}{extra}\n")
+}
+
+#[test]
+fn parallel_agents_really_overlap_and_conflicts_go_to_the_first_agent() {
+    let r = rig(json!({ "agents": {
+        "a": { "sleep_ms": 400, "files": { "a.txt": "A", "shared.txt": "from {agent}" }, "outputs": { "plan": "p" } },
+        "b": { "sleep_ms": 400, "files": { "b.txt": "B", "shared.txt": "from {agent}" } } } }));
+    let yaml = format!(
+        "orchestration_flow:\n  stages:\n    - stage: \"build\"\n      parallel: true\n      inputs: [\"seed\"]\n      outputs: [\"plan\"]\n      agents:\n{}{}",
+        agent("a", ""),
+        agent("b", "")
+    );
+    let o = r.run(&yaml);
+    assert_eq!(o.status, RunStatus::Completed);
+    let j = journal(&o);
+    let (a, b) = (output(&j, "build/a/probe#1"), output(&j, "build/b/probe#1"));
+    let (a0, a1, b0, b1) = (a["started_ms"].as_u64().unwrap(), a["finished_ms"].as_u64().unwrap(), b["started_ms"].as_u64().unwrap(), b["finished_ms"].as_u64().unwrap());
+    assert!(a0 < b1 && b0 < a1, "a ran {a0}..{a1}, b ran {b0}..{b1}: no overlap");
+    assert_eq!(r.read("shared.txt").unwrap(), "from a", "agent priority: the first listed wins");
+    let decisions: Vec<_> = j.events().unwrap().into_iter().filter(|e| e.kind == "decision").collect();
+    assert_eq!(decisions.len(), 1);
+    let d: Value = serde_json::from_str(&decisions[0].data).unwrap();
+    assert_eq!((d["path"].as_str(), d["kept"].as_str(), d["discarded"].as_str()), (Some("shared.txt"), Some("a"), Some("b")));
+}
+
+#[test]
+fn a_failed_gate_retries_the_stage_with_its_report_then_passes() {
+    let r = rig(json!({ "agents": { "fixer": { "files": { "draft.md": "# draft" }, "fix_on_feedback": "fixed.txt" } },
+                        "gates": { "check": { "require": "fixed.txt" } } }));
+    let yaml = "orchestration_flow:\n  stages:\n    - stage: \"work\"\n      agent: \"fixer\"\n      tools: [\"probe\"]\n      rbac: [\"admin\"]\n      gates: [{ gate: \"check\", plugin: \"probe\" }]\n";
+    let o = r.run(yaml);
+    assert_eq!(o.status, RunStatus::Completed);
+    let j = journal(&o);
+    let first = j.gate_results("work", 1).unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(!first[0].1, "attempt 1's gate must fail");
+    assert!(first[0].2.contains("fixed.txt is required and missing"), "{}", first[0].2);
+    assert!(j.gate_results("work", 2).unwrap()[0].1, "attempt 2's gate must pass");
+    assert_eq!(output(&j, "work/fixer/probe#1")["saw_feedback"], false);
+    assert_eq!(output(&j, "work/fixer/probe#2")["saw_feedback"], true);
+    assert_eq!(r.read("fixed.txt").unwrap(), "fixed by fixer");
+}
+
+#[test]
+fn a_failed_security_gate_halts_for_review_at_once() {
+    let r = rig(json!({ "agents": { "dev": { "files": { "secret.txt": "AKIA..." } }, "next": {} },
+                        "gates": { "security_check": { "forbid": "secret.txt" } } }));
+    let yaml = "orchestration_flow:\n  stages:\n    - stage: \"work\"\n      agent: \"dev\"\n      tools: [\"probe\"]\n      rbac: [\"admin\"]\n      gates: [{ gate: \"security_check\", plugin: \"probe\" }]\n    - stage: \"after\"\n      agent: \"next\"\n      tools: [\"probe\"]\n      rbac: [\"admin\"]\n";
+    let o = r.run(yaml);
+    match &o.status {
+        RunStatus::NeedsReview(m) => assert!(m.starts_with("security gate `security_check` failed in stage `work`"), "{m}"),
+        other => panic!("expected needs_review, got {other:?}"),
+    }
+    let j = journal(&o);
+    assert_eq!(j.run().unwrap().status, "needs_review");
+    assert!(j.gate_results("work", 2).unwrap().is_empty(), "no retry after a security failure");
+    assert!(j.task("after/next/probe#1").unwrap().is_none(), "later stages never ran");
+}
+
+#[test]
+fn add_only_refuses_to_overwrite_and_leaves_the_workspace_untouched() {
+    let r = rig(json!({ "agents": { "dev": { "files": { "new.txt": "new", "seed.json": "clobbered" } } } }));
+    let yaml = "orchestration_flow:\n  policies: { add_only: true }\n  stages:\n    - stage: \"work\"\n      agent: \"dev\"\n      tools: [\"probe\"]\n      rbac: [\"admin\"]\n";
+    let o = r.run(yaml);
+    match &o.status {
+        RunStatus::Failed(m) => assert!(m.contains("add_only: the task would overwrite `seed.json`"), "{m}"),
+        other => panic!("expected failure, got {other:?}"),
+    }
+    assert_eq!(r.read("seed.json").unwrap(), "{}");
+    assert_eq!(r.read("new.txt"), None, "nothing of the refused task was merged");
+}
+
+#[test]
+fn declared_outputs_must_be_produced() {
+    let r = rig(json!({ "agents": { "dev": {} } }));
+    let yaml = "orchestration_flow:\n  stages:\n    - stage: \"work\"\n      agent: \"dev\"\n      tools: [\"probe\"]\n      rbac: [\"admin\"]\n      outputs: [\"session_plan\"]\n";
+    match r.run(yaml).status {
+        RunStatus::Failed(m) => assert!(m.starts_with("stage `work` did not produce its declared output(s): session_plan"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_timed_out_task_is_reassigned_to_the_backup_agent() {
+    let r = rig(json!({ "agents": { "slow": { "sleep_ms": 5000 }, "backup": { "files": { "done.txt": "by backup" } } } }));
+    let yaml = "orchestration_flow:\n  stages:\n    - stage: \"work\"\n      agent: \"slow\"\n      tools: [\"probe\"]\n      rbac: [\"admin\"]\n      timeout: 500ms\n      backup_agent: \"backup\"\n    - stage: \"spare\"\n      agent: \"backup\"\n      tools: [\"echo\"]\n      rbac: [\"admin\"]\n";
+    let o = r.run(yaml);
+    assert_eq!(o.status, RunStatus::Completed);
+    let attempts = journal(&o).attempts("work/slow/probe#1").unwrap();
+    assert_eq!(attempts.len(), 2);
+    assert_eq!((attempts[0].1.as_str(), attempts[0].3), ("slow", Some(4)));
+    assert_eq!((attempts[1].1.as_str(), attempts[1].2.as_str()), ("backup", "succeeded"));
+    assert_eq!(r.read("done.txt").unwrap(), "by backup");
+}
+
+#[test]
+fn more_than_three_consecutive_failures_halt_for_review() {
+    let r = rig(json!({ "agents": { "flaky": { "fail": "retryable" } } }));
+    let yaml = "orchestration_flow:\n  stages:\n    - stage: \"work\"\n      agent: \"flaky\"\n      tools: [\"probe\"]\n      rbac: [\"admin\"]\n      retries: 10\n      backoff: { initial: 10ms, max: 50ms }\n";
+    let o = r.run(yaml);
+    match &o.status {
+        RunStatus::NeedsReview(m) => assert!(m.starts_with("more than 3 consecutive failures"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(journal(&o).attempts("work/flaky/probe#1").unwrap().len(), 4);
+}
+
+#[test]
+fn no_progress_is_flagged_as_circular_coordination() {
+    let r = rig(json!({ "agents": { "a": { "sleep_ms": 2500 }, "b": { "sleep_ms": 2500 } } }));
+    let yaml = format!(
+        "orchestration_flow:\n  policies: {{ stall_timeout: 1s }}\n  stages:\n    - stage: \"work\"\n      parallel: true\n      agents:\n{}{}",
+        agent("a", ""),
+        agent("b", "")
+    );
+    match r.run(&yaml).status {
+        RunStatus::NeedsReview(m) => assert!(m.starts_with("circular coordination: no progress in stage `work`"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn agents_json_lists_every_agents_outputs_and_docs_are_required() {
+    let r = rig(json!({ "agents": { "dev": { "files": { "app.py": "print()" } }, "scribe": { "files": { "docs/index.md": "# Docs" } } } }));
+    let yaml = "orchestration_flow:\n  policies: { docs_required: true }\n  stages:\n    - stage: \"build\"\n      agent: \"dev\"\n      tools: [\"probe\"]\n      rbac: [\"admin\"]\n    - stage: \"docs\"\n      agent: \"scribe\"\n      tools: [\"probe\"]\n      rbac: [\"admin\"]\n      final: true\n";
+    let o = r.run(yaml);
+    assert_eq!(o.status, RunStatus::Completed);
+    let agents: Value = serde_json::from_str(&r.read("agents.json").unwrap()).unwrap();
+    assert_eq!(agents["agents"]["dev"]["outputs"], json!(["app.py"]));
+    assert_eq!(agents["agents"]["scribe"]["outputs"], json!(["docs/index.md"]));
+    assert_eq!(agents["status"], "completed");
+    let in_run_dir: Value = serde_json::from_str(&std::fs::read_to_string(o.run_dir.join("agents.json")).unwrap()).unwrap();
+    assert_eq!(in_run_dir, agents);
+
+    let r = rig(json!({ "agents": { "dev": { "files": { "app.py": "print()" } } } }));
+    let yaml = "orchestration_flow:\n  policies: { docs_required: true }\n  stages:\n    - stage: \"build\"\n      agent: \"dev\"\n      tools: [\"probe\"]\n      rbac: [\"admin\"]\n";
+    match r.run(yaml).status {
+        RunStatus::Failed(m) => assert!(m.starts_with("docs_required: the run produced no documentation artifact"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_missing_run_input_is_an_error_before_anything_runs() {
+    let r = rig(json!({}));
+    let yaml = "orchestration_flow:\n  stages:\n    - stage: \"plan\"\n      agent: \"pm\"\n      tools: [\"probe\"]\n      rbac: [\"admin\"]\n      inputs: [\"backlog\"]\n";
+    let p = pipeline::parse("t.yaml", yaml, &Context::default()).unwrap();
+    let opts = RunOptions {
+        workspace: r.workspace.path().to_path_buf(),
+        principal: "t".into(),
+        role: "admin".into(),
+        inputs: Vec::new(),
+        runs_dir: r.runs.path().to_path_buf(),
+        quiet: true,
+    };
+    let err = Orchestrator::new(&r.dispatch).start(&p, yaml, &opts).unwrap_err();
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().starts_with("run input `backlog` is missing"), "{err}");
+    assert_eq!(std::fs::read_dir(r.runs.path()).unwrap().count(), 0, "no run was created");
+    let _ = Path::new("");
+}
