@@ -650,6 +650,7 @@ impl Run<'_> {
             }
         }
         let files = merge::apply(&planned, staging, &self.workspace).map_err(refused)?;
+        crash_point("after_merge", task_id);
         guard.finish_task(task_id).map_err(|e| refused(e.into()))?;
         Ok(files)
     }
@@ -730,6 +731,16 @@ impl Run<'_> {
             }
         }
         RunStatus::Completed
+    }
+}
+
+/// Fault injection for the crash tests: `TAYLORDASH_CRASH_AT=after_merge:<task>`
+/// aborts the process at that instant, as `kill -9` would.
+fn crash_point(point: &str, task_id: &str) {
+    if let Ok(spec) = std::env::var("TAYLORDASH_CRASH_AT") {
+        if spec.split_once(':') == Some((point, task_id)) {
+            std::process::abort();
+        }
     }
 }
 

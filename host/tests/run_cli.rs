@@ -1,0 +1,188 @@
+//! `taylordash run` / `resume` / `runs` as processes: a run killed with
+//! SIGKILL mid-stage, or aborted between merging a task's files and recording
+//! it done, resumes without running any finished task again; RBAC refuses a
+//! role a stage does not admit.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use taylordash::store::Journal;
+
+struct Env {
+    root: tempfile::TempDir,
+}
+
+impl Env {
+    fn new(probe: Value) -> Self {
+        common::plugins_built();
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("ws")).unwrap();
+        std::fs::create_dir_all(root.path().join("home")).unwrap();
+        std::fs::write(root.path().join("ws/probe.json"), probe.to_string()).unwrap();
+        Env { root }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.root.path().join(rel)
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_taylordash"));
+        cmd.args(args)
+            .env("HOME", self.path("home"))
+            .env("XDG_CACHE_HOME", self.path("home/cache"))
+            .env("TAYLORDASH_RUNS_DIR", self.path("runs"))
+            .env("TAYLORDASH_PLUGINS_DIR", common::test_plugin("probe").parent().unwrap())
+            .env_remove("TAYLORDASH_CRASH_AT");
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    fn write(&self, rel: &str, text: &str) -> String {
+        std::fs::write(self.path(rel), text).unwrap();
+        self.path(rel).display().to_string()
+    }
+
+    fn journal(&self, run_id: &str) -> Journal {
+        Journal::open(&self.path("runs").join(run_id).join("journal.sqlite")).unwrap()
+    }
+}
+
+const THREE_STAGES: &str = r#"orchestration_flow:
+  policies: { add_only: true }
+  stages:
+    - stage: "first"
+      agent: "one"
+      tools: ["probe"]
+      rbac: ["admin"]
+    - stage: "second"
+      agent: "two"
+      tools: ["probe"]
+      rbac: ["admin"]
+    - stage: "third"
+      agent: "three"
+      tools: ["probe"]
+      rbac: ["admin", "viewer"]
+"#;
+
+fn probe_config(second_sleep_ms: u64) -> Value {
+    json!({ "agents": {
+        "one": { "files": { "one.txt": "1" } },
+        "two": { "sleep_ms": second_sleep_ms, "files": { "two.txt": "2" } },
+        "three": { "files": { "three.txt": "3" } } } })
+}
+
+fn run_id(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).lines().next().unwrap_or_default().trim().to_string()
+}
+
+fn succeeded_attempts(j: &Journal, task: &str) -> usize {
+    j.attempts(task).unwrap().iter().filter(|a| a.2 == "succeeded").count()
+}
+
+fn wait_for(path: &Path, what: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if std::fs::read_to_string(path).is_ok_and(|t| what(&t)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out waiting for {}", path.display());
+}
+
+#[test]
+fn kill_9_mid_run_then_resume_runs_no_finished_task_twice() {
+    let env = Env::new(probe_config(4000));
+    let pipeline = env.write("p.yaml", THREE_STAGES);
+    let ws = env.path("ws").display().to_string();
+    let mut child = env.cmd(&["run", &pipeline, "--workspace", &ws]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    // agents.json is rewritten after every stage: once it shows `first` done,
+    // the run is inside `second` (a 4 s task): kill it there.
+    wait_for(&env.path("ws/agents.json"), |t| t.contains("\"stage\": \"first\"") && t.contains("\"status\": \"done\""));
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let id = run_id(&out.stdout);
+    assert!(id.starts_with("run-"), "{id:?}");
+    assert!(!env.path("ws/two.txt").exists(), "killed before `second` finished");
+    let agents: Value = serde_json::from_str(&std::fs::read_to_string(env.path("ws/agents.json")).unwrap()).unwrap();
+    assert_eq!(agents["stages"][0], json!({ "stage": "first", "status": "done", "attempt": 1 }));
+
+    // Make the resumed attempt quick.
+    std::fs::write(env.path("ws/probe.json"), probe_config(10).to_string()).unwrap();
+    let resumed = env.run(&["resume", &id]);
+    assert_eq!(resumed.status.code(), Some(0), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let j = env.journal(&id);
+    assert_eq!(j.run().unwrap().status, "completed");
+    assert_eq!(j.attempts("first/one/probe#1").unwrap().len(), 1, "a finished task ran again");
+    assert_eq!(succeeded_attempts(&j, "second/two/probe#1"), 1);
+    assert_eq!(succeeded_attempts(&j, "third/three/probe#1"), 1);
+    for (f, c) in [("one.txt", "1"), ("two.txt", "2"), ("three.txt", "3")] {
+        assert_eq!(std::fs::read_to_string(env.path("ws").join(f)).unwrap(), c);
+    }
+}
+
+#[test]
+fn a_crash_between_merge_and_done_resumes_cleanly_under_add_only() {
+    let env = Env::new(probe_config(0));
+    let pipeline = env.write("p.yaml", THREE_STAGES);
+    let ws = env.path("ws").display().to_string();
+    let out = env.cmd(&["run", &pipeline, "--workspace", &ws]).env("TAYLORDASH_CRASH_AT", "after_merge:second/two/probe#1").output().unwrap();
+    assert_ne!(out.status.code(), Some(0), "the process must have aborted");
+    let id = run_id(&out.stdout);
+    assert_eq!(std::fs::read_to_string(env.path("ws/two.txt")).unwrap(), "2", "merged before the crash");
+    assert_eq!(env.journal(&id).task("second/two/probe#1").unwrap().unwrap().status, "merging");
+
+    let resumed = env.run(&["resume", &id]);
+    assert_eq!(resumed.status.code(), Some(0), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let j = env.journal(&id);
+    assert_eq!(j.attempts("second/two/probe#1").unwrap().len(), 1, "the merged task was not run again");
+    assert_eq!(j.task("second/two/probe#1").unwrap().unwrap().status, "done");
+    assert_eq!(j.run().unwrap().status, "completed");
+    assert_eq!(std::fs::read_to_string(env.path("ws/three.txt")).unwrap(), "3");
+}
+
+#[test]
+fn a_viewer_is_denied_an_admin_stage_with_exit_3() {
+    let env = Env::new(probe_config(0));
+    let pipeline = env.write("p.yaml", THREE_STAGES);
+    let policy = env.write("policy.yaml", "principals: { alice: admin, dash: viewer }\n");
+    let ws = env.path("ws").display().to_string();
+    let out = env.run(&["--policy", &policy, "--as", "dash", "run", &pipeline, "--workspace", &ws]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("denied: stage `first` (agent `one`) may be run by role admin; `dash` has role `viewer`"), "{err}");
+    let out = env.run(&["--policy", &policy, "--as", "mallory", "run", &pipeline, "--workspace", &ws]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`mallory` has role `none`"));
+    assert!(!env.path("ws/one.txt").exists());
+    let ok = env.run(&["--policy", &policy, "--as", "alice", "run", &pipeline, "--workspace", &ws, "--quiet"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+}
+
+#[test]
+fn runs_list_and_show_report_the_journal() {
+    let env = Env::new(probe_config(0));
+    let pipeline = env.write("p.yaml", THREE_STAGES);
+    let ws = env.path("ws").display().to_string();
+    let out = env.run(&["run", &pipeline, "--workspace", &ws, "--quiet"]);
+    let id = run_id(&out.stdout);
+    let list = env.run(&["runs", "list", "--json"]);
+    let rows: Vec<Value> = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0]["id"].as_str(), rows[0]["status"].as_str()), (Some(id.as_str()), Some("completed")));
+    let show = env.run(&["runs", "show", &id, "--json"]);
+    let doc: Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(doc["tasks"].as_array().unwrap().len(), 3);
+    let again = env.run(&["resume", &id]);
+    assert_eq!(again.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already completed"));
+}
