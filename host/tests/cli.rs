@@ -201,5 +201,31 @@ fn a_tool_named_by_name_is_found_in_the_plugins_dir() {
     let out = env.taylordash(&["--plugins-dir", &dir, "invoke", "echo", "--input", "[true]"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "[true]");
-    let _ = tool("planner");
+}
+
+#[test]
+fn the_planner_writes_its_plan_into_the_out_dir_and_prints_json() {
+    let env = Env::new();
+    let examples = common::plugins_built().join("pipelines/examples");
+    let input = format!("@{}", examples.join("planner-input.json").display());
+    let out_dir = env.path("work/out");
+    let planner = tool("planner").display().to_string();
+    let args = ["invoke", planner.as_str(), "--input", input.as_str(), "--workspace"];
+    let (ws, out_arg) = (examples.display().to_string(), out_dir.display().to_string());
+    let out = env.taylordash(&[&args[..], &[ws.as_str(), "--out", out_arg.as_str()]].concat());
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("stdout is the tool's JSON");
+    let tasks = doc["session_plan"]["tasks"].as_array().unwrap();
+    assert!(!tasks.is_empty());
+    assert_eq!(entries(&out_dir), ["acceptance_criteria.md", "session_plan.json", "session_plan.md"]);
+    let plan = std::fs::read_to_string(out_dir.join("session_plan.md")).unwrap();
+    assert!(plan.contains(tasks[0]["title"].as_str().unwrap()), "{plan}");
+
+    let bad = env.taylordash(&["invoke", &planner, "--input", r#"{"backlog":{"items":[{"id":"x","title":5}]}}"#]);
+    assert_eq!(code(&bad), 1);
+    assert!(
+        stderr(&bad).contains("error: plugin `planner` invalid input: backlog: items[0].title: invalid type: integer `5`, expected a string"),
+        "{}",
+        stderr(&bad)
+    );
 }
