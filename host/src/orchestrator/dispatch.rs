@@ -31,12 +31,17 @@ pub struct Task {
     pub staging: PathBuf,
 }
 
+/// Called once the orchestrator has durably journaled a result: a transport
+/// acknowledges the result message only then, so a crash in between means
+/// redelivery, never loss.
+pub type Ack = Box<dyn FnOnce() + Send>;
+
 /// What a finished task returned.
-#[derive(Debug, Clone)]
 pub struct TaskResult {
     pub output: String,
     pub logs: Vec<LogLine>,
     pub events: Vec<Event>,
+    pub ack: Option<Ack>,
 }
 
 /// Why a task failed.
@@ -122,6 +127,6 @@ impl Dispatch for InProcess {
             workspace: Some(&task.workspace),
         };
         let out = self.sandbox.call(&plugin, &call, Some(&task.staging))?;
-        Ok(TaskResult { output: out.output, logs: out.logs, events: out.events })
+        Ok(TaskResult { output: out.output, logs: out.logs, events: out.events, ack: None })
     }
 }

@@ -574,8 +574,11 @@ impl Run<'_> {
             let result = self.dispatch.run(&task);
             let ms = started.elapsed().as_millis() as i64;
             let error = match result {
-                Ok(res) => match self.publish(stage, &running_as, task_id, attempt, ms, &res.output, &staging, priority) {
+                Ok(mut res) => match self.publish(stage, &running_as, task_id, attempt, ms, &res.output, &staging, priority) {
                     Ok(files) => {
+                        if let Some(ack) = res.ack.take() {
+                            ack();
+                        }
                         self.consecutive_failures.store(0, Ordering::SeqCst);
                         self.say(format_args!("  {running_as}/{tool}: ok in {ms} ms, {} file(s)", files.len()));
                         let output = serde_json::from_str(&res.output).unwrap_or(Value::Null);
@@ -689,8 +692,10 @@ impl Run<'_> {
                 workspace: self.workspace.clone(),
                 staging,
             };
+            let mut ack = None;
             let (passed, report) = match self.dispatch.run(&task) {
-                Ok(res) => {
+                Ok(mut res) => {
+                    ack = res.ack.take();
                     let v: Value = serde_json::from_str(&res.output).unwrap_or(Value::Null);
                     match v.get("passed").and_then(Value::as_bool) {
                         Some(p) => (p, v),
@@ -703,6 +708,9 @@ impl Run<'_> {
                 j.record_gate(&stage.name, attempt, &gate.name, passed, &report.to_string())?;
                 j.event("gate", &json!({ "stage": stage.name, "gate": gate.name, "attempt": attempt, "passed": passed }))
             })?;
+            if let Some(ack) = ack {
+                ack();
+            }
             self.say(format_args!("  gate {}: {}", gate.name, if passed { "passed" } else { "FAILED" }));
             if !passed {
                 if gate.security {
