@@ -229,3 +229,91 @@ fn the_planner_writes_its_plan_into_the_out_dir_and_prints_json() {
         stderr(&bad)
     );
 }
+
+fn policy(env: &Env, text: &str) -> String {
+    let path = env.path("policy.yaml");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+const GRANTING_POLICY: &str = r#"
+principals: { tester: admin, dash: viewer }
+plugins:
+  adversary:
+    grants:
+      env: [TD_GRANTED]
+      exec: { programs: [echo], timeout: 5s }
+    max_role_to_grant: maintainer
+"#;
+
+#[test]
+fn exec_runs_only_granted_programs_for_a_role_that_may_use_the_grant() {
+    let env = Env::new();
+    let policy = policy(&env, GRANTING_POLICY);
+    let run = |who: &str, program: &str| {
+        let input = format!(r#"{{"attack":"exec","program":"{program}","args":["hello"]}}"#);
+        env.taylordash(&["--policy", &policy, "--as", who, "invoke", &adversary(), "--input", &input])
+    };
+    let ok = run("tester", "echo");
+    assert_eq!(code(&ok), 0, "{}", stderr(&ok));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&ok)).unwrap();
+    assert_eq!((doc["status"].as_i64(), doc["stdout"].as_str()), (Some(0), Some("hello\n")));
+    let other = run("tester", "sh");
+    assert_eq!(code(&other), 3);
+    assert!(stderr(&other).contains("denied exec: run `sh`: not among the programs granted to plugin `adversary` (echo)"), "{}", stderr(&other));
+    let viewer = run("dash", "echo");
+    assert_eq!(code(&viewer), 3, "a viewer may not use a grant reserved for maintainers");
+    assert!(stderr(&viewer).contains("has no exec grant"), "{}", stderr(&viewer));
+}
+
+#[test]
+fn only_granted_environment_variables_are_visible() {
+    let env = Env::new();
+    let policy = policy(&env, GRANTING_POLICY);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_taylordash"));
+    common::plugins_built();
+    let out = cmd
+        .args(["--policy", &policy, "--as", "tester", "invoke", &adversary(), "--input", r#"{"attack":"read_env"}"#])
+        .env("XDG_CACHE_HOME", env.path("xdg-cache"))
+        .env("TD_GRANTED", "visible")
+        .env("SECRET_TOKEN", "must-not-leak")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), r#"{"vars":["TD_GRANTED"]}"#);
+}
+
+#[test]
+fn a_plugin_whose_digest_does_not_match_is_refused_before_compilation() {
+    let env = Env::new();
+    let zeros = "0".repeat(64);
+    let policy = policy(&env, &format!("principals: {{ tester: admin }}\nplugins:\n  adversary:\n    digest: \"sha256:{zeros}\"\n"));
+    let out = env.taylordash(&["--policy", &policy, "--as", "tester", "invoke", &adversary(), "--input", r#"{"attack":"read_env"}"#]);
+    assert_eq!(code(&out), 3);
+    assert!(
+        stderr(&out).contains(&format!("plugin `adversary` refused before compilation: its sha256 is sha256:")),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains(&format!("the policy pins sha256:{zeros}")));
+    assert_eq!(entries(&env.path("xdg-cache/taylordash/components")), Vec::<String>::new(), "nothing was compiled");
+}
+
+#[test]
+fn a_bad_policy_is_a_config_error_with_its_position() {
+    let env = Env::new();
+    let policy = policy(&env, "principals: { tester: superuser }\n");
+    let out = env.taylordash(&["--policy", &policy, "invoke", &adversary(), "--input", "{}"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("policy.yaml:1:15: principal `tester` has unknown role `superuser`"), "{}", stderr(&out));
+    let policy2 = policy_file(&env, "bad.yaml", "principals: { tester: admin }\nplugins:\n  x:\n    grnts: {}\n");
+    let out = env.taylordash(&["--policy", &policy2, "invoke", &adversary(), "--input", "{}"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("bad.yaml:4:5: plugins.x: unknown field `grnts`"), "{}", stderr(&out));
+}
+
+fn policy_file(env: &Env, name: &str, text: &str) -> String {
+    let path = env.path(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}

@@ -50,17 +50,30 @@ pub fn run(cli: &Cli, args: &InvokeArgs) -> anyhow::Result<i32> {
         }
         None => workspace.clone(),
     };
-    let defaults = Quotas::default();
+    // Quotas: the policy's for this plugin (or the defaults), then the flags.
+    let path = resolve_plugin(&args.plugin, &cli.plugins_dir)?;
+    let name = crate::sandbox::plugin_name(&path);
+    let policy = cli.policy()?;
+    let caller = cli.caller()?;
+    let plugin_policy = policy.as_ref().and_then(|p| p.plugins.get(&name));
+    let base = match plugin_policy {
+        Some(pp) => pp.quotas(&Quotas::default()).map_err(|e| UsageError(format!("policy for `{name}`: {e}")))?,
+        None => Quotas::default(),
+    };
     let quotas = Quotas {
-        memory: args.memory.unwrap_or(defaults.memory),
-        fuel: args.fuel.unwrap_or(defaults.fuel),
-        timeout: args.timeout.unwrap_or(defaults.timeout),
-        output: args.output.unwrap_or(defaults.output),
-        ..defaults
+        memory: args.memory.unwrap_or(base.memory),
+        fuel: args.fuel.unwrap_or(base.fuel),
+        timeout: args.timeout.unwrap_or(base.timeout),
+        output: args.output.unwrap_or(base.output),
+        ..base
+    };
+    let grants = match (policy.as_ref(), plugin_policy) {
+        (Some(p), Some(pp)) => pp.grants(p, &caller.role),
+        _ => Default::default(),
     };
     let sandbox = cli.sandbox()?;
-    let plugin = sandbox.load(&resolve_plugin(&args.plugin, &cli.plugins_dir)?)?;
-    let call = Call { input: &input, quotas, workspace: Some(&workspace), ..Call::default() };
+    let plugin = sandbox.load_pinned(&path, plugin_policy.and_then(|p| p.digest.as_deref()))?;
+    let call = Call { input: &input, quotas, grants, workspace: Some(&workspace), ..Call::default() };
     let task = sandbox.run_task(&plugin, &call, &out, args.add_only)?;
     println!("{}", task.call.output);
     tracing::info!(

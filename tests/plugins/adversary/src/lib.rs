@@ -20,6 +20,11 @@ pub struct Attack {
     /// A count, for attacks that repeat.
     #[serde(default)]
     pub n: u64,
+    /// A program and its arguments, for `exec`.
+    #[serde(default)]
+    pub program: String,
+    #[serde(default)]
+    pub args: Vec<String>,
 }
 
 fn failed(what: &str, e: impl std::fmt::Display) -> ToolError {
@@ -127,6 +132,11 @@ impl Tool for Adversary {
                 let out = exec::run(&exec::Command { program: "sh".into(), args: vec!["-c".into(), "id".into()], stdin: None })
                     .map_err(ToolError::Failed)?;
                 Ok(json!({ "stdout": out.stdout }))
+            }
+            "exec" => {
+                let cmd = exec::Command { program: input.program.clone(), args: input.args.clone(), stdin: None };
+                let out = exec::run(&cmd).map_err(ToolError::Failed)?;
+                Ok(json!({ "status": out.status, "stdout": out.stdout, "stderr": out.stderr }))
             }
             "ansi" => {
                 log(Level::Warn, "\x1b[2J\x1b[31mred alert\x1b[0m\nINFO forged line");
