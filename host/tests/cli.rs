@@ -117,6 +117,12 @@ fn denials_exit_3_and_traps_exit_5() {
     let env = Env::new();
     let out = env.taylordash(&["invoke", &adversary(), "--input", r#"{"attack":"exec_ungranted"}"#]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let out = env.taylordash(&["invoke", &adversary(), "--input", r#"{"attack":"alloc_2gib"}"#]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let audit = env.taylordash(&["audit", "--denied", "--json"]);
+    let events: Vec<serde_json::Value> = serde_json::from_slice(&audit.stdout).unwrap();
+    let caps: Vec<&str> = events.iter().map(|e| e["capability"].as_str().unwrap()).collect();
+    assert_eq!(caps, ["exec", "quota:memory"], "every denial and breach is audited");
     let out = env.taylordash(&["invoke", &adversary(), "--input", r#"{"attack":"panic"}"#]);
     assert_eq!(code(&out), 5, "{}", stderr(&out));
     assert!(stderr(&out).contains("adversary panicked on purpose"));
@@ -264,6 +270,18 @@ fn exec_runs_only_granted_programs_for_a_role_that_may_use_the_grant() {
     let viewer = run("dash", "echo");
     assert_eq!(code(&viewer), 3, "a viewer may not use a grant reserved for maintainers");
     assert!(stderr(&viewer).contains("has no exec grant"), "{}", stderr(&viewer));
+
+    // Every grant used and every denial is in the audit trail.
+    let audit = env.taylordash(&["audit", "--json"]);
+    let events: Vec<serde_json::Value> = serde_json::from_slice(&audit.stdout).unwrap();
+    let summary: Vec<(String, String, String)> = events
+        .iter()
+        .map(|e| (e["principal"].as_str().unwrap().into(), e["capability"].as_str().unwrap().into(), e["decision"].as_str().unwrap().into()))
+        .collect();
+    let want = |p: &str, c: &str, d: &str| (p.to_string(), c.to_string(), d.to_string());
+    assert_eq!(summary, [want("tester", "exec", "allow"), want("tester", "exec", "deny"), want("dash", "exec", "deny")]);
+    let denied = env.taylordash(&["audit", "--denied", "--json"]);
+    assert_eq!(serde_json::from_slice::<Vec<serde_json::Value>>(&denied.stdout).unwrap().len(), 2);
 }
 
 #[test]
@@ -296,6 +314,10 @@ fn a_plugin_whose_digest_does_not_match_is_refused_before_compilation() {
         stderr(&out)
     );
     assert!(stderr(&out).contains(&format!("the policy pins sha256:{zeros}")));
+    let audit = env.taylordash(&["audit", "--denied", "--json"]);
+    let events: Vec<serde_json::Value> = serde_json::from_slice(&audit.stdout).unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!((events[0]["capability"].as_str(), events[0]["plugin"].as_str()), (Some("digest"), Some("adversary")));
     assert_eq!(entries(&env.path("xdg-cache/taylordash/components")), Vec::<String>::new(), "nothing was compiled");
 }
 
@@ -316,4 +338,60 @@ fn policy_file(env: &Env, name: &str, text: &str) -> String {
     let path = env.path(name);
     std::fs::write(&path, text).unwrap();
     path.display().to_string()
+}
+
+#[test]
+fn with_trusted_keys_only_plugins_signed_by_them_load() {
+    let env = Env::new();
+    let dir = env.path("signed");
+    std::fs::create_dir_all(&dir).unwrap();
+    let plugin = dir.join("echo.wasm");
+    std::fs::copy(test_plugin("echo"), &plugin).unwrap();
+    let key = env.path("signing.key");
+    let keygen = env.taylordash(&["plugins", "keygen", "--out", &key.display().to_string()]);
+    assert_eq!(code(&keygen), 0, "{}", stderr(&keygen));
+    let public = stdout(&keygen).trim().to_string();
+    assert!(public.starts_with("ed25519:") && public.len() == 8 + 64, "{public}");
+    let policy = policy(&env, &format!("principals: {{ tester: admin }}\ntrusted_keys: [\"{public}\"]\n"));
+    let invoke = |p: &Path| env.taylordash(&["--policy", &policy, "--as", "tester", "invoke", &p.display().to_string(), "--input", "[1]"]);
+
+    let unsigned = invoke(&plugin);
+    assert_eq!(code(&unsigned), 3);
+    assert!(stderr(&unsigned).contains("plugin `echo` is not signed"), "{}", stderr(&unsigned));
+
+    let sign = env.taylordash(&["plugins", "sign", &plugin.display().to_string(), "--key", &key.display().to_string()]);
+    assert_eq!(code(&sign), 0, "{}", stderr(&sign));
+    let ok = invoke(&plugin);
+    assert_eq!(code(&ok), 0, "{}", stderr(&ok));
+    assert_eq!(stdout(&ok).trim(), "[1]");
+    let verify = env.taylordash(&["--policy", &policy, "plugins", "verify", &plugin.display().to_string()]);
+    assert_eq!(code(&verify), 0, "{}", stderr(&verify));
+
+    // Tampered: one byte appended after signing.
+    let mut bytes = std::fs::read(&plugin).unwrap();
+    bytes.push(0);
+    std::fs::write(&plugin, &bytes).unwrap();
+    let tampered = invoke(&plugin);
+    assert_eq!(code(&tampered), 3);
+    assert!(stderr(&tampered).contains("the signature does not match its name and sha256"), "{}", stderr(&tampered));
+
+    // Renamed: a validly signed plugin put in another tool's place.
+    bytes.pop();
+    std::fs::write(&plugin, &bytes).unwrap();
+    let renamed = dir.join("planner.wasm");
+    std::fs::copy(&plugin, &renamed).unwrap();
+    std::fs::copy(dir.join("echo.wasm.sig"), dir.join("planner.wasm.sig")).unwrap();
+    assert_eq!(code(&invoke(&renamed)), 3);
+
+    // Signed by a key the policy does not trust.
+    let other = env.path("other.key");
+    env.taylordash(&["plugins", "keygen", "--out", &other.display().to_string()]);
+    env.taylordash(&["plugins", "sign", &plugin.display().to_string(), "--key", &other.display().to_string()]);
+    let untrusted = invoke(&plugin);
+    assert_eq!(code(&untrusted), 3);
+    assert!(stderr(&untrusted).contains("which is not among the policy's trusted_keys"), "{}", stderr(&untrusted));
+
+    let audit = env.taylordash(&["audit", "--denied", "--json"]);
+    let events: Vec<serde_json::Value> = serde_json::from_slice(&audit.stdout).unwrap();
+    assert_eq!(events.iter().filter(|e| e["capability"] == "signature").count(), 4, "{events:?}");
 }

@@ -31,7 +31,7 @@ fn rig(probe: Value) -> Rig {
         workspace,
         runs: tempfile::tempdir().unwrap(),
         _cache: cache,
-        dispatch: InProcess::new(Arc::new(sandbox), dir, None, "admin".into()),
+        dispatch: InProcess::new(Arc::new(sandbox), dir),
     }
 }
 

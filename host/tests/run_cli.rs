@@ -36,6 +36,7 @@ impl Env {
             .env("HOME", self.path("home"))
             .env("XDG_CACHE_HOME", self.path("home/cache"))
             .env("TAYLORDASH_RUNS_DIR", self.path("runs"))
+            .env("TAYLORDASH_AUDIT_LOG", self.path("audit.jsonl"))
             .env("TAYLORDASH_PLUGINS_DIR", common::test_plugin("probe").parent().unwrap())
             .env_remove("TAYLORDASH_CRASH_AT");
         cmd
@@ -164,6 +165,10 @@ fn a_viewer_is_denied_an_admin_stage_with_exit_3() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("`mallory` has role `none`"));
     assert!(!env.path("ws/one.txt").exists());
+    let audit = env.run(&["audit", "--denied", "--json"]);
+    let events: Vec<Value> = serde_json::from_slice(&audit.stdout).unwrap();
+    let who: Vec<(&str, &str)> = events.iter().map(|e| (e["principal"].as_str().unwrap(), e["capability"].as_str().unwrap())).collect();
+    assert_eq!(who, [("dash", "rbac"), ("mallory", "rbac")]);
     let ok = env.run(&["--policy", &policy, "--as", "alice", "run", &pipeline, "--workspace", &ws, "--quiet"]);
     assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
 }

@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::{Cli, UsageError};
 use crate::sandbox::quotas::{parse_bytes, parse_duration};
+use crate::policy::audit::{Subject, call_events};
 use crate::sandbox::{Call, Quotas, resolve_plugin};
 
 #[derive(Args)]
@@ -72,9 +73,15 @@ pub fn run(cli: &Cli, args: &InvokeArgs) -> anyhow::Result<i32> {
         _ => Default::default(),
     };
     let sandbox = cli.sandbox()?;
-    let plugin = sandbox.load_pinned(&path, plugin_policy.and_then(|p| p.digest.as_deref()))?;
+    let plugin = sandbox.load_checked(&path, |n, sha| crate::policy::admit(policy.as_ref(), &path, n, sha)).inspect_err(|e| {
+        let subject = Subject { principal: caller.principal.clone(), plugin: name.clone(), ..Subject::default() };
+        cli.audit_log().append(&call_events(&subject, Err(e)));
+    })?;
     let call = Call { input: &input, quotas, grants, workspace: Some(&workspace), ..Call::default() };
-    let task = sandbox.run_task(&plugin, &call, &out, args.add_only)?;
+    let result = sandbox.run_task(&plugin, &call, &out, args.add_only);
+    let subject = Subject { principal: caller.principal.clone(), plugin: plugin.name.clone(), ..Subject::default() };
+    cli.audit_log().append(&call_events(&subject, result.as_ref().map(|t| &t.call)));
+    let task = result?;
     println!("{}", task.call.output);
     tracing::info!(
         plugin = %plugin.name,

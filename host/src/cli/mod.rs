@@ -2,6 +2,7 @@
 //! to the exit codes of DESIGN.md. Kept thin: every command is a few lines
 //! over [`crate::sandbox`] (and later the pipeline and bus modules).
 
+mod audit;
 mod invoke;
 mod plugins;
 mod run;
@@ -34,6 +35,9 @@ pub struct Cli {
     /// Where runs are kept (default: $XDG_STATE_HOME/taylordash/runs).
     #[arg(long, global = true, env = "TAYLORDASH_RUNS_DIR")]
     runs_dir: Option<PathBuf>,
+    /// The append-only audit log (default: $XDG_STATE_HOME/taylordash/audit.jsonl).
+    #[arg(long, global = true, env = "TAYLORDASH_AUDIT_LOG")]
+    audit_log: Option<PathBuf>,
     /// Log filter, e.g. `info`, `debug`, `taylordash=trace`.
     #[arg(long, global = true, env = "TAYLORDASH_LOG", default_value = "info")]
     log: String,
@@ -54,6 +58,8 @@ enum Command {
     Run(run::RunArgs),
     /// Continue a run that crashed or halted.
     Resume(run::ResumeArgs),
+    /// The audit trail: grants, denials, quota breaches, signatures, role decisions.
+    Audit(audit::AuditArgs),
     /// List runs, show one.
     #[command(subcommand)]
     Runs(run::RunsCommand),
@@ -85,6 +91,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Run(args) => run::run(&cli, args),
         Command::Resume(args) => run::resume(&cli, args),
         Command::Runs(cmd) => run::runs(&cli, cmd),
+        Command::Audit(args) => audit::run(&cli, args),
     }
 }
 
@@ -121,6 +128,12 @@ impl Cli {
 
     fn caller(&self) -> Result<crate::policy::Caller, crate::policy::PolicyError> {
         Ok(crate::policy::caller(self.policy()?.as_ref(), self.as_name.as_deref()))
+    }
+
+    fn audit_log(&self) -> crate::policy::audit::AuditLog {
+        crate::policy::audit::AuditLog::new(
+            self.audit_log.clone().unwrap_or_else(crate::policy::audit::AuditLog::default_path),
+        )
     }
 
     fn runs_dir(&self) -> PathBuf {

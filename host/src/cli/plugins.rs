@@ -7,6 +7,8 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::Cli;
+use crate::policy::audit::Subject;
+use crate::policy::trust;
 use crate::sandbox::{Sandbox, SandboxError, list_plugins, resolve_plugin};
 
 #[derive(Subcommand)]
@@ -26,13 +28,92 @@ pub enum PluginsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Make an Ed25519 signing key; prints the public key for `trusted_keys`.
+    Keygen {
+        /// Where to write the secret key (hex, mode 0600).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a plugin: writes `<plugin>.wasm.sig` beside it.
+    Sign {
+        plugin: String,
+        /// The secret key file from `keygen`.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Check a plugin's signature against the policy's trusted_keys (or --key).
+    Verify {
+        plugin: String,
+        /// A trusted public key `ed25519:<hex>` (repeatable); default: the policy's.
+        #[arg(long = "trusted-key")]
+        trusted: Vec<String>,
+    },
 }
 
 pub fn run(cli: &Cli, cmd: &PluginsCommand) -> anyhow::Result<i32> {
-    let sandbox = cli.sandbox()?;
     match cmd {
-        PluginsCommand::List { dir, json } => list(&sandbox, dir.as_ref().unwrap_or(&cli.plugins_dir), *json),
-        PluginsCommand::Inspect { plugin, json } => inspect(&sandbox, &resolve_plugin(plugin, &cli.plugins_dir)?, *json),
+        PluginsCommand::List { dir, json } => list(&cli.sandbox()?, dir.as_ref().unwrap_or(&cli.plugins_dir), *json),
+        PluginsCommand::Inspect { plugin, json } => {
+            inspect(&cli.sandbox()?, &resolve_plugin(plugin, &cli.plugins_dir)?, *json)
+        }
+        PluginsCommand::Keygen { out } => keygen(out),
+        PluginsCommand::Sign { plugin, key } => sign(&resolve_plugin(plugin, &cli.plugins_dir)?, key),
+        PluginsCommand::Verify { plugin, trusted } => verify(cli, &resolve_plugin(plugin, &cli.plugins_dir)?, trusted),
+    }
+}
+
+fn digest_of(path: &std::path::Path) -> anyhow::Result<String> {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).map_err(|e| super::UsageError(format!("{}: {e}", path.display())))?;
+    Ok(hex::encode(sha2::Sha256::digest(&bytes)))
+}
+
+fn keygen(out: &std::path::Path) -> anyhow::Result<i32> {
+    let key = trust::generate()?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts
+        .open(out)
+        .map_err(|e| super::UsageError(format!("{}: {e} (keygen never overwrites a key)", out.display())))?;
+    std::io::Write::write_all(&mut f, hex::encode(key.to_bytes()).as_bytes())?;
+    println!("{}", trust::public_key_text(&key.verifying_key()));
+    Ok(0)
+}
+
+fn sign(path: &std::path::Path, key: &std::path::Path) -> anyhow::Result<i32> {
+    let key = trust::read_signing_key(key).map_err(|e| super::UsageError(e.to_string()))?;
+    let name = crate::sandbox::plugin_name(path);
+    let file = trust::sign(&key, &name, &digest_of(path)?);
+    let sig = trust::sig_path(path);
+    std::fs::write(&sig, serde_json::to_string_pretty(&file)?)?;
+    println!("signed {name} (sha256 {}) with {} -> {}", file.sha256, file.key, sig.display());
+    Ok(0)
+}
+
+fn verify(cli: &Cli, path: &std::path::Path, trusted: &[String]) -> anyhow::Result<i32> {
+    let keys = if trusted.is_empty() {
+        cli.policy()?.map(|p| p.trusted_keys).unwrap_or_default()
+    } else {
+        trusted.to_vec()
+    };
+    if keys.is_empty() {
+        return Err(super::UsageError("no trusted keys: pass --trusted-key or a --policy with trusted_keys".into()).into());
+    }
+    let name = crate::sandbox::plugin_name(path);
+    let subject = Subject { principal: cli.caller()?.principal, plugin: name.clone(), ..Subject::default() };
+    match trust::verify(path, &name, &digest_of(path)?, &keys) {
+        Ok(key) => {
+            cli.audit_log().append(&[subject.event("signature", "allow", format!("signed by {key}"))]);
+            println!("ok: {name} is signed by {key}");
+            Ok(0)
+        }
+        Err(e) => {
+            cli.audit_log().append(&[subject.event("signature", "deny", e.to_string())]);
+            eprintln!("error: {e}");
+            Ok(3)
+        }
     }
 }
 

@@ -68,7 +68,9 @@ fn context(cli: &Cli) -> anyhow::Result<Context> {
 fn dispatcher(cli: &Cli) -> anyhow::Result<InProcess> {
     let policy = cli.policy()?.map(Arc::new);
     let caller = cli.caller()?;
-    Ok(InProcess::new(Arc::new(cli.sandbox()?), cli.plugins_dir.clone(), policy, caller.role))
+    Ok(InProcess::new(Arc::new(cli.sandbox()?), cli.plugins_dir.clone())
+        .with_policy(policy, caller)
+        .with_audit(cli.audit_log()))
 }
 
 fn finish(outcome: Result<RunOutcome, OrchestratorError>) -> anyhow::Result<i32> {
@@ -106,13 +108,13 @@ pub fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<i32> {
         runs_dir: cli.runs_dir(),
         quiet: args.quiet,
     };
-    finish(Orchestrator::new(&dispatch).start(&pipeline, &source, &opts))
+    finish(Orchestrator::new(&dispatch).with_audit(cli.audit_log()).start(&pipeline, &source, &opts))
 }
 
 pub fn resume(cli: &Cli, args: &ResumeArgs) -> anyhow::Result<i32> {
     let cx = context(cli)?;
     let dispatch = dispatcher(cli)?;
-    finish(Orchestrator::new(&dispatch).resume(&cli.runs_dir().join(&args.run_id), &cx, args.quiet))
+    finish(Orchestrator::new(&dispatch).with_audit(cli.audit_log()).resume(&cli.runs_dir().join(&args.run_id), &cx, args.quiet))
 }
 
 pub fn runs(cli: &Cli, cmd: &RunsCommand) -> anyhow::Result<i32> {

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::policy::{Policy, PluginPolicy};
+use crate::policy::audit::{AuditLog, Subject, call_events};
+use crate::policy::{Caller, Policy, PluginPolicy};
 use crate::sandbox::{Call, CallContext, Event, Grants, LogLine, Plugin, Quotas, Sandbox, SandboxError, resolve_plugin};
 
 /// One tool call of a run.
@@ -75,13 +76,33 @@ pub struct InProcess {
     plugins_dir: PathBuf,
     loaded: Mutex<HashMap<String, Arc<Plugin>>>,
     policy: Option<Arc<Policy>>,
-    /// The caller's role: decides which of a plugin's grants apply.
-    role: String,
+    /// The caller: their role decides which of a plugin's grants apply.
+    caller: Caller,
+    audit: Option<AuditLog>,
 }
 
 impl InProcess {
-    pub fn new(sandbox: Arc<Sandbox>, plugins_dir: PathBuf, policy: Option<Arc<Policy>>, role: String) -> Self {
-        InProcess { sandbox, plugins_dir, loaded: Mutex::new(HashMap::new()), policy, role }
+    /// No policy: default quotas, no grants, the local user as admin.
+    pub fn new(sandbox: Arc<Sandbox>, plugins_dir: PathBuf) -> Self {
+        InProcess {
+            sandbox,
+            plugins_dir,
+            loaded: Mutex::new(HashMap::new()),
+            policy: None,
+            caller: crate::policy::caller(None, None),
+            audit: None,
+        }
+    }
+
+    pub fn with_policy(mut self, policy: Option<Arc<Policy>>, caller: Caller) -> Self {
+        self.policy = policy;
+        self.caller = caller;
+        self
+    }
+
+    pub fn with_audit(mut self, audit: AuditLog) -> Self {
+        self.audit = Some(audit);
+        self
     }
 
     fn plugin_policy(&self, tool: &str) -> Option<&PluginPolicy> {
@@ -92,8 +113,9 @@ impl InProcess {
         if let Some(p) = self.loaded.lock().ok().and_then(|m| m.get(tool).cloned()) {
             return Ok(p);
         }
-        let digest = self.plugin_policy(tool).and_then(|p| p.digest.as_deref());
-        let plugin = Arc::new(self.sandbox.load_pinned(&resolve_plugin(tool, &self.plugins_dir)?, digest)?);
+        let path = resolve_plugin(tool, &self.plugins_dir)?;
+        let policy = self.policy.as_deref();
+        let plugin = Arc::new(self.sandbox.load_checked(&path, |name, sha| crate::policy::admit(policy, &path, name, sha))?);
         if let Ok(mut m) = self.loaded.lock() {
             m.insert(tool.to_string(), plugin.clone());
         }
@@ -103,12 +125,29 @@ impl InProcess {
 
 impl Dispatch for InProcess {
     fn run(&self, task: &Task) -> Result<TaskResult, TaskError> {
+        let subject = Subject {
+            principal: self.caller.principal.clone(),
+            plugin: task.tool.clone(),
+            trace_id: task.trace_id.clone(),
+            run_id: task.run_id.clone(),
+        };
+        let result = self.call(task);
+        if let Some(log) = &self.audit {
+            log.append(&call_events(&subject, result.as_ref()));
+        }
+        let out = result?;
+        Ok(TaskResult { output: out.output, logs: out.logs, events: out.events, ack: None })
+    }
+}
+
+impl InProcess {
+    fn call(&self, task: &Task) -> Result<crate::sandbox::CallOutcome, SandboxError> {
         let plugin = self.plugin(&task.tool)?;
         // The stage's timeout bounds the call; a policy may only lower it.
         let (quotas, grants) = match (self.policy.as_deref(), self.plugin_policy(&task.tool)) {
             (Some(policy), Some(pp)) => {
                 let q = pp.quotas(&Quotas { timeout: task.timeout, ..Quotas::default() }).unwrap_or_default();
-                (Quotas { timeout: q.timeout.min(task.timeout), ..q }, pp.grants(policy, &self.role))
+                (Quotas { timeout: q.timeout.min(task.timeout), ..q }, pp.grants(policy, &self.caller.role))
             }
             _ => (Quotas { timeout: task.timeout, ..Quotas::default() }, Grants::default()),
         };
@@ -126,7 +165,6 @@ impl Dispatch for InProcess {
             grants,
             workspace: Some(&task.workspace),
         };
-        let out = self.sandbox.call(&plugin, &call, Some(&task.staging))?;
-        Ok(TaskResult { output: out.output, logs: out.logs, events: out.events, ack: None })
+        self.sandbox.call(&plugin, &call, Some(&task.staging))
     }
 }

@@ -25,6 +25,7 @@ use super::inputs::{self, InputError};
 use super::merge::{self, Action, Merger, MergeRefused};
 use super::report::{progress, write_agents_json};
 use crate::pipeline::{self, Pipeline, Stage};
+use crate::policy::audit::{AuditLog, Subject};
 use crate::store::{Journal, StoreError};
 
 /// Wall-clock budget of one task when its stage names none.
@@ -101,6 +102,7 @@ impl OrchestratorError {
 
 pub struct Orchestrator<'d> {
     dispatch: &'d dyn Dispatch,
+    audit: Option<AuditLog>,
 }
 
 /// Why a stage did not complete.
@@ -132,12 +134,31 @@ struct Run<'a> {
 
 impl<'d> Orchestrator<'d> {
     pub fn new(dispatch: &'d dyn Dispatch) -> Self {
-        Orchestrator { dispatch }
+        Orchestrator { dispatch, audit: None }
+    }
+
+    /// Record role decisions in this audit log.
+    pub fn with_audit(mut self, audit: AuditLog) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    fn audit_rbac(&self, p: &Pipeline, principal: &str, role: &str) -> Result<(), OrchestratorError> {
+        let verdict = check_rbac(p, principal, role);
+        if let Some(log) = &self.audit {
+            let subject = Subject { principal: principal.to_string(), ..Subject::default() };
+            let (decision, detail) = match &verdict {
+                Ok(()) => ("allow", format!("role `{role}` may run every stage of {}", p.file)),
+                Err(e) => ("deny", e.to_string()),
+            };
+            log.append(&[subject.event("rbac", decision, detail)]);
+        }
+        verdict
     }
 
     /// Start a new run of `pipeline` (its source text is journaled for resume).
     pub fn start(&self, pipeline: &Pipeline, source: &str, opts: &RunOptions) -> Result<RunOutcome, OrchestratorError> {
-        check_rbac(pipeline, &opts.principal, &opts.role)?;
+        self.audit_rbac(pipeline, &opts.principal, &opts.role)?;
         let root_inputs = entry_inputs(pipeline);
         let workspace = opts
             .workspace
@@ -194,7 +215,7 @@ impl<'d> Orchestrator<'d> {
         }
         let (source, inputs_json) = journal.run_source()?;
         let pipeline = pipeline::parse(&row.pipeline, &source, cx).map_err(OrchestratorError::Pipeline)?;
-        check_rbac(&pipeline, &row.principal, &row.role)?;
+        self.audit_rbac(&pipeline, &row.principal, &row.role)?;
         let artifacts: BTreeMap<String, Value> = serde_json::from_str(&inputs_json).unwrap_or_default();
         journal.set_run_status("running", None)?;
         journal.event("run_resumed", &json!({}))?;
@@ -590,7 +611,14 @@ impl Run<'_> {
             };
             failures += 1;
             self.consecutive_failures.fetch_add(1, Ordering::SeqCst);
-            self.journal(|j| j.fail_attempt(task_id, attempt, error.exit_code, &error.message, ms))?;
+            self.journal(|j| {
+                j.fail_attempt(task_id, attempt, error.exit_code, &error.message, ms)?;
+                if matches!(error.exit_code, 3 | 4) {
+                    let decision = json!({ "task": task_id, "plugin": tool, "decision": "deny", "exit_code": error.exit_code, "detail": error.message });
+                    j.event("audit", &decision)?;
+                }
+                Ok(())
+            })?;
             self.say(format_args!("  {running_as}/{tool}: attempt {attempt} failed (exit {}): {}", error.exit_code, error.message));
             if let (true, Some(backup)) = (error.timed_out, stage.backup_agent.as_ref()) {
                 if running_as != backup.name {

@@ -6,6 +6,9 @@
 //! machine. With one, a caller is `--as NAME` (or the OS user), and a name
 //! the policy does not map has no role at all.
 
+pub mod audit;
+pub mod trust;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -13,7 +16,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::sandbox::quotas::{parse_bytes, parse_duration};
-use crate::sandbox::{ExecGrant, Grants, Quotas};
+use crate::sandbox::{ExecGrant, Grants, Quotas, SandboxError};
 
 pub const ROLES: [&str; 3] = ["admin", "maintainer", "viewer"];
 
@@ -162,6 +165,26 @@ impl Policy {
     pub fn rank(&self, role: &str) -> Option<usize> {
         self.roles().iter().position(|r| *r == role)
     }
+}
+
+/// Whether a plugin file may be loaded: its pinned digest, and a signature by
+/// a trusted key when the policy lists any. Checked before compilation.
+pub fn admit(policy: Option<&Policy>, path: &Path, name: &str, sha256: &str) -> Result<(), SandboxError> {
+    let Some(policy) = policy else { return Ok(()) };
+    if let Some(expected) = policy.plugins.get(name).and_then(|p| p.digest.as_deref()) {
+        let expected = expected.strip_prefix("sha256:").unwrap_or(expected);
+        if !sha256.eq_ignore_ascii_case(expected) {
+            return Err(SandboxError::DigestMismatch {
+                plugin: name.to_string(),
+                expected: format!("sha256:{expected}"),
+                actual: format!("sha256:{sha256}"),
+            });
+        }
+    }
+    if !policy.trusted_keys.is_empty() {
+        trust::verify(path, name, sha256, &policy.trusted_keys).map_err(|e| SandboxError::Untrusted(e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// Resolve the caller: without a policy the local user is admin.

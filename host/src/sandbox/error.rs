@@ -40,6 +40,8 @@ pub enum SandboxError {
     Denied { plugin: String, denial: Denial, tool: Option<String> },
     #[error("plugin `{plugin}` refused before compilation: its sha256 is {actual}, the policy pins {expected}")]
     DigestMismatch { plugin: String, expected: String, actual: String },
+    #[error("{0}")]
+    Untrusted(String),
     #[error("plugin `{plugin}`: {merge}")]
     Merge { plugin: String, merge: MergeError },
     #[error("plugin `{plugin}`: {breach}")]
@@ -64,7 +66,8 @@ impl SandboxError {
         match self {
             SandboxError::Tool { .. } | SandboxError::BadOutput { .. } | SandboxError::Host(_) => 1,
             SandboxError::NotFound { .. } | SandboxError::Read { .. } | SandboxError::Invalid { .. } => 2,
-            SandboxError::UnsupportedImport { .. } | SandboxError::Denied { .. } | SandboxError::DigestMismatch { .. } => 3,
+            SandboxError::UnsupportedImport { .. } | SandboxError::Denied { .. } | SandboxError::DigestMismatch { .. }
+            | SandboxError::Untrusted(_) => 3,
             SandboxError::Merge { merge, .. } => match merge {
                 MergeError::Io { .. } => 1,
                 MergeError::NotRegular(_) | MergeError::WouldOverwrite(_) => 3,

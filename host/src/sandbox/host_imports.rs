@@ -42,6 +42,7 @@ pub struct CallState {
     pub(crate) out_dir: Option<PathBuf>,
     pub(crate) workspace: Option<PathBuf>,
     pub(crate) denials: Denials,
+    pub(crate) grants_used: Vec<(&'static str, String)>,
     pub(crate) host_calls: u64,
     pub(crate) log_bytes: u64,
     pub(crate) logs: Vec<LogLine>,
@@ -140,6 +141,7 @@ impl exec::Host for CallState {
         }
         tracing::info!(target: "taylordash::audit", plugin = %self.plugin, capability = "exec",
             program = %cmd.program, decision = "allow", "capability granted");
+        self.grants_used.push(("exec", format!("run `{}` {}", cmd.program, cmd.args.join(" "))));
         let result = run_granted(
             grant,
             &cmd.program,

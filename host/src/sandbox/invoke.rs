@@ -54,6 +54,8 @@ pub struct CallOutcome {
     pub events: Vec<Event>,
     /// Capabilities refused during the call (the tool coped and succeeded).
     pub denials: Vec<Denial>,
+    /// Powerful grants the call used: (capability, what).
+    pub grants_used: Vec<(&'static str, String)>,
     pub fuel_used: u64,
     pub duration: Duration,
 }
@@ -138,7 +140,15 @@ impl Sandbox {
         }
         let fuel_used = call.quotas.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
         let state = store.into_data();
-        Ok(CallOutcome { output, logs: state.logs, events: state.events, denials, fuel_used, duration })
+        Ok(CallOutcome {
+            output,
+            logs: state.logs,
+            events: state.events,
+            denials,
+            grants_used: state.grants_used,
+            fuel_used,
+            duration,
+        })
     }
 
     /// Instantiate once and return a handle that calls `invoke` again and
@@ -196,6 +206,7 @@ impl Sandbox {
             out_dir: mounts.out.clone(),
             workspace: mounts.workspace.clone(),
             denials,
+            grants_used: Vec::new(),
             host_calls: 0,
             log_bytes: 0,
             logs: Vec::new(),

@@ -119,24 +119,16 @@ impl Sandbox {
         self.load_bytes(path, &bytes)
     }
 
-    /// Load the component at `path` only if its sha256 is `digest`
-    /// (`sha256:<hex>` or bare hex); checked before anything is compiled.
-    pub fn load_pinned(&self, path: &Path, digest: Option<&str>) -> Result<Plugin, SandboxError> {
+    /// Load the component at `path` if `admit(name, sha256)` agrees: the
+    /// check (pinned digest, signature) runs before anything is compiled.
+    pub fn load_checked(
+        &self,
+        path: &Path,
+        admit: impl FnOnce(&str, &str) -> Result<(), SandboxError>,
+    ) -> Result<Plugin, SandboxError> {
         let bytes = std::fs::read(path)
             .map_err(|source| SandboxError::Read { path: path.to_path_buf(), source })?;
-        if let Some(expected) = digest {
-            let expected = expected.strip_prefix("sha256:").unwrap_or(expected);
-            let actual = hex::encode(Sha256::digest(&bytes));
-            if !actual.eq_ignore_ascii_case(expected) {
-                tracing::warn!(target: "taylordash::audit", plugin = %plugin_name(path), capability = "digest",
-                    decision = "deny", "plugin digest mismatch");
-                return Err(SandboxError::DigestMismatch {
-                    plugin: plugin_name(path),
-                    expected: format!("sha256:{expected}"),
-                    actual: format!("sha256:{actual}"),
-                });
-            }
-        }
+        admit(&plugin_name(path), &hex::encode(Sha256::digest(&bytes)))?;
         self.load_bytes(path, &bytes)
     }
 

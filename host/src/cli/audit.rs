@@ -1,0 +1,40 @@
+//! `taylordash audit [--run ID] [--denied]`: the audit trail, filtered.
+
+use clap::Args;
+
+use super::Cli;
+use crate::sandbox::escape::for_terminal;
+
+#[derive(Args)]
+pub struct AuditArgs {
+    /// Only events of this run.
+    #[arg(long)]
+    run: Option<String>,
+    /// Only denials.
+    #[arg(long)]
+    denied: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(cli: &Cli, args: &AuditArgs) -> anyhow::Result<i32> {
+    let log = cli.audit_log();
+    let events: Vec<_> = log
+        .read()?
+        .into_iter()
+        .filter(|e| args.run.as_ref().is_none_or(|r| &e.run_id == r))
+        .filter(|e| !args.denied || e.decision == "deny")
+        .collect();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&events)?);
+        return Ok(0);
+    }
+    println!("{:<13} {:<6} {:<12} {:<18} {:<14} DETAIL", "AT", "DECIDE", "PRINCIPAL", "PLUGIN", "CAPABILITY");
+    for e in events {
+        println!(
+            "{:<13} {:<6} {:<12} {:<18} {:<14} {}",
+            e.at, e.decision, e.principal, e.plugin, e.capability, for_terminal(&e.detail)
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,135 @@
+//! The audit trail: every grant used, denial, quota breach, signature result
+//! and role decision, as one JSON object per line, appended and never
+//! rewritten. `taylordash audit` reads it back.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::sandbox::{SandboxError, CallOutcome};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// Unix milliseconds.
+    pub at: i64,
+    pub principal: String,
+    pub plugin: String,
+    /// `exec`, `network`, `env`, `fs`, `quota:<kind>`, `digest`, `signature`, `rbac`.
+    pub capability: String,
+    /// `allow` or `deny`.
+    pub decision: String,
+    pub detail: String,
+    #[serde(default)]
+    pub trace_id: String,
+    #[serde(default)]
+    pub run_id: String,
+}
+
+/// Who and where, for the events of one call or run.
+#[derive(Debug, Clone, Default)]
+pub struct Subject {
+    pub principal: String,
+    pub plugin: String,
+    pub trace_id: String,
+    pub run_id: String,
+}
+
+impl Subject {
+    pub fn event(&self, capability: impl Into<String>, decision: &str, detail: impl Into<String>) -> AuditEvent {
+        AuditEvent {
+            at: crate::store::now_ms(),
+            principal: self.principal.clone(),
+            plugin: self.plugin.clone(),
+            capability: capability.into(),
+            decision: decision.to_string(),
+            detail: detail.into(),
+            trace_id: self.trace_id.clone(),
+            run_id: self.run_id.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    path: PathBuf,
+}
+
+impl AuditLog {
+    pub fn new(path: PathBuf) -> Self {
+        AuditLog { path }
+    }
+
+    /// `$TAYLORDASH_AUDIT_LOG`, else `$XDG_STATE_HOME/taylordash/audit.jsonl`,
+    /// else `~/.local/state/taylordash/audit.jsonl`.
+    pub fn default_path() -> PathBuf {
+        let nonempty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        if let Some(p) = nonempty("TAYLORDASH_AUDIT_LOG") {
+            return p;
+        }
+        nonempty("XDG_STATE_HOME")
+            .or_else(|| nonempty("HOME").map(|h| h.join(".local/state")))
+            .map(|d| d.join("taylordash/audit.jsonl"))
+            .unwrap_or_else(|| PathBuf::from(".taylordash/audit.jsonl"))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Append events; a failure to audit is logged loudly, never swallowed silently.
+    pub fn append(&self, events: &[AuditEvent]) {
+        if events.is_empty() {
+            return;
+        }
+        let mut text = String::new();
+        for e in events {
+            if let Ok(line) = serde_json::to_string(e) {
+                text.push_str(&line);
+                text.push('\n');
+            }
+        }
+        let result = (|| -> std::io::Result<()> {
+            if let Some(dir) = self.path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            // One write per batch on an O_APPEND file: concurrent writers never interleave lines.
+            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.path)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_data()
+        })();
+        if let Err(e) = result {
+            tracing::error!(path = %self.path.display(), error = %e, "could not write the audit log");
+        }
+    }
+
+    pub fn read(&self) -> std::io::Result<Vec<AuditEvent>> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect())
+    }
+}
+
+/// The audit events a sandbox call's outcome means.
+pub fn call_events(subject: &Subject, result: Result<&CallOutcome, &SandboxError>) -> Vec<AuditEvent> {
+    match result {
+        Ok(outcome) => {
+            let mut events: Vec<AuditEvent> =
+                outcome.grants_used.iter().map(|(cap, detail)| subject.event(*cap, "allow", detail.clone())).collect();
+            events.extend(outcome.denials.iter().map(|d| subject.event(d.capability, "deny", d.detail.clone())));
+            events
+        }
+        Err(e) => match e {
+            SandboxError::Denied { denial, .. } => vec![subject.event(denial.capability, "deny", denial.detail.clone())],
+            SandboxError::Quota { breach, .. } => vec![subject.event(format!("quota:{}", breach.kind), "deny", breach.to_string())],
+            SandboxError::DigestMismatch { .. } => vec![subject.event("digest", "deny", e.to_string())],
+            SandboxError::Untrusted(m) => vec![subject.event("signature", "deny", m.clone())],
+            SandboxError::UnsupportedImport { import, .. } => vec![subject.event("import", "deny", import.clone())],
+            SandboxError::Merge { merge, .. } => vec![subject.event("fs", "deny", merge.to_string())],
+            _ => Vec::new(),
+        },
+    }
+}
