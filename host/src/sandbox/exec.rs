@@ -35,6 +35,9 @@ pub fn run_granted(
     workspace: Option<&Path>,
     out: Option<&Path>,
 ) -> Result<ExecOutput, String> {
+    // Said every time, because it is true every time: nothing below confines
+    // the program's own access to the host (no Landlock, no namespaces yet).
+    tracing::warn!(target: "taylordash::audit", program, "exec: the granted program runs unconfined, as the host user");
     let scratch = tempfile::tempdir().map_err(|e| format!("exec: no scratch directory: {e}"))?;
     if let Some(ws) = workspace {
         copy_tree(ws, scratch.path()).map_err(|e| format!("exec: cannot copy the workspace: {e}"))?;
