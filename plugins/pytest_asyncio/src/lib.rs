@@ -402,15 +402,19 @@ fn crud_tests(w: &mut Writer, model: &ServiceModel, r: &Resource) {
         w.test(
             &format!("test_{}", e.operation_id),
             Some(&e.operation_id),
-            &format!("{}: stored, returned with its id, `{event_type}` published.", e.label()),
+            &format!("{}: stored, returned with its id, `{event_type}` published with the caller's trace id.", e.label()),
             &format!(
-                "created = await create_{s}(api)\n\
+                "traceparent = f\"00-{{CALLER_TRACE_ID}}-00f067aa0ba902b7-01\"\n\
+                 r = await api.client.post(\"{path}\", json={upper}_CREATE, headers={{**api.auth(), \"traceparent\": traceparent}})\n\
+                 assert r.status_code == 201, r.text\n\
+                 created = r.json()\n\
                  {id_check}\
                  for key, value in {upper}_CREATE.items():\n    assert created[key] == value, key\n\
                  assert created[\"created_at\"] == created[\"updated_at\"]\n\
                  [(topic, event)] = api.events(\"{event_type}\")\n\
                  assert topic == {topic}\n\
                  assert event[\"{key}\"] == created[\"id\"]\n\
+                 assert event[\"trace_id\"] == CALLER_TRACE_ID\n\
                  assert event[\"changes\"] == {upper}_CREATE",
                 topic = topic_of("created['id']"),
                 key = ev.and_then(|e| e.key_field.clone()).unwrap_or_else(|| "id".into()),
@@ -705,6 +709,7 @@ mod tests {
         ));
         assert!(text.contains("assert created[\"id\"] == \"taylordash-core\"\n"));
         assert!(text.contains("    assert topic == f\"tracker/events/{created['id']}\"\n"));
+        assert!(text.contains("    assert event[\"trace_id\"] == CALLER_TRACE_ID\n"));
         assert!(text.contains("    assert receipt[\"topic\"] == f\"tracker/events/{PROJECT_EVENT_EXAMPLE['project_id']}\"\n"));
         assert!(text.contains("EVENT_SCHEMAS = dict([[\"project_event\", \"schemas/events/project_event.schema.json\"]])\n"));
         assert!(text.contains("httpx.ASGITransport(app=app)"));
