@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use taylordash_sdk::Level;
 
+pub mod adr;
 pub mod doc;
 pub mod locate;
 pub mod model;

@@ -1,0 +1,620 @@
+//! `adr_writer`: the session's architecture decisions as numbered MADR
+//! records — the `planning` stage's second tool, after `planner`.
+//!
+//! Reads the backlog (`backlog` input, or `backlog.json`/`.yaml`/`.yml` in
+//! the workspace), the last run's `failures` and the `snapshot` (inline or
+//! workspace files, as the planner takes them) and, when the planner ran
+//! first, its session plan from `previous` (task order and actions). Writes
+//! one `docs/adr/NNNN-<title>.md` (MADR 4: front matter `status`,
+//! `decision-makers`, `backlog-item`, `supersedes`; context, drivers,
+//! considered options, outcome, consequences, confirmation) per backlog item
+//! that decides something (a resource, event contracts, event publishing,
+//! metrics, documentation), in plan order, plus `0001` "Record architecture
+//! decisions" when the workspace has no ADRs yet.
+//!
+//! Numbers continue after the workspace's highest ADR. An item that already
+//! has an ADR (same `backlog-item`) gets no second one, unless the last run
+//! failed a check on it: then the new ADR supersedes the old. Dates are left
+//! out so the same inputs give the same bytes.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use service_model::adr::{self, Adr};
+use service_model::{Envelope, Item, ItemKind, ServiceModel, load_model, log_notes, names, paths, source};
+use taylordash_sdk::{Context, Level, Tool, ToolError, export_tool};
+
+/// The planning stage's inputs.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct AdrWriterInput {
+    /// The backlog: a workspace-relative `.json`/`.yaml`/`.yml` path or an
+    /// inline object. Default: `backlog.json`, `backlog.yaml` or
+    /// `backlog.yml` in the workspace root.
+    #[serde(default)]
+    pub backlog: Option<Value>,
+    /// The last run's failures, `{ "failures": [ { "check", "message", "item"? } ] }`: path or inline.
+    #[serde(default)]
+    pub failures: Option<Value>,
+    /// What exists, `{ "files": [...], "services"?: [...] }`: path or inline.
+    #[serde(default)]
+    pub snapshot: Option<Value>,
+    #[serde(flatten)]
+    pub envelope: Envelope,
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct WrittenAdr {
+    pub number: u32,
+    pub file: String,
+    pub title: String,
+    pub status: String,
+    /// The backlog item decided (none for 0001).
+    pub item: Option<String>,
+    /// ADR numbers this one supersedes.
+    pub supersedes: Vec<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AdrWriterOutput {
+    pub adrs: Vec<WrittenAdr>,
+    /// Items left alone, and why.
+    pub skipped: Vec<String>,
+    pub files: Vec<String>,
+}
+
+pub struct AdrWriter;
+
+impl Tool for AdrWriter {
+    const NAME: &'static str = "adr_writer";
+    const DESCRIPTION: &'static str = "Writes numbered MADR decision records docs/adr/NNNN-title.md for the session's \
+         backlog items, in plan order, superseding a decision the last run's failures call into question.";
+    type Input = AdrWriterInput;
+    type Output = AdrWriterOutput;
+
+    fn run(input: AdrWriterInput, _cx: &Context) -> Result<AdrWriterOutput, ToolError> {
+        input.envelope.log(Self::NAME, &input.other);
+        let model = load_model(input.backlog.as_ref())?;
+        log_notes(Self::NAME, &model);
+        let failures = match &input.failures {
+            Some(src) if !src.is_null() => source::load::<RawFailures>("failures", src)?.0.failures,
+            _ => Vec::new(),
+        };
+        for (i, f) in failures.iter().enumerate() {
+            if let Some(item) = &f.item
+                && model.item(item).is_none()
+            {
+                return Err(ToolError::InvalidInput(format!("failures: failures[{i}].item: unknown backlog item `{item}`")));
+            }
+        }
+        let snapshot = match &input.snapshot {
+            Some(src) if !src.is_null() => source::load::<RawSnapshot>("snapshot", src)?.0.files.unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let plan = Plan::from_previous(input.envelope.previous.as_ref(), &model, &failures);
+        let existing = adr::read_all();
+        let records = decide(&model, &plan, &failures, &snapshot, &existing);
+
+        let mut out = source::Out::new();
+        let mut adrs = Vec::new();
+        for r in &records.write {
+            out.write(&r.file, &r.text)?;
+            taylordash_sdk::log(Level::Info, &format!("{}: {} ({})", r.file, r.meta.title, r.meta.status));
+            adrs.push(r.meta.clone());
+        }
+        for s in &records.skipped {
+            taylordash_sdk::log(Level::Info, &format!("skipped {s}"));
+        }
+        Ok(AdrWriterOutput { adrs, skipped: records.skipped, files: out.files })
+    }
+}
+
+export_tool!(AdrWriter);
+
+#[derive(Debug, Deserialize)]
+struct RawFailures {
+    #[serde(default)]
+    failures: Vec<Failure>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Failure {
+    #[serde(default)]
+    pub check: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub item: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawSnapshot {
+    files: Option<Vec<String>>,
+}
+
+/// The order to decide in, and each item's planned action.
+pub struct Plan {
+    /// `(item id, action, position)` in plan order.
+    pub tasks: Vec<(String, String, usize)>,
+    pub from_planner: bool,
+}
+
+impl Plan {
+    fn from_previous(previous: Option<&Value>, model: &ServiceModel, failures: &[Failure]) -> Plan {
+        let tasks = previous
+            .and_then(|p| p.get("session_plan"))
+            .and_then(|p| p.get("tasks"))
+            .and_then(Value::as_array);
+        if let Some(tasks) = tasks {
+            let list: Vec<(String, String, usize)> = tasks
+                .iter()
+                .enumerate()
+                .filter_map(|(i, t)| {
+                    let id = t.get("id")?.as_str()?.to_string();
+                    let action = t.get("action").and_then(Value::as_str).unwrap_or("create").to_string();
+                    model.item(&id).map(|_| (id, action, i + 1))
+                })
+                .collect();
+            if !list.is_empty() {
+                return Plan { tasks: list, from_planner: true };
+            }
+        }
+        let tasks = model
+            .items
+            .iter()
+            .enumerate()
+            .map(|(i, it)| {
+                let fix = failures.iter().any(|f| f.item.as_deref() == Some(it.id.as_str()));
+                (it.id.clone(), if fix { "fix" } else { "create" }.to_string(), i + 1)
+            })
+            .collect();
+        Plan { tasks, from_planner: false }
+    }
+}
+
+pub struct Record {
+    pub file: String,
+    pub text: String,
+    pub meta: WrittenAdr,
+}
+
+pub struct Records {
+    pub write: Vec<Record>,
+    pub skipped: Vec<String>,
+}
+
+fn file_name(number: u32, title: &str) -> String {
+    let mut slug = names::slug(title);
+    if slug.len() > 60 {
+        // Cut at the last word boundary within 60 characters.
+        let cut = slug[..=60].rfind('-').unwrap_or(60);
+        slug.truncate(cut);
+    }
+    format!("{}/{number:04}-{slug}.md", paths::ADR_DIR)
+}
+
+pub fn decide(model: &ServiceModel, plan: &Plan, failures: &[Failure], snapshot: &[String], existing: &[Adr]) -> Records {
+    let mut next = existing.iter().map(|a| a.number).max().unwrap_or(0) + 1;
+    let mut write = Vec::new();
+    let mut skipped = Vec::new();
+    if existing.is_empty() {
+        let title = "Record architecture decisions";
+        let file = file_name(next, title);
+        write.push(Record {
+            text: meta_adr(title, model),
+            meta: WrittenAdr { number: next, file: file.clone(), title: title.into(), status: "accepted".into(), item: None, supersedes: vec![] },
+            file,
+        });
+        next += 1;
+    }
+    for (id, action, position) in &plan.tasks {
+        let Some(item) = model.item(id) else { continue };
+        if item.kind == ItemKind::Other {
+            skipped.push(format!("`{id}`: no architecture decision in it"));
+            continue;
+        }
+        let fails: Vec<&Failure> = failures.iter().filter(|f| f.item.as_deref() == Some(id.as_str())).collect();
+        let earlier: Vec<&Adr> = existing.iter().filter(|a| a.item.as_deref() == Some(id.as_str())).collect();
+        let supersedes: Vec<u32> = if fails.is_empty() {
+            if let Some(a) = earlier.last() {
+                skipped.push(format!("`{id}`: decided in {} and no check failed on it", a.file));
+                continue;
+            }
+            Vec::new()
+        } else {
+            earlier.iter().filter(|a| !a.status.starts_with("superseded")).map(|a| a.number).collect()
+        };
+        let d = decision(model, item);
+        let file = file_name(next, &d.title);
+        let text = render(model, item, &d, action, *position, plan.from_planner, &fails, snapshot, &supersedes, existing);
+        write.push(Record {
+            meta: WrittenAdr {
+                number: next,
+                file: file.clone(),
+                title: d.title.clone(),
+                status: "accepted".into(),
+                item: Some(id.clone()),
+                supersedes,
+            },
+            file,
+            text,
+        });
+        next += 1;
+    }
+    Records { write, skipped }
+}
+
+fn meta_adr(title: &str, model: &ServiceModel) -> String {
+    format!(
+        "---\nstatus: accepted\ndecision-makers: project_manager (planning stage)\n---\n\n# {title}\n\n\
+         ## Context and Problem Statement\n\n\
+         The {svc} service is built by agents in a pipeline: decisions made in one session must be\n\
+         visible to the next, and to people reviewing the generated code.\n\n\
+         ## Considered Options\n\n\
+         * MADR decision records under `docs/adr/`, numbered, one decision each\n\
+         * Decisions in commit messages and pull requests only\n\
+         * A single design document edited in place\n\n\
+         ## Decision Outcome\n\n\
+         Chosen option: \"MADR decision records under `docs/adr/`\", because they are append-only like the\n\
+         pipeline's workspace (`add_only`), reviewable one decision at a time, and a superseded decision\n\
+         stays readable next to the one replacing it.\n\n\
+         ### Consequences\n\n\
+         * Good, because `adr_writer` records each session's decisions and `adr_manager` keeps the index\n  \
+         (`docs/adr/index.md`) with every record's status and supersedes links.\n\
+         * Bad, because a record is never edited: a changed decision is a new record that supersedes the old.\n",
+        svc = model.service.title
+    )
+}
+
+/// What is decided for an item.
+pub struct Decision {
+    pub title: String,
+    pub options: Vec<String>,
+    pub because: String,
+    pub good: Vec<String>,
+    pub bad: Vec<String>,
+    pub confirmation: Vec<String>,
+}
+
+fn decision(model: &ServiceModel, item: &Item) -> Decision {
+    let endpoints: Vec<&service_model::Endpoint> = model.endpoints.iter().filter(|e| e.item == item.id).collect();
+    let ops: Vec<String> = endpoints.iter().map(|e| format!("`{}` ({})", e.label(), e.operation_id)).collect();
+    match item.kind {
+        ItemKind::Crud => {
+            let r = model.resources.iter().find(|r| r.item == item.id);
+            let plural = r.map(|r| r.name.clone()).unwrap_or_else(|| item.resource.clone().unwrap_or_default());
+            let singular = r.map(|r| r.singular.clone()).unwrap_or_else(|| plural.clone());
+            Decision {
+                title: format!("Serve {plural} through an async FastAPI router with PostgreSQL storage"),
+                options: vec![
+                    "Async FastAPI router, pydantic models mirroring the OpenAPI schemas, an in-memory repository for tests and asyncpg on PostgreSQL/TimescaleDB in production".into(),
+                    "Synchronous Flask blueprint with SQLAlchemy".into(),
+                    format!("Keep {plural} as JSON documents in the S3-compatible object store"),
+                ],
+                because: "the pydantic models and the OpenAPI document come from one service model, handlers never block \
+                          the event loop while events are published, and one repository interface runs in memory for \
+                          tests and on PostgreSQL in production"
+                    .into(),
+                good: vec![
+                    format!("{} with a bearer token required on every mutation", ops.join(", ")),
+                    format!("every change publishes `{singular}.created`, `{singular}.updated` or `{singular}.deleted` to MQTT"),
+                    "the test suite runs in-process (httpx.ASGITransport) without a database".into(),
+                ],
+                bad: vec![
+                    "two repository implementations (`app/repository.py`, `app/repository_pg.py`) must keep one interface".into(),
+                ],
+                confirmation: endpoints
+                    .iter()
+                    .map(|e| format!("`tests/test_api.py::test_{}` passes", e.operation_id))
+                    .chain(["`migrations/001_init.sql` applies to PostgreSQL".to_string()])
+                    .collect(),
+            }
+        }
+        ItemKind::Contracts => {
+            let schemas: Vec<String> = model.events.iter().map(|e| format!("`{}`", e.schema_file())).collect();
+            Decision {
+                title: "Describe every bus event with a JSON Schema".into(),
+                options: vec![
+                    "One JSON Schema (draft 2020-12) per event type under `schemas/events/`, with valid examples, embedded in the OpenAPI 3.1 components".into(),
+                    "An AsyncAPI document".into(),
+                    "Protocol Buffers messages".into(),
+                ],
+                because: "OpenAPI 3.1 schemas are JSON Schema 2020-12, so the HTTP API and the MQTT bus share one \
+                          contract that standard validators (jsonschema_lint, jsonschema) check"
+                    .into(),
+                good: vec![
+                    format!("the schemas {}", if schemas.is_empty() { "follow the event types".into() } else { schemas.join(", ") }),
+                    "every published event and every example is validated against its schema in the test suite and by `contract_compliance`".into(),
+                ],
+                bad: vec!["JSON Schema describes payloads, not topics: topics are documented next to the schemas".into()],
+                confirmation: vec![
+                    "`contract_compliance` passes".into(),
+                    "`tests/test_api.py::test_contract_event_examples_match_their_schemas` passes".into(),
+                ],
+            }
+        }
+        ItemKind::EventIngest => {
+            let topics: Vec<String> = endpoints
+                .iter()
+                .flat_map(|e| e.events.iter())
+                .filter_map(|n| model.event(n))
+                .map(|ev| format!("`{}`", ev.topic))
+                .collect();
+            let topic = topics.first().cloned().unwrap_or_else(|| "MQTT".into());
+            Decision {
+                title: format!("Validate events and publish them on {} with the caller's trace_id", topic.trim_matches('`')),
+                options: vec![
+                    "Validate each event against its JSON Schema (trace_id required) before publishing with QoS 1, the W3C traceparent as an MQTT v5 user property".into(),
+                    "Publish what is received and let subscribers validate".into(),
+                    "Deliver events by HTTP webhooks instead of MQTT".into(),
+                ],
+                because: "an event that breaks its contract (e.g. no trace_id) is refused with 422 before it reaches \
+                          the bus, and subscribers continue the caller's trace"
+                    .into(),
+                good: vec![
+                    format!("{} publishes to {}", ops.join(", "), topics.join(", ")),
+                    "a payload without trace_id never reaches the bus".into(),
+                ],
+                bad: vec!["publishing waits for the broker's acknowledgement (503 when it does not come)".into()],
+                confirmation: endpoints
+                    .iter()
+                    .flat_map(|e| [format!("`tests/test_api.py::test_{}` passes", e.operation_id), format!("`tests/test_api.py::test_{}_requires_trace_id` passes", e.operation_id)])
+                    .collect(),
+            }
+        }
+        ItemKind::Metrics => {
+            let slos: Vec<String> = model
+                .endpoints
+                .iter()
+                .map(|e| format!("`{}`: p95 ≤ {} s, {} %", e.operation_id, e.slo.latency_seconds(), e.slo.availability_percent()))
+                .collect();
+            Decision {
+                title: "Expose Prometheus metrics with a latency and availability SLO per endpoint".into(),
+                options: vec![
+                    "Per-endpoint request counters and latency histograms in the Prometheus text format, OpenTelemetry spans for traces, recording and alerting rules and a dashboard generated from the same endpoint list".into(),
+                    "The prometheus_client library with default metrics only".into(),
+                    "OpenTelemetry metrics exported to a collector".into(),
+                ],
+                because: "every endpoint gets a metric, a rule and a panel from one list, which `observability_check` \
+                          verifies, and `/metrics` needs no extra dependency"
+                    .into(),
+                good: vec![format!("SLOs: {}", slos.join("; ")), format!("{} on {}", model.metrics.iter().map(|m| format!("`{}`", m.name)).collect::<Vec<_>>().join(", "), ops.join(", "))],
+                bad: vec!["per-endpoint alerting rules grow with the number of endpoints".into()],
+                confirmation: vec!["`observability_check` passes".into(), "`observability/prometheus/rules.yml` parses".into()],
+            }
+        }
+        ItemKind::Docs | ItemKind::Other => Decision {
+            title: "Document the service with MkDocs generated from its artifacts".into(),
+            options: vec![
+                "An MkDocs site generated from the OpenAPI document, the event schemas, the migrations, the observability files and these records, built with `--strict`".into(),
+                "Sphinx".into(),
+                "A hand-written README".into(),
+            ],
+            because: "pages generated from the artifacts cannot drift from them, and `mkdocs build --strict` fails on a broken link".into(),
+            good: vec!["every endpoint is listed with a request and a response example".into()],
+            bad: vec!["prose beyond what the artifacts say is written by people, outside the generated pages".into()],
+            confirmation: vec!["`mkdocs build --strict` succeeds".into()],
+        },
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn render(
+    model: &ServiceModel,
+    item: &Item,
+    d: &Decision,
+    action: &str,
+    position: usize,
+    from_planner: bool,
+    fails: &[&Failure],
+    snapshot: &[String],
+    supersedes: &[u32],
+    existing: &[Adr],
+) -> String {
+    let mut md = String::from("---\nstatus: accepted\ndecision-makers: project_manager (planning stage)\n");
+    md.push_str(&format!("backlog-item: {}\n", item.id));
+    match supersedes {
+        [] => {}
+        [one] => md.push_str(&format!("supersedes: \"{one:04}\"\n")),
+        many => md.push_str(&format!(
+            "supersedes: [{}]\n",
+            many.iter().map(|n| format!("\"{n:04}\"")).collect::<Vec<_>>().join(", ")
+        )),
+    }
+    md.push_str(&format!("---\n\n# {}\n\n## Context and Problem Statement\n\n", d.title));
+    if let Some(desc) = &item.description {
+        md.push_str(&format!("{desc}\n\n"));
+    }
+    md.push_str(&format!(
+        "Backlog item `{}` (\"{}\", priority {}) is task {position} of the session plan{}, action: {action}.\n",
+        item.id,
+        item.title,
+        item.priority,
+        if from_planner { "" } else { " (backlog order; the planner's plan was not given)" },
+    ));
+    if let Some(res) = &item.resource {
+        let key = res.trim_end_matches('s');
+        let found: Vec<&String> = snapshot.iter().filter(|f| f.contains(key)).collect();
+        if !found.is_empty() {
+            md.push_str(&format!(
+                "The workspace already has {}: the decision extends it.\n",
+                found.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    for f in fails {
+        md.push_str(&format!("\nThe last run failed check `{}` on this item: {}\n", f.check, f.message));
+    }
+    md.push_str("\n## Decision Drivers\n\n");
+    let mut drivers: Vec<String> = item.acceptance.clone();
+    drivers.extend(fails.iter().map(|f| format!("check `{}` passes", f.check)));
+    drivers.push("the workspace is add-only: generated files never overwrite existing ones".into());
+    for dr in drivers {
+        md.push_str(&format!("* {dr}\n"));
+    }
+    md.push_str("\n## Considered Options\n\n");
+    for o in &d.options {
+        md.push_str(&format!("* {o}\n"));
+    }
+    md.push_str(&format!(
+        "\n## Decision Outcome\n\nChosen option: \"{}\", because {}.\n\n### Consequences\n\n",
+        d.options.first().map(String::as_str).unwrap_or(""),
+        d.because.split_whitespace().collect::<Vec<_>>().join(" ")
+    ));
+    for g in &d.good {
+        md.push_str(&format!("* Good, because {g}.\n"));
+    }
+    for b in &d.bad {
+        md.push_str(&format!("* Bad, because {b}.\n"));
+    }
+    md.push_str("\n### Confirmation\n\n");
+    for c in &d.confirmation {
+        md.push_str(&format!("* {c}\n"));
+    }
+    if !supersedes.is_empty() {
+        md.push_str("\n## More Information\n\n");
+        for n in supersedes {
+            if let Some(a) = existing.iter().find(|a| a.number == *n) {
+                let name = a.file.rsplit('/').next().unwrap_or(&a.file);
+                md.push_str(&format!("Supersedes [ADR-{n:04}]({name}) (\"{}\").\n", a.title));
+            }
+        }
+    }
+    let _ = model;
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use taylordash_sdk::testing::Harness;
+
+    const BACKLOG: &str = include_str!("../../../pipelines/examples/backlog.yaml");
+    const FAILURES: &str = include_str!("../../../pipelines/examples/failures.json");
+    const SNAPSHOT: &str = include_str!("../../../pipelines/examples/snapshot.json");
+
+    fn workspace() -> Harness {
+        let h = Harness::new();
+        h.write_workspace("backlog.yaml", BACKLOG);
+        h.write_workspace("failures.json", FAILURES);
+        h.write_workspace("snapshot.json", SNAPSHOT);
+        h
+    }
+
+    fn planner_previous() -> Value {
+        json!({ "session_plan": { "tasks": [
+            { "order": 1, "id": "projects-crud", "action": "extend" },
+            { "order": 2, "id": "event-schemas", "action": "create" },
+            { "order": 3, "id": "events-endpoint", "action": "fix" },
+            { "order": 4, "id": "metrics", "action": "create" },
+            { "order": 5, "id": "api-docs", "action": "create" }
+        ] } })
+    }
+
+    #[test]
+    fn numbers_one_record_per_decision_in_plan_order() {
+        let h = workspace();
+        let out = h
+            .run::<AdrWriter>(json!({
+                "backlog": "backlog.yaml", "failures": "failures.json", "snapshot": "snapshot.json",
+                "previous": planner_previous()
+            }))
+            .unwrap();
+        let files: Vec<&str> = out.adrs.iter().map(|a| a.file.as_str()).collect();
+        assert_eq!(
+            files,
+            [
+                "docs/adr/0001-record-architecture-decisions.md",
+                "docs/adr/0002-serve-projects-through-an-async-fastapi-router-with.md",
+                "docs/adr/0003-describe-every-bus-event-with-a-json-schema.md",
+                "docs/adr/0004-validate-events-and-publish-them-on-tracker-events-project.md",
+                "docs/adr/0005-expose-prometheus-metrics-with-a-latency-and-availability.md",
+                "docs/adr/0006-document-the-service-with-mkdocs-generated-from-its.md",
+            ]
+        );
+        let events = h.out_file(files[3]);
+        assert!(events.starts_with("---\nstatus: accepted\ndecision-makers: project_manager (planning stage)\nbacklog-item: events-endpoint\n---\n\n# Validate events"));
+        assert!(events.contains("task 3 of the session plan, action: fix."));
+        assert!(events.contains(
+            "The last run failed check `contract_compliance` on this item: POST /api/v1/events published a payload without trace_id"
+        ));
+        assert!(events.contains("* check `contract_compliance` passes\n"));
+        assert!(events.contains("* `tests/test_api.py::test_publish_event_requires_trace_id` passes\n"));
+        let crud = h.out_file(files[1]);
+        assert!(crud.contains(
+            "The workspace already has `backend/app/routers/projects.py`, `backend/tests/test_projects.py`: the decision extends it."
+        ));
+        assert!(crud.contains("## Considered Options\n\n* Async FastAPI router"));
+        assert!(crud.contains("Chosen option: \"Async FastAPI router"));
+        // Every record parses back with its number, title and status.
+        for a in &out.adrs {
+            let parsed = adr::parse(&a.file, &h.out_file(&a.file));
+            assert!(parsed.problems.is_empty(), "{}: {:?}", a.file, parsed.problems);
+            assert_eq!((parsed.number, parsed.title.as_str(), parsed.status.as_str()), (a.number, a.title.as_str(), "accepted"));
+        }
+    }
+
+    #[test]
+    fn a_failed_item_supersedes_its_earlier_record_and_others_are_kept() {
+        let h = workspace();
+        h.write_workspace(
+            "docs/adr/0007-publish-events.md",
+            "---\nstatus: accepted\nbacklog-item: events-endpoint\n---\n\n# Publish events as received\n",
+        );
+        h.write_workspace(
+            "docs/adr/0008-projects.md",
+            "---\nstatus: accepted\nbacklog-item: projects-crud\n---\n\n# Projects router\n",
+        );
+        let out = h
+            .run::<AdrWriter>(json!({ "failures": "failures.json", "snapshot": "snapshot.json" }))
+            .unwrap();
+        let written: Vec<(u32, Option<&str>, &[u32])> =
+            out.adrs.iter().map(|a| (a.number, a.item.as_deref(), a.supersedes.as_slice())).collect();
+        assert_eq!(
+            written,
+            [
+                (9, Some("event-schemas"), &[][..]),
+                (10, Some("events-endpoint"), &[7][..]),
+                (11, Some("metrics"), &[][..]),
+                (12, Some("api-docs"), &[][..]),
+            ]
+        );
+        assert_eq!(out.skipped, ["`projects-crud`: decided in docs/adr/0008-projects.md and no check failed on it"]);
+        let new = h.out_file(&out.adrs[1].file);
+        assert!(new.contains("supersedes: \"0007\"\n"));
+        assert!(new.contains("Supersedes [ADR-0007](0007-publish-events.md) (\"Publish events as received\")."));
+        assert!(new.contains("(backlog order; the planner's plan was not given)"));
+    }
+
+    #[test]
+    fn output_is_byte_identical_across_runs() {
+        let run = || {
+            let h = workspace();
+            let out = h
+                .run::<AdrWriter>(json!({ "backlog": "backlog.yaml", "failures": "failures.json", "previous": planner_previous() }))
+                .unwrap();
+            out.files.iter().map(|f| h.out_file(f)).collect::<Vec<_>>()
+        };
+        assert_eq!(run(), run());
+    }
+
+    #[test]
+    fn bad_failures_name_the_field() {
+        let h = workspace();
+        let err = h
+            .run::<AdrWriter>(json!({ "failures": { "failures": [ { "check": "x", "message": "m", "item": "nope" } ] } }))
+            .unwrap_err();
+        assert_eq!(err, ToolError::InvalidInput("failures: failures[0].item: unknown backlog item `nope`".into()));
+        let err = h.run::<AdrWriter>(json!({ "failures": "missing.json" })).unwrap_err();
+        assert_eq!(err, ToolError::InvalidInput("failures: cannot read `missing.json`: no such file in the workspace".into()));
+    }
+
+    #[test]
+    fn describe_names_the_tool_after_its_crate() {
+        assert_eq!(taylordash_sdk::describe::<AdrWriter>(env!("CARGO_PKG_VERSION")).name, env!("CARGO_PKG_NAME"));
+    }
+}
