@@ -1,0 +1,244 @@
+//! `prom_rules`: Prometheus recording and alerting rules per endpoint SLO —
+//! the `observability` agent's second tool.
+//!
+//! Derives the service model from the run's backlog (`backlog` input, or
+//! `backlog.json`/`.yaml`/`.yml` in the workspace; see `service_model`): the
+//! same endpoints, operation ids and metrics `otel_instrument` instruments.
+//! Writes `observability/prometheus/rules.yml`, one group per endpoint:
+//!
+//! - recording rules `<service>:http_request_duration_seconds:p95_5m`,
+//!   `<service>:http_requests:rate_5m` and `<service>:http_requests:error_ratio_5m`,
+//!   labelled with the endpoint's `operation`;
+//! - `<Operation>LatencySLO` (warning): p95 above the endpoint's objective for 10m;
+//! - `<Operation>ErrorBudgetBurn` (critical): 5xx ratio burning the error
+//!   budget 14.4 times too fast (the fast-burn threshold of the Google SRE
+//!   workbook) for 5m;
+//!
+//! and, when the service publishes events, a group for the MQTT publish
+//! error ratio. Returns the groups and rules. Deterministic.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use service_model::{Doc, Endpoint, GenInput, ServiceModel, doc, names, paths, source::Out};
+use taylordash_sdk::{Context, Level, Tool, ToolError, export_tool};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PromRulesOutput {
+    pub rules_file: String,
+    pub groups: Vec<String>,
+    /// Recording rule names (with their operation label).
+    pub recording: Vec<String>,
+    pub alerts: Vec<String>,
+    pub files: Vec<String>,
+    pub model: Value,
+}
+
+pub struct PromRules;
+
+impl Tool for PromRules {
+    const NAME: &'static str = "prom_rules";
+    const DESCRIPTION: &'static str = "Generates observability/prometheus/rules.yml: recording rules and latency and \
+         error-budget alerts per endpoint SLO, from the run's backlog.";
+    type Input = GenInput;
+    type Output = PromRulesOutput;
+
+    fn run(input: GenInput, _cx: &Context) -> Result<PromRulesOutput, ToolError> {
+        let model = input.model(Self::NAME)?;
+        let doc = rules(&model);
+        let mut out = Out::new();
+        out.write(paths::PROM_RULES, &doc.to_yaml_text())?;
+        let mut groups = Vec::new();
+        let mut recording = Vec::new();
+        let mut alerts = Vec::new();
+        if let Some(Doc::Seq(gs)) = doc.get("groups") {
+            for g in gs {
+                if let Some(Doc::Str(name)) = g.get("name") {
+                    groups.push(name.clone());
+                }
+                if let Some(Doc::Seq(rs)) = g.get("rules") {
+                    for r in rs {
+                        let op = match r.get("labels").and_then(|l| l.get("operation")) {
+                            Some(Doc::Str(op)) => format!("{{operation=\"{op}\"}}"),
+                            _ => String::new(),
+                        };
+                        match (r.get("record"), r.get("alert")) {
+                            (Some(Doc::Str(n)), _) => recording.push(format!("{n}{op}")),
+                            (_, Some(Doc::Str(n))) => alerts.push(n.clone()),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        taylordash_sdk::log(
+            Level::Info,
+            &format!("{}: {} groups, {} recording rules, {} alerts", paths::PROM_RULES, groups.len(), recording.len(), alerts.len()),
+        );
+        Ok(PromRulesOutput { rules_file: paths::PROM_RULES.into(), groups, recording, alerts, files: out.files, model: model.summary() })
+    }
+}
+
+export_tool!(PromRules);
+
+/// Fast-burn multiplier: 2 % of a 30-day budget in one hour.
+pub const FAST_BURN: &str = "14.4";
+
+/// `create_project` → `CreateProject`.
+pub fn alert_prefix(e: &Endpoint) -> String {
+    names::pascal(&e.operation_id)
+}
+
+pub fn rules(model: &ServiceModel) -> Doc {
+    let svc = &model.service.name;
+    let duration = model.duration_metric();
+    let requests = model.requests_metric();
+    let mut groups = Vec::new();
+    for e in &model.endpoints {
+        let sel = e.selector();
+        let op = e.operation_id.as_str();
+        let labels = || doc!({ "operation": op });
+        let threshold = e.slo.latency_seconds();
+        let budget = e.slo.error_budget();
+        let p95 = format!("{svc}:http_request_duration_seconds:p95_5m");
+        let ratio = format!("{svc}:http_requests:error_ratio_5m");
+        let rules = doc!([
+            {
+                "record": (p95.as_str()),
+                "expr": (format!("histogram_quantile(0.95, sum by (le) (rate({duration}_bucket{{{sel}}}[5m])))")),
+                "labels": (labels())
+            },
+            {
+                "record": (format!("{svc}:http_requests:rate_5m")),
+                "expr": (format!("sum(rate({requests}{{{sel}}}[5m]))")),
+                "labels": (labels())
+            },
+            {
+                "record": (ratio.as_str()),
+                "expr": (format!(
+                    "sum(rate({requests}{{{sel},status=~\"5..\"}}[5m])) / clamp_min(sum(rate({requests}{{{sel}}}[5m])), 1e-9)"
+                )),
+                "labels": (labels())
+            },
+            {
+                "alert": (format!("{}LatencySLO", alert_prefix(e))),
+                "expr": (format!("{p95}{{{sel}}} > {threshold}")),
+                "for": "10m",
+                "labels": { "severity": "warning", "operation": op, "slo": "latency" },
+                "annotations": {
+                    "summary": (format!("{} p95 latency above {threshold} s", e.label())),
+                    "description": (format!(
+                        "The p95 latency of {op} has been {{{{ $value | humanizeDuration }}}} for 10 minutes; the objective is {threshold} s (backlog item {}).",
+                        e.item
+                    ))
+                }
+            },
+            {
+                "alert": (format!("{}ErrorBudgetBurn", alert_prefix(e))),
+                "expr": (format!("{ratio}{{{sel}}} > ({FAST_BURN} * {budget})")),
+                "for": "5m",
+                "labels": { "severity": "critical", "operation": op, "slo": "availability" },
+                "annotations": {
+                    "summary": (format!("{} is burning its error budget", e.label())),
+                    "description": (format!(
+                        "5xx ratio of {op} is {{{{ $value | humanizePercentage }}}}, over {FAST_BURN} times the budget of {budget} ({}% availability).",
+                        e.slo.availability_percent()
+                    ))
+                }
+            }
+        ]);
+        groups.push(doc!({ "name": (format!("{svc}-slo-{op}")), "rules": rules }));
+    }
+    if model.metrics.iter().any(|m| m.name == model.publish_metric()) {
+        let publish = model.publish_metric();
+        let ratio = format!("{svc}:mqtt_publish:error_ratio_5m");
+        groups.push(doc!({
+            "name": (format!("{svc}-mqtt")),
+            "rules": [
+                {
+                    "record": (ratio.as_str()),
+                    "expr": (format!("sum(rate({publish}{{result=\"error\"}}[5m])) / clamp_min(sum(rate({publish}[5m])), 1e-9)"))
+                },
+                {
+                    "alert": (format!("{}MqttPublishFailing", names::pascal(svc))),
+                    "expr": (format!("{ratio} > 0.01")),
+                    "for": "5m",
+                    "labels": { "severity": "critical" },
+                    "annotations": {
+                        "summary": "MQTT publishes are failing",
+                        "description": "{{ $value | humanizePercentage }} of MQTT publishes failed in the last 5 minutes."
+                    }
+                }
+            ]
+        }));
+    }
+    doc!({ "groups": (Doc::Seq(groups)) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use taylordash_sdk::testing::Harness;
+
+    const BACKLOG: &str = include_str!("../../../pipelines/examples/backlog.yaml");
+
+    fn run_example() -> (Harness, PromRulesOutput) {
+        let h = Harness::new();
+        h.write_workspace("backlog.yaml", BACKLOG);
+        let out = h.run::<PromRules>(json!({ "previous": { "module": "app/telemetry.py" } })).unwrap();
+        (h, out)
+    }
+
+    #[test]
+    fn a_group_per_endpoint_with_recording_and_alerting_rules() {
+        let (h, out) = run_example();
+        assert_eq!(out.files, ["observability/prometheus/rules.yml"]);
+        assert_eq!(out.groups.len(), 8);
+        assert_eq!(out.groups[0], "taylordash-slo-list_projects");
+        assert_eq!(out.groups[7], "taylordash-mqtt");
+        assert_eq!(out.recording.len(), 7 * 3 + 1);
+        assert_eq!(out.alerts.len(), 7 * 2 + 1);
+        assert!(out.alerts.contains(&"PublishEventLatencySLO".to_string()));
+        let y: Value = serde_yaml_ng::from_str(&h.out_file("observability/prometheus/rules.yml")).unwrap();
+        let publish = &y["groups"][5]["rules"];
+        assert_eq!(
+            publish[0]["expr"],
+            "histogram_quantile(0.95, sum by (le) (rate(taylordash_http_request_duration_seconds_bucket{operation=\"publish_event\"}[5m])))"
+        );
+        assert_eq!(publish[3]["expr"], "taylordash:http_request_duration_seconds:p95_5m{operation=\"publish_event\"} > 0.1");
+        assert_eq!(publish[4]["expr"], "taylordash:http_requests:error_ratio_5m{operation=\"publish_event\"} > (14.4 * 0.001)");
+        assert_eq!(publish[4]["labels"], json!({ "severity": "critical", "operation": "publish_event", "slo": "availability" }));
+        assert_eq!(publish[3]["for"], "10m");
+        assert!(publish[3]["annotations"]["description"].as_str().unwrap().contains("{{ $value | humanizeDuration }}"));
+    }
+
+    #[test]
+    fn every_expression_is_balanced() {
+        let (h, _) = run_example();
+        let y: Value = serde_yaml_ng::from_str(&h.out_file("observability/prometheus/rules.yml")).unwrap();
+        for g in y["groups"].as_array().unwrap() {
+            for r in g["rules"].as_array().unwrap() {
+                let e = r["expr"].as_str().unwrap();
+                for (open, close) in [('(', ')'), ('{', '}'), ('[', ']')] {
+                    assert_eq!(e.matches(open).count(), e.matches(close).count(), "{e}");
+                }
+                assert!(r.get("record").is_some() != r.get("alert").is_some());
+            }
+        }
+    }
+
+    #[test]
+    fn output_is_byte_identical_across_runs() {
+        let run = || {
+            let (h, out) = run_example();
+            (out, h.out_file("observability/prometheus/rules.yml"))
+        };
+        assert_eq!(run(), run());
+    }
+
+    #[test]
+    fn describe_names_the_tool_after_its_crate() {
+        assert_eq!(taylordash_sdk::describe::<PromRules>(env!("CARGO_PKG_VERSION")).name, env!("CARGO_PKG_NAME"));
+    }
+}
