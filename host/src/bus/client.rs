@@ -1,0 +1,611 @@
+//! One MQTT v5 connection: rumqttc options, the event loop, and the ways
+//! the rest of the bus talks to it.
+//!
+//! - The event loop is polled continuously in exactly one place: a thread
+//!   this client owns ([`drive`]). It reconnects with exponential backoff and
+//!   jitter, moves to the next broker of the list after `failover_after`
+//!   failed attempts, and (re)subscribes after every CONNACK.
+//! - Sessions are persistent: clean start off and a session expiry.
+//! - Acks are manual ([`BusClient::ack`]). rumqttd disconnects a client that
+//!   acks out of order, so acks leave in the order the messages arrived:
+//!   a finished message waits for those before it (the `AckQueue`). Every
+//!   delivery must therefore be acked eventually (the worker and dispatcher
+//!   ack rejected and duplicate messages too).
+//! - Backpressure is explicit and bounded: incoming messages go through a
+//!   bounded channel (sized above the receive maximum, so a compliant broker
+//!   never fills it); publishes and acks go through rumqttc's bounded request
+//!   channel, and a caller blocks when it is full.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rumqttc::v5::mqttbytes::v5::{Filter, Packet, Publish, PublishProperties, Subscribe, SubscribeReasonCode};
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::{Client, Connection, Event, MqttOptions, Request};
+use rumqttc::{NetworkOptions, Outgoing, Transport};
+
+use super::BusError;
+use super::envelope::MAX_PACKET;
+
+/// A broker's address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerAddr {
+    pub host: String,
+    pub port: u16,
+    pub tls: bool,
+}
+
+impl BrokerAddr {
+    pub fn tcp(host: &str, port: u16) -> Self {
+        BrokerAddr { host: host.to_string(), port, tls: false }
+    }
+
+    /// `mqtt://host[:port]` (1883), `mqtts://host[:port]` (8883), `tcp://`, or `host:port`.
+    pub fn parse(url: &str) -> Result<Self, BusError> {
+        let bad = |reason: &str| BusError::BadUrl { url: url.to_string(), reason: reason.to_string() };
+        let (tls, rest) = match url.split_once("://") {
+            Some(("mqtt" | "tcp", r)) => (false, r),
+            Some(("mqtts" | "ssl" | "tls", r)) => (true, r),
+            Some((scheme, _)) => return Err(bad(&format!("unknown scheme `{scheme}` (use mqtt:// or mqtts://)"))),
+            None => (false, url),
+        };
+        let rest = rest.trim_end_matches('/');
+        if rest.contains(['/', '@', '?']) {
+            return Err(bad("expected host[:port] after the scheme (credentials go in --username/--password)"));
+        }
+        let (host, port) = if let Some(stripped) = rest.strip_prefix('[') {
+            // [v6]:port
+            let (h, p) = stripped.split_once(']').ok_or_else(|| bad("unclosed `[`"))?;
+            (h.to_string(), p.strip_prefix(':'))
+        } else {
+            match rest.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), Some(p)),
+                None => (rest.to_string(), None),
+            }
+        };
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        let port = match port {
+            Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| bad("the port must be 1-65535"))?,
+            None if tls => 8883,
+            None => 1883,
+        };
+        Ok(BrokerAddr { host, port, tls })
+    }
+}
+
+impl std::fmt::Display for BrokerAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = if self.tls { "mqtts" } else { "mqtt" };
+        if self.host.contains(':') {
+            write!(f, "{scheme}://[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{scheme}://{}:{}", self.host, self.port)
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials").field("username", &self.username).field("password", &"…").finish()
+    }
+}
+
+/// How to connect. [`ClientOptions::new`] gives the defaults.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Tried in order; the next one after `failover_after` failed attempts.
+    pub brokers: Vec<BrokerAddr>,
+    pub client_id: String,
+    /// How long the broker keeps the session (subscriptions, unacked
+    /// messages) after a disconnect.
+    pub session_expiry: Duration,
+    pub keep_alive: Duration,
+    /// The v5 maximum packet size, both directions.
+    pub max_packet_size: u32,
+    /// The v5 receive maximum: unacked QoS 1 messages the broker may send us.
+    pub receive_maximum: u16,
+    /// Capacity of the incoming channel (kept above `receive_maximum`).
+    pub incoming_capacity: usize,
+    /// Capacity of rumqttc's request channel (publishes, acks).
+    pub request_capacity: usize,
+    pub credentials: Option<Credentials>,
+    /// PEM CA bundle for `mqtts://` (default: the system bundle).
+    pub ca_file: Option<PathBuf>,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    pub failover_after: u32,
+    pub connect_timeout: Duration,
+    /// Filters subscribed at QoS 1 after every connect.
+    pub subscriptions: Vec<String>,
+}
+
+impl ClientOptions {
+    pub fn new(brokers: Vec<BrokerAddr>, client_id: impl Into<String>) -> Self {
+        ClientOptions {
+            brokers,
+            client_id: client_id.into(),
+            session_expiry: Duration::from_secs(300),
+            keep_alive: Duration::from_secs(10),
+            max_packet_size: MAX_PACKET,
+            receive_maximum: 64,
+            incoming_capacity: 256,
+            request_capacity: 1024,
+            credentials: None,
+            ca_file: None,
+            backoff_initial: Duration::from_millis(50),
+            backoff_max: Duration::from_secs(5),
+            failover_after: 2,
+            connect_timeout: Duration::from_secs(3),
+            subscriptions: Vec::new(),
+        }
+    }
+
+    fn mqtt_options(&self, broker: &BrokerAddr) -> Result<MqttOptions, BusError> {
+        let mut o = MqttOptions::new(self.client_id.clone(), broker.host.clone(), broker.port);
+        o.set_clean_start(false)
+            .set_session_expiry_interval(Some(self.session_expiry.as_secs().min(u32::MAX as u64) as u32))
+            .set_keep_alive(self.keep_alive.max(Duration::from_secs(1)))
+            .set_max_packet_size(Some(self.max_packet_size))
+            .set_receive_maximum(Some(self.receive_maximum.max(1)))
+            .set_manual_acks(true)
+            .set_request_channel_capacity(self.request_capacity.max(1))
+            .set_connection_timeout(self.connect_timeout.as_secs().max(1))
+            .set_pending_throttle(Duration::ZERO);
+        let mut net = NetworkOptions::new();
+        net.set_tcp_nodelay(true);
+        net.set_connection_timeout(self.connect_timeout.as_secs().max(1));
+        o.set_network_options(net);
+        if let Some(c) = &self.credentials {
+            o.set_credentials(c.username.clone(), c.password.clone());
+        }
+        if broker.tls {
+            let path = self.ca_file.clone().unwrap_or_else(|| PathBuf::from("/etc/ssl/certs/ca-certificates.crt"));
+            let ca = std::fs::read(&path).map_err(|e| BusError::Tls {
+                broker: broker.to_string(),
+                reason: format!("CA bundle {}: {e} (pass --ca-file)", path.display()),
+            })?;
+            o.set_transport(Transport::tls(ca, None, None));
+        }
+        Ok(o)
+    }
+}
+
+/// A message the broker delivered. Ack it with [`BusClient::ack`] once it
+/// has been dealt with; every delivery must be acked (see the module doc).
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    publish: Publish,
+    /// Which connection it arrived on: an ack on a later connection is
+    /// meaningless (the broker redelivers instead).
+    generation: u64,
+}
+
+impl Delivery {
+    pub fn topic(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.publish.topic)
+    }
+
+    pub fn payload(&self) -> &[u8] {
+        &self.publish.payload
+    }
+
+    pub fn properties(&self) -> Option<&PublishProperties> {
+        self.publish.properties.as_ref()
+    }
+
+    pub fn response_topic(&self) -> Option<&str> {
+        self.properties().and_then(|p| p.response_topic.as_deref())
+    }
+
+    pub fn correlation(&self) -> Option<&Bytes> {
+        self.properties().and_then(|p| p.correlation_data.as_ref())
+    }
+
+    pub fn user_property(&self, name: &str) -> Option<&str> {
+        self.properties()?.user_properties.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The broker says it may have sent this before.
+    pub fn is_redelivery(&self) -> bool {
+        self.publish.dup
+    }
+}
+
+/// Where a connection is, shared by the event loop and its users.
+struct ConnState {
+    connected: bool,
+    subscribed: bool,
+    refused: Option<String>,
+    closed: bool,
+    generation: u64,
+    broker: usize,
+    /// Unacked QoS>0 deliveries of this connection, in arrival order:
+    /// (packet id, qos, done).
+    acks: VecDeque<(u16, QoS, bool)>,
+}
+
+struct Shared {
+    state: Mutex<ConnState>,
+    changed: Condvar,
+    /// Held while acks are handed to rumqttc, so they leave in order.
+    ack_send: Mutex<()>,
+    stopping: AtomicBool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, ConnState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A connected (or connecting) client. Cheap to share behind an `Arc`.
+pub struct BusClient {
+    client: Client,
+    incoming: flume::Receiver<Delivery>,
+    shared: Arc<Shared>,
+    brokers: Vec<BrokerAddr>,
+    client_id: String,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// What [`BusClient::recv_timeout`] got.
+#[derive(Debug)]
+pub enum Recv {
+    Message(Delivery),
+    Timeout,
+    Closed,
+}
+
+impl BusClient {
+    /// Start the event loop (it connects in the background; see [`wait_ready`](Self::wait_ready)).
+    pub fn connect(opts: ClientOptions) -> Result<Self, BusError> {
+        if opts.brokers.is_empty() {
+            return Err(BusError::BadUrl { url: String::new(), reason: "no broker given".into() });
+        }
+        if opts.client_id.is_empty() {
+            return Err(BusError::BadUrl { url: String::new(), reason: "empty client id".into() });
+        }
+        let all: Vec<MqttOptions> = opts.brokers.iter().map(|b| opts.mqtt_options(b)).collect::<Result<_, _>>()?;
+        let (client, connection) = Client::new(all[0].clone(), opts.request_capacity.max(1));
+        let (tx, rx) = flume::bounded(opts.incoming_capacity.max(opts.receive_maximum as usize + 1));
+        let shared = Arc::new(Shared {
+            state: Mutex::new(ConnState {
+                connected: false,
+                subscribed: opts.subscriptions.is_empty(),
+                refused: None,
+                closed: false,
+                generation: 0,
+                broker: 0,
+                acks: VecDeque::new(),
+            }),
+            changed: Condvar::new(),
+            ack_send: Mutex::new(()),
+            stopping: AtomicBool::new(false),
+        });
+        let driver = Driver {
+            connection,
+            all,
+            brokers: opts.brokers.clone(),
+            shared: shared.clone(),
+            tx,
+            subscriptions: opts.subscriptions.clone(),
+            backoff_initial: opts.backoff_initial,
+            backoff_max: opts.backoff_max,
+            failover_after: opts.failover_after.max(1),
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("mqtt-{}", opts.client_id))
+            .spawn(move || drive(driver))?;
+        Ok(BusClient {
+            client,
+            incoming: rx,
+            shared,
+            brokers: opts.brokers,
+            client_id: opts.client_id,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The broker currently in use (or being tried).
+    pub fn broker(&self) -> &BrokerAddr {
+        let i = self.shared.lock().broker;
+        &self.brokers[i.min(self.brokers.len() - 1)]
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.shared.lock().connected
+    }
+
+    /// Block until connected and subscribed, or `timeout`.
+    pub fn wait_ready(&self, timeout: Duration) -> Result<(), BusError> {
+        let until = Instant::now() + timeout;
+        let mut st = self.shared.lock();
+        loop {
+            if let Some(filter) = st.refused.take() {
+                return Err(BusError::SubscriptionRefused(filter));
+            }
+            if st.closed {
+                return Err(BusError::Closed);
+            }
+            if st.connected && st.subscribed {
+                return Ok(());
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let brokers = self.brokers.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+                return Err(BusError::Unreachable { brokers, waited: timeout });
+            }
+            st = self.shared.changed.wait_timeout(st, left).map(|(g, _)| g).unwrap_or_else(|p| p.into_inner().0);
+        }
+    }
+
+    /// Publish at QoS 1. Blocks while the request channel is full.
+    pub fn publish(&self, topic: &str, payload: Vec<u8>, properties: PublishProperties) -> Result<(), BusError> {
+        self.client
+            .publish_with_properties(topic, QoS::AtLeastOnce, false, payload, properties)
+            .map_err(|_| BusError::Closed)
+    }
+
+    /// The next delivery, or `None` once the client has stopped.
+    pub fn recv(&self) -> Option<Delivery> {
+        self.incoming.recv().ok()
+    }
+
+    pub fn recv_timeout(&self, timeout: Duration) -> Recv {
+        match self.incoming.recv_timeout(timeout) {
+            Ok(d) => Recv::Message(d),
+            Err(flume::RecvTimeoutError::Timeout) => Recv::Timeout,
+            Err(flume::RecvTimeoutError::Disconnected) => Recv::Closed,
+        }
+    }
+
+    /// Acknowledge a delivery. The PUBACK leaves once every earlier
+    /// delivery of the same connection is acked too. Acking twice, or a
+    /// delivery of an earlier connection, does nothing.
+    pub fn ack(&self, d: &Delivery) {
+        if d.publish.qos == QoS::AtMostOnce {
+            return;
+        }
+        let _order = self.shared.ack_send.lock().unwrap_or_else(|p| p.into_inner());
+        let ready: Vec<(u16, QoS)> = {
+            let mut st = self.shared.lock();
+            if st.generation != d.generation {
+                tracing::debug!(pkid = d.publish.pkid, "ack of a delivery from an earlier connection: the broker redelivers it");
+                return;
+            }
+            match st.acks.iter_mut().find(|(pkid, _, done)| *pkid == d.publish.pkid && !*done) {
+                Some(entry) => entry.2 = true,
+                None => return,
+            }
+            let mut ready = Vec::new();
+            while let Some(&(pkid, qos, true)) = st.acks.front() {
+                st.acks.pop_front();
+                ready.push((pkid, qos));
+            }
+            ready
+        };
+        for (pkid, qos) in ready {
+            let mut p = Publish::new("", qos, Bytes::new(), None);
+            p.pkid = pkid;
+            if self.client.ack(&p).is_err() {
+                tracing::debug!(pkid, "ack after the client stopped");
+            }
+        }
+    }
+
+    /// Disconnect and stop the event loop.
+    pub fn shutdown(&self) {
+        if self.shared.stopping.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if self.client.try_disconnect().is_err() {
+            tracing::debug!("request channel full at shutdown; closing without DISCONNECT");
+        }
+        // Wait (boundedly) for the event loop to finish; it never blocks on us.
+        let until = Instant::now() + Duration::from_secs(3);
+        let mut st = self.shared.lock();
+        while !st.closed {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                tracing::warn!(client = %self.client_id, "the MQTT event loop did not stop in time; leaving it");
+                return;
+            }
+            st = self.shared.changed.wait_timeout(st, left.min(Duration::from_millis(50))).map(|(g, _)| g).unwrap_or_else(|p| p.into_inner().0);
+        }
+        drop(st);
+        let handle = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for BusClient {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+struct Driver {
+    connection: Connection,
+    all: Vec<MqttOptions>,
+    brokers: Vec<BrokerAddr>,
+    shared: Arc<Shared>,
+    tx: flume::Sender<Delivery>,
+    subscriptions: Vec<String>,
+    backoff_initial: Duration,
+    backoff_max: Duration,
+    failover_after: u32,
+}
+
+/// Exponential backoff with jitter: a random wait in [d/2, d].
+fn backoff(initial: Duration, max: Duration, failures: u32) -> Duration {
+    let exp = initial.as_secs_f64() * 2f64.powi(failures.saturating_sub(1).min(30) as i32);
+    let capped = exp.min(max.as_secs_f64());
+    let jitter = (uuid::Uuid::new_v4().as_u128() % 1000) as f64 / 1000.0;
+    Duration::from_secs_f64(capped * (0.5 + 0.5 * jitter))
+}
+
+/// The event loop: the only place the connection is polled.
+fn drive(mut d: Driver) {
+    let mut broker = 0usize;
+    let mut failures = 0u32;
+    let mut last_error = String::new();
+    loop {
+        let event = match d.connection.recv() {
+            Ok(e) => e,
+            // Every client handle is gone.
+            Err(_) => break,
+        };
+        match event {
+            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                failures = 0;
+                {
+                    let mut st = d.shared.lock();
+                    st.connected = true;
+                    st.generation += 1;
+                    st.broker = broker;
+                    st.acks.clear();
+                    st.subscribed = d.subscriptions.is_empty();
+                }
+                d.shared.changed.notify_all();
+                tracing::info!(broker = %d.brokers[broker], session_present = ack.session_present, "MQTT connected");
+                if !d.subscriptions.is_empty() {
+                    // Subscribing again is harmless when the session kept the
+                    // subscriptions, and needed when it did not.
+                    let filters = d.subscriptions.iter().map(|f| Filter::new(f.clone(), QoS::AtLeastOnce));
+                    d.connection.eventloop.pending.push_front(Request::Subscribe(Subscribe::new_many(filters, None)));
+                }
+            }
+            Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                let refused: Vec<String> = ack
+                    .return_codes
+                    .iter()
+                    .zip(&d.subscriptions)
+                    .filter(|(code, _)| !matches!(code, SubscribeReasonCode::Success(_)))
+                    .map(|(code, f)| format!("{f} ({code:?})"))
+                    .collect();
+                {
+                    let mut st = d.shared.lock();
+                    if refused.is_empty() {
+                        st.subscribed = true;
+                    } else {
+                        tracing::error!(filters = ?refused, "the broker refused a subscription");
+                        st.refused = Some(refused.join(", "));
+                    }
+                }
+                d.shared.changed.notify_all();
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                let generation = {
+                    let mut st = d.shared.lock();
+                    if p.qos != QoS::AtMostOnce {
+                        st.acks.push_back((p.pkid, p.qos, false));
+                    }
+                    st.generation
+                };
+                // Blocks when the consumers fall behind: backpressure up to the broker.
+                let mut delivery = Delivery { publish: p, generation };
+                loop {
+                    match d.tx.send_timeout(delivery, Duration::from_millis(100)) {
+                        Ok(()) => break,
+                        Err(flume::SendTimeoutError::Timeout(back)) if !d.shared.stopping.load(Ordering::SeqCst) => {
+                            tracing::trace!("incoming channel full: waiting for the consumers");
+                            delivery = back;
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+            Ok(Event::Incoming(Packet::Disconnect(disc))) => {
+                tracing::warn!(broker = %d.brokers[broker], reason = ?disc.reason_code, "the broker disconnected us");
+            }
+            Ok(Event::Outgoing(Outgoing::Disconnect)) if d.shared.stopping.load(Ordering::SeqCst) => break,
+            Ok(_) => {}
+            Err(e) => {
+                if d.shared.stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                {
+                    let mut st = d.shared.lock();
+                    st.connected = false;
+                }
+                d.shared.changed.notify_all();
+                failures += 1;
+                let msg = e.to_string();
+                if msg != last_error || failures == 1 {
+                    tracing::warn!(broker = %d.brokers[broker], error = %msg, failures, "MQTT connection failed; reconnecting");
+                    last_error = msg;
+                }
+                if d.all.len() > 1 && failures >= d.failover_after {
+                    broker = (broker + 1) % d.all.len();
+                    failures = 0;
+                    tracing::warn!(broker = %d.brokers[broker], "switching to the next broker");
+                    d.connection.eventloop.options = d.all[broker].clone();
+                    d.shared.lock().broker = broker;
+                }
+                let wait = backoff(d.backoff_initial, d.backoff_max, failures.max(1));
+                let until = Instant::now() + wait;
+                while Instant::now() < until {
+                    if d.shared.stopping.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())));
+                }
+            }
+        }
+        if d.shared.stopping.load(Ordering::SeqCst) && !d.shared.lock().connected {
+            break;
+        }
+    }
+    {
+        let mut st = d.shared.lock();
+        st.connected = false;
+        st.closed = true;
+    }
+    d.shared.changed.notify_all();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_urls() {
+        assert_eq!(BrokerAddr::parse("mqtt://127.0.0.1:1883").unwrap(), BrokerAddr::tcp("127.0.0.1", 1883));
+        assert_eq!(BrokerAddr::parse("localhost").unwrap(), BrokerAddr::tcp("localhost", 1883));
+        let tls = BrokerAddr::parse("mqtts://b.example").unwrap();
+        assert_eq!((tls.port, tls.tls), (8883, true));
+        assert_eq!(BrokerAddr::parse("mqtt://[::1]:1884").unwrap().to_string(), "mqtt://[::1]:1884");
+        assert!(BrokerAddr::parse("http://x").is_err());
+        assert!(BrokerAddr::parse("mqtt://u:p@x:1").is_err());
+        assert!(BrokerAddr::parse("mqtt://x:0").is_err());
+        assert!(BrokerAddr::parse("mqtt://:1883").is_err());
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let (i, m) = (Duration::from_millis(100), Duration::from_secs(1));
+        assert!(backoff(i, m, 1) <= i);
+        assert!(backoff(i, m, 3) >= Duration::from_millis(200));
+        assert!(backoff(i, m, 30) <= m);
+    }
+}

@@ -1,0 +1,362 @@
+//! [`MqttDispatch`]: the orchestrator's [`Dispatch`] over the bus.
+//!
+//! `run` publishes the task's envelope to `orchestrator/tasks/assign` with a
+//! v5 response topic (this dispatcher's `agents/status/complete/<id>`) and
+//! the `msg_id` as correlation data, then blocks until the matching result
+//! arrives. The returned [`TaskResult`]'s `ack` acknowledges the result
+//! message, which the orchestrator calls after journaling it.
+//!
+//! - A task not answered by its deadline (its timeout plus `grace`) is
+//!   published again with the next `seq` (same `msg_id`, same task), so
+//!   another worker takes it: that is how a killed worker's task is
+//!   redelivered. After `max_deliveries` it goes to the DLQ: a message on
+//!   `orchestrator/dlq` and a row in the DLQ store, and `run` returns a
+//!   non-retryable error.
+//! - The first result for a `msg_id` wins; later or unknown ones (a slow
+//!   worker's, a duplicate's, a previous dispatcher's) are dropped and acked.
+//!   A result claiming a `seq` that was never published is dropped.
+//! - A failed task's result is acked when it arrives: the `Dispatch` trait
+//!   gives errors no ack hook, and losing that result only means the
+//!   orchestrator's retry runs again.
+//! - A gate's result is also published on `validation/gates/status`, and
+//!   `docs/update/trigger` / `validation/gates/status` events a tool emitted
+//!   on their topics, all in the run's trace.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use super::client::{BrokerAddr, BusClient, ClientOptions, Delivery};
+use super::dlq::DlqStore;
+use super::envelope::{DlqPayload, Envelope, ResultEnvelope, ResultPayload, TaskEnvelope, MAX_MESSAGE};
+use super::topics::Topics;
+use super::{BusError, hex_id, now_ms};
+use crate::orchestrator::{Dispatch, Task, TaskError, TaskResult};
+
+#[derive(Debug, Clone)]
+pub struct DispatchOptions {
+    pub client: ClientOptions,
+    pub topics: Topics,
+    /// Added to a task's timeout to make its deadline.
+    pub grace: Duration,
+    /// Deliveries of one attempt before it goes to the DLQ.
+    pub max_deliveries: u32,
+    pub max_message: usize,
+    /// The DLQ store (SQLite); `None` keeps only the DLQ topic.
+    pub dlq: Option<PathBuf>,
+    pub ready_timeout: Duration,
+}
+
+impl DispatchOptions {
+    pub fn new(brokers: Vec<BrokerAddr>, topics: Topics) -> Self {
+        let client = ClientOptions::new(brokers, format!("td-orch-{}", hex_id(12)));
+        DispatchOptions {
+            client,
+            topics,
+            grace: Duration::from_secs(2),
+            max_deliveries: 3,
+            max_message: MAX_MESSAGE,
+            dlq: None,
+            ready_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A result on its way to the `run` waiting for it.
+type Answer = (Delivery, ResultEnvelope);
+
+struct Pending {
+    tx: flume::Sender<Answer>,
+    /// Deliveries published so far.
+    seq: u64,
+}
+
+struct Inner {
+    bus: Arc<BusClient>,
+    topics: Topics,
+    reply_topic: String,
+    pending: Mutex<HashMap<String, Pending>>,
+    max_message: usize,
+}
+
+pub struct MqttDispatch {
+    inner: Arc<Inner>,
+    grace: Duration,
+    max_deliveries: u32,
+    dlq: Option<DlqStore>,
+    router: Option<JoinHandle<()>>,
+}
+
+/// Acks a result once: when the orchestrator calls the hook, or when the
+/// result is dropped without it (so later acks are not held back).
+struct AckOnce {
+    bus: Arc<BusClient>,
+    delivery: Option<Delivery>,
+}
+
+impl AckOnce {
+    fn ack(mut self) {
+        if let Some(d) = self.delivery.take() {
+            self.bus.ack(&d);
+        }
+    }
+}
+
+impl Drop for AckOnce {
+    fn drop(&mut self) {
+        if let Some(d) = self.delivery.take() {
+            tracing::debug!("a result was dropped without its ack hook; acking it");
+            self.bus.ack(&d);
+        }
+    }
+}
+
+fn bus_error(message: String) -> TaskError {
+    TaskError { message, exit_code: 1, retryable: true, timed_out: false }
+}
+
+impl MqttDispatch {
+    /// Connect, subscribe to this dispatcher's response topic, start routing results.
+    pub fn connect(mut opts: DispatchOptions) -> Result<Self, BusError> {
+        let id = opts.client.client_id.clone();
+        let reply_topic = opts.topics.results_for(&id)?;
+        opts.client.subscriptions = vec![reply_topic.clone()];
+        let dlq = opts.dlq.as_deref().map(DlqStore::open).transpose()?;
+        let bus = Arc::new(BusClient::connect(opts.client)?);
+        bus.wait_ready(opts.ready_timeout)?;
+        tracing::info!(dispatcher = %id, broker = %bus.broker(), reply_topic = %reply_topic, "MQTT dispatch ready");
+        let inner = Arc::new(Inner {
+            bus,
+            topics: opts.topics,
+            reply_topic,
+            pending: Mutex::new(HashMap::new()),
+            max_message: opts.max_message,
+        });
+        let router = {
+            let inner = inner.clone();
+            std::thread::Builder::new().name("mqtt-results".into()).spawn(move || inner.route())?
+        };
+        Ok(MqttDispatch {
+            inner,
+            grace: opts.grace,
+            max_deliveries: opts.max_deliveries.max(1),
+            dlq,
+            router: Some(router),
+        })
+    }
+
+    pub fn bus(&self) -> &Arc<BusClient> {
+        &self.inner.bus
+    }
+
+    pub fn topics(&self) -> &Topics {
+        &self.inner.topics
+    }
+
+    pub fn dlq(&self) -> Option<&DlqStore> {
+        self.dlq.as_ref()
+    }
+
+    /// Publish a task envelope again (`taylordash dlq replay`): a fresh
+    /// `msg_id` and deadline, the same task. Waits for its result like `run`.
+    pub fn replay(&self, envelope_json: &str) -> Result<TaskResult, TaskError> {
+        let env = TaskEnvelope::decode(envelope_json.as_bytes(), self.inner.max_message)?;
+        self.run(&env.to_task())
+    }
+
+    fn publish_task(&self, env: &TaskEnvelope) -> Result<(), TaskError> {
+        let bytes = env.encode(self.inner.max_message).map_err(|e| TaskError {
+            message: format!("task {}: {e}", env.task_id),
+            exit_code: 2,
+            retryable: false,
+            timed_out: false,
+        })?;
+        // No message expiry: rumqttd's shared-subscription cursor stalls on an
+        // expired message. Workers skip tasks past their `deadline` instead.
+        let props = env.properties(Some(self.inner.reply_topic.clone()), Some(Bytes::from(env.msg_id.clone().into_bytes())), None);
+        self.inner
+            .bus
+            .publish(&self.inner.topics.assign(), bytes, props)
+            .map_err(|e| bus_error(format!("task {}: {e}", env.task_id)))
+    }
+
+    fn dead_letter(&self, env: &TaskEnvelope, deliveries: u64) -> TaskError {
+        let reason = format!(
+            "no worker finished task {} within its deadline ({} deliveries of {} ms + {} ms grace)",
+            env.task_id,
+            deliveries,
+            env.payload.timeout_ms,
+            self.grace.as_millis()
+        );
+        tracing::error!(task = %env.task_id, msg_id = %env.msg_id, deliveries, "task sent to the DLQ: {reason}");
+        let letter: Envelope<DlqPayload> =
+            env.with_payload(DlqPayload { reason: reason.clone(), deliveries, task: env.payload.clone() });
+        match letter.encode(self.inner.max_message) {
+            Ok(bytes) => {
+                let props = letter.properties(None, None, None);
+                if let Err(e) = self.inner.bus.publish(&self.inner.topics.dlq(), bytes, props) {
+                    tracing::warn!(error = %e, "could not publish to the DLQ topic");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not encode the DLQ message"),
+        }
+        let mut id = None;
+        if let Some(store) = &self.dlq {
+            let json = serde_json::to_string(env).unwrap_or_default();
+            match store.record(&env.run_id, &env.task_id, &env.msg_id, &env.tool, env.attempt, deliveries, &reason, &json) {
+                Ok(i) => id = Some(i),
+                Err(e) => tracing::error!(error = %e, "could not record the dead letter"),
+            }
+        }
+        let message = match id {
+            Some(i) => format!("{reason}; sent to the DLQ (entry {i})"),
+            None => format!("{reason}; sent to the DLQ"),
+        };
+        TaskError { message, exit_code: 1, retryable: false, timed_out: false }
+    }
+
+    /// Republish gate outcomes and the seed's status events a tool emitted.
+    fn publish_status(&self, env: &TaskEnvelope, result: &TaskResult) {
+        let mut out: Vec<(String, Value)> = Vec::new();
+        if env.agent_id == "gate" {
+            let v: Value = serde_json::from_str(&result.output).unwrap_or(Value::Null);
+            out.push((
+                self.inner.topics.gates_status(),
+                json!({ "stage": env.payload.stage, "gate": env.tool, "task_id": env.task_id,
+                        "passed": v.get("passed").and_then(Value::as_bool).unwrap_or(false), "report": v }),
+            ));
+        }
+        for e in &result.events {
+            if let Some(topic) = self.inner.topics.for_event(&e.topic) {
+                let payload = serde_json::from_str(&e.payload).unwrap_or_else(|_| Value::String(e.payload.clone()));
+                out.push((topic, payload));
+            }
+        }
+        for (topic, payload) in out {
+            let status = env.with_payload(payload);
+            match status.encode(self.inner.max_message) {
+                Ok(bytes) => {
+                    if let Err(e) = self.inner.bus.publish(&topic, bytes, status.properties(None, None, None)) {
+                        tracing::warn!(%topic, error = %e, "could not publish a status message");
+                    }
+                }
+                Err(e) => tracing::warn!(%topic, error = %e, "status message not published"),
+            }
+        }
+    }
+}
+
+impl Dispatch for MqttDispatch {
+    fn run(&self, task: &Task) -> Result<TaskResult, TaskError> {
+        let msg_id = uuid::Uuid::new_v4().simple().to_string();
+        let span = tracing::info_span!("dispatch", run_id = %task.run_id, task_id = %task.task_id,
+            trace_id = %task.trace_id, span_id = %task.span_id, msg_id = %msg_id);
+        let _entered = span.enter();
+        let (tx, rx) = flume::bounded::<Answer>(1);
+        self.inner.lock_pending().insert(msg_id.clone(), Pending { tx, seq: 0 });
+        let _cleanup = Cleanup { inner: &self.inner, msg_id: &msg_id };
+        let window = task.timeout + self.grace;
+        let mut env = TaskEnvelope::for_task(task, &msg_id, 1, 0);
+        for seq in 1..=self.max_deliveries as u64 {
+            env.seq = seq;
+            env.deadline = now_ms() + window.as_millis() as u64;
+            if let Some(p) = self.inner.lock_pending().get_mut(&msg_id) {
+                p.seq = seq;
+            }
+            if seq > 1 {
+                tracing::warn!(seq, "task past its deadline: publishing it again for another worker");
+            }
+            self.publish_task(&env)?;
+            let until = Instant::now() + window;
+            match rx.recv_deadline(until) {
+                Ok((delivery, result)) => {
+                    tracing::debug!(answered_seq = result.seq, "result received");
+                    return match result.payload.into_outcome() {
+                        Ok(mut r) => {
+                            self.publish_status(&env, &r);
+                            let guard = AckOnce { bus: self.inner.bus.clone(), delivery: Some(delivery) };
+                            r.ack = Some(Box::new(move || guard.ack()));
+                            Ok(r)
+                        }
+                        Err(e) => {
+                            self.inner.bus.ack(&delivery);
+                            Err(e)
+                        }
+                    };
+                }
+                Err(flume::RecvTimeoutError::Timeout) => continue,
+                Err(flume::RecvTimeoutError::Disconnected) => {
+                    return Err(bus_error(format!("task {}: the bus stopped", task.task_id)));
+                }
+            }
+        }
+        Err(self.dead_letter(&env, self.max_deliveries as u64))
+    }
+}
+
+struct Cleanup<'a> {
+    inner: &'a Inner,
+    msg_id: &'a str,
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        self.inner.lock_pending().remove(self.msg_id);
+    }
+}
+
+impl Inner {
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pending>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Route results to the `run` waiting for them; drop (and ack) the rest.
+    fn route(&self) {
+        while let Some(d) = self.bus.recv() {
+            let result = match ResultEnvelope::decode(d.payload(), self.max_message) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(topic = %d.topic(), bytes = d.payload().len(), reason = %e, "result message rejected");
+                    self.bus.ack(&d);
+                    continue;
+                }
+            };
+            let key = d.correlation().map(|c| String::from_utf8_lossy(c).into_owned()).unwrap_or_else(|| result.msg_id.clone());
+            let mut pending = self.lock_pending();
+            let verdict = match pending.get(&key) {
+                None => Err("late or duplicate result dropped"),
+                Some(p) if result.seq > p.seq => Err("result for a delivery never published dropped"),
+                Some(p) => p.tx.try_send((d.clone(), result.clone())).map_err(|_| "duplicate result dropped"),
+            };
+            if verdict.is_ok() {
+                pending.remove(&key);
+            }
+            drop(pending);
+            if let Err(why) = verdict {
+                tracing::debug!(msg_id = %key, seq = result.seq, task = %result.task_id, "{why}");
+                self.bus.ack(&d);
+            }
+        }
+    }
+}
+
+impl Drop for MqttDispatch {
+    fn drop(&mut self) {
+        self.inner.bus.shutdown();
+        if let Some(r) = self.router.take() {
+            let _ = r.join();
+        }
+    }
+}
+
+impl ResultPayload {
+    /// Whether this result reports success.
+    pub fn is_ok(&self) -> bool {
+        matches!(self, ResultPayload::Ok { .. })
+    }
+}

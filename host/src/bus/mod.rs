@@ -1,0 +1,182 @@
+//! The bus: how tasks, results and status travel between the orchestrator
+//! and workers over MQTT v5 (DESIGN.md, "Bus").
+//!
+//! This module owns the transport and nothing above it: the topic names
+//! ([`topics`]), the envelope every message carries ([`envelope`]), the one
+//! MQTT client with its continuously polled event loop, reconnects, broker
+//! failover and ordered manual acks ([`client`]), the embedded rumqttd broker
+//! ([`broker`]), the worker loop that runs tasks through an inner
+//! [`Dispatch`](crate::orchestrator::Dispatch) ([`worker`]), the orchestrator
+//! side, [`MqttDispatch`], which implements the same trait over the bus
+//! ([`dispatch`]), and the dead-letter queue's record ([`dlq`]).
+//!
+//! Guarantees, and where they come from:
+//! - QoS 1 everywhere, persistent sessions (clean start off, a session
+//!   expiry), manual acks: a worker acks a task only after it has published
+//!   the task's result; the orchestrator acks a result only after it has
+//!   journaled it (the [`TaskResult::ack`](crate::orchestrator::TaskResult)
+//!   hook). Acks leave each connection in the order the messages arrived
+//!   (rumqttd refuses out-of-order acks), whatever order the work finished in.
+//! - Idempotency: a message's `msg_id` is the key. A worker executes a
+//!   `msg_id` once and answers duplicates from its cache; the orchestrator
+//!   takes the first result of a `msg_id` and drops the rest.
+//! - Dead workers: a task past its deadline (its timeout plus a grace) is
+//!   published again with the next `seq`, so a live worker takes it; workers
+//!   use a short session expiry so a dead worker's session (which Mosquitto
+//!   keeps routing shared-subscription messages to) goes away quickly. After
+//!   `max_deliveries` the task goes to the DLQ (topic and SQLite record).
+//! - Malformed or oversized messages are rejected with a logged reason and
+//!   acked, never crashing a worker or the orchestrator.
+//!
+//! **Shared filesystem.** A task travels with the *paths* of its run's
+//! workspace and staging directory, not their contents: a worker reads the
+//! workspace and writes the tool's `/out` at those paths, and the
+//! orchestrator merges from the staging directory after the result arrives.
+//! Workers must therefore see the orchestrator's filesystem at the same
+//! paths (the same machine, or a shared mount). A worker that cannot find
+//! the workspace answers with a non-retryable error saying so.
+
+pub mod broker;
+pub mod client;
+pub mod dispatch;
+pub mod dlq;
+pub mod envelope;
+pub mod topics;
+pub mod worker;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use broker::EmbeddedBroker;
+pub use client::{BrokerAddr, BusClient, ClientOptions, Credentials, Delivery};
+pub use dispatch::{DispatchOptions, MqttDispatch};
+pub use dlq::{DlqEntry, DlqStore};
+pub use envelope::{Envelope, EnvelopeError, ResultPayload, TaskPayload};
+pub use topics::Topics;
+pub use worker::{Worker, WorkerOptions, WorkerStats, run_worker};
+
+use crate::orchestrator::{Dispatch, Task, TaskError, TaskResult};
+
+/// Why the bus could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("bad broker address `{url}`: {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error("bad topic {what} `{value}`: {reason}")]
+    BadTopic { what: &'static str, value: String, reason: String },
+    #[error("no broker answered ({brokers}) within {waited:?}")]
+    Unreachable { brokers: String, waited: std::time::Duration },
+    #[error("the broker refused the subscription to `{0}`")]
+    SubscriptionRefused(String),
+    #[error("the bus client has stopped")]
+    Closed,
+    #[error("embedded broker: {0}")]
+    Broker(String),
+    #[error("TLS for {broker}: {reason}")]
+    Tls { broker: String, reason: String },
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    #[error("DLQ store {path}: {source}")]
+    Dlq { path: PathBuf, source: rusqlite::Error },
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Where the broker is: one started in this process, or external ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrokerChoice {
+    /// Start rumqttd inside this process on a free loopback port.
+    Embedded,
+    /// External brokers, tried in order when one fails.
+    External(Vec<BrokerAddr>),
+}
+
+impl BrokerChoice {
+    /// `embedded`, or a comma-separated list of `mqtt://host:port` /
+    /// `mqtts://host:port` URLs.
+    pub fn parse(specs: &[String]) -> Result<Self, BusError> {
+        let parts: Vec<&str> =
+            specs.iter().flat_map(|s| s.split(',')).map(str::trim).filter(|s| !s.is_empty()).collect();
+        match parts.as_slice() {
+            [] | ["embedded"] => Ok(BrokerChoice::Embedded),
+            many if many.contains(&"embedded") => Err(BusError::BadUrl {
+                url: specs.join(","),
+                reason: "`embedded` cannot be combined with other brokers".into(),
+            }),
+            many => Ok(BrokerChoice::External(many.iter().map(|s| BrokerAddr::parse(s)).collect::<Result<_, _>>()?)),
+        }
+    }
+}
+
+/// What a local bus needs: the broker, the topic prefix, how many workers
+/// this process starts, and the client options both sides share.
+#[derive(Debug, Clone)]
+pub struct LocalBusOptions {
+    pub broker: BrokerChoice,
+    pub prefix: String,
+    /// Workers started in this process (0 = only external `taylordash worker`s).
+    pub workers: usize,
+    pub credentials: Option<Credentials>,
+    pub ca_file: Option<PathBuf>,
+    /// Where the DLQ record lives (a SQLite file), if anywhere.
+    pub dlq: Option<PathBuf>,
+}
+
+/// A bus for one `taylordash run`: the embedded broker (if chosen), `workers`
+/// local workers over `inner`, and the [`MqttDispatch`] the orchestrator uses.
+/// Dropping it stops the workers and disconnects.
+pub struct LocalBus {
+    pub dispatch: MqttDispatch,
+    pub workers: Vec<Worker>,
+    pub broker: Option<EmbeddedBroker>,
+}
+
+impl LocalBus {
+    pub fn start(opts: &LocalBusOptions, inner: Arc<dyn Dispatch>) -> Result<Self, BusError> {
+        let topics = Topics::new(&opts.prefix)?;
+        let (broker, brokers) = match &opts.broker {
+            BrokerChoice::Embedded => {
+                let b = EmbeddedBroker::start(&broker::BrokerOptions::default())?;
+                let addr = b.addr();
+                (Some(b), vec![addr])
+            }
+            BrokerChoice::External(list) => (None, list.clone()),
+        };
+        let with_auth = |mut c: ClientOptions| {
+            c.credentials = opts.credentials.clone();
+            c.ca_file = opts.ca_file.clone();
+            c
+        };
+        let mut workers = Vec::with_capacity(opts.workers);
+        for _ in 0..opts.workers {
+            let mut w = WorkerOptions::new(brokers.clone(), topics.clone());
+            w.client = with_auth(w.client);
+            workers.push(run_worker(w, inner.clone())?);
+        }
+        let mut d = DispatchOptions::new(brokers, topics);
+        d.client = with_auth(d.client);
+        d.dlq = opts.dlq.clone();
+        let dispatch = MqttDispatch::connect(d)?;
+        Ok(LocalBus { dispatch, workers, broker })
+    }
+}
+
+impl Dispatch for LocalBus {
+    fn run(&self, task: &Task) -> Result<TaskResult, TaskError> {
+        self.dispatch.run(task)
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A random lowercase hex id of `len` characters (at most 32).
+pub(crate) fn hex_id(len: usize) -> String {
+    let s = uuid::Uuid::new_v4().simple().to_string();
+    s[..len.min(s.len())].to_string()
+}

@@ -1,0 +1,405 @@
+//! The worker: takes tasks from the shared subscription
+//! `$share/workers/<prefix>orchestrator/tasks/assign`, runs each through an
+//! inner [`Dispatch`] (normally [`InProcess`](crate::orchestrator::InProcess)),
+//! publishes the result to the task's v5 response topic with its correlation
+//! data, and only then acks the task.
+//!
+//! - A `msg_id` executes once per worker: the worker remembers what it ran
+//!   (bounded by count and bytes) and answers a duplicate with the cached
+//!   result, or — while the first copy still runs — just acks it.
+//! - A task past its deadline is skipped (the orchestrator has already
+//!   published it again for someone else).
+//! - A malformed, oversized or incomplete message is rejected with a logged
+//!   reason and acked; when it names a response topic, the sender gets a
+//!   non-retryable error back at once. A panic in the inner dispatch becomes
+//!   an error result. Nothing a message contains stops the worker.
+//! - Workers use a short session expiry: a dead worker's session (and the
+//!   shared-subscription messages a broker may still route to it) goes away
+//!   quickly, and the orchestrator's deadline republish covers the rest.
+
+use std::collections::{HashMap, VecDeque};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::client::{BrokerAddr, BusClient, ClientOptions, Delivery, Recv};
+use super::envelope::{self, Envelope, EnvelopeError, ResultEnvelope, ResultPayload, TaskEnvelope, MAX_MESSAGE};
+use super::topics::{Topics, WORKERS_GROUP};
+use super::{BusError, hex_id, now_ms};
+use crate::orchestrator::{Dispatch, TaskError};
+
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    pub client: ClientOptions,
+    pub topics: Topics,
+    /// The shared-subscription group (`workers`).
+    pub group: String,
+    /// Tasks this worker runs at once.
+    pub concurrency: usize,
+    /// The largest task message accepted, and result published.
+    pub max_message: usize,
+    /// Executed `msg_id`s remembered for duplicates, by count and result bytes.
+    pub remember: usize,
+    pub remember_bytes: usize,
+    /// How long [`run_worker`] waits to be connected and subscribed.
+    pub ready_timeout: Duration,
+}
+
+impl WorkerOptions {
+    pub fn new(brokers: Vec<BrokerAddr>, topics: Topics) -> Self {
+        let mut client = ClientOptions::new(brokers, format!("td-worker-{}", hex_id(12)));
+        // Short: a dead worker's session must not hold tasks for long.
+        client.session_expiry = Duration::from_secs(5);
+        client.receive_maximum = 8;
+        WorkerOptions {
+            client,
+            topics,
+            group: WORKERS_GROUP.to_string(),
+            concurrency: 1,
+            max_message: MAX_MESSAGE,
+            remember: 4096,
+            remember_bytes: 64 << 20,
+            ready_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What a worker did, for monitoring and tests.
+#[derive(Debug, Default)]
+pub struct WorkerStats {
+    /// Tasks run through the inner dispatch.
+    pub executed: AtomicU64,
+    /// Copies of a `msg_id` already run (or running) here.
+    pub duplicates: AtomicU64,
+    /// Malformed, oversized or incomplete messages.
+    pub rejected: AtomicU64,
+    /// Tasks that arrived past their deadline.
+    pub expired: AtomicU64,
+}
+
+enum Seen {
+    Running,
+    Done(Arc<Vec<u8>>),
+}
+
+/// Executed `msg_id`s and their results, oldest evicted first.
+struct Memory {
+    map: HashMap<String, Seen>,
+    order: VecDeque<String>,
+    bytes: usize,
+    cap: usize,
+    cap_bytes: usize,
+}
+
+enum Begin {
+    New,
+    Running,
+    Done(Arc<Vec<u8>>),
+}
+
+impl Memory {
+    fn begin(&mut self, msg_id: &str) -> Begin {
+        match self.map.get(msg_id) {
+            Some(Seen::Running) => Begin::Running,
+            Some(Seen::Done(r)) => Begin::Done(r.clone()),
+            None => {
+                self.map.insert(msg_id.to_string(), Seen::Running);
+                self.order.push_back(msg_id.to_string());
+                self.evict();
+                Begin::New
+            }
+        }
+    }
+
+    fn finish(&mut self, msg_id: &str, result: Arc<Vec<u8>>) {
+        self.bytes += result.len();
+        if let Some(slot) = self.map.get_mut(msg_id) {
+            *slot = Seen::Done(result);
+        }
+        self.evict();
+    }
+
+    fn evict(&mut self) {
+        while self.order.len() > self.cap || self.bytes > self.cap_bytes {
+            let Some(old) = self.order.pop_front() else { break };
+            match self.map.get(&old) {
+                // Never forget a task that is still running.
+                Some(Seen::Running) => {
+                    self.order.push_back(old);
+                    if self.order.iter().all(|k| matches!(self.map.get(k), Some(Seen::Running))) {
+                        break;
+                    }
+                }
+                Some(Seen::Done(r)) => {
+                    self.bytes = self.bytes.saturating_sub(r.len());
+                    self.map.remove(&old);
+                }
+                None => {}
+            }
+        }
+    }
+}
+
+struct Inner {
+    bus: Arc<BusClient>,
+    dispatch: Arc<dyn Dispatch>,
+    assign: String,
+    max_message: usize,
+    memory: Mutex<Memory>,
+    stats: Arc<WorkerStats>,
+    stop: Arc<AtomicBool>,
+}
+
+/// A running worker. Dropping it (or [`stop`](Worker::stop)) lets running
+/// tasks finish, then disconnects.
+pub struct Worker {
+    inner: Arc<Inner>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// Connect, subscribe to the shared task topic, and start `concurrency`
+/// executors over `dispatch`. Returns once subscribed.
+pub fn run_worker(mut opts: WorkerOptions, dispatch: Arc<dyn Dispatch>) -> Result<Worker, BusError> {
+    let shared = opts.topics.assign_shared(&opts.group)?;
+    opts.client.subscriptions = vec![shared.clone()];
+    let concurrency = opts.concurrency.max(1);
+    opts.client.receive_maximum = opts.client.receive_maximum.max(concurrency.min(u16::MAX as usize) as u16);
+    let bus = Arc::new(BusClient::connect(opts.client.clone())?);
+    bus.wait_ready(opts.ready_timeout)?;
+    tracing::info!(worker = %bus.client_id(), broker = %bus.broker(), subscription = %shared, concurrency, "worker ready");
+    let inner = Arc::new(Inner {
+        bus,
+        dispatch,
+        assign: opts.topics.assign(),
+        max_message: opts.max_message,
+        memory: Mutex::new(Memory {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            bytes: 0,
+            cap: opts.remember.max(1),
+            cap_bytes: opts.remember_bytes,
+        }),
+        stats: Arc::new(WorkerStats::default()),
+        stop: Arc::new(AtomicBool::new(false)),
+    });
+    let mut threads = Vec::with_capacity(concurrency);
+    for i in 0..concurrency {
+        let inner = inner.clone();
+        threads.push(std::thread::Builder::new().name(format!("worker-{i}")).spawn(move || inner.serve())?);
+    }
+    Ok(Worker { inner, threads })
+}
+
+impl Worker {
+    pub fn id(&self) -> &str {
+        self.inner.bus.client_id()
+    }
+
+    pub fn stats(&self) -> &WorkerStats {
+        &self.inner.stats
+    }
+
+    /// Block until the worker stops (its connection closes for good).
+    pub fn join(mut self) {
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+
+    /// Finish running tasks, then disconnect.
+    pub fn stop(mut self) {
+        self.halt();
+    }
+
+    fn halt(&mut self) {
+        self.inner.stop.store(true, Ordering::SeqCst);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        self.inner.bus.shutdown();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+fn rejection(reason: &str) -> TaskError {
+    TaskError { message: format!("the worker rejected the task message: {reason}"), exit_code: 2, retryable: false, timed_out: false }
+}
+
+impl Inner {
+    fn serve(&self) {
+        while !self.stop.load(Ordering::SeqCst) {
+            match self.bus.recv_timeout(Duration::from_millis(100)) {
+                Recv::Message(d) => self.handle(d),
+                Recv::Timeout => {}
+                Recv::Closed => break,
+            }
+        }
+    }
+
+    fn handle(&self, d: Delivery) {
+        let topic = d.topic();
+        if topic != self.assign {
+            tracing::warn!(%topic, "message on an unexpected topic skipped");
+            self.bus.ack(&d);
+            return;
+        }
+        let env = match TaskEnvelope::decode(d.payload(), self.max_message) {
+            Ok(env) => env,
+            Err(e) => return self.reject(&d, &e.to_string()),
+        };
+        let Some(reply) = d.response_topic().map(str::to_string) else {
+            return self.reject(&d, "no response topic");
+        };
+        let correlation = d.correlation().cloned().unwrap_or_else(|| Bytes::from(env.msg_id.clone().into_bytes()));
+        if env.deadline < now_ms() {
+            tracing::info!(task = %env.task_id, msg_id = %env.msg_id, seq = env.seq, "task past its deadline skipped");
+            self.stats.expired.fetch_add(1, Ordering::Relaxed);
+            self.bus.ack(&d);
+            return;
+        }
+        let begin = self.memory.lock().unwrap_or_else(|p| p.into_inner()).begin(&env.msg_id);
+        match begin {
+            Begin::Done(result) => {
+                tracing::info!(task = %env.task_id, msg_id = %env.msg_id, seq = env.seq, "duplicate task: answering with the result it already has");
+                self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+                let props = env.properties(None, Some(correlation), None);
+                if self.bus.publish(&reply, result.to_vec(), props).is_ok() {
+                    self.bus.ack(&d);
+                }
+                return;
+            }
+            Begin::Running => {
+                tracing::info!(task = %env.task_id, msg_id = %env.msg_id, seq = env.seq, "duplicate of a running task: its result will answer both");
+                self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+                self.bus.ack(&d);
+                return;
+            }
+            Begin::New => {}
+        }
+        let span_id = envelope::new_span_id();
+        let span = tracing::info_span!("task", run_id = %env.run_id, task_id = %env.task_id, trace_id = %env.trace_id,
+            span_id = %span_id, parent_span_id = %env.span_id, msg_id = %env.msg_id, seq = env.seq);
+        let _entered = span.enter();
+        let started = Instant::now();
+        let outcome = self.execute(&env);
+        let mut inner_ack = None;
+        let payload = match outcome {
+            Ok(mut r) => {
+                inner_ack = r.ack.take();
+                ResultPayload::from_outcome(&Ok(r))
+            }
+            Err(e) => ResultPayload::failed(&e),
+        };
+        let mut result: ResultEnvelope = env.with_payload(payload);
+        result.span_id = span_id;
+        result.parent_span_id = Some(env.span_id.clone());
+        let bytes = match result.encode(self.max_message) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "result too large; answering with an error instead");
+                result.payload = ResultPayload::failed(&TaskError {
+                    message: format!("the task's result could not be sent: {e}"),
+                    exit_code: 1,
+                    retryable: false,
+                    timed_out: false,
+                });
+                match result.encode(self.max_message) {
+                    Ok(b) => b,
+                    Err(e) => return self.reject(&d, &format!("cannot encode even an error result: {e}")),
+                }
+            }
+        };
+        let bytes = Arc::new(bytes);
+        let props = result.properties(None, Some(correlation), None);
+        if let Err(e) = self.bus.publish(&reply, bytes.to_vec(), props) {
+            // Not acked: the broker redelivers it (or the orchestrator republishes).
+            tracing::warn!(error = %e, "could not publish the result");
+            return;
+        }
+        self.memory.lock().unwrap_or_else(|p| p.into_inner()).finish(&env.msg_id, bytes);
+        if let Some(ack) = inner_ack {
+            ack();
+        }
+        self.bus.ack(&d);
+        self.stats.executed.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(ms = started.elapsed().as_millis() as u64, "task done");
+    }
+
+    fn execute(&self, env: &TaskEnvelope) -> Result<crate::orchestrator::TaskResult, TaskError> {
+        let task = env.to_task();
+        if !task.workspace.is_dir() {
+            return Err(TaskError {
+                message: format!(
+                    "workspace {} does not exist on worker {}: workers must share the orchestrator's filesystem",
+                    task.workspace.display(),
+                    self.bus.client_id()
+                ),
+                exit_code: 2,
+                retryable: false,
+                timed_out: false,
+            });
+        }
+        if let Err(e) = std::fs::create_dir_all(&task.staging) {
+            return Err(TaskError {
+                message: format!("staging directory {}: {e}", task.staging.display()),
+                exit_code: 1,
+                retryable: false,
+                timed_out: false,
+            });
+        }
+        match std::panic::catch_unwind(AssertUnwindSafe(|| self.dispatch.run(&task))) {
+            Ok(r) => r,
+            Err(p) => {
+                let what = p
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                tracing::error!(panic = %what, "the task's dispatch panicked");
+                Err(TaskError { message: format!("the worker's dispatch panicked: {what}"), exit_code: 1, retryable: false, timed_out: false })
+            }
+        }
+    }
+
+    /// Log, count, answer when the sender can be answered, and ack.
+    fn reject(&self, d: &Delivery, reason: &str) {
+        tracing::warn!(topic = %d.topic(), bytes = d.payload().len(), reason, "task message rejected");
+        self.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        if let (Some(reply), Some(corr)) = (d.response_topic(), d.correlation()) {
+            let msg_id = String::from_utf8_lossy(corr).chars().take(128).collect::<String>();
+            let env = Envelope {
+                msg_id: if msg_id.is_empty() { "unknown".into() } else { msg_id },
+                run_id: String::new(),
+                task_id: String::new(),
+                agent_id: String::new(),
+                tool: String::new(),
+                attempt: 0,
+                seq: 1,
+                trace_id: String::new(),
+                span_id: String::new(),
+                parent_span_id: None,
+                deadline: 0,
+                payload: ResultPayload::failed(&rejection(reason)),
+            };
+            if let Ok(bytes) = env.encode(self.max_message) {
+                let _ = self.bus.publish(reply, bytes, env.properties(None, Some(corr.clone()), None));
+            }
+        }
+        self.bus.ack(d);
+    }
+}
+
+impl From<EnvelopeError> for TaskError {
+    fn from(e: EnvelopeError) -> Self {
+        TaskError { message: e.to_string(), exit_code: 2, retryable: false, timed_out: false }
+    }
+}

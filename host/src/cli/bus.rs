@@ -1,0 +1,152 @@
+//! `taylordash worker` and `taylordash broker`, and the bus flags `run`
+//! uses: thin glue over [`crate::bus`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{Cli, UsageError};
+use crate::bus::{self, BrokerChoice, Credentials, LocalBus, LocalBusOptions, Topics, WorkerOptions};
+use crate::orchestrator::{Dispatch, InProcess};
+
+/// How to reach the broker(s); shared by `worker` and `run`.
+#[derive(Args, Debug, Clone)]
+pub struct BrokerFlags {
+    /// Username for the broker.
+    #[arg(long = "mqtt-username", env = "TAYLORDASH_MQTT_USERNAME")]
+    pub username: Option<String>,
+    /// Password for the broker.
+    #[arg(long = "mqtt-password", env = "TAYLORDASH_MQTT_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// PEM CA bundle for `mqtts://` brokers (default: the system bundle).
+    #[arg(long = "mqtt-ca-file", env = "TAYLORDASH_MQTT_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Topic prefix, so several deployments can share one broker.
+    #[arg(long, env = "TAYLORDASH_BUS_PREFIX", default_value = "")]
+    pub prefix: String,
+}
+
+impl BrokerFlags {
+    fn credentials(&self) -> Result<Option<Credentials>, UsageError> {
+        match (&self.username, &self.password) {
+            (None, None) => Ok(None),
+            (Some(u), p) => Ok(Some(Credentials { username: u.clone(), password: p.clone().unwrap_or_default() })),
+            (None, Some(_)) => Err(UsageError("--mqtt-password needs --mqtt-username".into())),
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct WorkerArgs {
+    /// The broker(s): `mqtt://host:port` or `mqtts://host:port`, repeated or
+    /// comma-separated; tried in order when one fails.
+    #[arg(long = "broker", env = "TAYLORDASH_BROKER", value_delimiter = ',', default_value = "mqtt://127.0.0.1:1883")]
+    pub brokers: Vec<String>,
+    #[command(flatten)]
+    pub flags: BrokerFlags,
+    /// Tasks this worker runs at once.
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
+    /// Seconds the broker keeps this worker's session after it disconnects
+    /// (short: a dead worker's session holds tasks until it expires).
+    #[arg(long, default_value_t = 5)]
+    pub session_expiry: u64,
+    /// The MQTT client id (default: `td-worker-<random>`).
+    #[arg(long)]
+    pub client_id: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BrokerArgs {
+    /// The port to listen on.
+    #[arg(long, default_value_t = 1883)]
+    pub port: u16,
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+}
+
+/// The bus flags of `taylordash run`: flatten into its args.
+#[derive(Args, Debug, Clone)]
+pub struct RunBusArgs {
+    /// `embedded` (default: rumqttd inside this process), or `mqtt://host:port`
+    /// / `mqtts://host:port` (repeated or comma-separated: tried in order).
+    /// Without this flag and with `--workers` unset, tasks run in-process.
+    #[arg(long = "broker", env = "TAYLORDASH_BROKER", value_delimiter = ',')]
+    pub brokers: Vec<String>,
+    /// Local workers to start (0 = only external `taylordash worker`s). Default 2 with `--broker`.
+    #[arg(long)]
+    pub workers: Option<usize>,
+    #[command(flatten)]
+    pub flags: BrokerFlags,
+}
+
+fn inner_dispatch(cli: &Cli) -> anyhow::Result<InProcess> {
+    let policy = cli.policy()?.map(Arc::new);
+    let caller = cli.caller()?;
+    Ok(InProcess::new(Arc::new(cli.sandbox()?), cli.plugins_dir.clone())
+        .with_policy(policy, caller)
+        .with_audit(cli.audit_log()))
+}
+
+/// `taylordash worker`: take tasks from the broker until killed.
+pub fn worker(cli: &Cli, args: &WorkerArgs) -> anyhow::Result<i32> {
+    let brokers = match BrokerChoice::parse(&args.brokers).map_err(|e| UsageError(e.to_string()))? {
+        BrokerChoice::External(list) => list,
+        BrokerChoice::Embedded => {
+            return Err(UsageError(
+                "a worker needs a shared broker: start one with `taylordash broker` and pass --broker mqtt://host:port".into(),
+            )
+            .into());
+        }
+    };
+    let topics = Topics::new(&args.flags.prefix).map_err(|e| UsageError(e.to_string()))?;
+    let mut opts = WorkerOptions::new(brokers, topics);
+    opts.concurrency = args.concurrency.max(1);
+    opts.client.session_expiry = Duration::from_secs(args.session_expiry);
+    opts.client.credentials = args.flags.credentials()?;
+    opts.client.ca_file = args.flags.ca_file.clone();
+    if let Some(id) = &args.client_id {
+        opts.client.client_id = id.clone();
+    }
+    let inner: Arc<dyn Dispatch> = Arc::new(inner_dispatch(cli)?);
+    let worker = bus::run_worker(opts, inner)?;
+    eprintln!("worker {} ready", worker.id());
+    worker.join();
+    Ok(0)
+}
+
+/// `taylordash broker`: the embedded broker alone, until killed. Prints its URL.
+pub fn broker(_cli: &Cli, args: &BrokerArgs) -> anyhow::Result<i32> {
+    let opts = bus::broker::BrokerOptions { port: Some(args.port), bind: args.bind, ..Default::default() };
+    let b = bus::EmbeddedBroker::start(&opts)?;
+    println!("{}", b.url());
+    b.wait();
+    Ok(0)
+}
+
+/// For `taylordash run`: `None` when no bus flag was given (run in-process),
+/// else the local bus (embedded broker or external ones, local workers over
+/// the in-process dispatcher) whose `dispatch` the orchestrator uses.
+pub fn local_bus(cli: &Cli, args: &RunBusArgs) -> anyhow::Result<Option<LocalBus>> {
+    if args.brokers.is_empty() && args.workers.is_none() {
+        return Ok(None);
+    }
+    let broker = BrokerChoice::parse(&args.brokers).map_err(|e| UsageError(e.to_string()))?;
+    let workers = args.workers.unwrap_or(2);
+    if workers == 0 && broker == BrokerChoice::Embedded {
+        return Err(UsageError("--workers 0 needs an external --broker that `taylordash worker`s can reach".into()).into());
+    }
+    let opts = LocalBusOptions {
+        broker,
+        prefix: args.flags.prefix.clone(),
+        workers,
+        credentials: args.flags.credentials()?,
+        ca_file: args.flags.ca_file.clone(),
+        dlq: Some(cli.runs_dir().join("dlq.sqlite")),
+    };
+    let inner: Arc<dyn Dispatch> = Arc::new(inner_dispatch(cli)?);
+    Ok(Some(LocalBus::start(&opts, inner)?))
+}

@@ -1,0 +1,645 @@
+//! The MQTT bus against real brokers — the embedded rumqttd and Mosquitto
+//! (the machine's on 127.0.0.1:1883, else one started on a free port) — and
+//! real components (`echo`, `probe`) in the sandbox:
+//! - a task round trip through a worker;
+//! - two workers share the tasks;
+//! - a duplicate task message executes once;
+//! - a worker killed with SIGKILL mid-task (a child process): the task is
+//!   redelivered after its deadline and completes once;
+//! - a whole pipeline over the bus: every message of the run shares its
+//!   trace_id (envelope and `traceparent`), results nest under their task;
+//! - malformed and oversized messages are logged and skipped.
+//!
+//! Every test uses its own topic prefix, so they run in parallel on one broker.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+use taylordash::bus::envelope::{self, ResultEnvelope, TaskEnvelope, MAX_MESSAGE};
+use taylordash::bus::{
+    BrokerAddr, BusClient, ClientOptions, DispatchOptions, EmbeddedBroker, MqttDispatch, Topics, WorkerOptions, run_worker,
+};
+use taylordash::bus::client::Recv;
+use taylordash::orchestrator::{Dispatch, InProcess, Orchestrator, RunOptions, RunStatus, Task, TaskError, TaskResult};
+use taylordash::pipeline::{self, Context};
+use taylordash::store::Journal;
+
+// ---------------------------------------------------------------- brokers
+
+/// Logs of every test in this binary, so tests can see what was logged.
+fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let sink = buf.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(std::env::var("TD_TEST_LOG").unwrap_or_else(|_| "warn,taylordash=info".into())))
+            .with_ansi(false)
+            .with_writer(move || LogSink(sink.clone()))
+            .try_init();
+        buf
+    })
+}
+
+struct LogSink(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogSink {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        if std::env::var_os("TD_TEST_LOG").is_some() {
+            let _ = std::io::stderr().write_all(b);
+        }
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn logged() -> String {
+    String::from_utf8_lossy(&logs().lock().unwrap()).into_owned()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Embedded,
+    Mosquitto,
+}
+
+/// An embedded broker of its own for each test: rumqttd keys shared
+/// subscription groups by group name alone, so two prefixes' `workers`
+/// groups on one rumqttd would share a cursor. (rumqttd cannot be stopped;
+/// its threads end with the test binary.)
+fn embedded() -> BrokerAddr {
+    EmbeddedBroker::start(&Default::default()).expect("embedded broker").addr()
+}
+
+/// A Mosquitto we started; killed when dropped.
+struct OwnMosquitto {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for OwnMosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The machine's Mosquitto on 1883 when it answers, else one started here
+/// on a free port (kept for the whole test binary).
+fn mosquitto() -> BrokerAddr {
+    static M: OnceLock<(BrokerAddr, Mutex<Option<OwnMosquitto>>)> = OnceLock::new();
+    M.get_or_init(|| {
+        let local: SocketAddr = "127.0.0.1:1883".parse().unwrap();
+        if TcpStream::connect_timeout(&local, Duration::from_millis(300)).is_ok() {
+            return (BrokerAddr::tcp("127.0.0.1", 1883), Mutex::new(None));
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("mosquitto.conf");
+        std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")).unwrap();
+        let child = Command::new("mosquitto").arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn()
+            .expect("mosquitto is not running on 1883 and cannot be started (install the `mosquitto` package)");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let until = Instant::now() + Duration::from_secs(5);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
+            assert!(Instant::now() < until, "mosquitto did not start on {addr}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        (BrokerAddr::tcp("127.0.0.1", port), Mutex::new(Some(OwnMosquitto { child, _dir: dir })))
+    })
+    .0
+    .clone()
+}
+
+fn broker(kind: Kind) -> BrokerAddr {
+    logs();
+    match kind {
+        Kind::Embedded => embedded(),
+        Kind::Mosquitto => mosquitto(),
+    }
+}
+
+fn prefix(test: &str) -> Topics {
+    Topics::new(&format!("td-test/{test}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])).unwrap()
+}
+
+// ---------------------------------------------------------------- rig
+
+fn plugins_dir() -> PathBuf {
+    common::test_plugin("echo").parent().unwrap().to_path_buf()
+}
+
+/// A sandbox-backed dispatcher over the test plugins (echo, probe).
+fn in_process() -> (Arc<InProcess>, tempfile::TempDir) {
+    let (sandbox, cache) = common::sandbox();
+    (Arc::new(InProcess::new(Arc::new(sandbox), plugins_dir())), cache)
+}
+
+fn worker_options(addr: &BrokerAddr, topics: &Topics) -> WorkerOptions {
+    let mut w = WorkerOptions::new(vec![addr.clone()], topics.clone());
+    w.client.session_expiry = Duration::from_secs(2);
+    w
+}
+
+fn dispatcher(addr: &BrokerAddr, topics: &Topics, grace: Duration) -> MqttDispatch {
+    let mut d = DispatchOptions::new(vec![addr.clone()], topics.clone());
+    d.client.session_expiry = Duration::from_secs(10);
+    d.grace = grace;
+    MqttDispatch::connect(d).expect("dispatcher connects")
+}
+
+const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+fn task(id: &str, tool: &str, input: Value, workspace: &Path, timeout: Duration) -> Task {
+    let staging = workspace.join(".staging").join(id.replace(['/', '#'], "_"));
+    std::fs::create_dir_all(&staging).unwrap();
+    Task {
+        run_id: "run-bus-test".into(),
+        task_id: id.into(),
+        stage: "s".into(),
+        agent: input["task"]["agent"].as_str().unwrap_or("a").to_string(),
+        tool: tool.into(),
+        attempt: 1,
+        input: input.to_string(),
+        trace_id: TRACE.into(),
+        span_id: envelope::new_span_id(),
+        timeout,
+        workspace: workspace.to_path_buf(),
+        staging,
+    }
+}
+
+/// A raw client for poking at the bus, subscribed to `filters`.
+fn raw_client(addr: &BrokerAddr, filters: Vec<String>) -> BusClient {
+    let mut o = ClientOptions::new(vec![addr.clone()], format!("td-test-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]));
+    o.session_expiry = Duration::from_secs(5);
+    o.subscriptions = filters;
+    let c = BusClient::connect(o).unwrap();
+    c.wait_ready(Duration::from_secs(10)).unwrap();
+    c
+}
+
+/// Collect every message on `filter` until dropped.
+struct Monitor {
+    seen: Arc<Mutex<Vec<(String, Vec<u8>, Option<String>)>>>,
+    _thread: std::thread::JoinHandle<()>,
+    client: Arc<BusClient>,
+}
+
+impl Monitor {
+    fn start(addr: &BrokerAddr, filter: String) -> Self {
+        let client = Arc::new(raw_client(addr, vec![filter]));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (c, s) = (client.clone(), seen.clone());
+        let thread = std::thread::spawn(move || {
+            while let Some(d) = c.recv() {
+                s.lock().unwrap().push((d.topic().into_owned(), d.payload().to_vec(), d.user_property("traceparent").map(str::to_string)));
+                c.ack(&d);
+            }
+        });
+        Monitor { seen, _thread: thread, client }
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        self.client.shutdown();
+    }
+}
+
+fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let until = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+// ---------------------------------------------------------------- tests
+
+fn round_trip(kind: Kind) {
+    let addr = broker(kind);
+    let topics = prefix("round-trip");
+    let (inner, _cache) = in_process();
+    let worker = run_worker(worker_options(&addr, &topics), inner).unwrap();
+    let dispatch = dispatcher(&addr, &topics, Duration::from_secs(2));
+    let ws = tempfile::tempdir().unwrap();
+    let input = json!({ "hello": "bus", "n": [1, 2, 3] });
+    let started = Instant::now();
+    let mut res = dispatch.run(&task("s/a/echo#1", "echo", input.clone(), ws.path(), Duration::from_secs(10))).expect("echo over the bus");
+    let output: Value = serde_json::from_str(&res.output).unwrap();
+    assert_eq!(output, input, "echo returns its input");
+    let ack = res.ack.take().expect("a bus result carries its ack");
+    ack();
+    assert_eq!(worker.stats().executed.load(Ordering::SeqCst), 1);
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    // A failing task comes back as the same TaskError (probe fails on request).
+    std::fs::write(ws.path().join("probe.json"), json!({ "agents": { "bad": { "fail": "retryable" } } }).to_string()).unwrap();
+    let err = dispatch
+        .run(&task("s/bad/probe#1", "probe", json!({ "task": { "agent": "bad" } }), ws.path(), Duration::from_secs(10)))
+        .err()
+        .expect("probe asked to fail");
+    assert!(err.retryable, "{err:?}");
+    assert!(err.message.contains("asked to fail"), "{}", err.message);
+    // And the same plugin missing on the worker is the sandbox's error, exit 2.
+    let err = dispatch.run(&task("s/a/nope#1", "nope", json!({}), ws.path(), Duration::from_secs(5))).err().unwrap();
+    assert_eq!(err.exit_code, 2, "{err:?}");
+    worker.stop();
+}
+
+fn two_workers_share(kind: Kind) {
+    let addr = broker(kind);
+    let topics = prefix("share");
+    let (inner, _cache) = in_process();
+    let w1 = run_worker(worker_options(&addr, &topics), inner.clone()).unwrap();
+    let w2 = run_worker(worker_options(&addr, &topics), inner).unwrap();
+    let dispatch = Arc::new(dispatcher(&addr, &topics, Duration::from_secs(2)));
+    let ws = tempfile::tempdir().unwrap();
+    let n = 40;
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let (d, ws) = (dispatch.clone(), ws.path().to_path_buf());
+            std::thread::spawn(move || {
+                for i in 0..n / 4 {
+                    let id = format!("s/a/echo#{t}-{i}");
+                    let mut r = d.run(&task(&id, "echo", json!({ "i": i, "t": t }), &ws, Duration::from_secs(10))).expect("task");
+                    assert_eq!(serde_json::from_str::<Value>(&r.output).unwrap(), json!({ "i": i, "t": t }));
+                    (r.ack.take().unwrap())();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let (a, b) = (w1.stats().executed.load(Ordering::SeqCst), w2.stats().executed.load(Ordering::SeqCst));
+    assert_eq!(a + b, n as u64, "every task ran exactly once: {a} + {b}");
+    assert!(a > 0 && b > 0, "both workers took tasks: {a} and {b}");
+}
+
+fn duplicate_executes_once(kind: Kind) {
+    let addr = broker(kind);
+    let topics = prefix("dup");
+    let (inner, _cache) = in_process();
+    // Two executors, so the second copy arrives while the first runs.
+    let mut wo = worker_options(&addr, &topics);
+    wo.concurrency = 2;
+    let worker = run_worker(wo, inner).unwrap();
+    let reply = topics.results_for("tester").unwrap();
+    let me = raw_client(&addr, vec![reply.clone()]);
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::write(ws.path().join("probe.json"), json!({ "agents": { "slow": { "sleep_ms": 300 } } }).to_string()).unwrap();
+    let t = task("s/slow/probe#1", "probe", json!({ "task": { "agent": "slow" } }), ws.path(), Duration::from_secs(10));
+    let env = TaskEnvelope::for_task(&t, "dup-msg-1", 1, taylordash::bus::now_ms() + 20_000);
+    let send = || {
+        let props = env.properties(Some(reply.clone()), Some(Bytes::from_static(b"dup-msg-1")), Some(Duration::from_secs(20)));
+        me.publish(&topics.assign(), env.encode(MAX_MESSAGE).unwrap(), props).unwrap();
+    };
+    // Two copies at once (the second finds the first running), then one after it finished.
+    send();
+    send();
+    let first = match me.recv_timeout(Duration::from_secs(10)) {
+        Recv::Message(d) => d,
+        other => panic!("no result: {other:?}"),
+    };
+    me.ack(&first);
+    send();
+    let second = match me.recv_timeout(Duration::from_secs(10)) {
+        Recv::Message(d) => d,
+        other => panic!("no cached result: {other:?}"),
+    };
+    me.ack(&second);
+    let (r1, r2) = (
+        ResultEnvelope::decode(first.payload(), MAX_MESSAGE).unwrap(),
+        ResultEnvelope::decode(second.payload(), MAX_MESSAGE).unwrap(),
+    );
+    assert_eq!(r1.payload, r2.payload, "the duplicate is answered with the same result");
+    assert_eq!(first.correlation().map(|b| b.as_ref()), Some(&b"dup-msg-1"[..]));
+    assert!(matches!(me.recv_timeout(Duration::from_millis(500)), Recv::Timeout), "no third result");
+    assert_eq!(worker.stats().executed.load(Ordering::SeqCst), 1, "executed once");
+    assert_eq!(worker.stats().duplicates.load(Ordering::SeqCst), 2);
+}
+
+fn malformed_is_logged_and_skipped(kind: Kind) {
+    let addr = broker(kind);
+    let topics = prefix("malformed");
+    let (inner, _cache) = in_process();
+    let mut wo = worker_options(&addr, &topics);
+    wo.max_message = 64 << 10;
+    let worker = run_worker(wo, inner).unwrap();
+    let dispatch = dispatcher(&addr, &topics, Duration::from_secs(2));
+    let reply = topics.results_for("tester").unwrap();
+    let me = raw_client(&addr, vec![reply.clone()]);
+    let with_reply = |corr: &'static [u8]| taylordash::bus::envelope::Envelope {
+        msg_id: "x".to_string(),
+        run_id: String::new(),
+        task_id: String::new(),
+        agent_id: String::new(),
+        tool: String::new(),
+        attempt: 0,
+        seq: 1,
+        trace_id: String::new(),
+        span_id: String::new(),
+        parent_span_id: None,
+        deadline: 0,
+        payload: (),
+    }
+    .properties(Some(reply.clone()), Some(Bytes::from_static(corr)), None);
+    // Garbage with no response topic; garbage that names one; a valid-JSON
+    // envelope missing fields; an oversized one; garbage to the dispatcher.
+    me.publish(&topics.assign(), b"\xff\xfe not json".to_vec(), Default::default()).unwrap();
+    me.publish(&topics.assign(), b"{\"msg_id\":".to_vec(), with_reply(b"bad-1")).unwrap();
+    me.publish(&topics.assign(), br#"{"msg_id":"m","seq":1}"#.to_vec(), with_reply(b"bad-2")).unwrap();
+    me.publish(&topics.assign(), vec![b' '; 100 << 10], with_reply(b"bad-3")).unwrap();
+    me.publish(&topics.results_for(dispatch.bus().client_id()).unwrap(), b"garbage result".to_vec(), Default::default()).unwrap();
+    // The rejections that could be answered are, with a non-retryable error.
+    let mut answered = Vec::new();
+    for _ in 0..3 {
+        match me.recv_timeout(Duration::from_secs(10)) {
+            Recv::Message(d) => {
+                let r = ResultEnvelope::decode(d.payload(), MAX_MESSAGE).unwrap();
+                let err = r.payload.into_outcome().err().expect("a rejection is an error");
+                assert!(!err.retryable);
+                answered.push((String::from_utf8_lossy(d.correlation().unwrap()).into_owned(), err.message));
+                me.ack(&d);
+            }
+            other => panic!("rejection not answered: {other:?}"),
+        }
+    }
+    answered.sort();
+    assert!(answered[0].1.contains("malformed envelope"), "{answered:?}");
+    assert!(answered[1].1.contains("malformed envelope"), "{answered:?}");
+    assert!(answered[2].1.contains("exceeds the limit"), "{answered:?}");
+    // Still working, both sides.
+    let ws = tempfile::tempdir().unwrap();
+    let mut r = dispatch.run(&task("s/a/echo#1", "echo", json!({ "still": "alive" }), ws.path(), Duration::from_secs(10))).unwrap();
+    (r.ack.take().unwrap())();
+    assert_eq!(worker.stats().rejected.load(Ordering::SeqCst), 4);
+    assert_eq!(worker.stats().executed.load(Ordering::SeqCst), 1);
+    let logs = logged();
+    let prefix = topics.assign();
+    let rejected: Vec<&str> = logs.lines().filter(|l| l.contains("task message rejected") && l.contains(&prefix)).collect();
+    assert_eq!(rejected.len(), 4, "each rejection logged with its reason:\n{logs}");
+    assert!(rejected.iter().any(|l| l.contains("exceeds the limit of 65536 bytes")), "{rejected:?}");
+    assert!(
+        logs.lines().any(|l| l.contains("result message rejected") && l.contains(dispatch.bus().client_id())),
+        "the dispatcher logs the bad result:\n{logs}"
+    );
+}
+
+/// A pipeline over the bus (one worker, zero in-process execution): every
+/// message of the run carries the run's trace id, in the envelope and in
+/// `traceparent`, and each result's span nests under its task's.
+fn one_trace_per_run(kind: Kind) {
+    let addr = broker(kind);
+    let topics = prefix("trace");
+    let monitor = Monitor::start(&addr, topics.all());
+    let (inner, _cache) = in_process();
+    let _worker = run_worker(worker_options(&addr, &topics), inner).unwrap();
+    let dispatch = dispatcher(&addr, &topics, Duration::from_secs(2));
+    let ws = tempfile::tempdir().unwrap();
+    let runs = tempfile::tempdir().unwrap();
+    std::fs::write(ws.path().join("seed.json"), "{}").unwrap();
+    std::fs::write(
+        ws.path().join("probe.json"),
+        json!({ "agents": { "writer": { "files": { "out.md": "# hi" } }, "second": {} },
+                "gates": { "check": { "require": "out.md" } } })
+        .to_string(),
+    )
+    .unwrap();
+    let yaml = "orchestration_flow:\n  stages:\n    - stage: \"write\"\n      agent: \"writer\"\n      tools: [\"probe\", \"echo\"]\n      rbac: [\"admin\"]\n      gates: [{ gate: \"check\", plugin: \"probe\" }]\n    - stage: \"next\"\n      agent: \"second\"\n      tools: [\"probe\"]\n      rbac: [\"admin\"]\n";
+    let p = pipeline::parse("bus.yaml", yaml, &Context::with_plugins_dir(plugins_dir())).unwrap_or_else(|d| panic!("{d}"));
+    let opts = RunOptions {
+        workspace: ws.path().to_path_buf(),
+        principal: "tester".into(),
+        role: "admin".into(),
+        inputs: Vec::new(),
+        runs_dir: runs.path().to_path_buf(),
+        quiet: true,
+    };
+    let outcome = Orchestrator::new(&dispatch).start(&p, yaml, &opts).expect("run starts");
+    assert_eq!(outcome.status, RunStatus::Completed);
+    assert_eq!(std::fs::read_to_string(ws.path().join("out.md")).unwrap(), "# hi", "merged from the worker's /out");
+    let trace = Journal::open(&outcome.run_dir.join("journal.sqlite")).unwrap().run().unwrap().trace_id;
+    // 4 tasks (probe, echo, gate, probe) → 4 assigns, 4 results, 1 gate status.
+    wait_until("the monitor to see every message", Duration::from_secs(5), || monitor.seen.lock().unwrap().len() >= 9);
+    std::thread::sleep(Duration::from_millis(200));
+    let seen = monitor.seen.lock().unwrap().clone();
+    let count = |t: &str| seen.iter().filter(|(topic, _, _)| topic.starts_with(t)).count();
+    assert_eq!(count(&topics.assign()), 4, "{seen:?}");
+    assert_eq!(count(&topics.complete()), 4);
+    assert_eq!(count(&topics.gates_status()), 1);
+    assert_eq!(seen.len(), 9, "nothing else on the bus");
+    let mut task_spans = std::collections::HashMap::new();
+    for (topic, payload, traceparent) in &seen {
+        let env: taylordash::bus::Envelope<Value> = serde_json::from_slice(payload).unwrap();
+        assert_eq!(env.trace_id, trace, "{topic}: envelope trace_id");
+        let (tp_trace, tp_span) = envelope::parse_traceparent(traceparent.as_deref().unwrap_or("")).unwrap_or_else(|| panic!("{topic}: traceparent {traceparent:?}"));
+        assert_eq!((tp_trace.as_str(), tp_span.as_str()), (trace.as_str(), env.span_id.as_str()), "{topic}");
+        assert_eq!(env.run_id, outcome.run_id);
+        if topic == &topics.assign() {
+            task_spans.insert(env.msg_id.clone(), env.span_id.clone());
+        }
+    }
+    for (topic, payload, _) in seen.iter().filter(|(t, _, _)| t.starts_with(&topics.complete())) {
+        let env: taylordash::bus::Envelope<Value> = serde_json::from_slice(payload).unwrap();
+        assert_eq!(env.parent_span_id.as_ref(), task_spans.get(&env.msg_id), "{topic}: the worker's span nests under its task's");
+        assert_ne!(Some(&env.span_id), task_spans.get(&env.msg_id));
+    }
+}
+
+// ---------------------------------------------------------------- kill -9
+
+/// A worker in a child process: this test binary again, running
+/// `child_worker` with its configuration in the environment.
+struct ChildWorker {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl ChildWorker {
+    fn spawn(addr: &BrokerAddr, topics: &Topics, cache: &Path) -> Self {
+        let cfg = json!({ "broker": addr.to_string(), "prefix": topics.prefix(), "plugins": plugins_dir(), "cache": cache });
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "child_worker", "--ignored", "--nocapture", "--test-threads=1"])
+            .env("TD_BUS_CHILD_WORKER", cfg.to_string())
+            .stdout(Stdio::piped())
+            .stderr(if std::env::var_os("TD_TEST_LOG").is_some() { Stdio::inherit() } else { Stdio::null() })
+            .spawn()
+            .unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (out, l) = (child.stdout.take().unwrap(), lines.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                l.lock().unwrap().push(line);
+            }
+        });
+        let w = ChildWorker { child, lines };
+        wait_until("the child worker to be ready", Duration::from_secs(20), || w.saw("READY"));
+        w
+    }
+
+    fn saw(&self, prefix: &str) -> bool {
+        self.count(prefix) > 0
+    }
+
+    fn count(&self, prefix: &str) -> usize {
+        self.lines.lock().unwrap().iter().filter(|l| l.starts_with(prefix)).count()
+    }
+
+    fn kill9(&mut self) {
+        self.child.kill().unwrap(); // SIGKILL
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for ChildWorker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Prints START/DONE around the real dispatch, for the parent to follow.
+struct Announce(InProcess);
+
+impl Dispatch for Announce {
+    fn run(&self, task: &Task) -> Result<TaskResult, TaskError> {
+        println!("START {} {}", task.task_id, task.attempt);
+        let _ = std::io::stdout().flush();
+        let r = self.0.run(task);
+        println!("DONE {} {}", task.task_id, r.is_ok());
+        let _ = std::io::stdout().flush();
+        r
+    }
+}
+
+#[test]
+#[ignore = "run by the kill -9 tests as a child process"]
+fn child_worker() {
+    let Ok(cfg) = std::env::var("TD_BUS_CHILD_WORKER") else { return };
+    let cfg: Value = serde_json::from_str(&cfg).unwrap();
+    logs();
+    let sandbox = taylordash::sandbox::Sandbox::new(taylordash::sandbox::SandboxOptions {
+        cache_dir: Some(PathBuf::from(cfg["cache"].as_str().unwrap())),
+    })
+    .unwrap();
+    let inner = InProcess::new(Arc::new(sandbox), PathBuf::from(cfg["plugins"].as_str().unwrap()));
+    let addr = BrokerAddr::parse(cfg["broker"].as_str().unwrap()).unwrap();
+    let mut opts = WorkerOptions::new(vec![addr], Topics::new(cfg["prefix"].as_str().unwrap()).unwrap());
+    opts.client.session_expiry = Duration::from_secs(1);
+    let _worker = run_worker(opts, Arc::new(Announce(inner))).unwrap();
+    println!("\nREADY");
+    let _ = std::io::stdout().flush();
+    // Until the parent kills us (and never longer than a minute).
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+fn killed_worker_task_is_redelivered(kind: Kind) {
+    let addr = broker(kind);
+    let topics = prefix("kill9");
+    // Compile the plugin once for both children.
+    let cache = tempfile::tempdir().unwrap();
+    {
+        let sandbox = taylordash::sandbox::Sandbox::new(taylordash::sandbox::SandboxOptions { cache_dir: Some(cache.path().to_path_buf()) }).unwrap();
+        sandbox.load(&common::test_plugin("probe")).unwrap();
+    }
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::write(ws.path().join("probe.json"), json!({ "agents": { "slow": { "sleep_ms": 1500 } } }).to_string()).unwrap();
+    // Two workers; whichever takes the task is killed with SIGKILL mid-task.
+    let mut workers = [ChildWorker::spawn(&addr, &topics, cache.path()), ChildWorker::spawn(&addr, &topics, cache.path())];
+    let dispatch = Arc::new(dispatcher(&addr, &topics, Duration::from_millis(1500)));
+    let t = task("s/slow/probe#1", "probe", json!({ "task": { "agent": "slow" } }), ws.path(), Duration::from_secs(2));
+    let started = Instant::now();
+    let runner = {
+        let d = dispatch.clone();
+        std::thread::spawn(move || {
+            let mut r = d.run(&t)?;
+            (r.ack.take().unwrap())();
+            Ok::<_, TaskError>(r.output)
+        })
+    };
+    wait_until("a worker to start the task", Duration::from_secs(10), || workers.iter().any(|w| w.saw("START s/slow/probe#1")));
+    let victim = if workers[0].saw("START") { 0 } else { 1 };
+    workers[victim].kill9();
+    let (dead, alive) = (&workers[victim], &workers[1 - victim]);
+    let output = runner.join().unwrap().expect("the task completes on the other worker");
+    let v: Value = serde_json::from_str(&output).unwrap();
+    assert_eq!(v["agent"], "slow", "{v}");
+    assert_eq!(dead.count("DONE"), 0, "the killed worker died mid-task");
+    assert_eq!(alive.count("START s/slow/probe#1"), 1, "redelivered to the other worker once");
+    assert_eq!(alive.count("DONE s/slow/probe#1 true"), 1, "and completed once");
+    // rumqttd hands a dead persistent session's unacked message to the rest
+    // of the group at once; Mosquitto keeps it in the dead session, and the
+    // dispatcher publishes it again after the deadline (timeout 2 s + grace 1.5 s).
+    let took = started.elapsed();
+    if kind == Kind::Mosquitto {
+        assert!(took >= Duration::from_millis(3500), "redelivered by the deadline republish: {took:?}");
+    }
+    assert!(took < Duration::from_secs(15), "{took:?}");
+    // Nothing else arrives later.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(alive.count("START"), 1);
+}
+
+/// Past its deliveries a task nobody answers goes to the DLQ: topic and store.
+fn unanswered_task_goes_to_the_dlq(kind: Kind) {
+    let addr = broker(kind);
+    let topics = prefix("dlq");
+    let monitor = Monitor::start(&addr, topics.dlq());
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = DispatchOptions::new(vec![addr.clone()], topics.clone());
+    d.client.session_expiry = Duration::from_secs(10);
+    d.grace = Duration::from_millis(100);
+    d.max_deliveries = 2;
+    d.dlq = Some(dir.path().join("dlq.sqlite"));
+    let dispatch = MqttDispatch::connect(d).unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    // No worker at all.
+    let err = dispatch.run(&task("s/a/echo#1", "echo", json!({}), ws.path(), Duration::from_millis(300))).err().unwrap();
+    assert!(err.message.contains("sent to the DLQ (entry 1)"), "{}", err.message);
+    assert!(!err.retryable);
+    let rows = dispatch.dlq().unwrap().list().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((rows[0].task_id.as_str(), rows[0].deliveries), ("s/a/echo#1", 2));
+    wait_until("the DLQ message", Duration::from_secs(5), || monitor.seen.lock().unwrap().len() == 1);
+    // Replayed once a worker is there, it completes.
+    let (inner, _cache) = in_process();
+    let _w = run_worker(worker_options(&addr, &topics), inner).unwrap();
+    let env: TaskEnvelope = serde_json::from_str(&rows[0].envelope).unwrap();
+    let mut t = env.to_task();
+    t.timeout = Duration::from_secs(10);
+    let replay = serde_json::to_string(&TaskEnvelope::for_task(&t, &env.msg_id, 1, 0)).unwrap();
+    let mut r = dispatch.replay(&replay).expect("replayed");
+    (r.ack.take().unwrap())();
+    assert_eq!(r.output, "{}");
+}
+
+macro_rules! against {
+    ($kind:ident, $($name:ident),* $(,)?) => {
+        $( #[test] fn $name() { super::$name(super::Kind::$kind) } )*
+    };
+}
+
+mod embedded {
+    against!(Embedded, round_trip, two_workers_share, duplicate_executes_once, malformed_is_logged_and_skipped,
+             one_trace_per_run, killed_worker_task_is_redelivered, unanswered_task_goes_to_the_dlq);
+}
+
+mod mosquitto {
+    against!(Mosquitto, round_trip, two_workers_share, duplicate_executes_once, malformed_is_logged_and_skipped,
+             one_trace_per_run, killed_worker_task_is_redelivered, unanswered_task_goes_to_the_dlq);
+}
