@@ -395,3 +395,60 @@ fn with_trusted_keys_only_plugins_signed_by_them_load() {
     let events: Vec<serde_json::Value> = serde_json::from_slice(&audit.stdout).unwrap();
     assert_eq!(events.iter().filter(|e| e["capability"] == "signature").count(), 4, "{events:?}");
 }
+
+/// A one-page HTTP server on loopback; counts the connections it accepted.
+fn http_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+        }
+    });
+    (port, hits)
+}
+
+#[test]
+fn http_reaches_only_granted_hosts_and_never_internal_names() {
+    let env = Env::new();
+    let (granted, granted_hits) = http_server();
+    let (other, other_hits) = http_server();
+    let policy = policy(
+        &env,
+        &format!("principals: {{ tester: admin }}\nplugins:\n  adversary:\n    grants:\n      http: [\"127.0.0.1:{granted}\", \"localhost:{granted}\"]\n"),
+    );
+    let get = |url: String| {
+        let input = serde_json::json!({ "attack": "http_get", "url": url }).to_string();
+        env.taylordash(&["--policy", &policy, "--as", "tester", "invoke", &adversary(), "--input", &input])
+    };
+    let ok = get(format!("http://127.0.0.1:{granted}/page"));
+    assert_eq!(code(&ok), 0, "{}", stderr(&ok));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&ok)).unwrap();
+    assert_eq!((doc["status"].as_u64(), doc["body"].as_str()), (Some(200), Some("hello")));
+    assert_eq!(granted_hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    let denied = get(format!("http://127.0.0.1:{other}/"));
+    assert_eq!(code(&denied), 3, "{}", stderr(&denied));
+    assert!(
+        stderr(&denied).contains(&format!("denied http: GET http://127.0.0.1:{other}/: `127.0.0.1:{other}` is not granted to plugin `adversary`")),
+        "{}",
+        stderr(&denied)
+    );
+    assert_eq!(other_hits.load(std::sync::atomic::Ordering::SeqCst), 0, "no connection to an ungranted port");
+
+    // A granted *name* that resolves to loopback is refused (SSRF).
+    let ssrf = get(format!("http://localhost:{granted}/"));
+    assert_eq!(code(&ssrf), 3, "{}", stderr(&ssrf));
+    assert!(stderr(&ssrf).contains("resolves to internal address"), "{}", stderr(&ssrf));
+    assert_eq!(granted_hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    let audit = env.taylordash(&["audit", "--denied", "--json"]);
+    let events: Vec<serde_json::Value> = serde_json::from_slice(&audit.stdout).unwrap();
+    assert_eq!(events.iter().filter(|e| e["capability"] == "http").count(), 2);
+}

@@ -205,6 +205,15 @@ fn size(s: &Size) -> Result<u64, String> {
 }
 
 impl PluginPolicy {
+    /// Outgoing HTTP is not a "powerful" grant: it reaches only the host:port
+    /// pairs named, and internal addresses only by IP literal.
+    fn http_grant(&self) -> Option<crate::sandbox::http::HttpGrant> {
+        self.grants.http.as_ref().map(|allowed| crate::sandbox::http::HttpGrant {
+            allowed: allowed.clone(),
+            timeout: Duration::from_secs(10),
+        })
+    }
+
     /// Quotas: the defaults, raised (or lowered) where the policy says.
     pub fn quotas(&self, base: &Quotas) -> Result<Quotas, String> {
         let q = &self.quotas;
@@ -225,7 +234,7 @@ impl PluginPolicy {
         let needed = self.max_role_to_grant.as_deref().unwrap_or("admin");
         let allowed = matches!((policy.rank(role), policy.rank(needed)), (Some(have), Some(need)) if have <= need);
         if !allowed {
-            return Grants::default();
+            return Grants { http: self.http_grant(), ..Grants::default() };
         }
         let env = self
             .grants
@@ -238,6 +247,6 @@ impl PluginPolicy {
             timeout: e.timeout.as_deref().and_then(|t| parse_duration(t).ok()).unwrap_or(Duration::from_secs(60)),
             output: e.output.as_ref().and_then(|s| size(s).ok()).unwrap_or(1 << 20),
         });
-        Grants { env, exec }
+        Grants { env, exec, http: self.http_grant() }
     }
 }

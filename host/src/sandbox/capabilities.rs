@@ -24,6 +24,8 @@ pub struct Grants {
     pub env: Vec<(String, String)>,
     /// Programs the `exec` import may run; `None` denies every call.
     pub exec: Option<ExecGrant>,
+    /// `host:port` pairs wasi:http may reach; `None` denies every request.
+    pub http: Option<super::http::HttpGrant>,
 }
 
 /// The `exec` grant: which programs, for how long, how much output.

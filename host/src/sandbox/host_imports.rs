@@ -35,6 +35,8 @@ pub struct CallState {
     /// The guest's stdout and stderr, bounded.
     pub(crate) console: wasmtime_wasi::p2::pipe::MemoryOutputPipe,
     pub(crate) table: ResourceTable,
+    pub(crate) http_ctx: wasmtime_wasi_http::WasiHttpCtx,
+    pub(crate) http_hooks: super::http::HttpHooks,
     pub(crate) limiter: Limiter,
     pub(crate) quotas: Quotas,
     pub(crate) grants: Grants,
@@ -49,6 +51,16 @@ pub struct CallState {
     pub(crate) events: Vec<Event>,
     /// The first quota a host import refused.
     pub(crate) breach: Option<QuotaBreach>,
+}
+
+impl wasmtime_wasi_http::WasiHttpView for CallState {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        wasmtime_wasi_http::WasiHttpCtxView {
+            hooks: &mut self.http_hooks,
+            table: &mut self.table,
+            ctx: &mut self.http_ctx,
+        }
+    }
 }
 
 impl WasiView for CallState {

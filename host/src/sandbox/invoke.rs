@@ -200,6 +200,12 @@ impl Sandbox {
             wasi,
             console,
             table: ResourceTable::new(),
+            http_ctx: wasmtime_wasi_http::WasiHttpCtx::new(),
+            http_hooks: super::http::HttpHooks {
+                grant: grants.http.clone(),
+                denials: denials.clone(),
+                plugin: plugin.name.clone(),
+            },
             limiter: Limiter::new(*quotas),
             quotas: *quotas,
             grants: grants.clone(),

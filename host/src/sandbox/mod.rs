@@ -23,6 +23,7 @@ pub mod error;
 pub mod escape;
 pub mod exec;
 pub mod host_imports;
+pub mod http;
 mod invoke;
 pub mod quotas;
 pub mod staging;
@@ -101,6 +102,7 @@ impl Sandbox {
         let engine = engine::build_engine().map_err(|e| host("engine", &e))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| host("linking WASI", &e))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker).map_err(|e| host("linking wasi:http", &e))?;
         bindings::Tool::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| host("linking the host imports", &e))?;
         let cache = ComponentCache::new(&engine, options.cache_dir);

@@ -20,6 +20,9 @@ pub struct Attack {
     /// A count, for attacks that repeat.
     #[serde(default)]
     pub n: u64,
+    /// A URL, for `http_get`.
+    #[serde(default)]
+    pub url: String,
     /// A program and its arguments, for `exec`.
     #[serde(default)]
     pub program: String,
@@ -47,6 +50,37 @@ fn symlink(target: &std::ffi::CStr, link: &std::ffi::CStr) -> Result<(), i32> {
         0 => Ok(()),
         rc => Err(rc),
     }
+}
+
+/// GET `url` through wasi:http; returns the status and body.
+#[cfg(target_arch = "wasm32")]
+fn http_get(url: &str) -> Result<Value, String> {
+    use wasi::http::outgoing_handler;
+    use wasi::http::types::{Fields, OutgoingBody, OutgoingRequest, Scheme};
+    let (scheme, rest) = url.split_once("://").ok_or("not a URL")?;
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let req = OutgoingRequest::new(Fields::new());
+    req.set_scheme(Some(&if scheme == "https" { Scheme::Https } else { Scheme::Http })).map_err(|_| "scheme")?;
+    req.set_authority(Some(authority)).map_err(|_| "authority")?;
+    req.set_path_with_query(Some(if path.is_empty() { "/" } else { path })).map_err(|_| "path")?;
+    let body = req.body().map_err(|_| "body")?;
+    OutgoingBody::finish(body, None).map_err(|e| format!("{e:?}"))?;
+    let pending = outgoing_handler::handle(req, None).map_err(|e| format!("{e:?}"))?;
+    pending.subscribe().block();
+    let resp = pending.get().ok_or("no response")?.map_err(|_| "taken")?.map_err(|e| format!("{e:?}"))?;
+    let status = resp.status();
+    let incoming = resp.consume().map_err(|_| "consume")?;
+    let stream = incoming.stream().map_err(|_| "stream")?;
+    let mut bytes = Vec::new();
+    while let Ok(chunk) = stream.blocking_read(64 << 10) {
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(json!({ "status": status, "body": String::from_utf8_lossy(&bytes) }))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn http_get(_url: &str) -> Result<Value, String> {
+    Err("http_get runs only inside the sandbox".into())
 }
 
 /// Recursion that lives on the wasm stack (no locals in linear memory).
@@ -138,6 +172,7 @@ impl Tool for Adversary {
                 let out = exec::run(&cmd).map_err(ToolError::Failed)?;
                 Ok(json!({ "status": out.status, "stdout": out.stdout, "stderr": out.stderr }))
             }
+            "http_get" => http_get(&input.url).map_err(|e| failed(&input.url, e)),
             "ansi" => {
                 log(Level::Warn, "\x1b[2J\x1b[31mred alert\x1b[0m\nINFO forged line");
                 Err(ToolError::Failed("\x1b]0;pwned title\x07 done".into()))
