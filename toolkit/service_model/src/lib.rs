@@ -124,6 +124,93 @@ impl Finding {
     }
 }
 
+/// What the orchestrator hands a gate (`host/src/orchestrator/run.rs`):
+/// `{ gate, stage, attempt, files, outputs, task }`. Gates check the
+/// workspace as a whole; `files` (merged in the stage) is reported.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct GateInput {
+    /// The gate's name in the pipeline.
+    #[serde(default)]
+    pub gate: Option<String>,
+    /// The stage the gate follows.
+    #[serde(default)]
+    pub stage: Option<String>,
+    /// The stage's attempt.
+    #[serde(default)]
+    pub attempt: Option<u32>,
+    /// Workspace paths merged by the stage.
+    #[serde(default)]
+    pub files: Vec<String>,
+    /// The stage's declared outputs.
+    #[serde(default)]
+    pub outputs: Option<Value>,
+    #[serde(flatten)]
+    pub envelope: Envelope,
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Value>,
+}
+
+/// What a gate returns: `passed`, every finding, and what it looked at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct GateOutput {
+    pub passed: bool,
+    /// Sorted by file, then location.
+    pub findings: Vec<Finding>,
+    /// The workspace files the gate read.
+    pub checked: Vec<String>,
+    /// One line: what passed or failed.
+    pub summary: String,
+}
+
+/// Finish a gate: sort and dedupe findings, log one line per finding, write
+/// `reports/<gate>.json` into the out dir (the orchestrator discards a
+/// gate's out dir; `taylordash invoke --out` keeps it).
+pub fn finish_gate(name: &str, mut findings: Vec<Finding>, mut checked: Vec<String>, what: &str) -> Result<GateOutput, taylordash_sdk::ToolError> {
+    findings.sort_by(|a, b| {
+        (a.file.as_str(), location_key(&a.location), a.message.as_str()).cmp(&(b.file.as_str(), location_key(&b.location), b.message.as_str()))
+    });
+    findings.dedup();
+    checked.sort();
+    checked.dedup();
+    let passed = findings.is_empty();
+    let summary = if passed {
+        format!("{name}: passed: {what} ({} files checked)", checked.len())
+    } else {
+        format!("{name}: {} finding(s) in {} file(s)", findings.len(), {
+            let mut files: Vec<&str> = findings.iter().map(|f| f.file.as_str()).collect();
+            files.dedup();
+            files.len()
+        })
+    };
+    for f in &findings {
+        taylordash_sdk::log(Level::Warn, &format!("{}:{}: {}", f.file, f.location, f.message));
+    }
+    taylordash_sdk::log(if passed { Level::Info } else { Level::Warn }, &summary);
+    let out = GateOutput { passed, findings, checked, summary };
+    let json = serde_json::to_string_pretty(&out).map_err(taylordash_sdk::ToolError::failed)?;
+    source::Out::new().write(&format!("{}/{name}.json", paths::REPORTS), &(json + "\n"))?;
+    Ok(out)
+}
+
+/// `12:5 (/x)` sorts by line, then column, numerically.
+fn location_key(loc: &str) -> (usize, usize, String) {
+    let head = loc.split_whitespace().next().unwrap_or("");
+    let mut parts = head.split(':');
+    match (parts.next().and_then(|l| l.parse().ok()), parts.next().and_then(|c| c.parse().ok())) {
+        (Some(l), Some(c)) => (l, c, loc.to_string()),
+        (Some(l), None) => (l, 0, loc.to_string()),
+        _ => (0, 0, loc.to_string()),
+    }
+}
+
+/// `(line, column)` (1-based) of byte offset `at` in `text`.
+pub fn line_col(text: &str, at: usize) -> (usize, usize) {
+    let before = &text[..at.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map(|i| before[i + 1..].chars().count()).unwrap_or(before.chars().count()) + 1;
+    (line, col)
+}
+
 /// Log each model note (what the model left out) as a warning.
 pub fn log_notes(tool: &str, model: &ServiceModel) {
     for note in &model.notes {
