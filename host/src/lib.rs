@@ -7,6 +7,7 @@
 pub mod bus;
 pub mod cli;
 pub mod orchestrator;
+pub mod paths;
 pub mod pipeline;
 pub mod policy;
 pub mod sandbox;

@@ -21,12 +21,5 @@ use std::path::PathBuf;
 /// Where runs live: `$TAYLORDASH_RUNS_DIR`, else `$XDG_STATE_HOME/taylordash/runs`,
 /// else `~/.local/state/taylordash/runs`, else `.taylordash/runs`.
 pub fn default_runs_dir() -> PathBuf {
-    let nonempty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
-    if let Some(d) = nonempty("TAYLORDASH_RUNS_DIR") {
-        return d;
-    }
-    nonempty("XDG_STATE_HOME")
-        .or_else(|| nonempty("HOME").map(|h| h.join(".local/state")))
-        .map(|d| d.join("taylordash/runs"))
-        .unwrap_or_else(|| PathBuf::from(".taylordash/runs"))
+    crate::paths::env_path("TAYLORDASH_RUNS_DIR").unwrap_or_else(|| crate::paths::state_dir().join("runs"))
 }

@@ -63,14 +63,7 @@ impl AuditLog {
     /// `$TAYLORDASH_AUDIT_LOG`, else `$XDG_STATE_HOME/taylordash/audit.jsonl`,
     /// else `~/.local/state/taylordash/audit.jsonl`.
     pub fn default_path() -> PathBuf {
-        let nonempty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
-        if let Some(p) = nonempty("TAYLORDASH_AUDIT_LOG") {
-            return p;
-        }
-        nonempty("XDG_STATE_HOME")
-            .or_else(|| nonempty("HOME").map(|h| h.join(".local/state")))
-            .map(|d| d.join("taylordash/audit.jsonl"))
-            .unwrap_or_else(|| PathBuf::from(".taylordash/audit.jsonl"))
+        crate::paths::env_path("TAYLORDASH_AUDIT_LOG").unwrap_or_else(|| crate::paths::state_dir().join("audit.jsonl"))
     }
 
     pub fn path(&self) -> &Path {

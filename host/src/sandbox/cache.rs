@@ -40,12 +40,7 @@ impl ComponentCache {
     /// The default location: `$TAYLORDASH_CACHE_DIR`, else
     /// `$XDG_CACHE_HOME/taylordash/components`, else `~/.cache/taylordash/components`.
     pub fn default_dir() -> Option<PathBuf> {
-        let nonempty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
-        if let Some(d) = nonempty("TAYLORDASH_CACHE_DIR") {
-            return Some(d);
-        }
-        let base = nonempty("XDG_CACHE_HOME").or_else(|| nonempty("HOME").map(|h| h.join(".cache")))?;
-        Some(base.join("taylordash").join("components"))
+        crate::paths::env_path("TAYLORDASH_CACHE_DIR").or_else(|| Some(crate::paths::cache_dir()?.join("components")))
     }
 
     fn artifact_path(&self, sha256: &str) -> Option<PathBuf> {

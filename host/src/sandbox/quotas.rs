@@ -144,9 +144,22 @@ impl Limiter {
         Limiter { quotas, memory_used: 0, table_elements_used: 0, refused: None }
     }
 
-    fn refuse(&mut self, kind: QuotaKind, limit: u64) -> wasmtime::Result<bool> {
-        self.refused.get_or_insert(QuotaBreach { kind, limit });
-        Ok(false)
+    /// Account a growth from `current` to `desired` against `used`/`limit`;
+    /// a refusal is remembered as a breach of `kind`.
+    fn grow(used: &mut u64, limit: u64, current: usize, desired: usize) -> bool {
+        let grow = desired.saturating_sub(current) as u64;
+        if used.saturating_add(grow) > limit {
+            return false;
+        }
+        *used += grow;
+        true
+    }
+
+    fn decide(&mut self, allowed: bool, kind: QuotaKind, limit: u64) -> wasmtime::Result<bool> {
+        if !allowed {
+            self.refused.get_or_insert(QuotaBreach { kind, limit });
+        }
+        Ok(allowed)
     }
 }
 
@@ -157,12 +170,8 @@ impl wasmtime::ResourceLimiter for Limiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let grow = (desired - current.min(desired)) as u64;
-        if self.memory_used.saturating_add(grow) > self.quotas.memory {
-            return self.refuse(QuotaKind::Memory, self.quotas.memory);
-        }
-        self.memory_used += grow;
-        Ok(true)
+        let allowed = Self::grow(&mut self.memory_used, self.quotas.memory, current, desired);
+        self.decide(allowed, QuotaKind::Memory, self.quotas.memory)
     }
 
     fn table_growing(
@@ -171,12 +180,8 @@ impl wasmtime::ResourceLimiter for Limiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let grow = (desired - current.min(desired)) as u64;
-        if self.table_elements_used.saturating_add(grow) > self.quotas.table_elements {
-            return self.refuse(QuotaKind::Tables, self.quotas.table_elements);
-        }
-        self.table_elements_used += grow;
-        Ok(true)
+        let allowed = Self::grow(&mut self.table_elements_used, self.quotas.table_elements, current, desired);
+        self.decide(allowed, QuotaKind::Tables, self.quotas.table_elements)
     }
 
     fn instances(&self) -> usize {
