@@ -19,7 +19,7 @@ use taylordash::sandbox::{Call, Sandbox, SandboxOptions};
 
 fn echo_path() -> PathBuf {
     let root = xtask::workspace_root();
-    xtask::build_plugins(&root).expect("building the plugins");
+    xtask::build_only(&root, Some(&["echo"])).expect("building the echo test plugin");
     root.join("target/test-plugins/echo.wasm")
 }
 

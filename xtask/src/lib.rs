@@ -65,12 +65,19 @@ fn crates_in(dir: &Path) -> anyhow::Result<Vec<String>> {
 
 /// Build every plugin and test plugin; returns what was built.
 pub fn build_plugins(root: &Path) -> anyhow::Result<Vec<Built>> {
+    build_only(root, None)
+}
+
+/// Build the plugins and test plugins named in `only` (all when `None`).
+pub fn build_only(root: &Path, only: Option<&[&str]>) -> anyhow::Result<Vec<Built>> {
     ensure_wasm_target()?;
     let groups = [("plugins", "plugins"), ("tests/plugins", "test-plugins")];
     let mut crates = Vec::new();
     for (src, dest) in groups {
         for name in crates_in(&root.join(src))? {
-            crates.push((name, dest));
+            if only.is_none_or(|names| names.contains(&name.as_str())) {
+                crates.push((name, dest));
+            }
         }
     }
     let build_dir = root.join("target").join("wasm-build");
