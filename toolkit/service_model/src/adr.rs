@@ -22,6 +22,8 @@ pub struct Adr {
     pub status: String,
     pub item: Option<String>,
     pub supersedes: Vec<u32>,
+    /// The line of `supersedes:` (1 when there is none).
+    pub supersedes_line: usize,
     /// What is wrong with the file: `(line, message)`.
     pub problems: Vec<(usize, String)>,
 }
@@ -65,6 +67,7 @@ pub fn parse(file: &str, text: &str) -> Adr {
         status: String::new(),
         item: None,
         supersedes: Vec::new(),
+        supersedes_line: 1,
         problems: Vec::new(),
     };
     let mut body_start = 0;
@@ -88,6 +91,7 @@ pub fn parse(file: &str, text: &str) -> Adr {
                             adr.item = Some(item.clone());
                         }
                         if let Some(v) = front.get("supersedes") {
+                            adr.supersedes_line = line_of("supersedes");
                             match numbers(v) {
                                 Ok(n) => adr.supersedes = n,
                                 Err(e) => adr.problems.push((line_of("supersedes"), format!("supersedes: {e}"))),
