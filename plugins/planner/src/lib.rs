@@ -46,6 +46,21 @@ pub struct PlannerInput {
     #[serde(default)]
     #[schemars(schema_with = "optional_source_schema")]
     pub snapshot: Option<Value>,
+    /// What the orchestrator adds to every task's input (run and trace ids,
+    /// the previous tool's output, gate feedback, shared context): accepted
+    /// so that the input stays strict about everything else.
+    #[serde(default)]
+    #[schemars(skip)]
+    pub task: Option<Value>,
+    #[serde(default)]
+    #[schemars(skip)]
+    pub previous: Option<Value>,
+    #[serde(default)]
+    #[schemars(skip)]
+    pub feedback: Option<Value>,
+    #[serde(default)]
+    #[schemars(skip)]
+    pub shared_context: Option<Value>,
 }
 
 fn source_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
@@ -1279,7 +1294,7 @@ items:
         assert_eq!(
             m,
             "backlogs: unknown field `backlogs`, expected one of `backlog`, `failures`, \
-             `snapshot` at line 1 column 34"
+             `snapshot`, `task`, `previous`, `feedback`, `shared_context` at line 1 column 34"
         );
     }
 
