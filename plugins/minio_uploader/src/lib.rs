@@ -1,0 +1,1570 @@
+//! `minio_uploader`: uploads the run's final artifacts from the workspace to an
+//! S3-compatible endpoint (MinIO, moto, S3) — the `documentation` stage's last
+//! step of the orchestration flow.
+//!
+//! Each file is sent as one path-style `PUT {endpoint}/{bucket}/{prefix}/{path}`
+//! over `wasi:http`, signed with AWS Signature Version 4 ([`sigv4`]): the
+//! payload's SHA-256 is signed (`x-amz-content-sha256`), so the server checks
+//! the bytes it stores; `Content-Type` follows the file's extension. With
+//! `create_bucket` the bucket is created first (`PUT /{bucket}`; an existing
+//! bucket this key owns is fine). Every response status is checked: a 5xx is
+//! [`ToolError::Retryable`], a 4xx is [`ToolError::Failed`] naming the key,
+//! the status and an excerpt of the server's answer.
+//!
+//! The host lets the request out only when the plugin is granted the
+//! endpoint's exact `host:port` (`grants: { http: ["127.0.0.1:9000"] }`); an
+//! internal address only by its IP literal.
+//!
+//! Files: the given workspace-relative `files` in their order, or, without
+//! `files`, every regular file under the workspace whose path has no hidden
+//! (`.`-prefixed) component, sorted by path. The credentials file is never
+//! uploaded. All files are checked before the first request.
+//!
+//! Credentials come inline (`access_key`, `secret_key`) or from a workspace
+//! JSON file (`credentials_file`: `{ "access_key", "secret_key" }`); the
+//! secret appears in no log line, error or output. Output and logs are
+//! deterministic; only the `x-amz-date` header (and so the signature) follows
+//! the wall clock.
+
+pub mod net;
+pub mod sigv4;
+
+use std::fmt::Write as _;
+use std::path::{Component, Path};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use taylordash_sdk::{Context, Level, Tool, ToolError, export_tool};
+
+use net::{HttpRequest, HttpResponse, Net, NetError};
+use sigv4::Credentials;
+
+// ---------------------------------------------------------------------------
+// Input and output types
+
+/// Where to upload what, and with which key.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UploaderInput {
+    /// `http://host:port` or `https://host:port` of the S3 API, without a path
+    /// (requests are path-style). The plugin must be granted this `host:port`.
+    pub endpoint: String,
+    /// The bucket (S3 naming rules: 3–63 lowercase letters, digits, `.`, `-`).
+    pub bucket: String,
+    /// The signing region (default `us-east-1`, MinIO's default).
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// The access key id (with `secret_key`; or use `credentials_file`).
+    #[serde(default)]
+    pub access_key: Option<String>,
+    /// The secret access key. Never logged or returned.
+    #[serde(default)]
+    pub secret_key: Option<Secret>,
+    /// A workspace-relative JSON file `{ "access_key", "secret_key" }`,
+    /// instead of the inline keys. It is never uploaded.
+    #[serde(default)]
+    pub credentials_file: Option<String>,
+    /// Key prefix, e.g. the run id; empty: keys are the file paths.
+    #[serde(default)]
+    pub prefix: String,
+    /// Workspace-relative files to upload, in this order; absent: every
+    /// non-hidden regular file under the workspace, sorted.
+    #[serde(default)]
+    pub files: Option<Vec<String>>,
+    /// Create the bucket first (an existing bucket owned by these
+    /// credentials is fine).
+    #[serde(default)]
+    pub create_bucket: bool,
+    /// What the orchestrator adds to every task's input (run and trace ids,
+    /// the previous tool's output, gate feedback, shared context): accepted
+    /// so that the input stays strict about everything else.
+    #[serde(default)]
+    #[schemars(skip)]
+    pub task: Option<Value>,
+    #[serde(default)]
+    #[schemars(skip)]
+    pub previous: Option<Value>,
+    #[serde(default)]
+    #[schemars(skip)]
+    pub feedback: Option<Value>,
+    #[serde(default)]
+    #[schemars(skip)]
+    pub shared_context: Option<Value>,
+}
+
+fn default_region() -> String {
+    "us-east-1".to_string()
+}
+
+/// A secret string: deserialised like a string, shown as `<redacted>`.
+#[derive(Clone, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// What was uploaded where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UploaderOutput {
+    /// One entry per file, in upload order.
+    pub uploaded: Vec<UploadedObject>,
+    pub bucket: String,
+    /// The endpoint as used: `scheme://host[:port]`.
+    pub endpoint: String,
+}
+
+/// One stored object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct UploadedObject {
+    /// The object key (`prefix/path`).
+    pub key: String,
+    /// Bytes sent.
+    pub bytes: u64,
+    /// Lowercase hex SHA-256 of the bytes (signed as `x-amz-content-sha256`).
+    pub sha256: String,
+    /// The server's ETag, without quotes (MD5 hex for a single-part PUT).
+    pub etag: String,
+}
+
+// ---------------------------------------------------------------------------
+// The tool
+
+pub struct MinioUploader;
+
+impl Tool for MinioUploader {
+    const NAME: &'static str = "minio_uploader";
+    const DESCRIPTION: &'static str = "Uploads the run's final artifacts to an S3-compatible endpoint over granted wasi:http, SigV4-signed.";
+    type Input = UploaderInput;
+    type Output = UploaderOutput;
+
+    fn run(input: UploaderInput, _cx: &Context) -> Result<UploaderOutput, ToolError> {
+        upload(input, &mut net::Sandbox)
+    }
+}
+
+export_tool!(MinioUploader);
+
+fn invalid(msg: impl Into<String>) -> ToolError {
+    ToolError::InvalidInput(msg.into())
+}
+
+// ---------------------------------------------------------------------------
+// Validation
+
+/// A parsed endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Endpoint {
+    scheme: &'static str,
+    /// `host[:port]` as sent (and signed as `host`).
+    authority: String,
+    /// `host:port` with the default port filled in: what the grant must name.
+    grant: String,
+}
+
+impl Endpoint {
+    fn url(&self) -> String {
+        format!("{}://{}", self.scheme, self.authority)
+    }
+}
+
+fn parse_endpoint(text: &str) -> Result<Endpoint, ToolError> {
+    let bad = |why: &str| invalid(format!("endpoint: `{text}` {why}"));
+    let (scheme, rest) = text
+        .trim()
+        .split_once("://")
+        .ok_or_else(|| bad("is not a URL (want http://host:port)"))?;
+    let (scheme, default_port) = match scheme.to_ascii_lowercase().as_str() {
+        "http" => ("http", 80u16),
+        "https" => ("https", 443u16),
+        _ => return Err(bad("has an unsupported scheme (want http or https)")),
+    };
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.contains(['/', '?', '#']) {
+        return Err(bad(
+            "has a path or query; give scheme://host:port only (requests are path-style)",
+        ));
+    }
+    if authority.contains('@') {
+        return Err(bad("has user info; give the keys as access_key/secret_key"));
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (ip, after) = v6
+            .split_once(']')
+            .ok_or_else(|| bad("has an unclosed `[`"))?;
+        if ip.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(bad("has an invalid IPv6 address"));
+        }
+        match after {
+            "" => (format!("[{ip}]"), None),
+            p => (
+                format!("[{ip}]"),
+                Some(
+                    p.strip_prefix(':')
+                        .ok_or_else(|| bad("has junk after `]`"))?,
+                ),
+            ),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_ascii_lowercase(), Some(p)),
+            None => (authority.to_ascii_lowercase(), None),
+        }
+    };
+    if host.is_empty()
+        || !host.starts_with('[')
+            && !host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    {
+        return Err(bad("has an invalid host"));
+    }
+    let port = match port {
+        None => None,
+        Some(p) => Some(
+            p.parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or_else(|| bad("has an invalid port"))?,
+        ),
+    };
+    let authority = match port {
+        Some(p) => format!("{host}:{p}"),
+        None => host.clone(),
+    };
+    let grant = format!("{host}:{}", port.unwrap_or(default_port));
+    Ok(Endpoint {
+        scheme,
+        authority,
+        grant,
+    })
+}
+
+fn check_bucket(bucket: &str) -> Result<(), ToolError> {
+    let why = if !(3..=63).contains(&bucket.len()) {
+        Some("must be 3 to 63 characters")
+    } else if !bucket
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
+        Some("may hold only lowercase letters, digits, `.` and `-`")
+    } else if !bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || !bucket.ends_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        Some("must start and end with a letter or digit")
+    } else if bucket.contains("..") {
+        Some("must not hold `..`")
+    } else if bucket.parse::<std::net::Ipv4Addr>().is_ok() {
+        Some("must not be an IP address")
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(invalid(format!(
+            "bucket: `{bucket}` is not a valid bucket name: it {why}"
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn check_region(region: &str) -> Result<(), ToolError> {
+    if region.is_empty()
+        || !region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(invalid(format!(
+            "region: `{region}` is not a region name (e.g. us-east-1)"
+        )));
+    }
+    Ok(())
+}
+
+/// `prefix` without leading or trailing slashes; no empty, `.` or `..` segment.
+fn normalise_prefix(prefix: &str) -> Result<String, ToolError> {
+    let trimmed = prefix.trim_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    if trimmed
+        .split('/')
+        .any(|s| s.is_empty() || s == "." || s == "..")
+    {
+        return Err(invalid(format!(
+            "prefix: `{prefix}` has an empty, `.` or `..` segment"
+        )));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// A workspace-relative path as `a/b/c`: relative, inside the workspace.
+fn normalise_rel(field: &str, path: &str) -> Result<String, ToolError> {
+    if path.is_empty() {
+        return Err(invalid(format!("{field}: empty path")));
+    }
+    let mut parts = Vec::new();
+    for c in Path::new(path).components() {
+        match c {
+            Component::Normal(s) => match s.to_str() {
+                Some(s) => parts.push(s),
+                None => return Err(invalid(format!("{field}: `{path}` is not UTF-8"))),
+            },
+            Component::CurDir => {}
+            Component::ParentDir | Component::RootDir | Component::Prefix(_) => {
+                return Err(invalid(format!(
+                    "{field}: `{path}` must be a workspace-relative path without `..`"
+                )));
+            }
+        }
+    }
+    if parts.is_empty() {
+        return Err(invalid(format!("{field}: `{path}` names no file")));
+    }
+    Ok(parts.join("/"))
+}
+
+fn check_access_key(field: &str, key: &str) -> Result<(), ToolError> {
+    if key.is_empty()
+        || !key
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'/' && b != b',')
+    {
+        return Err(invalid(format!(
+            "{field}: the access key must be non-empty, without spaces, `/` or `,`"
+        )));
+    }
+    Ok(())
+}
+
+/// The credentials and, when they came from a file, its normalised path.
+fn resolve_credentials(input: &UploaderInput) -> Result<(Credentials, Option<String>), ToolError> {
+    match (
+        &input.access_key,
+        &input.secret_key,
+        &input.credentials_file,
+    ) {
+        (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => Err(invalid(
+            "credentials_file: give either access_key/secret_key or credentials_file, not both",
+        )),
+        (Some(access), Some(Secret(secret)), None) => {
+            check_access_key("access_key", access)?;
+            if secret.is_empty() {
+                return Err(invalid("secret_key: empty"));
+            }
+            Ok((
+                Credentials {
+                    access_key: access.clone(),
+                    secret_key: secret.clone(),
+                },
+                None,
+            ))
+        }
+        (Some(_), None, None) => Err(invalid("secret_key: missing (access_key is given)")),
+        (None, Some(_), None) => Err(invalid("access_key: missing (secret_key is given)")),
+        (None, None, None) => Err(invalid(
+            "access_key: missing; give access_key and secret_key, or credentials_file",
+        )),
+        (None, None, Some(file)) => {
+            let rel = normalise_rel("credentials_file", file)?;
+            let path = taylordash_sdk::workspace_dir().join(&rel);
+            let text = std::fs::read(&path)
+                .map_err(|e| invalid(format!("credentials_file: cannot read `{rel}`: {e}")))?;
+            // Report where the file is wrong, never what it holds.
+            let value: Value = serde_json::from_slice(&text).map_err(|e| {
+                invalid(format!(
+                    "credentials_file: `{rel}` is not JSON (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ))
+            })?;
+            let Value::Object(map) = value else {
+                return Err(invalid(format!(
+                    "credentials_file: `{rel}` must hold a JSON object {{access_key, secret_key}}"
+                )));
+            };
+            if let Some(other) = map
+                .keys()
+                .find(|k| *k != "access_key" && *k != "secret_key")
+            {
+                return Err(invalid(format!(
+                    "credentials_file: `{rel}`: unknown field `{other}`"
+                )));
+            }
+            let get = |name: &str| match map.get(name) {
+                Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+                Some(_) => Err(invalid(format!(
+                    "credentials_file: `{rel}`: `{name}` must be a non-empty string"
+                ))),
+                None => Err(invalid(format!(
+                    "credentials_file: `{rel}`: missing field `{name}`"
+                ))),
+            };
+            let access_key = get("access_key")?;
+            let secret_key = get("secret_key")?;
+            check_access_key(
+                &format!("credentials_file: `{rel}`: access_key"),
+                &access_key,
+            )?;
+            Ok((
+                Credentials {
+                    access_key,
+                    secret_key,
+                },
+                Some(rel),
+            ))
+        }
+    }
+}
+
+fn hidden(name: &str) -> bool {
+    name.starts_with('.')
+}
+
+/// Every regular, non-hidden file under `dir`, as sorted `a/b` paths.
+fn list_workspace(dir: &Path) -> Result<Vec<String>, ToolError> {
+    fn walk(dir: &Path, rel: &str, out: &mut Vec<String>) -> Result<(), ToolError> {
+        let shown = if rel.is_empty() { "." } else { rel };
+        let entries = std::fs::read_dir(dir).map_err(|e| {
+            ToolError::Failed(format!(
+                "files: cannot list workspace directory `{shown}`: {e}"
+            ))
+        })?;
+        for entry in entries {
+            let entry = entry.map_err(|e| {
+                ToolError::Failed(format!(
+                    "files: cannot list workspace directory `{shown}`: {e}"
+                ))
+            })?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else {
+                return Err(ToolError::Failed(format!(
+                    "files: `{shown}` holds a file name that is not UTF-8: {:?}",
+                    entry.file_name()
+                )));
+            };
+            if hidden(name) {
+                continue;
+            }
+            let path = if rel.is_empty() {
+                name.to_string()
+            } else {
+                format!("{rel}/{name}")
+            };
+            let kind = entry
+                .file_type()
+                .map_err(|e| ToolError::Failed(format!("files: cannot stat `{path}`: {e}")))?;
+            if kind.is_dir() {
+                walk(&entry.path(), &path, out)?;
+            } else if kind.is_file() {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, "", &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+/// Content-Type by extension (lowercased); `application/octet-stream` otherwise.
+pub fn content_type(path: &str) -> &'static str {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let ext = match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => ext.to_ascii_lowercase(),
+        _ => String::new(),
+    };
+    match ext.as_str() {
+        "json" => "application/json",
+        "yaml" | "yml" => "application/yaml",
+        "md" | "markdown" => "text/markdown; charset=utf-8",
+        "txt" | "log" => "text/plain; charset=utf-8",
+        "html" | "htm" => "text/html; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "csv" => "text/csv; charset=utf-8",
+        "py" => "text/x-python; charset=utf-8",
+        "sh" => "text/x-shellscript; charset=utf-8",
+        "sql" => "application/sql",
+        "toml" => "application/toml",
+        "xml" => "application/xml",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "pdf" => "application/pdf",
+        "wasm" => "application/wasm",
+        "zip" => "application/zip",
+        "gz" | "tgz" => "application/gzip",
+        "tar" => "application/x-tar",
+        _ => "application/octet-stream",
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Requests
+
+/// The parts of a request every call shares.
+struct Signer<'a> {
+    endpoint: &'a Endpoint,
+    creds: &'a Credentials,
+    region: &'a str,
+}
+
+impl Signer<'_> {
+    /// A signed `PUT` of `body` to the unencoded `path` (`/bucket[/key]`).
+    fn put(
+        &self,
+        net: &dyn Net,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<HttpRequest, ToolError> {
+        let now = net
+            .now_unix()
+            .map_err(|e| ToolError::Failed(format!("clock: {e}")))?;
+        let amz_date = sigv4::amz_date(now);
+        let payload = sigv4::sha256_hex(&body);
+        let path = sigv4::encode_path(path);
+        let mut signed = vec![
+            ("host".to_string(), self.endpoint.authority.clone()),
+            ("x-amz-content-sha256".to_string(), payload.clone()),
+            ("x-amz-date".to_string(), amz_date.clone()),
+        ];
+        if let Some(ct) = content_type {
+            signed.push(("content-type".to_string(), ct.to_string()));
+        }
+        let sig = sigv4::sign(
+            self.creds,
+            self.region,
+            "s3",
+            &amz_date,
+            &sigv4::Request {
+                method: "PUT",
+                canonical_uri: &path,
+                query: &[],
+                headers: &signed,
+                payload_sha256: &payload,
+            },
+        );
+        // The host sets `Host` from the authority; everything else is sent as signed.
+        let mut headers: Vec<(String, String)> =
+            signed.into_iter().filter(|(k, _)| k != "host").collect();
+        headers.push(("authorization".to_string(), sig.authorization));
+        headers.push(("content-length".to_string(), body.len().to_string()));
+        headers.sort();
+        Ok(HttpRequest {
+            method: "PUT",
+            scheme: self.endpoint.scheme,
+            authority: self.endpoint.authority.clone(),
+            path,
+            headers,
+            body,
+        })
+    }
+}
+
+/// `<Code>…</Code>` of an S3 XML error body.
+fn s3_error_code(body: &str) -> Option<&str> {
+    let start = body.find("<Code>")? + "<Code>".len();
+    let len = body[start..].find("</Code>")?;
+    Some(&body[start..start + len])
+}
+
+/// The first 300 characters of a body, whitespace collapsed.
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out: String = flat.chars().take(300).collect();
+    if flat.chars().count() > 300 {
+        out.push('…');
+    }
+    out
+}
+
+/// An HTTP error status as the tool's error: 5xx retryable, else failed.
+fn status_error(what: &str, url: &str, res: &HttpResponse, done: &str) -> ToolError {
+    let body = String::from_utf8_lossy(&res.body);
+    let mut msg = format!("{what}: PUT {url} answered {}", res.status);
+    if let Some(code) = s3_error_code(&body) {
+        let _ = write!(msg, " {code}");
+    }
+    let text = excerpt(&res.body);
+    if !text.is_empty() {
+        let _ = write!(msg, ": {text}");
+    }
+    msg.push_str(done);
+    if (500..600).contains(&res.status) {
+        ToolError::Retryable(msg)
+    } else {
+        ToolError::Failed(msg)
+    }
+}
+
+fn net_error(what: &str, url: &str, endpoint: &Endpoint, err: NetError, done: &str) -> ToolError {
+    match err {
+        NetError::Denied(m) => ToolError::Failed(format!(
+            "{what}: PUT {url}: the host refused the request ({m}); the plugin needs the grant http: [\"{}\"]{done}",
+            endpoint.grant
+        )),
+        NetError::Transient(m) => ToolError::Retryable(format!("{what}: PUT {url}: {m}{done}")),
+        NetError::Failed(m) => ToolError::Failed(format!("{what}: PUT {url}: {m}{done}")),
+    }
+}
+
+/// The body S3 wants for a bucket outside us-east-1.
+fn create_bucket_body(region: &str) -> Vec<u8> {
+    if region == "us-east-1" {
+        Vec::new()
+    } else {
+        format!(
+            "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+             <LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>"
+        )
+        .into_bytes()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The upload
+
+/// Validate `input`, then upload through `net`.
+pub fn upload(input: UploaderInput, net: &mut dyn Net) -> Result<UploaderOutput, ToolError> {
+    let endpoint = parse_endpoint(&input.endpoint)?;
+    check_bucket(&input.bucket)?;
+    check_region(&input.region)?;
+    let prefix = normalise_prefix(&input.prefix)?;
+    let (creds, creds_file) = resolve_credentials(&input)?;
+    let workspace = taylordash_sdk::workspace_dir();
+
+    // Which files, each checked before the first request.
+    let files = match &input.files {
+        Some(list) => {
+            if list.is_empty() {
+                return Err(invalid(
+                    "files: empty list (leave `files` out to upload the whole workspace)",
+                ));
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            let mut files = Vec::with_capacity(list.len());
+            for (i, f) in list.iter().enumerate() {
+                let field = format!("files[{i}]");
+                let rel = normalise_rel(&field, f)?;
+                if creds_file.as_deref() == Some(rel.as_str()) {
+                    return Err(invalid(format!(
+                        "{field}: `{rel}` is the credentials file; it is never uploaded"
+                    )));
+                }
+                let meta = std::fs::metadata(workspace.join(&rel))
+                    .map_err(|e| invalid(format!("{field}: cannot read `{rel}`: {e}")))?;
+                if !meta.is_file() {
+                    return Err(invalid(format!("{field}: `{rel}` is not a regular file")));
+                }
+                if !seen.insert(rel.clone()) {
+                    return Err(invalid(format!("{field}: `{rel}` is listed twice")));
+                }
+                files.push(rel);
+            }
+            files
+        }
+        None => {
+            let mut files = list_workspace(&workspace)?;
+            if let Some(cf) = &creds_file {
+                files.retain(|f| f != cf);
+            }
+            if files.is_empty() {
+                return Err(ToolError::Failed(
+                    "files: the workspace holds no regular, non-hidden file to upload".into(),
+                ));
+            }
+            files
+        }
+    };
+    let keys: Vec<String> = files
+        .iter()
+        .map(|f| {
+            if prefix.is_empty() {
+                f.clone()
+            } else {
+                format!("{prefix}/{f}")
+            }
+        })
+        .collect();
+    if let Some(long) = keys.iter().find(|k| k.len() > 1024) {
+        return Err(invalid(format!(
+            "prefix: key `{long}` is longer than S3's 1024 bytes"
+        )));
+    }
+
+    let signer = Signer {
+        endpoint: &endpoint,
+        creds: &creds,
+        region: &input.region,
+    };
+    let base = endpoint.url();
+
+    if input.create_bucket {
+        let what = format!("bucket `{}`", input.bucket);
+        let path = format!("/{}", input.bucket);
+        let url = format!("{base}{}", sigv4::encode_path(&path));
+        let body = create_bucket_body(&input.region);
+        let ct = (!body.is_empty()).then_some("application/xml");
+        let req = signer.put(net, &path, ct, body)?;
+        let res = net
+            .send(&req)
+            .map_err(|e| net_error(&what, &url, &endpoint, e, ""))?;
+        let code = s3_error_code(&String::from_utf8_lossy(&res.body)).map(str::to_string);
+        match res.status {
+            200..=299 => taylordash_sdk::log(Level::Info, &format!("{what}: created at {base}")),
+            409 if code.as_deref() == Some("BucketAlreadyOwnedByYou") => taylordash_sdk::log(
+                Level::Info,
+                &format!("{what}: already exists, owned by these credentials"),
+            ),
+            _ => return Err(status_error(&what, &url, &res, "")),
+        }
+    }
+
+    let mut uploaded: Vec<UploadedObject> = Vec::with_capacity(files.len());
+    for (file, key) in files.iter().zip(&keys) {
+        let done = if uploaded.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({} of {} files uploaded before this one)",
+                uploaded.len(),
+                files.len()
+            )
+        };
+        let what = format!("key `{key}` (file `{file}`)");
+        let body = std::fs::read(workspace.join(file))
+            .map_err(|e| ToolError::Failed(format!("{what}: cannot read: {e}{done}")))?;
+        let bytes = body.len() as u64;
+        let sha256 = sigv4::sha256_hex(&body);
+        let ct = content_type(file);
+        let path = format!("/{}/{key}", input.bucket);
+        let url = format!("{base}{}", sigv4::encode_path(&path));
+        let req = signer.put(net, &path, Some(ct), body)?;
+        let res = net
+            .send(&req)
+            .map_err(|e| net_error(&what, &url, &endpoint, e, &done))?;
+        if !(200..300).contains(&res.status) {
+            return Err(status_error(&what, &url, &res, &done));
+        }
+        let etag = res
+            .header("etag")
+            .map(|e| e.trim().trim_matches('"').to_string())
+            .unwrap_or_default();
+        if etag.is_empty() {
+            return Err(ToolError::Failed(format!(
+                "{what}: PUT {url} answered {} without an ETag: is `{base}` an S3 API?{done}",
+                res.status
+            )));
+        }
+        taylordash_sdk::log(
+            Level::Info,
+            &format!("uploaded s3://{}/{key} ({bytes} bytes, {ct})", input.bucket),
+        );
+        uploaded.push(UploadedObject {
+            key: key.clone(),
+            bytes,
+            sha256,
+            etag,
+        });
+    }
+    Ok(UploaderOutput {
+        uploaded,
+        bucket: input.bucket,
+        endpoint: base,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::collections::BTreeMap;
+    use taylordash_sdk::testing::Harness;
+
+    const ACCESS: &str = "AKIDEXAMPLE";
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+    /// 2024-02-29T23:59:59Z.
+    const NOW: u64 = 1_709_251_199;
+
+    type Override = Box<dyn FnMut(&HttpRequest) -> Option<Result<HttpResponse, NetError>>>;
+
+    /// An in-memory S3 that checks every request's SigV4 signature, payload
+    /// hash and length the way a server does, and stores what it accepts.
+    struct FakeS3 {
+        secret: String,
+        buckets: BTreeMap<String, String>,
+        objects: BTreeMap<(String, String), (Vec<u8>, String)>,
+        requests: Vec<HttpRequest>,
+        answer: Option<Override>,
+    }
+
+    fn response(status: u16, body: &str) -> HttpResponse {
+        HttpResponse {
+            status,
+            headers: Vec::new(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    fn s3_error(status: u16, code: &str) -> HttpResponse {
+        response(
+            status,
+            &format!(
+                "<?xml version=\"1.0\"?>\n<Error>\n  <Code>{code}</Code>\n  <Message>m</Message>\n</Error>"
+            ),
+        )
+    }
+
+    fn percent_decode(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%' {
+                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+                i += 3;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    impl FakeS3 {
+        fn new() -> Self {
+            FakeS3 {
+                secret: SECRET.into(),
+                buckets: BTreeMap::new(),
+                objects: BTreeMap::new(),
+                requests: Vec::new(),
+                answer: None,
+            }
+        }
+
+        fn with_bucket(mut self, bucket: &str) -> Self {
+            self.buckets.insert(bucket.into(), ACCESS.into());
+            self
+        }
+
+        fn answering(
+            mut self,
+            f: impl FnMut(&HttpRequest) -> Option<Result<HttpResponse, NetError>> + 'static,
+        ) -> Self {
+            self.answer = Some(Box::new(f));
+            self
+        }
+
+        fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
+            req.headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        }
+
+        /// Recompute the signature from what arrived, as S3 does.
+        fn verify(&self, req: &HttpRequest) -> Result<(), HttpResponse> {
+            let authz =
+                Self::header(req, "authorization").ok_or_else(|| s3_error(403, "AccessDenied"))?;
+            let rest = authz.strip_prefix("AWS4-HMAC-SHA256 Credential=").unwrap();
+            let (cred, rest) = rest.split_once(", SignedHeaders=").unwrap();
+            let (signed, _) = rest.split_once(", Signature=").unwrap();
+            let mut parts = cred.split('/');
+            let access = parts.next().unwrap();
+            let (_day, region, service) = (
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+            );
+            if access != ACCESS {
+                return Err(s3_error(403, "InvalidAccessKeyId"));
+            }
+            let headers: Vec<(String, String)> = signed
+                .split(';')
+                .map(|name| {
+                    let value = if name == "host" {
+                        req.authority.clone()
+                    } else {
+                        Self::header(req, name).unwrap().to_string()
+                    };
+                    (name.to_string(), value)
+                })
+                .collect();
+            let payload = Self::header(req, "x-amz-content-sha256").unwrap();
+            if payload != sigv4::sha256_hex(&req.body) {
+                return Err(s3_error(400, "XAmzContentSHA256Mismatch"));
+            }
+            assert_eq!(
+                Self::header(req, "content-length"),
+                Some(req.body.len().to_string().as_str())
+            );
+            let date = Self::header(req, "x-amz-date").unwrap();
+            let expect = sigv4::sign(
+                &Credentials {
+                    access_key: ACCESS.into(),
+                    secret_key: self.secret.clone(),
+                },
+                region,
+                service,
+                date,
+                &sigv4::Request {
+                    method: req.method,
+                    canonical_uri: &req.path,
+                    query: &[],
+                    headers: &headers,
+                    payload_sha256: payload,
+                },
+            );
+            if expect.authorization != authz {
+                return Err(s3_error(403, "SignatureDoesNotMatch"));
+            }
+            Ok(())
+        }
+    }
+
+    impl Net for FakeS3 {
+        fn now_unix(&self) -> Result<u64, String> {
+            Ok(NOW)
+        }
+
+        fn send(&mut self, req: &HttpRequest) -> Result<HttpResponse, NetError> {
+            self.requests.push(req.clone());
+            if let Some(answer) = self.answer.as_mut()
+                && let Some(res) = answer(req)
+            {
+                return res;
+            }
+            if let Err(res) = self.verify(req) {
+                return Ok(res);
+            }
+            let path = percent_decode(&req.path);
+            let path = path.strip_prefix('/').unwrap();
+            match path.split_once('/') {
+                None => {
+                    if self.buckets.contains_key(path) {
+                        return Ok(s3_error(409, "BucketAlreadyOwnedByYou"));
+                    }
+                    self.buckets.insert(path.into(), ACCESS.into());
+                    Ok(response(200, ""))
+                }
+                Some((bucket, key)) => {
+                    if !self.buckets.contains_key(bucket) {
+                        return Ok(s3_error(404, "NoSuchBucket"));
+                    }
+                    let ct = Self::header(req, "content-type")
+                        .unwrap_or_default()
+                        .to_string();
+                    self.objects
+                        .insert((bucket.into(), key.into()), (req.body.clone(), ct));
+                    let etag = format!("\"{}\"", &sigv4::sha256_hex(&req.body)[..32]);
+                    Ok(HttpResponse {
+                        status: 200,
+                        headers: vec![("etag".into(), etag)],
+                        body: Vec::new(),
+                    })
+                }
+            }
+        }
+    }
+
+    fn input(v: Value) -> UploaderInput {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn base(extra: Value) -> Value {
+        let mut v = json!({
+            "endpoint": "http://127.0.0.1:9000",
+            "bucket": "taylordash-artifacts",
+            "region": "us-east-1",
+            "access_key": ACCESS,
+            "secret_key": SECRET,
+        });
+        for (k, x) in extra.as_object().unwrap() {
+            if x.is_null() {
+                v.as_object_mut().unwrap().remove(k);
+            } else {
+                v[k] = x.clone();
+            }
+        }
+        v
+    }
+
+    fn workspace() -> Harness {
+        let h = Harness::new();
+        h.write_workspace("openapi.yaml", "openapi: 3.1.0\n");
+        h.write_workspace("docs/index.md", "# TaylorDash\n");
+        h.write_workspace("docs/my spec+v1.json", "{}\n");
+        h.write_workspace("app/main.py", "print('hi')\n");
+        h.write_workspace(".env", "SECRET=1\n");
+        h.write_workspace(".git/config", "[core]\n");
+        h.write_workspace("docs/.draft.md", "wip\n");
+        h
+    }
+
+    fn invalid_msg(h: &Harness, v: Value) -> String {
+        match h.run::<MinioUploader>(v) {
+            Err(ToolError::InvalidInput(m)) => m,
+            other => panic!("expected InvalidInput, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn uploads_the_listed_files_signed_with_their_hashes() {
+        let h = workspace();
+        let mut s3 = FakeS3::new().with_bucket("taylordash-artifacts");
+        let out = upload(
+            input(base(json!({ "prefix": "/run-42/", "files": ["openapi.yaml", "./docs/my spec+v1.json"] }))),
+            &mut s3,
+        )
+        .unwrap();
+        assert_eq!(out.bucket, "taylordash-artifacts");
+        assert_eq!(out.endpoint, "http://127.0.0.1:9000");
+        let keys: Vec<_> = out.uploaded.iter().map(|u| u.key.as_str()).collect();
+        assert_eq!(keys, ["run-42/openapi.yaml", "run-42/docs/my spec+v1.json"]);
+        assert_eq!(out.uploaded[0].bytes, 15);
+        assert_eq!(
+            out.uploaded[0].sha256,
+            sigv4::sha256_hex(b"openapi: 3.1.0\n")
+        );
+        assert_eq!(
+            out.uploaded[0].etag,
+            &sigv4::sha256_hex(b"openapi: 3.1.0\n")[..32]
+        );
+
+        let stored = &s3.objects[&(
+            "taylordash-artifacts".to_string(),
+            "run-42/docs/my spec+v1.json".to_string(),
+        )];
+        assert_eq!(stored, &(b"{}\n".to_vec(), "application/json".to_string()));
+        assert_eq!(
+            s3.objects[&("taylordash-artifacts".into(), "run-42/openapi.yaml".into())].1,
+            "application/yaml"
+        );
+
+        let req = &s3.requests[1];
+        assert_eq!(req.method, "PUT");
+        assert_eq!(req.scheme, "http");
+        assert_eq!(req.authority, "127.0.0.1:9000");
+        assert_eq!(
+            req.path,
+            "/taylordash-artifacts/run-42/docs/my%20spec%2Bv1.json"
+        );
+        let names: Vec<_> = req.headers.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "authorization",
+                "content-length",
+                "content-type",
+                "x-amz-content-sha256",
+                "x-amz-date"
+            ]
+        );
+        assert_eq!(FakeS3::header(req, "x-amz-date"), Some("20240229T235959Z"));
+        assert!(FakeS3::header(req, "authorization").unwrap().starts_with(
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240229/us-east-1/s3/aws4_request, \
+             SignedHeaders=content-type;host;x-amz-content-sha256;x-amz-date, Signature="
+        ));
+        assert_eq!(
+            h.logs(),
+            [
+                (Level::Info, "uploaded s3://taylordash-artifacts/run-42/openapi.yaml (15 bytes, application/yaml)".to_string()),
+                (Level::Info, "uploaded s3://taylordash-artifacts/run-42/docs/my spec+v1.json (3 bytes, application/json)".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn without_files_uploads_every_visible_regular_file_sorted() {
+        let h = workspace();
+        let mut s3 = FakeS3::new().with_bucket("taylordash-artifacts");
+        let out = upload(input(base(json!({}))), &mut s3).unwrap();
+        let keys: Vec<_> = out.uploaded.iter().map(|u| u.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "app/main.py",
+                "docs/index.md",
+                "docs/my spec+v1.json",
+                "openapi.yaml"
+            ]
+        );
+        assert_eq!(s3.objects.len(), 4);
+        drop(h);
+    }
+
+    #[test]
+    fn accepts_the_orchestrators_keys() {
+        let h = workspace();
+        let mut s3 = FakeS3::new().with_bucket("taylordash-artifacts");
+        let v = base(json!({
+            "files": ["openapi.yaml"],
+            "task": { "run_id": "r1" }, "previous": {}, "feedback": [], "shared_context": {}
+        }));
+        let out = upload(input(v), &mut s3).unwrap();
+        assert_eq!(out.uploaded[0].key, "openapi.yaml");
+        drop(h);
+    }
+
+    #[test]
+    fn the_same_input_gives_the_same_output() {
+        let h = workspace();
+        let mut a = FakeS3::new().with_bucket("taylordash-artifacts");
+        let mut b = FakeS3::new().with_bucket("taylordash-artifacts");
+        let first = upload(input(base(json!({ "prefix": "r" }))), &mut a).unwrap();
+        let second = upload(input(base(json!({ "prefix": "r" }))), &mut b).unwrap();
+        assert_eq!(first, second);
+        assert_eq!(a.requests, b.requests);
+        drop(h);
+    }
+
+    #[test]
+    fn creates_the_bucket_first_and_accepts_one_it_owns() {
+        let h = workspace();
+        let mut s3 = FakeS3::new();
+        upload(
+            input(base(
+                json!({ "files": ["openapi.yaml"], "create_bucket": true }),
+            )),
+            &mut s3,
+        )
+        .unwrap();
+        assert_eq!(s3.requests[0].path, "/taylordash-artifacts");
+        assert!(s3.requests[0].body.is_empty());
+        assert!(s3.buckets.contains_key("taylordash-artifacts"));
+        // Again: 409 BucketAlreadyOwnedByYou is fine.
+        upload(
+            input(base(
+                json!({ "files": ["openapi.yaml"], "create_bucket": true }),
+            )),
+            &mut s3,
+        )
+        .unwrap();
+        assert_eq!(s3.requests.len(), 4);
+        assert_eq!(
+            h.logs()[2],
+            (
+                Level::Info,
+                "bucket `taylordash-artifacts`: already exists, owned by these credentials"
+                    .to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn a_bucket_owned_by_someone_else_fails() {
+        let h = workspace();
+        let mut s3 = FakeS3::new().answering(|req| {
+            (req.path == "/taylordash-artifacts").then(|| Ok(s3_error(409, "BucketAlreadyExists")))
+        });
+        let err = upload(input(base(json!({ "create_bucket": true }))), &mut s3).unwrap_err();
+        assert!(
+            matches!(&err, ToolError::Failed(m) if m.starts_with(
+                "bucket `taylordash-artifacts`: PUT http://127.0.0.1:9000/taylordash-artifacts answered 409 BucketAlreadyExists: <?xml")),
+            "{err:?}"
+        );
+        assert_eq!(s3.requests.len(), 1);
+        drop(h);
+    }
+
+    #[test]
+    fn outside_us_east_1_the_bucket_gets_a_location_constraint() {
+        let h = workspace();
+        let mut s3 = FakeS3::new();
+        upload(
+            input(base(
+                json!({ "region": "eu-west-1", "files": ["openapi.yaml"], "create_bucket": true }),
+            )),
+            &mut s3,
+        )
+        .unwrap();
+        let create = &s3.requests[0];
+        assert_eq!(
+            String::from_utf8_lossy(&create.body),
+            "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+             <LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>"
+        );
+        assert_eq!(
+            FakeS3::header(create, "content-type"),
+            Some("application/xml")
+        );
+        assert!(
+            FakeS3::header(create, "authorization")
+                .unwrap()
+                .contains("/eu-west-1/s3/aws4_request")
+        );
+        drop(h);
+    }
+
+    #[test]
+    fn a_wrong_secret_is_a_failure_naming_key_status_and_body() {
+        let h = workspace();
+        let mut s3 = FakeS3::new().with_bucket("taylordash-artifacts");
+        s3.secret = "another-secret".into();
+        let err = upload(input(base(json!({ "files": ["openapi.yaml"] }))), &mut s3).unwrap_err();
+        let ToolError::Failed(m) = &err else {
+            panic!("{err:?}")
+        };
+        assert!(
+            m.starts_with(
+                "key `openapi.yaml` (file `openapi.yaml`): PUT http://127.0.0.1:9000/taylordash-artifacts/openapi.yaml \
+                 answered 403 SignatureDoesNotMatch: <?xml version=\"1.0\"?> <Error> <Code>SignatureDoesNotMatch</Code>"
+            ),
+            "{m}"
+        );
+        assert!(!m.contains(SECRET));
+        drop(h);
+    }
+
+    #[test]
+    fn a_server_error_is_retryable_and_says_what_was_done() {
+        let h = workspace();
+        let mut s3 = FakeS3::new()
+            .with_bucket("taylordash-artifacts")
+            .answering(|req| {
+                req.path
+                    .ends_with("/docs/index.md")
+                    .then(|| Ok(s3_error(503, "SlowDown")))
+            });
+        let err = upload(
+            input(base(
+                json!({ "files": ["openapi.yaml", "docs/index.md", "app/main.py"] }),
+            )),
+            &mut s3,
+        )
+        .unwrap_err();
+        let ToolError::Retryable(m) = &err else {
+            panic!("{err:?}")
+        };
+        assert!(m.starts_with("key `docs/index.md` (file `docs/index.md`): PUT http://127.0.0.1:9000/taylordash-artifacts/docs/index.md answered 503 SlowDown: "), "{m}");
+        assert!(
+            m.ends_with(" (1 of 3 files uploaded before this one)"),
+            "{m}"
+        );
+        assert_eq!(s3.requests.len(), 2);
+        drop(h);
+    }
+
+    #[test]
+    fn a_response_without_etag_fails() {
+        let h = workspace();
+        let mut s3 = FakeS3::new().answering(|_| Some(Ok(response(200, "hello"))));
+        let err = upload(input(base(json!({ "files": ["openapi.yaml"] }))), &mut s3).unwrap_err();
+        assert!(
+            matches!(&err, ToolError::Failed(m) if m.contains("answered 200 without an ETag")),
+            "{err:?}"
+        );
+        drop(h);
+    }
+
+    #[test]
+    fn network_errors_map_to_retryable_or_failed_with_the_grant() {
+        let h = workspace();
+        let mut s3 =
+            FakeS3::new().answering(|_| Some(Err(NetError::Transient("ConnectionRefused".into()))));
+        let err = upload(input(base(json!({ "files": ["openapi.yaml"] }))), &mut s3).unwrap_err();
+        assert_eq!(
+            err,
+            ToolError::Retryable(
+                "key `openapi.yaml` (file `openapi.yaml`): PUT http://127.0.0.1:9000/taylordash-artifacts/openapi.yaml: ConnectionRefused".into()
+            )
+        );
+        let mut s3 =
+            FakeS3::new().answering(|_| Some(Err(NetError::Denied("HttpRequestDenied".into()))));
+        let err = upload(
+            input(base(
+                json!({ "endpoint": "https://minio.example", "files": ["openapi.yaml"] }),
+            )),
+            &mut s3,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, ToolError::Failed(m) if m.ends_with("the host refused the request (HttpRequestDenied); the plugin needs the grant http: [\"minio.example:443\"]")),
+            "{err:?}"
+        );
+        drop(h);
+    }
+
+    #[test]
+    fn natively_there_is_no_network() {
+        let h = workspace();
+        let err = h
+            .run::<MinioUploader>(base(json!({ "files": ["openapi.yaml"] })))
+            .unwrap_err();
+        assert!(
+            matches!(&err, ToolError::Failed(m) if m.contains("wasi:http exists only inside the sandbox")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn credentials_from_a_workspace_file_which_is_never_uploaded() {
+        let h = workspace();
+        h.write_workspace(
+            "secrets/s3.json",
+            format!(r#"{{"access_key": "{ACCESS}", "secret_key": "{SECRET}"}}"#),
+        );
+        let mut s3 = FakeS3::new().with_bucket("taylordash-artifacts");
+        let v = base(
+            json!({ "access_key": null, "secret_key": null, "credentials_file": "secrets/s3.json" }),
+        );
+        let out = upload(input(v.clone()), &mut s3).unwrap();
+        assert!(out.uploaded.iter().all(|u| !u.key.starts_with("secrets/")));
+        assert_eq!(out.uploaded.len(), 4);
+
+        let mut listed = v.clone();
+        listed["files"] = json!(["openapi.yaml", "secrets/s3.json"]);
+        let m = invalid_msg(&h, listed);
+        assert_eq!(
+            m,
+            "files[1]: `secrets/s3.json` is the credentials file; it is never uploaded"
+        );
+        for (_, line) in h.logs() {
+            assert!(!line.contains(SECRET), "{line}");
+        }
+    }
+
+    #[test]
+    fn bad_credentials_files_are_named_without_their_contents() {
+        let h = workspace();
+        let v = |file: &str| {
+            base(json!({ "access_key": null, "secret_key": null, "credentials_file": file }))
+        };
+        assert!(
+            invalid_msg(&h, v("nope.json"))
+                .starts_with("credentials_file: cannot read `nope.json`: ")
+        );
+        h.write_workspace(
+            "c1.json",
+            format!("{{\"access_key\": \"A\", \"secret_key\": \"{SECRET}"),
+        );
+        let m = invalid_msg(&h, v("c1.json"));
+        assert!(
+            m.starts_with("credentials_file: `c1.json` is not JSON (line 1, column "),
+            "{m}"
+        );
+        assert!(!m.contains(SECRET));
+        h.write_workspace(
+            "c2.json",
+            format!("{{\"access_key\": \"A\", \"secret_key\": [\"{SECRET}\"]}}"),
+        );
+        let m = invalid_msg(&h, v("c2.json"));
+        assert_eq!(
+            m,
+            "credentials_file: `c2.json`: `secret_key` must be a non-empty string"
+        );
+        h.write_workspace("c3.json", r#"{"access_key": "A"}"#);
+        assert_eq!(
+            invalid_msg(&h, v("c3.json")),
+            "credentials_file: `c3.json`: missing field `secret_key`"
+        );
+        h.write_workspace("c4.json", r#"["A", "B"]"#);
+        assert_eq!(
+            invalid_msg(&h, v("c4.json")),
+            "credentials_file: `c4.json` must hold a JSON object {access_key, secret_key}"
+        );
+        assert_eq!(
+            invalid_msg(&h, v("../c.json")),
+            "credentials_file: `../c.json` must be a workspace-relative path without `..`"
+        );
+    }
+
+    #[test]
+    fn credentials_must_be_complete_and_given_once() {
+        let h = workspace();
+        assert_eq!(
+            invalid_msg(&h, base(json!({ "secret_key": null }))),
+            "secret_key: missing (access_key is given)"
+        );
+        assert_eq!(
+            invalid_msg(&h, base(json!({ "access_key": null }))),
+            "access_key: missing (secret_key is given)"
+        );
+        assert_eq!(
+            invalid_msg(&h, base(json!({ "access_key": null, "secret_key": null }))),
+            "access_key: missing; give access_key and secret_key, or credentials_file"
+        );
+        assert_eq!(
+            invalid_msg(&h, base(json!({ "credentials_file": "c.json" }))),
+            "credentials_file: give either access_key/secret_key or credentials_file, not both"
+        );
+        assert_eq!(
+            invalid_msg(&h, base(json!({ "access_key": "AK ID" }))),
+            "access_key: the access key must be non-empty, without spaces, `/` or `,`"
+        );
+        // A parse error names the field, never the secret's value.
+        let m = invalid_msg(&h, base(json!({ "secret_key": 7 })));
+        assert!(m.starts_with("secret_key"), "{m}");
+        let m = invalid_msg(&h, base(json!({ "secret": SECRET })));
+        assert!(!m.contains(SECRET), "{m}");
+    }
+
+    #[test]
+    fn files_are_checked_before_any_request() {
+        let h = workspace();
+        let files = |f: Value| base(json!({ "files": f }));
+        assert!(
+            invalid_msg(&h, files(json!(["openapi.yaml", "missing.md"])))
+                .starts_with("files[1]: cannot read `missing.md`: ")
+        );
+        assert_eq!(
+            invalid_msg(&h, files(json!(["docs"]))),
+            "files[0]: `docs` is not a regular file"
+        );
+        assert_eq!(
+            invalid_msg(&h, files(json!(["/etc/passwd"]))),
+            "files[0]: `/etc/passwd` must be a workspace-relative path without `..`"
+        );
+        assert_eq!(
+            invalid_msg(&h, files(json!(["docs/../../x"]))),
+            "files[0]: `docs/../../x` must be a workspace-relative path without `..`"
+        );
+        assert_eq!(
+            invalid_msg(&h, files(json!(["openapi.yaml", "./openapi.yaml"]))),
+            "files[1]: `openapi.yaml` is listed twice"
+        );
+        assert_eq!(invalid_msg(&h, files(json!([""]))), "files[0]: empty path");
+        assert_eq!(
+            invalid_msg(&h, files(json!([]))),
+            "files: empty list (leave `files` out to upload the whole workspace)"
+        );
+        assert!(invalid_msg(&h, files(json!([3]))).starts_with("files[0]: "));
+    }
+
+    #[test]
+    fn an_empty_workspace_fails() {
+        let h = Harness::new();
+        h.write_workspace(".hidden", "x");
+        let err = upload(input(base(json!({}))), &mut FakeS3::new()).unwrap_err();
+        assert_eq!(
+            err,
+            ToolError::Failed(
+                "files: the workspace holds no regular, non-hidden file to upload".into()
+            )
+        );
+    }
+
+    #[test]
+    fn endpoint_bucket_region_and_prefix_are_validated() {
+        let h = workspace();
+        let with = |k: &str, v: &str| base(json!({ k: v }));
+        for (endpoint, why) in [
+            ("127.0.0.1:9000", "is not a URL (want http://host:port)"),
+            (
+                "ftp://h:21",
+                "has an unsupported scheme (want http or https)",
+            ),
+            (
+                "http://h:9000/minio",
+                "has a path or query; give scheme://host:port only (requests are path-style)",
+            ),
+            (
+                "http://u:p@h:9000",
+                "has user info; give the keys as access_key/secret_key",
+            ),
+            ("http://h:99999", "has an invalid port"),
+            ("http://h:", "has an invalid port"),
+            ("http://", "has an invalid host"),
+            ("http://h_x:1", "has an invalid host"),
+            ("http://[::1", "has an unclosed `[`"),
+        ] {
+            assert_eq!(
+                invalid_msg(&h, with("endpoint", endpoint)),
+                format!("endpoint: `{endpoint}` {why}")
+            );
+        }
+        for (bucket, why) in [
+            ("ab", "must be 3 to 63 characters"),
+            (
+                "Artifacts",
+                "may hold only lowercase letters, digits, `.` and `-`",
+            ),
+            ("-abc", "must start and end with a letter or digit"),
+            ("a..b", "must not hold `..`"),
+            ("10.0.0.1", "must not be an IP address"),
+        ] {
+            assert_eq!(
+                invalid_msg(&h, with("bucket", bucket)),
+                format!("bucket: `{bucket}` is not a valid bucket name: it {why}")
+            );
+        }
+        assert_eq!(
+            invalid_msg(&h, with("region", "US East")),
+            "region: `US East` is not a region name (e.g. us-east-1)"
+        );
+        assert_eq!(
+            invalid_msg(&h, with("prefix", "a//b")),
+            "prefix: `a//b` has an empty, `.` or `..` segment"
+        );
+        assert_eq!(
+            invalid_msg(&h, with("prefix", "../up")),
+            "prefix: `../up` has an empty, `.` or `..` segment"
+        );
+        assert!(invalid_msg(&h, base(json!({ "bucket": null }))).contains("bucket"));
+        assert!(invalid_msg(&h, base(json!({ "extra": 1 }))).contains("extra"));
+    }
+
+    #[test]
+    fn endpoints_keep_their_authority_and_know_their_grant() {
+        let e = parse_endpoint("HTTP://MinIO.local:9000/").unwrap();
+        assert_eq!(
+            e,
+            Endpoint {
+                scheme: "http",
+                authority: "minio.local:9000".into(),
+                grant: "minio.local:9000".into()
+            }
+        );
+        let e = parse_endpoint("https://s3.example").unwrap();
+        assert_eq!(
+            (e.authority.as_str(), e.grant.as_str()),
+            ("s3.example", "s3.example:443")
+        );
+        let e = parse_endpoint("http://[::1]:9000").unwrap();
+        assert_eq!(
+            (e.authority.as_str(), e.grant.as_str(), e.url().as_str()),
+            ("[::1]:9000", "[::1]:9000", "http://[::1]:9000")
+        );
+    }
+
+    #[test]
+    fn content_types_follow_extensions() {
+        assert_eq!(content_type("openapi.yaml"), "application/yaml");
+        assert_eq!(
+            content_type("docs/INDEX.MD"),
+            "text/markdown; charset=utf-8"
+        );
+        assert_eq!(content_type("dashboards/api.json"), "application/json");
+        assert_eq!(content_type("migrations/001.sql"), "application/sql");
+        assert_eq!(content_type("Makefile"), "application/octet-stream");
+        assert_eq!(content_type("dir.d/.profile"), "application/octet-stream");
+    }
+
+    #[test]
+    fn describe_names_the_tool_and_its_schema() {
+        let info = taylordash_sdk::describe::<MinioUploader>("0.1.0");
+        assert_eq!(info.name, "minio_uploader");
+        let schema = &info.input_schema;
+        for field in [
+            "endpoint",
+            "bucket",
+            "credentials_file",
+            "create_bucket",
+            "files",
+            "prefix",
+        ] {
+            assert!(schema.contains(field), "{field}");
+        }
+    }
+}
