@@ -150,3 +150,75 @@ pub fn local_bus(cli: &Cli, args: &RunBusArgs) -> anyhow::Result<Option<LocalBus
     let inner: Arc<dyn Dispatch> = Arc::new(inner_dispatch(cli)?);
     Ok(Some(LocalBus::start(&opts, inner)?))
 }
+
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum DlqCommand {
+    /// Tasks that exhausted their deliveries.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Publish a dead-lettered task again and wait for its result.
+    Replay {
+        id: i64,
+        /// The broker(s) the workers listen on.
+        #[arg(long = "broker", env = "TAYLORDASH_BROKER", value_delimiter = ',', default_value = "mqtt://127.0.0.1:1883")]
+        brokers: Vec<String>,
+        #[command(flatten)]
+        flags: BrokerFlags,
+    },
+}
+
+/// `taylordash dlq list|replay`.
+pub fn dlq(cli: &Cli, cmd: &DlqCommand) -> anyhow::Result<i32> {
+    let path = cli.runs_dir().join("dlq.sqlite");
+    let store = bus::DlqStore::open(&path)?;
+    match cmd {
+        DlqCommand::List { json } => {
+            let entries = store.list()?;
+            if *json {
+                let rows: Vec<_> = entries
+                    .iter()
+                    .map(|e| serde_json::json!({ "id": e.id, "at": e.at, "run_id": e.run_id, "task_id": e.task_id,
+                        "tool": e.tool, "attempt": e.attempt, "deliveries": e.deliveries, "reason": e.reason,
+                        "replayed_at": e.replayed_at }))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                println!("{:<5} {:<18} {:<40} {:<10} REASON", "ID", "RUN", "TASK", "REPLAYED");
+                for e in entries {
+                    let replayed = if e.replayed_at.is_some() { "yes" } else { "no" };
+                    println!("{:<5} {:<18} {:<40} {:<10} {}", e.id, e.run_id, e.task_id, replayed,
+                        crate::sandbox::escape::for_terminal(&e.reason));
+                }
+            }
+            Ok(0)
+        }
+        DlqCommand::Replay { id, brokers, flags } => {
+            let entry = store.get(*id)?.ok_or_else(|| UsageError(format!("no DLQ entry {id} in {}", path.display())))?;
+            let brokers = match BrokerChoice::parse(brokers).map_err(|e| UsageError(e.to_string()))? {
+                BrokerChoice::External(list) => list,
+                BrokerChoice::Embedded => return Err(UsageError("replay needs the workers' broker: --broker mqtt://host:port".into()).into()),
+            };
+            let topics = Topics::new(&flags.prefix).map_err(|e| UsageError(e.to_string()))?;
+            let mut opts = bus::DispatchOptions::new(brokers, topics);
+            opts.client.credentials = flags.credentials()?;
+            opts.client.ca_file = flags.ca_file.clone();
+            let dispatch = bus::MqttDispatch::connect(opts)?;
+            match dispatch.replay(&entry.envelope) {
+                Ok(mut res) => {
+                    store.mark_replayed(*id)?;
+                    if let Some(ack) = res.ack.take() {
+                        ack();
+                    }
+                    println!("{}", res.output);
+                    Ok(0)
+                }
+                Err(e) => {
+                    eprintln!("error: replay of {} failed: {e}", entry.task_id);
+                    Ok(e.exit_code)
+                }
+            }
+        }
+    }
+}

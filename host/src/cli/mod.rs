@@ -3,6 +3,7 @@
 //! over [`crate::sandbox`] (and later the pipeline and bus modules).
 
 mod audit;
+mod bus;
 mod invoke;
 mod plugins;
 mod run;
@@ -39,7 +40,7 @@ pub struct Cli {
     #[arg(long, global = true, env = "TAYLORDASH_AUDIT_LOG")]
     audit_log: Option<PathBuf>,
     /// Log filter, e.g. `info`, `debug`, `taylordash=trace`.
-    #[arg(long, global = true, env = "TAYLORDASH_LOG", default_value = "info")]
+    #[arg(long, global = true, env = "TAYLORDASH_LOG", default_value = "info,rumqttd=off,rumqttc=warn")]
     log: String,
     #[command(subcommand)]
     command: Command,
@@ -58,6 +59,13 @@ enum Command {
     Run(run::RunArgs),
     /// Continue a run that crashed or halted.
     Resume(run::ResumeArgs),
+    /// Take tasks from a shared broker and run them (many machines, one broker).
+    Worker(bus::WorkerArgs),
+    /// Run the embedded MQTT broker alone.
+    Broker(bus::BrokerArgs),
+    /// The dead-letter queue: list, replay.
+    #[command(subcommand)]
+    Dlq(bus::DlqCommand),
     /// The audit trail: grants, denials, quota breaches, signatures, role decisions.
     Audit(audit::AuditArgs),
     /// List runs, show one.
@@ -92,6 +100,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Resume(args) => run::resume(&cli, args),
         Command::Runs(cmd) => run::runs(&cli, cmd),
         Command::Audit(args) => audit::run(&cli, args),
+        Command::Worker(args) => bus::worker(&cli, args),
+        Command::Broker(args) => bus::broker(&cli, args),
+        Command::Dlq(cmd) => bus::dlq(&cli, cmd),
     }
 }
 

@@ -25,6 +25,8 @@ pub struct RunArgs {
     /// No progress lines on stderr.
     #[arg(long, short)]
     quiet: bool,
+    #[command(flatten)]
+    bus: super::bus::RunBusArgs,
 }
 
 #[derive(Args)]
@@ -99,7 +101,12 @@ pub fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<i32> {
         }
     };
     let caller = cli.caller()?;
-    let dispatch = dispatcher(cli)?;
+    let in_process = dispatcher(cli)?;
+    let local_bus = super::bus::local_bus(cli, &args.bus)?;
+    let dispatch: &dyn crate::orchestrator::Dispatch = match &local_bus {
+        Some(bus) => bus,
+        None => &in_process,
+    };
     let opts = RunOptions {
         workspace: args.workspace.clone(),
         principal: caller.principal,
@@ -108,7 +115,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<i32> {
         runs_dir: cli.runs_dir(),
         quiet: args.quiet,
     };
-    finish(Orchestrator::new(&dispatch).with_audit(cli.audit_log()).start(&pipeline, &source, &opts))
+    finish(Orchestrator::new(dispatch).with_audit(cli.audit_log()).start(&pipeline, &source, &opts))
 }
 
 pub fn resume(cli: &Cli, args: &ResumeArgs) -> anyhow::Result<i32> {
