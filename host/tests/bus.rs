@@ -75,12 +75,11 @@ enum Kind {
     Mosquitto,
 }
 
-/// An embedded broker of its own for each test: rumqttd keys shared
-/// subscription groups by group name alone, so two prefixes' `workers`
-/// groups on one rumqttd would share a cursor. (rumqttd cannot be stopped;
-/// its threads end with the test binary.)
+/// The embedded broker, one per test binary (rumqttd cannot be stopped).
+/// Tests share it, each under its own prefix (and so its own worker group).
 fn embedded() -> BrokerAddr {
-    EmbeddedBroker::start(&Default::default()).expect("embedded broker").addr()
+    static B: OnceLock<EmbeddedBroker> = OnceLock::new();
+    B.get_or_init(|| EmbeddedBroker::start(&Default::default()).expect("embedded broker")).addr()
 }
 
 /// A Mosquitto we started; killed when dropped.
@@ -285,7 +284,11 @@ fn two_workers_share(kind: Kind) {
     for t in threads {
         t.join().unwrap();
     }
-    let (a, b) = (w1.stats().executed.load(Ordering::SeqCst), w2.stats().executed.load(Ordering::SeqCst));
+    // A worker counts a task after acking it, just after the result left.
+    let executed = || (w1.stats().executed.load(Ordering::SeqCst), w2.stats().executed.load(Ordering::SeqCst));
+    wait_until("the workers to count their tasks", Duration::from_secs(5), || executed().0 + executed().1 >= n as u64);
+    std::thread::sleep(Duration::from_millis(200));
+    let (a, b) = executed();
     assert_eq!(a + b, n as u64, "every task ran exactly once: {a} + {b}");
     assert!(a > 0 && b > 0, "both workers took tasks: {a} and {b}");
 }
@@ -642,4 +645,37 @@ mod embedded {
 mod mosquitto {
     against!(Mosquitto, round_trip, two_workers_share, duplicate_executes_once, malformed_is_logged_and_skipped,
              one_trace_per_run, killed_worker_task_is_redelivered, unanswered_task_goes_to_the_dlq);
+}
+
+fn many_in_flight(kind: Kind) {
+    let addr = broker(kind);
+    let topics = prefix("load");
+    let (inner, _cache) = in_process();
+    let _w1 = run_worker(worker_options(&addr, &topics), inner.clone()).unwrap();
+    let _w2 = run_worker(worker_options(&addr, &topics), inner).unwrap();
+    let dispatch = Arc::new(dispatcher(&addr, &topics, Duration::from_secs(2)));
+    let ws = tempfile::tempdir().unwrap();
+    let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let until = Instant::now() + Duration::from_secs(2);
+    let threads: Vec<_> = (0..32)
+        .map(|i| {
+            let (d, ws, done) = (dispatch.clone(), ws.path().to_path_buf(), done.clone());
+            std::thread::spawn(move || {
+                let t = task(&format!("s/a/echo#{i}"), "echo", json!({ "i": i }), &ws, Duration::from_secs(3));
+                while Instant::now() < until {
+                    let mut r = d.run(&t).expect("task under load");
+                    (r.ack.take().unwrap())();
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    eprintln!("{kind:?}: {} tasks in ~2 s with 32 in flight", done.load(Ordering::Relaxed));
+}
+
+mod load {
+    against!(Embedded, many_in_flight);
 }

@@ -1,14 +1,17 @@
-//! One MQTT v5 connection: rumqttc options, the event loop, and the ways
-//! the rest of the bus talks to it.
+//! The MQTT v5 client: rumqttc options, the event loop, and the ways the
+//! rest of the bus talks to it.
 //!
-//! - The event loop is polled continuously in exactly one place: a thread
-//!   this client owns ([`drive`]). It reconnects with exponential backoff and
-//!   jitter, moves to the next broker of the list after `failover_after`
-//!   failed attempts, and (re)subscribes after every CONNACK.
+//! - Each connection's event loop is polled continuously in exactly one
+//!   place: a thread this client owns ([`drive`]). It reconnects with
+//!   exponential backoff and jitter, moves to the next broker of the list
+//!   after `failover_after` failed attempts, and (re)subscribes after every
+//!   CONNACK.
+//! - A client holds two connections: one subscribes, receives and acks; the
+//!   other only publishes (see [`BusClient`] for why).
 //! - Sessions are persistent: clean start off and a session expiry.
 //! - Acks are manual ([`BusClient::ack`]). rumqttd disconnects a client that
 //!   acks out of order, so acks leave in the order the messages arrived:
-//!   a finished message waits for those before it (the `AckQueue`). Every
+//!   a finished message waits for those before it (`ConnState::acks`). Every
 //!   delivery must therefore be acked eventually (the worker and dispatcher
 //!   ack rejected and duplicate messages too).
 //! - Backpressure is explicit and bounded: incoming messages go through a
@@ -131,6 +134,9 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Filters subscribed at QoS 1 after every connect.
     pub subscriptions: Vec<String>,
+    /// Publish on a second connection (`<client_id>-pub`), so a reply never
+    /// waits behind the broker's PUBACK of the request (see [`BusClient`]).
+    pub split_publish: bool,
 }
 
 impl ClientOptions {
@@ -151,6 +157,7 @@ impl ClientOptions {
             failover_after: 2,
             connect_timeout: Duration::from_secs(3),
             subscriptions: Vec::new(),
+            split_publish: true,
         }
     }
 
@@ -225,6 +232,11 @@ impl Delivery {
     }
 }
 
+/// Runs on the event loop thread for each delivery, before the incoming
+/// channel: returns `None` when it took the delivery (it must not block),
+/// or gives it back to go through the channel as usual.
+pub type FastPath = Arc<dyn Fn(Delivery) -> Option<Delivery> + Send + Sync>;
+
 /// Where a connection is, shared by the event loop and its users.
 struct ConnState {
     connected: bool,
@@ -252,40 +264,36 @@ impl Shared {
     }
 }
 
-/// A connected (or connecting) client. Cheap to share behind an `Arc`.
-pub struct BusClient {
+/// One MQTT connection: its rumqttc handle, state, and event-loop thread.
+struct Link {
     client: Client,
-    incoming: flume::Receiver<Delivery>,
     shared: Arc<Shared>,
-    brokers: Vec<BrokerAddr>,
     client_id: String,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
-/// What [`BusClient::recv_timeout`] got.
-#[derive(Debug)]
-pub enum Recv {
-    Message(Delivery),
-    Timeout,
-    Closed,
-}
-
-impl BusClient {
-    /// Start the event loop (it connects in the background; see [`wait_ready`](Self::wait_ready)).
-    pub fn connect(opts: ClientOptions) -> Result<Self, BusError> {
-        if opts.brokers.is_empty() {
-            return Err(BusError::BadUrl { url: String::new(), reason: "no broker given".into() });
-        }
-        if opts.client_id.is_empty() {
-            return Err(BusError::BadUrl { url: String::new(), reason: "empty client id".into() });
-        }
-        let all: Vec<MqttOptions> = opts.brokers.iter().map(|b| opts.mqtt_options(b)).collect::<Result<_, _>>()?;
+impl Link {
+    fn start(
+        opts: &ClientOptions,
+        all: &[MqttOptions],
+        client_id: &str,
+        subscriptions: Vec<String>,
+        tx: Option<flume::Sender<Delivery>>,
+        fast: Option<FastPath>,
+    ) -> Result<Link, BusError> {
+        let all: Vec<MqttOptions> = all
+            .iter()
+            .map(|o| {
+                let mut o = o.clone();
+                o.set_client_id(client_id.to_string());
+                o
+            })
+            .collect();
         let (client, connection) = Client::new(all[0].clone(), opts.request_capacity.max(1));
-        let (tx, rx) = flume::bounded(opts.incoming_capacity.max(opts.receive_maximum as usize + 1));
         let shared = Arc::new(Shared {
             state: Mutex::new(ConnState {
                 connected: false,
-                subscribed: opts.subscriptions.is_empty(),
+                subscribed: subscriptions.is_empty(),
                 refused: None,
                 closed: false,
                 generation: 0,
@@ -302,64 +310,145 @@ impl BusClient {
             brokers: opts.brokers.clone(),
             shared: shared.clone(),
             tx,
-            subscriptions: opts.subscriptions.clone(),
+            fast,
+            subscriptions,
             backoff_initial: opts.backoff_initial,
             backoff_max: opts.backoff_max,
             failover_after: opts.failover_after.max(1),
         };
-        let thread = std::thread::Builder::new()
-            .name(format!("mqtt-{}", opts.client_id))
-            .spawn(move || drive(driver))?;
-        Ok(BusClient {
-            client,
-            incoming: rx,
-            shared,
-            brokers: opts.brokers,
-            client_id: opts.client_id,
-            thread: Mutex::new(Some(thread)),
-        })
+        let thread = std::thread::Builder::new().name(format!("mqtt-{client_id}")).spawn(move || drive(driver))?;
+        Ok(Link { client, shared, client_id: client_id.to_string(), thread: Mutex::new(Some(thread)) })
+    }
+
+    fn shutdown(&self) {
+        if self.shared.stopping.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if self.client.try_disconnect().is_err() {
+            tracing::debug!("request channel full at shutdown; closing without DISCONNECT");
+        }
+        // Wait (boundedly) for the event loop to finish; it never blocks on us.
+        let until = Instant::now() + Duration::from_secs(3);
+        let mut st = self.shared.lock();
+        while !st.closed {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                tracing::warn!(client = %self.client_id, "the MQTT event loop did not stop in time; leaving it");
+                return;
+            }
+            st = self
+                .shared
+                .changed
+                .wait_timeout(st, left.min(Duration::from_millis(50)))
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+        drop(st);
+        let handle = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+}
+
+/// A connected (or connecting) client. Cheap to share behind an `Arc`.
+///
+/// It holds two connections to the broker: one that subscribes, receives
+/// and acks, and one that only publishes. Brokers that do not set
+/// TCP_NODELAY (rumqttd; Mosquitto unless `set_tcp_nodelay true`) otherwise
+/// hold a reply behind their own PUBACK of the request until the client's
+/// delayed ACK (40 ms on Linux) — on every request/response.
+pub struct BusClient {
+    sub: Link,
+    /// `None`: publishes go through `sub` (`split_publish` off).
+    publ: Option<Link>,
+    incoming: flume::Receiver<Delivery>,
+    brokers: Vec<BrokerAddr>,
+    client_id: String,
+}
+
+/// What [`BusClient::recv_timeout`] got.
+#[derive(Debug)]
+pub enum Recv {
+    Message(Delivery),
+    Timeout,
+    Closed,
+}
+
+impl BusClient {
+    /// Start the event loop(s) (they connect in the background; see [`wait_ready`](Self::wait_ready)).
+    pub fn connect(opts: ClientOptions) -> Result<Self, BusError> {
+        Self::connect_with(opts, None)
+    }
+
+    /// Like [`connect`](Self::connect), with a [`FastPath`] that sees each
+    /// delivery on the event loop thread first (saving a thread hop).
+    pub fn connect_with(opts: ClientOptions, fast: Option<FastPath>) -> Result<Self, BusError> {
+        if opts.brokers.is_empty() {
+            return Err(BusError::BadUrl { url: String::new(), reason: "no broker given".into() });
+        }
+        if opts.client_id.is_empty() {
+            return Err(BusError::BadUrl { url: String::new(), reason: "empty client id".into() });
+        }
+        let all: Vec<MqttOptions> = opts.brokers.iter().map(|b| opts.mqtt_options(b)).collect::<Result<_, _>>()?;
+        let (tx, rx) = flume::bounded(opts.incoming_capacity.max(opts.receive_maximum as usize + 1));
+        let sub = Link::start(&opts, &all, &opts.client_id, opts.subscriptions.clone(), Some(tx), fast)?;
+        let publ = if opts.split_publish {
+            Some(Link::start(&opts, &all, &format!("{}-pub", opts.client_id), Vec::new(), None, None)?)
+        } else {
+            None
+        };
+        Ok(BusClient { sub, publ, incoming: rx, brokers: opts.brokers, client_id: opts.client_id })
     }
 
     pub fn client_id(&self) -> &str {
         &self.client_id
     }
 
+    fn links(&self) -> impl Iterator<Item = &Link> {
+        std::iter::once(&self.sub).chain(self.publ.as_ref())
+    }
+
     /// The broker currently in use (or being tried).
     pub fn broker(&self) -> &BrokerAddr {
-        let i = self.shared.lock().broker;
+        let i = self.sub.shared.lock().broker;
         &self.brokers[i.min(self.brokers.len() - 1)]
     }
 
     pub fn is_connected(&self) -> bool {
-        self.shared.lock().connected
+        self.links().all(|l| l.shared.lock().connected)
     }
 
     /// Block until connected and subscribed, or `timeout`.
     pub fn wait_ready(&self, timeout: Duration) -> Result<(), BusError> {
         let until = Instant::now() + timeout;
-        let mut st = self.shared.lock();
-        loop {
-            if let Some(filter) = st.refused.take() {
-                return Err(BusError::SubscriptionRefused(filter));
+        for link in self.links() {
+            let mut st = link.shared.lock();
+            loop {
+                if let Some(filter) = st.refused.take() {
+                    return Err(BusError::SubscriptionRefused(filter));
+                }
+                if st.closed {
+                    return Err(BusError::Closed);
+                }
+                if st.connected && st.subscribed {
+                    break;
+                }
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    let brokers = self.brokers.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+                    return Err(BusError::Unreachable { brokers, waited: timeout });
+                }
+                st = link.shared.changed.wait_timeout(st, left).map(|(g, _)| g).unwrap_or_else(|p| p.into_inner().0);
             }
-            if st.closed {
-                return Err(BusError::Closed);
-            }
-            if st.connected && st.subscribed {
-                return Ok(());
-            }
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                let brokers = self.brokers.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-                return Err(BusError::Unreachable { brokers, waited: timeout });
-            }
-            st = self.shared.changed.wait_timeout(st, left).map(|(g, _)| g).unwrap_or_else(|p| p.into_inner().0);
         }
+        Ok(())
     }
 
     /// Publish at QoS 1. Blocks while the request channel is full.
     pub fn publish(&self, topic: &str, payload: Vec<u8>, properties: PublishProperties) -> Result<(), BusError> {
-        self.client
+        let link = self.publ.as_ref().unwrap_or(&self.sub);
+        link.client
             .publish_with_properties(topic, QoS::AtLeastOnce, false, payload, properties)
             .map_err(|_| BusError::Closed)
     }
@@ -384,9 +473,10 @@ impl BusClient {
         if d.publish.qos == QoS::AtMostOnce {
             return;
         }
-        let _order = self.shared.ack_send.lock().unwrap_or_else(|p| p.into_inner());
+        let shared = &self.sub.shared;
+        let _order = shared.ack_send.lock().unwrap_or_else(|p| p.into_inner());
         let ready: Vec<(u16, QoS)> = {
-            let mut st = self.shared.lock();
+            let mut st = shared.lock();
             if st.generation != d.generation {
                 tracing::debug!(pkid = d.publish.pkid, "ack of a delivery from an earlier connection: the broker redelivers it");
                 return;
@@ -405,35 +495,16 @@ impl BusClient {
         for (pkid, qos) in ready {
             let mut p = Publish::new("", qos, Bytes::new(), None);
             p.pkid = pkid;
-            if self.client.ack(&p).is_err() {
+            if self.sub.client.ack(&p).is_err() {
                 tracing::debug!(pkid, "ack after the client stopped");
             }
         }
     }
 
-    /// Disconnect and stop the event loop.
+    /// Disconnect and stop the event loop(s).
     pub fn shutdown(&self) {
-        if self.shared.stopping.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        if self.client.try_disconnect().is_err() {
-            tracing::debug!("request channel full at shutdown; closing without DISCONNECT");
-        }
-        // Wait (boundedly) for the event loop to finish; it never blocks on us.
-        let until = Instant::now() + Duration::from_secs(3);
-        let mut st = self.shared.lock();
-        while !st.closed {
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                tracing::warn!(client = %self.client_id, "the MQTT event loop did not stop in time; leaving it");
-                return;
-            }
-            st = self.shared.changed.wait_timeout(st, left.min(Duration::from_millis(50))).map(|(g, _)| g).unwrap_or_else(|p| p.into_inner().0);
-        }
-        drop(st);
-        let handle = self.thread.lock().ok().and_then(|mut t| t.take());
-        if let Some(h) = handle {
-            let _ = h.join();
+        for link in self.links() {
+            link.shutdown();
         }
     }
 }
@@ -449,7 +520,9 @@ struct Driver {
     all: Vec<MqttOptions>,
     brokers: Vec<BrokerAddr>,
     shared: Arc<Shared>,
-    tx: flume::Sender<Delivery>,
+    /// Where deliveries go (`None` on the publishing link: it subscribes to nothing).
+    tx: Option<flume::Sender<Delivery>>,
+    fast: Option<FastPath>,
     subscriptions: Vec<String>,
     backoff_initial: Duration,
     backoff_max: Duration,
@@ -515,6 +588,10 @@ fn drive(mut d: Driver) {
                 d.shared.changed.notify_all();
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
+                let Some(tx) = &d.tx else {
+                    tracing::warn!(topic = %String::from_utf8_lossy(&p.topic), "a message on a link that subscribes to nothing; dropped");
+                    continue;
+                };
                 let generation = {
                     let mut st = d.shared.lock();
                     if p.qos != QoS::AtMostOnce {
@@ -522,10 +599,16 @@ fn drive(mut d: Driver) {
                     }
                     st.generation
                 };
-                // Blocks when the consumers fall behind: backpressure up to the broker.
                 let mut delivery = Delivery { publish: p, generation };
+                if let Some(fast) = &d.fast {
+                    match fast(delivery) {
+                        None => continue,
+                        Some(back) => delivery = back,
+                    }
+                }
+                // Blocks when the consumers fall behind: backpressure up to the broker.
                 loop {
-                    match d.tx.send_timeout(delivery, Duration::from_millis(100)) {
+                    match tx.send_timeout(delivery, Duration::from_millis(100)) {
                         Ok(()) => break,
                         Err(flume::SendTimeoutError::Timeout(back)) if !d.shared.stopping.load(Ordering::SeqCst) => {
                             tracing::trace!("incoming channel full: waiting for the consumers");

@@ -24,14 +24,14 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::client::{BrokerAddr, BusClient, ClientOptions, Delivery};
+use super::client::{BrokerAddr, BusClient, ClientOptions, Delivery, FastPath};
 use super::dlq::DlqStore;
 use super::envelope::{DlqPayload, Envelope, ResultEnvelope, ResultPayload, TaskEnvelope, MAX_MESSAGE};
 use super::topics::Topics;
@@ -127,7 +127,17 @@ impl MqttDispatch {
         let reply_topic = opts.topics.results_for(&id)?;
         opts.client.subscriptions = vec![reply_topic.clone()];
         let dlq = opts.dlq.as_deref().map(DlqStore::open).transpose()?;
-        let bus = Arc::new(BusClient::connect(opts.client)?);
+        // Results reach their waiting `run` straight from the event loop;
+        // what cannot be routed there (to drop and ack) goes to the router thread.
+        let slot: Arc<OnceLock<Weak<Inner>>> = Arc::new(OnceLock::new());
+        let fast: FastPath = {
+            let slot = slot.clone();
+            Arc::new(move |d: Delivery| match slot.get().and_then(Weak::upgrade) {
+                Some(inner) => inner.deliver(d).err(),
+                None => Some(d),
+            })
+        };
+        let bus = Arc::new(BusClient::connect_with(opts.client, Some(fast))?);
         bus.wait_ready(opts.ready_timeout)?;
         tracing::info!(dispatcher = %id, broker = %bus.broker(), reply_topic = %reply_topic, "MQTT dispatch ready");
         let inner = Arc::new(Inner {
@@ -137,6 +147,7 @@ impl MqttDispatch {
             pending: Mutex::new(HashMap::new()),
             max_message: opts.max_message,
         });
+        let _ = slot.set(Arc::downgrade(&inner));
         let router = {
             let inner = inner.clone();
             std::thread::Builder::new().name("mqtt-results".into()).spawn(move || inner.route())?
@@ -315,7 +326,26 @@ impl Inner {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Route results to the `run` waiting for them; drop (and ack) the rest.
+    /// Hand a result to the `run` waiting for it; gives the delivery back
+    /// (with why) when none is.
+    fn deliver(&self, d: Delivery) -> Result<(), Delivery> {
+        let Ok(result) = ResultEnvelope::decode(d.payload(), self.max_message) else { return Err(d) };
+        let key = d.correlation().map(|c| String::from_utf8_lossy(c).into_owned()).unwrap_or_else(|| result.msg_id.clone());
+        let mut pending = self.lock_pending();
+        let taken = match pending.get(&key) {
+            Some(p) if result.seq <= p.seq => p.tx.try_send((d.clone(), result)).is_ok(),
+            _ => false,
+        };
+        if taken {
+            pending.remove(&key);
+            Ok(())
+        } else {
+            Err(d)
+        }
+    }
+
+    /// Results the fast path did not route: route them if they can be now,
+    /// else log why, drop and ack them.
     fn route(&self) {
         while let Some(d) = self.bus.recv() {
             let result = match ResultEnvelope::decode(d.payload(), self.max_message) {
@@ -326,21 +356,18 @@ impl Inner {
                     continue;
                 }
             };
-            let key = d.correlation().map(|c| String::from_utf8_lossy(c).into_owned()).unwrap_or_else(|| result.msg_id.clone());
-            let mut pending = self.lock_pending();
-            let verdict = match pending.get(&key) {
-                None => Err("late or duplicate result dropped"),
-                Some(p) if result.seq > p.seq => Err("result for a delivery never published dropped"),
-                Some(p) => p.tx.try_send((d.clone(), result.clone())).map_err(|_| "duplicate result dropped"),
+            let d = match self.deliver(d) {
+                Ok(()) => continue,
+                Err(d) => d,
             };
-            if verdict.is_ok() {
-                pending.remove(&key);
-            }
-            drop(pending);
-            if let Err(why) = verdict {
-                tracing::debug!(msg_id = %key, seq = result.seq, task = %result.task_id, "{why}");
-                self.bus.ack(&d);
-            }
+            let key = d.correlation().map(|c| String::from_utf8_lossy(c).into_owned()).unwrap_or_else(|| result.msg_id.clone());
+            let why = match self.lock_pending().get(&key) {
+                None => "late or duplicate result dropped",
+                Some(p) if result.seq > p.seq => "result for a delivery never published dropped",
+                Some(_) => "duplicate result dropped",
+            };
+            tracing::debug!(msg_id = %key, seq = result.seq, task = %result.task_id, "{why}");
+            self.bus.ack(&d);
         }
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! | topic | what travels on it |
 //! |---|---|
-//! | `<prefix>orchestrator/tasks/assign` | task envelopes; workers take them through `$share/<group>/…` |
+//! | `<prefix>orchestrator/tasks/assign` | task envelopes; workers take them through `$share/<group>/…` ([`Topics::worker_group`]) |
 //! | `<prefix>agents/status/complete/<dispatcher>` | results, as the v5 response topic of each task |
 //! | `<prefix>validation/gates/status` | a gate's outcome, as the orchestrator receives it |
 //! | `<prefix>docs/update/trigger` | `docs/update/trigger` events a tool emitted |
@@ -64,6 +64,19 @@ impl Topics {
 
     pub fn assign(&self) -> String {
         self.under(ASSIGN)
+    }
+
+    /// The workers' shared-subscription group: `workers`, or with a prefix
+    /// `workers-<prefix>` (`/` and other characters outside `[A-Za-z0-9_-]`
+    /// become `_`). rumqttd keys shared groups by name alone, across topics,
+    /// so two prefixes' workers on one embedded broker need distinct names.
+    pub fn worker_group(&self) -> String {
+        let p = self.prefix.trim_end_matches('/');
+        if p.is_empty() {
+            return WORKERS_GROUP.to_string();
+        }
+        let clean: String = p.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+        format!("{WORKERS_GROUP}-{clean}")
     }
 
     /// `$share/<group>/<prefix>orchestrator/tasks/assign`: N workers share the load.
@@ -137,5 +150,7 @@ mod tests {
         assert!(Topics::new("").unwrap().results_for("a/b").is_err());
         assert_eq!(Topics::new("p").unwrap().for_event("docs/update/trigger").as_deref(), Some("p/docs/update/trigger"));
         assert_eq!(Topics::new("p").unwrap().for_event("anything/else"), None);
+        assert_eq!(Topics::new("").unwrap().worker_group(), "workers");
+        assert_eq!(Topics::new("td/t 1").unwrap().worker_group(), "workers-td_t_1");
     }
 }

@@ -28,7 +28,7 @@ use bytes::Bytes;
 
 use super::client::{BrokerAddr, BusClient, ClientOptions, Delivery, Recv};
 use super::envelope::{self, Envelope, EnvelopeError, ResultEnvelope, ResultPayload, TaskEnvelope, MAX_MESSAGE};
-use super::topics::{Topics, WORKERS_GROUP};
+use super::topics::Topics;
 use super::{BusError, hex_id, now_ms};
 use crate::orchestrator::{Dispatch, TaskError};
 
@@ -36,7 +36,7 @@ use crate::orchestrator::{Dispatch, TaskError};
 pub struct WorkerOptions {
     pub client: ClientOptions,
     pub topics: Topics,
-    /// The shared-subscription group (`workers`).
+    /// The shared-subscription group (`workers`; see [`Topics::worker_group`]).
     pub group: String,
     /// Tasks this worker runs at once.
     pub concurrency: usize,
@@ -57,8 +57,8 @@ impl WorkerOptions {
         client.receive_maximum = 8;
         WorkerOptions {
             client,
+            group: topics.worker_group(),
             topics,
-            group: WORKERS_GROUP.to_string(),
             concurrency: 1,
             max_message: MAX_MESSAGE,
             remember: 4096,
@@ -291,6 +291,7 @@ impl Inner {
         let _entered = span.enter();
         let started = Instant::now();
         let outcome = self.execute(&env);
+        self.stats.executed.fetch_add(1, Ordering::Relaxed);
         let mut inner_ack = None;
         let payload = match outcome {
             Ok(mut r) => {
@@ -330,7 +331,6 @@ impl Inner {
             ack();
         }
         self.bus.ack(&d);
-        self.stats.executed.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "task done");
     }
 
