@@ -88,6 +88,28 @@ struct OwnMosquitto {
     _dir: tempfile::TempDir,
 }
 
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+impl OwnMosquitto {
+    /// `mosquitto` on `port` (loopback, anonymous, no persistence).
+    fn start(port: u16) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("mosquitto.conf");
+        std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")).unwrap();
+        let child = Command::new("mosquitto").arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn()
+            .expect("cannot start mosquitto (install the `mosquitto` package)");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let until = Instant::now() + Duration::from_secs(5);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
+            assert!(Instant::now() < until, "mosquitto did not start on {addr}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        OwnMosquitto { child, _dir: dir }
+    }
+}
+
 impl Drop for OwnMosquitto {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -104,19 +126,8 @@ fn mosquitto() -> BrokerAddr {
         if TcpStream::connect_timeout(&local, Duration::from_millis(300)).is_ok() {
             return (BrokerAddr::tcp("127.0.0.1", 1883), Mutex::new(None));
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let dir = tempfile::tempdir().unwrap();
-        let conf = dir.path().join("mosquitto.conf");
-        std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")).unwrap();
-        let child = Command::new("mosquitto").arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn()
-            .expect("mosquitto is not running on 1883 and cannot be started (install the `mosquitto` package)");
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let until = Instant::now() + Duration::from_secs(5);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
-            assert!(Instant::now() < until, "mosquitto did not start on {addr}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        (BrokerAddr::tcp("127.0.0.1", port), Mutex::new(Some(OwnMosquitto { child, _dir: dir })))
+        let port = free_port();
+        (BrokerAddr::tcp("127.0.0.1", port), Mutex::new(Some(OwnMosquitto::start(port))))
     })
     .0
     .clone()
@@ -631,6 +642,172 @@ fn unanswered_task_goes_to_the_dlq(kind: Kind) {
     assert_eq!(r.output, "{}");
 }
 
+/// A dead broker first in the list: both sides move on to the next one.
+fn falls_over_to_the_next_broker(kind: Kind) {
+    let live = broker(kind);
+    let dead = BrokerAddr::tcp("127.0.0.1", free_port());
+    let topics = prefix("failover");
+    let (inner, _cache) = in_process();
+    let mut wo = worker_options(&live, &topics);
+    wo.client.brokers = vec![dead.clone(), live.clone()];
+    let worker = run_worker(wo, inner).unwrap();
+    let mut d = DispatchOptions::new(vec![dead, live.clone()], topics.clone());
+    d.client.session_expiry = Duration::from_secs(10);
+    let dispatch = MqttDispatch::connect(d).unwrap();
+    assert_eq!(dispatch.bus().broker(), &live);
+    let ws = tempfile::tempdir().unwrap();
+    let mut r = dispatch.run(&task("s/a/echo#1", "echo", json!({ "via": "backup" }), ws.path(), Duration::from_secs(10))).unwrap();
+    (r.ack.take().unwrap())();
+    assert_eq!(worker.stats().executed.load(Ordering::SeqCst), 1);
+}
+
+/// Mosquitto (our own, on a free port) restarted while a task runs: both
+/// sides reconnect and resubscribe; the result lost with the broker is
+/// recovered by the deadline republish, answered from the worker's cache:
+/// the task completes and runs once.
+fn broker_restart_mid_task_loses_nothing(kind: Kind) {
+    assert_eq!(kind, Kind::Mosquitto, "rumqttd cannot be restarted in-process");
+    logs();
+    let port = free_port();
+    let addr = BrokerAddr::tcp("127.0.0.1", port);
+    let mut mosq = Some(OwnMosquitto::start(port));
+    let topics = prefix("restart");
+    let (inner, _cache) = in_process();
+    let mut wo = worker_options(&addr, &topics);
+    wo.client.backoff_max = Duration::from_millis(200);
+    let worker = run_worker(wo, inner).unwrap();
+    let mut d = DispatchOptions::new(vec![addr.clone()], topics.clone());
+    d.client.backoff_max = Duration::from_millis(200);
+    d.grace = Duration::from_secs(1);
+    let dispatch = Arc::new(MqttDispatch::connect(d).unwrap());
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::write(ws.path().join("probe.json"), json!({ "agents": { "slow": { "sleep_ms": 1000 } } }).to_string()).unwrap();
+    let t = task("s/slow/probe#1", "probe", json!({ "task": { "agent": "slow" } }), ws.path(), Duration::from_secs(2));
+    let started = Instant::now();
+    let runner = {
+        let d = dispatch.clone();
+        std::thread::spawn(move || {
+            let mut r = d.run(&t)?;
+            (r.ack.take().unwrap())();
+            Ok::<_, TaskError>(r.output)
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    drop(mosq.take()); // SIGKILL: sessions and in-flight messages are gone
+    // Down until after the worker has finished: its result has nowhere to go.
+    std::thread::sleep(Duration::from_millis(1200));
+    let _mosq = OwnMosquitto::start(port);
+    let output = runner.join().unwrap().expect("the task completes after the restart");
+    assert_eq!(serde_json::from_str::<Value>(&output).unwrap()["agent"], "slow");
+    assert_eq!(worker.stats().executed.load(Ordering::SeqCst), 1, "run once");
+    let took = started.elapsed();
+    eprintln!("restart: completed in {took:?}; duplicates answered from the cache: {}", worker.stats().duplicates.load(Ordering::SeqCst));
+    assert!(took < Duration::from_secs(15));
+}
+
+// ---------------------------------------------------------------- processes
+
+/// A `taylordash` process whose output lines are collected.
+struct Proc {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Proc {
+    fn spawn(mut cmd: Command) -> Proc {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        for out in [Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>, Box::new(child.stderr.take().unwrap())] {
+            let l = lines.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    l.lock().unwrap().push(line);
+                }
+            });
+        }
+        Proc { child, lines }
+    }
+
+    fn wait_for(&self, what: &str) {
+        wait_until(what, Duration::from_secs(20), || self.lines.lock().unwrap().iter().any(|l| l.contains(what)));
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn taylordash(home: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_taylordash"));
+    cmd.args(args)
+        .env("HOME", home)
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("TAYLORDASH_RUNS_DIR", home.join("runs"))
+        .env("TAYLORDASH_AUDIT_LOG", home.join("audit.jsonl"))
+        .env("TAYLORDASH_PLUGINS_DIR", plugins_dir())
+        .env_remove("TAYLORDASH_BROKER")
+        .env_remove("TAYLORDASH_CRASH_AT");
+    cmd
+}
+
+/// `taylordash run --workers 0` against a broker (`taylordash broker` for the
+/// embedded kind), with two `taylordash worker` processes doing the work.
+fn pipeline_with_two_worker_processes(kind: Kind) {
+    plugins_dir();
+    let home = tempfile::tempdir().unwrap();
+    let _broker;
+    let url = match kind {
+        Kind::Embedded => {
+            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let b = Proc::spawn(taylordash(home.path(), &["broker", "--port", &port.to_string()]));
+            let url = format!("mqtt://127.0.0.1:{port}");
+            b.wait_for(&url);
+            _broker = Some(b);
+            url
+        }
+        Kind::Mosquitto => {
+            _broker = None;
+            mosquitto().to_string()
+        }
+    };
+    let topics = prefix("cli");
+    let workers: Vec<Proc> = (0..2)
+        .map(|_| {
+            let w = Proc::spawn(taylordash(home.path(), &["worker", "--broker", &url, "--prefix", topics.prefix(), "--session-expiry", "2"]));
+            w.wait_for("ready");
+            w
+        })
+        .collect();
+    let ws = home.path().join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    std::fs::write(ws.join("seed.json"), "{}").unwrap();
+    let agents = ["a", "b", "c", "d"];
+    let probe: serde_json::Map<String, Value> =
+        agents.iter().map(|a| (a.to_string(), json!({ "sleep_ms": 200, "files": { format!("{a}.txt"): a } }))).collect();
+    std::fs::write(ws.join("probe.json"), json!({ "agents": probe }).to_string()).unwrap();
+    let yaml = format!(
+        "orchestration_flow:\n  stages:\n    - stage: \"fan\"\n      parallel: true\n      agents:\n{}",
+        agents.iter().map(|a| format!("        - {{ name: \"{a}\", tools: [\"probe\"], rbac: [\"admin\"] }}\n")).collect::<String>()
+    );
+    std::fs::write(home.path().join("fan.yaml"), yaml).unwrap();
+    let started = Instant::now();
+    let out = taylordash(home.path(), &["run", "fan.yaml", "--workspace", "ws", "--broker", &url, "--workers", "0", "--prefix", topics.prefix(), "-q"])
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "run failed: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    for a in agents {
+        assert_eq!(std::fs::read_to_string(ws.join(format!("{a}.txt"))).unwrap(), a, "agent {a}'s file merged");
+    }
+    // Four 200 ms tasks on two single-task workers: at least two rounds, not four.
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(15), "{took:?}");
+    drop(workers);
+}
+
 macro_rules! against {
     ($kind:ident, $($name:ident),* $(,)?) => {
         $( #[test] fn $name() { super::$name(super::Kind::$kind) } )*
@@ -639,12 +816,14 @@ macro_rules! against {
 
 mod embedded {
     against!(Embedded, round_trip, two_workers_share, duplicate_executes_once, malformed_is_logged_and_skipped,
-             one_trace_per_run, killed_worker_task_is_redelivered, unanswered_task_goes_to_the_dlq);
+             one_trace_per_run, killed_worker_task_is_redelivered, unanswered_task_goes_to_the_dlq,
+             pipeline_with_two_worker_processes, falls_over_to_the_next_broker);
 }
 
 mod mosquitto {
     against!(Mosquitto, round_trip, two_workers_share, duplicate_executes_once, malformed_is_logged_and_skipped,
-             one_trace_per_run, killed_worker_task_is_redelivered, unanswered_task_goes_to_the_dlq);
+             one_trace_per_run, killed_worker_task_is_redelivered, unanswered_task_goes_to_the_dlq,
+             pipeline_with_two_worker_processes, falls_over_to_the_next_broker, broker_restart_mid_task_loses_nothing);
 }
 
 fn many_in_flight(kind: Kind) {
