@@ -201,9 +201,12 @@ fn raw_client(addr: &BrokerAddr, filters: Vec<String>) -> BusClient {
     c
 }
 
+/// (topic, payload, traceparent) of each message seen.
+type Seen = Arc<Mutex<Vec<(String, Vec<u8>, Option<String>)>>>;
+
 /// Collect every message on `filter` until dropped.
 struct Monitor {
-    seen: Arc<Mutex<Vec<(String, Vec<u8>, Option<String>)>>>,
+    seen: Seen,
     _thread: std::thread::JoinHandle<()>,
     client: Arc<BusClient>,
 }

@@ -328,6 +328,7 @@ impl Inner {
 
     /// Hand a result to the `run` waiting for it; gives the delivery back
     /// (with why) when none is.
+    #[allow(clippy::result_large_err)] // the delivery itself, handed back; no allocation
     fn deliver(&self, d: Delivery) -> Result<(), Delivery> {
         let Ok(result) = ResultEnvelope::decode(d.payload(), self.max_message) else { return Err(d) };
         let key = d.correlation().map(|c| String::from_utf8_lossy(c).into_owned()).unwrap_or_else(|| result.msg_id.clone());
