@@ -22,7 +22,13 @@
 //!
 //! Credentials come inline (`access_key`, `secret_key`) or from a workspace
 //! JSON file (`credentials_file`: `{ "access_key", "secret_key" }`); the
-//! secret appears in no log line, error or output. Output and logs are
+//! secret appears in no log line, error or output.
+//!
+//! Endpoint, bucket and credentials that the input leaves out come from
+//! `minio_uploader.json` in the workspace (the input's keys; the input wins
+//! key by key). The file is never uploaded. With neither the input nor the
+//! file naming any of them, uploading is skipped (a warning, and the output
+//! `{ "skipped": "…" }`): it is optional for a local run. Output and logs are
 //! deterministic; only the `x-amz-date` header (and so the signature) follows
 //! the wall clock.
 
@@ -49,12 +55,16 @@ use sigv4::Credentials;
 pub struct UploaderInput {
     /// `http://host:port` or `https://host:port` of the S3 API, without a path
     /// (requests are path-style). The plugin must be granted this `host:port`.
-    pub endpoint: String,
+    /// Absent: from `minio_uploader.json` in the workspace.
+    #[serde(default)]
+    pub endpoint: Option<String>,
     /// The bucket (S3 naming rules: 3–63 lowercase letters, digits, `.`, `-`).
-    pub bucket: String,
+    /// Absent: from `minio_uploader.json` in the workspace.
+    #[serde(default)]
+    pub bucket: Option<String>,
     /// The signing region (default `us-east-1`, MinIO's default).
-    #[serde(default = "default_region")]
-    pub region: String,
+    #[serde(default)]
+    pub region: Option<String>,
     /// The access key id (with `secret_key`; or use `credentials_file`).
     #[serde(default)]
     pub access_key: Option<String>,
@@ -93,9 +103,13 @@ pub struct UploaderInput {
     pub shared_context: Option<Value>,
 }
 
-fn default_region() -> String {
-    "us-east-1".to_string()
-}
+const DEFAULT_REGION: &str = "us-east-1";
+
+/// The workspace config file read for what the input leaves out; never uploaded.
+pub const CONFIG_FILE: &str = "minio_uploader.json";
+
+/// Why uploading was skipped when nothing names an endpoint.
+pub const SKIPPED: &str = "no endpoint configured: put minio_uploader.json in the workspace or pass endpoint/bucket/credentials";
 
 /// A secret string: deserialised like a string, shown as `<redacted>`.
 #[derive(Clone, Deserialize, JsonSchema)]
@@ -106,6 +120,17 @@ impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("<redacted>")
     }
+}
+
+/// The tool's output: what was uploaded, or why nothing was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum UploaderResult {
+    Uploaded(UploaderOutput),
+    Skipped {
+        /// Why nothing was uploaded.
+        skipped: String,
+    },
 }
 
 /// What was uploaded where.
@@ -140,11 +165,84 @@ impl Tool for MinioUploader {
     const NAME: &'static str = "minio_uploader";
     const DESCRIPTION: &'static str = "Uploads the run's final artifacts to an S3-compatible endpoint over granted wasi:http, SigV4-signed.";
     type Input = UploaderInput;
-    type Output = UploaderOutput;
+    type Output = UploaderResult;
 
-    fn run(input: UploaderInput, _cx: &Context) -> Result<UploaderOutput, ToolError> {
-        upload(input, &mut net::Sandbox)
+    fn run(input: UploaderInput, _cx: &Context) -> Result<UploaderResult, ToolError> {
+        match configure(input)? {
+            Some(input) => upload(input, &mut net::Sandbox).map(UploaderResult::Uploaded),
+            None => {
+                taylordash_sdk::log(Level::Warn, &format!("upload skipped: {SKIPPED}"));
+                Ok(UploaderResult::Skipped {
+                    skipped: SKIPPED.to_string(),
+                })
+            }
+        }
     }
+}
+
+fn has_credentials(input: &UploaderInput) -> bool {
+    input.access_key.is_some() || input.secret_key.is_some() || input.credentials_file.is_some()
+}
+
+/// Fill what the input leaves out from [`CONFIG_FILE`]; `None` when neither
+/// names an endpoint, a bucket or credentials (uploading is skipped).
+pub fn configure(mut input: UploaderInput) -> Result<Option<UploaderInput>, ToolError> {
+    let complete = input.endpoint.is_some() && input.bucket.is_some() && has_credentials(&input);
+    if complete {
+        return Ok(Some(input));
+    }
+    let path = taylordash_sdk::workspace_dir().join(CONFIG_FILE);
+    let text = match std::fs::read(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let nothing =
+                input.endpoint.is_none() && input.bucket.is_none() && !has_credentials(&input);
+            // Part of a configuration is a mistake, not a local run: the
+            // missing key is named by `upload`.
+            return Ok(if nothing { None } else { Some(input) });
+        }
+        Err(e) => return Err(invalid(format!("{CONFIG_FILE}: cannot read it: {e}"))),
+    };
+    // Where the file is wrong, never what it holds (it may hold the secret).
+    let file: UploaderInput = serde_json::from_slice(&text).map_err(|e| {
+        let msg = e.to_string();
+        let what = if e.is_data()
+            && (msg.starts_with("unknown field") || msg.starts_with("missing field"))
+        {
+            msg
+        } else if e.is_data() {
+            format!(
+                "a value has the wrong type (line {}, column {})",
+                e.line(),
+                e.column()
+            )
+        } else {
+            format!("not JSON (line {}, column {})", e.line(), e.column())
+        };
+        invalid(format!("{CONFIG_FILE}: {what}"))
+    })?;
+    if input.endpoint.is_none() {
+        input.endpoint = file.endpoint;
+    }
+    if input.bucket.is_none() {
+        input.bucket = file.bucket;
+    }
+    if input.region.is_none() {
+        input.region = file.region;
+    }
+    if !has_credentials(&input) {
+        input.access_key = file.access_key;
+        input.secret_key = file.secret_key;
+        input.credentials_file = file.credentials_file;
+    }
+    if input.prefix.is_empty() {
+        input.prefix = file.prefix;
+    }
+    if input.files.is_none() {
+        input.files = file.files;
+    }
+    input.create_bucket |= file.create_bucket;
+    Ok(Some(input))
 }
 
 export_tool!(MinioUploader);
@@ -634,9 +732,24 @@ fn create_bucket_body(region: &str) -> Vec<u8> {
 
 /// Validate `input`, then upload through `net`.
 pub fn upload(input: UploaderInput, net: &mut dyn Net) -> Result<UploaderOutput, ToolError> {
-    let endpoint = parse_endpoint(&input.endpoint)?;
-    check_bucket(&input.bucket)?;
-    check_region(&input.region)?;
+    let missing = |key: &str| {
+        invalid(format!(
+            "{key}: missing; give it in the input or in {CONFIG_FILE} in the workspace"
+        ))
+    };
+    let endpoint = parse_endpoint(
+        input
+            .endpoint
+            .as_deref()
+            .ok_or_else(|| missing("endpoint"))?,
+    )?;
+    let bucket = input.bucket.clone().ok_or_else(|| missing("bucket"))?;
+    check_bucket(&bucket)?;
+    let region = input
+        .region
+        .clone()
+        .unwrap_or_else(|| DEFAULT_REGION.to_string());
+    check_region(&region)?;
     let prefix = normalise_prefix(&input.prefix)?;
     let (creds, creds_file) = resolve_credentials(&input)?;
     let workspace = taylordash_sdk::workspace_dir();
@@ -659,6 +772,11 @@ pub fn upload(input: UploaderInput, net: &mut dyn Net) -> Result<UploaderOutput,
                         "{field}: `{rel}` is the credentials file; it is never uploaded"
                     )));
                 }
+                if rel == CONFIG_FILE {
+                    return Err(invalid(format!(
+                        "{field}: `{rel}` is the uploader's configuration; it is never uploaded"
+                    )));
+                }
                 let meta = std::fs::metadata(workspace.join(&rel))
                     .map_err(|e| invalid(format!("{field}: cannot read `{rel}`: {e}")))?;
                 if !meta.is_file() {
@@ -673,9 +791,7 @@ pub fn upload(input: UploaderInput, net: &mut dyn Net) -> Result<UploaderOutput,
         }
         None => {
             let mut files = list_workspace(&workspace)?;
-            if let Some(cf) = &creds_file {
-                files.retain(|f| f != cf);
-            }
+            files.retain(|f| Some(f) != creds_file.as_ref() && f != CONFIG_FILE);
             if files.is_empty() {
                 return Err(ToolError::Failed(
                     "files: the workspace holds no regular, non-hidden file to upload".into(),
@@ -703,15 +819,15 @@ pub fn upload(input: UploaderInput, net: &mut dyn Net) -> Result<UploaderOutput,
     let signer = Signer {
         endpoint: &endpoint,
         creds: &creds,
-        region: &input.region,
+        region: &region,
     };
     let base = endpoint.url();
 
     if input.create_bucket {
-        let what = format!("bucket `{}`", input.bucket);
-        let path = format!("/{}", input.bucket);
+        let what = format!("bucket `{bucket}`");
+        let path = format!("/{bucket}");
         let url = format!("{base}{}", sigv4::encode_path(&path));
-        let body = create_bucket_body(&input.region);
+        let body = create_bucket_body(&region);
         let ct = (!body.is_empty()).then_some("application/xml");
         let req = signer.put(net, &path, ct, body)?;
         let res = net
@@ -745,7 +861,7 @@ pub fn upload(input: UploaderInput, net: &mut dyn Net) -> Result<UploaderOutput,
         let bytes = body.len() as u64;
         let sha256 = sigv4::sha256_hex(&body);
         let ct = content_type(file);
-        let path = format!("/{}/{key}", input.bucket);
+        let path = format!("/{bucket}/{key}");
         let url = format!("{base}{}", sigv4::encode_path(&path));
         let req = signer.put(net, &path, Some(ct), body)?;
         let res = net
@@ -766,7 +882,7 @@ pub fn upload(input: UploaderInput, net: &mut dyn Net) -> Result<UploaderOutput,
         }
         taylordash_sdk::log(
             Level::Info,
-            &format!("uploaded s3://{}/{key} ({bytes} bytes, {ct})", input.bucket),
+            &format!("uploaded s3://{bucket}/{key} ({bytes} bytes, {ct})"),
         );
         uploaded.push(UploadedObject {
             key: key.clone(),
@@ -777,7 +893,7 @@ pub fn upload(input: UploaderInput, net: &mut dyn Net) -> Result<UploaderOutput,
     }
     Ok(UploaderOutput {
         uploaded,
-        bucket: input.bucket,
+        bucket,
         endpoint: base,
     })
 }
@@ -1566,5 +1682,142 @@ mod tests {
         ] {
             assert!(schema.contains(field), "{field}");
         }
+    }
+
+    // -- minio_uploader.json and the skip
+
+    fn run_tool(h: &Harness, v: Value) -> Result<UploaderResult, ToolError> {
+        h.run::<MinioUploader>(v)
+    }
+
+    #[test]
+    fn without_endpoint_or_config_file_the_upload_is_skipped_with_a_warning() {
+        let h = workspace();
+        let out = run_tool(&h, json!({ "task": { "run_id": "r1" }, "previous": {} })).unwrap();
+        assert_eq!(
+            out,
+            UploaderResult::Skipped {
+                skipped: SKIPPED.to_string()
+            }
+        );
+        assert_eq!(
+            serde_json::to_value(&out).unwrap(),
+            json!({ "skipped": "no endpoint configured: put minio_uploader.json in the workspace or pass endpoint/bucket/credentials" })
+        );
+        assert!(
+            h.logs()
+                .iter()
+                .any(|(l, m)| *l == Level::Warn && m.contains(SKIPPED)),
+            "{:?}",
+            h.logs()
+        );
+    }
+
+    #[test]
+    fn a_partial_configuration_without_the_file_is_an_error() {
+        let h = workspace();
+        assert_eq!(
+            invalid_msg(&h, json!({ "endpoint": "http://127.0.0.1:9000" })),
+            "bucket: missing; give it in the input or in minio_uploader.json in the workspace"
+        );
+        assert_eq!(
+            invalid_msg(
+                &h,
+                json!({ "bucket": "b-1", "access_key": ACCESS, "secret_key": SECRET })
+            ),
+            "endpoint: missing; give it in the input or in minio_uploader.json in the workspace"
+        );
+    }
+
+    #[test]
+    fn the_config_file_fills_what_the_input_leaves_out_and_is_never_uploaded() {
+        let h = workspace();
+        h.write_workspace(
+            CONFIG_FILE,
+            serde_json::to_string(&json!({
+                "endpoint": "http://127.0.0.1:9000",
+                "bucket": "from-file",
+                "access_key": ACCESS,
+                "secret_key": SECRET,
+                "prefix": "run-1",
+            }))
+            .unwrap(),
+        );
+        let full = configure(input(json!({ "bucket": "from-input" })))
+            .unwrap()
+            .unwrap();
+        assert_eq!(full.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(full.bucket.as_deref(), Some("from-input"));
+        assert_eq!(full.access_key.as_deref(), Some(ACCESS));
+        assert_eq!(full.prefix, "run-1");
+
+        let mut s3 = FakeS3::new().with_bucket("from-file");
+        let full = configure(input(json!({ "previous": null })))
+            .unwrap()
+            .unwrap();
+        let out = upload(full, &mut s3).unwrap();
+        assert_eq!(out.bucket, "from-file");
+        let keys: Vec<&str> = out.uploaded.iter().map(|o| o.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "run-1/app/main.py",
+                "run-1/docs/index.md",
+                "run-1/docs/my spec+v1.json",
+                "run-1/openapi.yaml"
+            ]
+        );
+        // Listing it explicitly is refused.
+        let full = configure(input(json!({ "files": [CONFIG_FILE] })))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            upload(full, &mut FakeS3::new().with_bucket("from-file")).unwrap_err(),
+            ToolError::InvalidInput(
+                "files[0]: `minio_uploader.json` is the uploader's configuration; it is never uploaded"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn input_credentials_win_over_the_config_files() {
+        let h = workspace();
+        h.write_workspace(
+            CONFIG_FILE,
+            r#"{"endpoint": "http://127.0.0.1:9000", "bucket": "b-1", "credentials_file": "creds.json"}"#,
+        );
+        let full = configure(input(
+            json!({ "access_key": "AKIDOTHER", "secret_key": "s" }),
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(full.access_key.as_deref(), Some("AKIDOTHER"));
+        assert_eq!(full.credentials_file, None);
+        let full = configure(input(json!({}))).unwrap().unwrap();
+        assert_eq!(full.credentials_file.as_deref(), Some("creds.json"));
+        assert_eq!(full.access_key, None);
+    }
+
+    #[test]
+    fn a_bad_config_file_is_named_without_its_contents() {
+        let h = workspace();
+        h.write_workspace(CONFIG_FILE, "{ not json");
+        let m = invalid_msg(&h, json!({}));
+        assert!(
+            m.starts_with("minio_uploader.json: not JSON (line 1, column "),
+            "{m}"
+        );
+        h.write_workspace(CONFIG_FILE, r#"{"endpoint": "http://h:1", "colour": 1}"#);
+        assert!(
+            invalid_msg(&h, json!({})).starts_with("minio_uploader.json: unknown field `colour`")
+        );
+        h.write_workspace(CONFIG_FILE, format!(r#"{{"create_bucket": "{SECRET}"}}"#));
+        let m = invalid_msg(&h, json!({}));
+        assert!(
+            m.starts_with("minio_uploader.json: a value has the wrong type"),
+            "{m}"
+        );
+        assert!(!m.contains(SECRET));
     }
 }
