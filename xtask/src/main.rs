@@ -165,7 +165,7 @@ fn demo() -> anyhow::Result<()> {
         .arg(&policy)
         .args(["--as", "demo", "--runs-dir"])
         .arg(&runs)
-        .args(["run", "pipelines/orchestration_flow.yaml", "--workspace"])
+        .args(["run", "pipelines/orchestration_flow.yaml", "--broker", "embedded", "--workspace"])
         .arg(&workspace)
         .status()
         .context("running taylordash")?;
