@@ -708,6 +708,53 @@ fn broker_restart_mid_task_loses_nothing(kind: Kind) {
     assert!(took < Duration::from_secs(15));
 }
 
+/// `mqtts://` against a Mosquitto TLS listener with a test CA: worker and
+/// dispatcher verify the broker's certificate and do a round trip.
+fn mqtts_round_trip(kind: Kind) {
+    assert_eq!(kind, Kind::Mosquitto, "the embedded broker listens on plain TCP");
+    logs();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl").args(args).current_dir(d).output().expect("openssl");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    openssl(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "1",
+              "-subj", "/CN=td-test-ca", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+    openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
+    std::fs::write(d.join("ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n").unwrap();
+    openssl(&["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem",
+              "-days", "1", "-extfile", "ext.cnf"]);
+    let port = free_port();
+    std::fs::write(
+        d.join("mosquitto.conf"),
+        format!("user root\nlistener {port} 127.0.0.1\nallow_anonymous true\npersistence false\ncafile {0}/ca.pem\ncertfile {0}/server.pem\nkeyfile {0}/server.key\n", d.display()),
+    )
+    .unwrap();
+    let child = Command::new("mosquitto").arg("-c").arg(d.join("mosquitto.conf")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let _mosq = OwnMosquitto { child, _dir: tempfile::tempdir().unwrap() };
+    let sock: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    wait_until("the TLS listener", Duration::from_secs(5), || TcpStream::connect_timeout(&sock, Duration::from_millis(100)).is_ok());
+    let addr = BrokerAddr::parse(&format!("mqtts://localhost:{port}")).unwrap();
+    let topics = prefix("tls");
+    let (inner, _cache) = in_process();
+    let mut wo = worker_options(&addr, &topics);
+    wo.client.ca_file = Some(d.join("ca.pem"));
+    let _worker = run_worker(wo, inner).expect("worker over TLS");
+    let mut opts = DispatchOptions::new(vec![addr.clone()], topics.clone());
+    opts.client.ca_file = Some(d.join("ca.pem"));
+    let dispatch = MqttDispatch::connect(opts).expect("dispatcher over TLS");
+    let ws = tempfile::tempdir().unwrap();
+    let mut r = dispatch.run(&task("s/a/echo#1", "echo", json!({ "over": "tls" }), ws.path(), Duration::from_secs(10))).unwrap();
+    (r.ack.take().unwrap())();
+    assert_eq!(serde_json::from_str::<Value>(&r.output).unwrap(), json!({ "over": "tls" }));
+    // Without the CA the broker's certificate is refused: the client never becomes ready.
+    let mut untrusting = ClientOptions::new(vec![addr], "td-test-untrusting");
+    untrusting.ca_file = Some(d.join("server.pem"));
+    let c = BusClient::connect(untrusting).unwrap();
+    assert!(c.wait_ready(Duration::from_secs(2)).is_err(), "a certificate from an unknown CA must be refused");
+}
+
 // ---------------------------------------------------------------- processes
 
 /// A `taylordash` process whose output lines are collected.
@@ -826,7 +873,8 @@ mod embedded {
 mod mosquitto {
     against!(Mosquitto, round_trip, two_workers_share, duplicate_executes_once, malformed_is_logged_and_skipped,
              one_trace_per_run, killed_worker_task_is_redelivered, unanswered_task_goes_to_the_dlq,
-             pipeline_with_two_worker_processes, falls_over_to_the_next_broker, broker_restart_mid_task_loses_nothing);
+             pipeline_with_two_worker_processes, falls_over_to_the_next_broker, broker_restart_mid_task_loses_nothing,
+             mqtts_round_trip);
 }
 
 fn many_in_flight(kind: Kind) {

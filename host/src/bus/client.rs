@@ -180,6 +180,9 @@ impl ClientOptions {
             o.set_credentials(c.username.clone(), c.password.clone());
         }
         if broker.tls {
+            // rumqttc builds its rustls config from the process-wide provider:
+            // make it ring (the only one we link) unless one is installed already.
+            let _ = rustls::crypto::ring::default_provider().install_default();
             let path = self.ca_file.clone().unwrap_or_else(|| PathBuf::from("/etc/ssl/certs/ca-certificates.crt"));
             let ca = std::fs::read(&path).map_err(|e| BusError::Tls {
                 broker: broker.to_string(),
