@@ -755,6 +755,47 @@ fn mqtts_round_trip(kind: Kind) {
     assert!(c.wait_ready(Duration::from_secs(2)).is_err(), "a certificate from an unknown CA must be refused");
 }
 
+/// A poison task (it fails every attempt) in a pipeline over the bus: past
+/// the stage's retry budget it goes to the DLQ (topic and store); once the
+/// cause is fixed, replaying it from the DLQ succeeds.
+fn poison_task_goes_to_the_dlq_then_replays(kind: Kind) {
+    let addr = broker(kind);
+    let topics = prefix("poison");
+    let monitor = Monitor::start(&addr, topics.dlq());
+    let (inner, _cache) = in_process();
+    let _worker = run_worker(worker_options(&addr, &topics), inner).unwrap();
+    let runs = tempfile::tempdir().unwrap();
+    let mut d = DispatchOptions::new(vec![addr.clone()], topics.clone());
+    d.client.session_expiry = Duration::from_secs(10);
+    d.dlq = Some(runs.path().join("dlq.sqlite"));
+    let dispatch = MqttDispatch::connect(d).unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::write(ws.path().join("seed.json"), "{}").unwrap();
+    std::fs::write(ws.path().join("probe.json"), json!({ "agents": { "poison": { "fail": "retryable" } } }).to_string()).unwrap();
+    let yaml = "orchestration_flow:\n  stages:\n    - stage: \"s\"\n      agent: \"poison\"\n      tools: [\"probe\"]\n      rbac: [\"admin\"]\n      retries: 1\n      backoff: { initial: 10ms, max: 20ms }\n";
+    let p = pipeline::parse("poison.yaml", yaml, &Context::with_plugins_dir(plugins_dir())).unwrap_or_else(|d| panic!("{d}"));
+    let opts = RunOptions {
+        workspace: ws.path().to_path_buf(),
+        principal: "tester".into(),
+        role: "admin".into(),
+        inputs: Vec::new(),
+        runs_dir: runs.path().to_path_buf(),
+        quiet: true,
+    };
+    let outcome = Orchestrator::new(&dispatch).start(&p, yaml, &opts).expect("run starts");
+    assert!(matches!(outcome.status, RunStatus::Failed(_)), "{:?}", outcome.status);
+    let rows = dispatch.dlq().unwrap().list().unwrap();
+    assert_eq!(rows.len(), 1, "one dead letter: {rows:?}");
+    assert_eq!((rows[0].task_id.as_str(), rows[0].attempt), ("s/poison/probe#1", 2), "after attempt 2 (retries: 1)");
+    assert!(rows[0].reason.contains("gave up") && rows[0].reason.contains("asked to fail"), "{}", rows[0].reason);
+    wait_until("the DLQ message", Duration::from_secs(5), || monitor.seen.lock().unwrap().len() == 1);
+    // Fix the cause, replay.
+    std::fs::write(ws.path().join("probe.json"), json!({ "agents": { "poison": {} } }).to_string()).unwrap();
+    let mut r = dispatch.replay(&rows[0].envelope).expect("replayed after the fix");
+    (r.ack.take().unwrap())();
+    assert_eq!(serde_json::from_str::<Value>(&r.output).unwrap()["agent"], "poison");
+}
+
 // ---------------------------------------------------------------- processes
 
 /// A `taylordash` process whose output lines are collected.
@@ -867,13 +908,15 @@ macro_rules! against {
 mod embedded {
     against!(Embedded, round_trip, two_workers_share, duplicate_executes_once, malformed_is_logged_and_skipped,
              one_trace_per_run, killed_worker_task_is_redelivered, unanswered_task_goes_to_the_dlq,
-             pipeline_with_two_worker_processes, falls_over_to_the_next_broker);
+             pipeline_with_two_worker_processes, falls_over_to_the_next_broker,
+             poison_task_goes_to_the_dlq_then_replays);
 }
 
 mod mosquitto {
     against!(Mosquitto, round_trip, two_workers_share, duplicate_executes_once, malformed_is_logged_and_skipped,
              one_trace_per_run, killed_worker_task_is_redelivered, unanswered_task_goes_to_the_dlq,
              pipeline_with_two_worker_processes, falls_over_to_the_next_broker, broker_restart_mid_task_loses_nothing,
+             poison_task_goes_to_the_dlq_then_replays,
              mqtts_round_trip);
 }
 

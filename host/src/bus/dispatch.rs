@@ -11,7 +11,8 @@
 //!   another worker takes it: that is how a killed worker's task is
 //!   redelivered. After `max_deliveries` it goes to the DLQ: a message on
 //!   `orchestrator/dlq` and a row in the DLQ store, and `run` returns a
-//!   non-retryable error.
+//!   non-retryable error. A task the orchestrator gives up on (its retry
+//!   budget spent, or a final failure) goes there too ([`Dispatch::gave_up`]).
 //! - The first result for a `msg_id` wins; later or unknown ones (a slow
 //!   worker's, a duplicate's, a previous dispatcher's) are dropped and acked.
 //!   A result claiming a `seq` that was never published is dropped.
@@ -22,7 +23,7 @@
 //!   `docs/update/trigger` / `validation/gates/status` events a tool emitted
 //!   on their topics, all in the run's trace.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::thread::JoinHandle;
@@ -89,6 +90,8 @@ pub struct MqttDispatch {
     grace: Duration,
     max_deliveries: u32,
     dlq: Option<DlqStore>,
+    /// (run, task, attempt) already dead-lettered.
+    dead: Mutex<HashSet<(String, String, u32)>>,
     router: Option<JoinHandle<()>>,
 }
 
@@ -157,6 +160,7 @@ impl MqttDispatch {
             grace: opts.grace,
             max_deliveries: opts.max_deliveries.max(1),
             dlq,
+            dead: Mutex::new(HashSet::new()),
             router: Some(router),
         })
     }
@@ -204,9 +208,28 @@ impl MqttDispatch {
             env.payload.timeout_ms,
             self.grace.as_millis()
         );
+        self.mark_dead(env);
+        let message = match self.record_dead_letter(env, deliveries, &reason) {
+            Some(i) => format!("{reason}; sent to the DLQ (entry {i})"),
+            None => format!("{reason}; sent to the DLQ"),
+        };
+        TaskError { message, exit_code: 1, retryable: false, timed_out: false }
+    }
+
+    /// Whether this attempt was dead-lettered already (and mark it so).
+    fn mark_dead(&self, env: &TaskEnvelope) -> bool {
+        let mut dead = self.dead.lock().unwrap_or_else(|p| p.into_inner());
+        if dead.len() > 10_000 {
+            dead.clear();
+        }
+        !dead.insert((env.run_id.clone(), env.task_id.clone(), env.attempt))
+    }
+
+    /// Publish to `orchestrator/dlq` and record in the store; the entry id.
+    fn record_dead_letter(&self, env: &TaskEnvelope, deliveries: u64, reason: &str) -> Option<i64> {
         tracing::error!(task = %env.task_id, msg_id = %env.msg_id, deliveries, "task sent to the DLQ: {reason}");
         let letter: Envelope<DlqPayload> =
-            env.with_payload(DlqPayload { reason: reason.clone(), deliveries, task: env.payload.clone() });
+            env.with_payload(DlqPayload { reason: reason.to_string(), deliveries, task: env.payload.clone() });
         match letter.encode(self.inner.max_message) {
             Ok(bytes) => {
                 let props = letter.properties(None, None, None);
@@ -216,19 +239,15 @@ impl MqttDispatch {
             }
             Err(e) => tracing::warn!(error = %e, "could not encode the DLQ message"),
         }
-        let mut id = None;
-        if let Some(store) = &self.dlq {
-            let json = serde_json::to_string(env).unwrap_or_default();
-            match store.record(&env.run_id, &env.task_id, &env.msg_id, &env.tool, env.attempt, deliveries, &reason, &json) {
-                Ok(i) => id = Some(i),
-                Err(e) => tracing::error!(error = %e, "could not record the dead letter"),
+        let store = self.dlq.as_ref()?;
+        let json = serde_json::to_string(env).unwrap_or_default();
+        match store.record(&env.run_id, &env.task_id, &env.msg_id, &env.tool, env.attempt, deliveries, reason, &json) {
+            Ok(i) => Some(i),
+            Err(e) => {
+                tracing::error!(error = %e, "could not record the dead letter");
+                None
             }
         }
-        let message = match id {
-            Some(i) => format!("{reason}; sent to the DLQ (entry {i})"),
-            None => format!("{reason}; sent to the DLQ"),
-        };
-        TaskError { message, exit_code: 1, retryable: false, timed_out: false }
     }
 
     /// Republish gate outcomes and the seed's status events a tool emitted.
@@ -263,6 +282,17 @@ impl MqttDispatch {
 }
 
 impl Dispatch for MqttDispatch {
+    /// Past the orchestrator's retry budget (or a final failure): to the DLQ,
+    /// unless this attempt went there already for want of a worker.
+    fn gave_up(&self, task: &Task, error: &TaskError) {
+        let env = TaskEnvelope::for_task(task, &uuid::Uuid::new_v4().simple().to_string(), 1, 0);
+        if self.mark_dead(&env) {
+            return;
+        }
+        let reason = format!("the orchestrator gave up on task {} after attempt {}: {}", task.task_id, task.attempt, error.message);
+        self.record_dead_letter(&env, 0, &reason);
+    }
+
     fn run(&self, task: &Task) -> Result<TaskResult, TaskError> {
         let msg_id = uuid::Uuid::new_v4().simple().to_string();
         let span = tracing::info_span!("dispatch", run_id = %task.run_id, task_id = %task.task_id,

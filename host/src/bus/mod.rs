@@ -165,6 +165,10 @@ impl Dispatch for LocalBus {
     fn run(&self, task: &Task) -> Result<TaskResult, TaskError> {
         self.dispatch.run(task)
     }
+
+    fn gave_up(&self, task: &Task, error: &TaskError) {
+        self.dispatch.gave_up(task, error)
+    }
 }
 
 /// Milliseconds since the Unix epoch.

@@ -68,6 +68,11 @@ impl From<SandboxError> for TaskError {
 
 pub trait Dispatch: Send + Sync {
     fn run(&self, task: &Task) -> Result<TaskResult, TaskError>;
+
+    /// The orchestrator gave up on `task` (its retry budget is spent, or
+    /// the failure is final): a transport with a dead-letter queue records
+    /// it there, to be replayed once the cause is fixed. Default: nothing.
+    fn gave_up(&self, _task: &Task, _error: &TaskError) {}
 }
 
 /// Runs tasks in this process, through one shared sandbox.

@@ -629,6 +629,7 @@ impl Run<'_> {
                 }
             }
             if !(error.retryable || error.timed_out) || failures > retries {
+                self.dispatch.gave_up(&task, &error);
                 return Err(Stop::Failed(format!("task {task_id} failed: {}", error.message)));
             }
             std::thread::sleep(backoff_delay(stage, failures));
