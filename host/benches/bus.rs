@@ -262,6 +262,15 @@ fn main() {
     inner.run(&task(ws.path())).expect("echo in-process");
 
     let embedded = EmbeddedBroker::start(&Default::default()).expect("embedded broker");
+    // `TAYLORDASH_BENCH_THROUGHPUT_ONLY=<secs>`: only the tasks/s figure (for profiling).
+    if let Some(secs) = std::env::var("TAYLORDASH_BENCH_THROUGHPUT_ONLY").ok().and_then(|s| s.parse::<f64>().ok()) {
+        for (name, addr) in std::iter::once(("embedded (rumqttd)", embedded.addr())).chain(mosquitto().map(|a| ("mosquitto", a))) {
+            let rig = Rig::start(name, addr, inner.clone(), 2);
+            let in_flight = std::env::var("TAYLORDASH_BENCH_IN_FLIGHT").ok().and_then(|s| s.parse().ok()).unwrap_or(32);
+            println!("{name}: {:.0} tasks/s with 2 workers ({in_flight} tasks in flight)", throughput(&rig.dispatch, rig.workspace.path(), in_flight, secs));
+        }
+        return;
+    }
     let mut rigs = vec![Rig::start("embedded (rumqttd)", embedded.addr(), inner.clone(), 1)];
     match mosquitto() {
         Some(addr) => rigs.push(Rig::start("mosquitto", addr, inner.clone(), 1)),

@@ -4,8 +4,20 @@
 //!
 //! rumqttd keeps messages in memory only and cannot be stopped once started
 //! (its threads live as long as the process); its shared subscriptions
-//! deliver round-robin. It refuses out-of-order acks, which the client
-//! accounts for (see [`client`](super::client)).
+//! deliver round-robin. What the rest of the bus does about its quirks
+//! (rumqttd 0.20):
+//! - it disconnects a client that acks out of order: the client sends acks
+//!   in arrival order ([`client`](super::client));
+//! - it does not set TCP_NODELAY: the client publishes on a second
+//!   connection, so no reply waits ~40 ms behind a PUBACK;
+//! - it keys shared-subscription groups by name alone, across topics: each
+//!   prefix gets its own group name ([`Topics::worker_group`](super::Topics::worker_group));
+//! - an expired message at a shared group's cursor stalls the group: tasks
+//!   carry no message expiry (workers skip tasks past their `deadline`);
+//! - when a persistent session disconnects with unacked messages it rewinds
+//!   the group's cursor, so a dead worker's task goes to the rest of the
+//!   group at once (Mosquitto keeps it in the dead session until the session
+//!   expires; the orchestrator's deadline republish covers that case).
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};

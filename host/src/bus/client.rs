@@ -2,7 +2,7 @@
 //! rest of the bus talks to it.
 //!
 //! - Each connection's event loop is polled continuously in exactly one
-//!   place: a thread this client owns ([`drive`]). It reconnects with
+//!   place: a thread this client owns (`drive`). It reconnects with
 //!   exponential backoff and jitter, moves to the next broker of the list
 //!   after `failover_after` failed attempts, and (re)subscribes after every
 //!   CONNACK.

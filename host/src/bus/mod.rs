@@ -6,7 +6,7 @@
 //! MQTT client with its continuously polled event loop, reconnects, broker
 //! failover and ordered manual acks ([`client`]), the embedded rumqttd broker
 //! ([`broker`]), the worker loop that runs tasks through an inner
-//! [`Dispatch`](crate::orchestrator::Dispatch) ([`worker`]), the orchestrator
+//! [`Dispatch`] ([`worker`]), the orchestrator
 //! side, [`MqttDispatch`], which implements the same trait over the bus
 //! ([`dispatch`]), and the dead-letter queue's record ([`dlq`]).
 //!
