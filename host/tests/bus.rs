@@ -270,6 +270,15 @@ fn round_trip(kind: Kind) {
     // And the same plugin missing on the worker is the sandbox's error, exit 2.
     let err = dispatch.run(&task("s/a/nope#1", "nope", json!({}), ws.path(), Duration::from_secs(5))).err().unwrap();
     assert_eq!(err.exit_code, 2, "{err:?}");
+    // A message may not name a plugin by path, nor use relative paths.
+    let by_path = common::test_plugin("echo").display().to_string();
+    let err = dispatch.run(&task("s/a/x#1", &by_path, json!({}), ws.path(), Duration::from_secs(5))).err().unwrap();
+    assert_eq!(err.exit_code, 3, "{err:?}");
+    assert!(err.message.contains("is not a plugin name"), "{}", err.message);
+    let mut rel = task("s/a/echo#2", "echo", json!({}), ws.path(), Duration::from_secs(5));
+    rel.workspace = "../elsewhere".into();
+    let err = dispatch.run(&rel).err().unwrap();
+    assert!(err.message.contains("must be absolute"), "{}", err.message);
     worker.stop();
 }
 

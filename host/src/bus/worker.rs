@@ -9,6 +9,9 @@
 //!   result, or — while the first copy still runs — just acks it.
 //! - A task past its deadline is skipped (the orchestrator has already
 //!   published it again for someone else).
+//! - A task naming a tool by path, or relative / `..` / (with
+//!   `allowed_roots`) out-of-bounds workspace or staging paths, is refused
+//!   (exit 3).
 //! - A malformed, oversized or incomplete message is rejected with a logged
 //!   reason and acked; when it names a response topic, the sender gets a
 //!   non-retryable error back at once. A panic in the inner dispatch becomes
@@ -19,6 +22,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
+use std::path::{Component, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -47,6 +51,10 @@ pub struct WorkerOptions {
     pub remember_bytes: usize,
     /// How long [`run_worker`] waits to be connected and subscribed.
     pub ready_timeout: Duration,
+    /// When set, a task's workspace and staging paths must lie under one of
+    /// these directories. Anyone who can publish on the task topic chooses
+    /// those paths: restrict them (and the broker's ACL) on shared machines.
+    pub allowed_roots: Option<Vec<PathBuf>>,
 }
 
 impl WorkerOptions {
@@ -64,6 +72,7 @@ impl WorkerOptions {
             remember: 4096,
             remember_bytes: 64 << 20,
             ready_timeout: Duration::from_secs(10),
+            allowed_roots: None,
         }
     }
 }
@@ -145,6 +154,7 @@ impl Memory {
 }
 
 struct Inner {
+    allowed_roots: Option<Vec<PathBuf>>,
     bus: Arc<BusClient>,
     dispatch: Arc<dyn Dispatch>,
     assign: String,
@@ -172,6 +182,7 @@ pub fn run_worker(mut opts: WorkerOptions, dispatch: Arc<dyn Dispatch>) -> Resul
     bus.wait_ready(opts.ready_timeout)?;
     tracing::info!(worker = %bus.client_id(), broker = %bus.broker(), subscription = %shared, concurrency, "worker ready");
     let inner = Arc::new(Inner {
+        allowed_roots: opts.allowed_roots.clone(),
         bus,
         dispatch,
         assign: opts.topics.assign(),
@@ -334,7 +345,32 @@ impl Inner {
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "task done");
     }
 
+    /// What a message may not ask of this worker: a tool by path (only
+    /// plugin names from the plugins directory), relative or `..` paths, or
+    /// paths outside the allowed roots.
+    fn refuse(&self, env: &TaskEnvelope) -> Option<String> {
+        let tool = &env.tool;
+        if tool.is_empty() || !tool.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return Some(format!("tool `{tool}` is not a plugin name"));
+        }
+        for (what, path) in [("workspace", &env.payload.workspace), ("staging", &env.payload.staging)] {
+            if !path.is_absolute() || path.components().any(|c| matches!(c, Component::ParentDir)) {
+                return Some(format!("{what} path {} must be absolute, without `..`", path.display()));
+            }
+            if let Some(roots) = &self.allowed_roots {
+                if !roots.iter().any(|r| path.starts_with(r)) {
+                    return Some(format!("{what} path {} is outside the worker's allowed roots", path.display()));
+                }
+            }
+        }
+        None
+    }
+
     fn execute(&self, env: &TaskEnvelope) -> Result<crate::orchestrator::TaskResult, TaskError> {
+        if let Some(why) = self.refuse(env) {
+            tracing::warn!(reason = %why, "task refused");
+            return Err(TaskError { message: format!("refused by the worker: {why}"), exit_code: 3, retryable: false, timed_out: false });
+        }
         let task = env.to_task();
         if !task.workspace.is_dir() {
             return Err(TaskError {

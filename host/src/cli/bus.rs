@@ -56,6 +56,10 @@ pub struct WorkerArgs {
     /// The MQTT client id (default: `td-worker-<random>`).
     #[arg(long)]
     pub client_id: Option<String>,
+    /// Only run tasks whose workspace and staging paths lie under this
+    /// directory (repeatable). Whoever can publish tasks chooses those paths.
+    #[arg(long = "allow-root")]
+    pub allow_roots: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -110,6 +114,14 @@ pub fn worker(cli: &Cli, args: &WorkerArgs) -> anyhow::Result<i32> {
     opts.client.ca_file = args.flags.ca_file.clone();
     if let Some(id) = &args.client_id {
         opts.client.client_id = id.clone();
+    }
+    if !args.allow_roots.is_empty() {
+        let roots = args
+            .allow_roots
+            .iter()
+            .map(|r| r.canonicalize().map_err(|e| UsageError(format!("--allow-root {}: {e}", r.display()))))
+            .collect::<Result<Vec<_>, _>>()?;
+        opts.allowed_roots = Some(roots);
     }
     let inner: Arc<dyn Dispatch> = Arc::new(inner_dispatch(cli)?);
     let worker = bus::run_worker(opts, inner)?;
