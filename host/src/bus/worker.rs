@@ -357,10 +357,10 @@ impl Inner {
             if !path.is_absolute() || path.components().any(|c| matches!(c, Component::ParentDir)) {
                 return Some(format!("{what} path {} must be absolute, without `..`", path.display()));
             }
-            if let Some(roots) = &self.allowed_roots {
-                if !roots.iter().any(|r| path.starts_with(r)) {
-                    return Some(format!("{what} path {} is outside the worker's allowed roots", path.display()));
-                }
+            if let Some(roots) = &self.allowed_roots
+                && !roots.iter().any(|r| path.starts_with(r))
+            {
+                return Some(format!("{what} path {} is outside the worker's allowed roots", path.display()));
             }
         }
         None
