@@ -17,11 +17,11 @@
 //!    YAML) against the schema(s) admitting its `type`, formats asserted;
 //! 4. each event schema and the OpenAPI component of the same name agree.
 //!
-//! The validator is `jsonschema_lint`'s (copied: `validator.rs`, `meta.json`).
+//! The validator is the toolkit's `json_schema`, shared with `jsonschema_lint`.
 //! Returns `{ passed, findings, checked, summary }`.
 
 #[allow(dead_code)]
-mod validator;
+use json_schema as validator;
 
 use std::collections::BTreeMap;
 

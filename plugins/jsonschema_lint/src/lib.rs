@@ -31,7 +31,7 @@
 use std::collections::BTreeSet;
 use std::path::{Component, Path};
 
-mod validator;
+use json_schema as validator;
 
 use validator::{Draft, Formats, Store, Validator};
 

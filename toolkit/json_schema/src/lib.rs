@@ -1731,7 +1731,7 @@ mod tests {
 }
 
 /// The official JSON-Schema-Test-Suite, when `JSON_SCHEMA_TEST_SUITE` names a
-/// checkout: `cargo test -p jsonschema_lint -- --ignored --nocapture`.
+/// checkout: `cargo test -p json_schema -- --ignored --nocapture`.
 /// Cases needing remote references or a draft-specific meta-schema are
 /// counted apart; prints the failing cases.
 #[cfg(test)]
