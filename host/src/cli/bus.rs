@@ -75,9 +75,9 @@ pub struct BrokerArgs {
 /// The bus flags of `taylordash run`: flatten into its args.
 #[derive(Args, Debug, Clone)]
 pub struct RunBusArgs {
-    /// `embedded` (default: rumqttd inside this process), or `mqtt://host:port`
-    /// / `mqtts://host:port` (repeated or comma-separated: tried in order).
-    /// Without this flag and with `--workers` unset, tasks run in-process.
+    /// `embedded` (the default: rumqttd inside this process), `mqtt://host:port`
+    /// / `mqtts://host:port` (repeated or comma-separated: tried in order), or
+    /// `in-process` (no bus: tasks are called directly, as in tests).
     #[arg(long = "broker", env = "TAYLORDASH_BROKER", value_delimiter = ',')]
     pub brokers: Vec<String>,
     /// Local workers to start (0 = only external `taylordash worker`s). Default 2 with `--broker`.
@@ -139,11 +139,14 @@ pub fn broker(_cli: &Cli, args: &BrokerArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// For `taylordash run`: `None` when no bus flag was given (run in-process),
-/// else the local bus (embedded broker or external ones, local workers over
-/// the in-process dispatcher) whose `dispatch` the orchestrator uses.
+/// For `taylordash run`: the local bus (embedded broker or external ones,
+/// local workers over the in-process dispatcher) whose `dispatch` the
+/// orchestrator uses; `None` for `--broker in-process`.
 pub fn local_bus(cli: &Cli, args: &RunBusArgs) -> anyhow::Result<Option<LocalBus>> {
-    if args.brokers.is_empty() && args.workers.is_none() {
+    if args.brokers.iter().any(|b| b == "in-process") {
+        if args.brokers.len() > 1 || args.workers.is_some() {
+            return Err(UsageError("--broker in-process takes no other broker and no --workers".into()).into());
+        }
         return Ok(None);
     }
     let broker = BrokerChoice::parse(&args.brokers).map_err(|e| UsageError(e.to_string()))?;
