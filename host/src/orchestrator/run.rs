@@ -319,7 +319,8 @@ impl Run<'_> {
 
     fn write_agents_json(&self) {
         let dirs = [self.dir.as_path(), self.workspace.as_path()];
-        if let Err(e) = self.journal(|j| Ok(write_agents_json(j, &dirs))) .unwrap_or_else(|e| Err(e.to_string())) {
+        let guard = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = write_agents_json(&guard, &dirs) {
             tracing::warn!(error = %e, "could not write agents.json");
         }
     }
@@ -366,7 +367,7 @@ impl Run<'_> {
             self.say(format_args!("[{}] attempt {attempt}{}", stage.name, if stage.parallel { " (parallel agents)" } else { "" }));
             let started = Instant::now();
             let files = self.agents(stage, attempt, feedback.as_ref())?;
-            self.check_outputs(stage, &files)?;
+            self.check_outputs(stage)?;
             match self.gates(stage, attempt, &files)? {
                 None => {
                     self.journal(|j| j.set_stage(&stage.name, position, "done", attempt, None))?;
@@ -413,7 +414,7 @@ impl Run<'_> {
         }
     }
 
-    fn check_outputs(&self, stage: &Stage, _files: &[String]) -> Result<(), Stop> {
+    fn check_outputs(&self, stage: &Stage) -> Result<(), Stop> {
         let artifacts = self.artifacts.lock().map_err(|_| Stop::Failed("poisoned".into()))?;
         let missing: Vec<&str> =
             stage.outputs.iter().map(|n| n.name.as_str()).filter(|n| !artifacts.contains_key(*n)).collect();
