@@ -94,14 +94,7 @@ impl Sandbox {
         let mounts = Mounts { workspace: call.workspace.map(Path::to_path_buf), out: out.map(Path::to_path_buf) };
         let mut store = self.store(plugin, &call.quotas, &call.grants, &mounts)?;
         let started = Instant::now();
-        let cx = types::Context {
-            run_id: call.context.run_id.clone(),
-            task_id: call.context.task_id.clone(),
-            agent_id: call.context.agent_id.clone(),
-            trace_id: call.context.trace_id.clone(),
-            span_id: call.context.span_id.clone(),
-            attempt: call.context.attempt,
-        };
+        let cx = types::Context::from(&call.context);
         let result = plugin
             .pre
             .instantiate(&mut store)
@@ -239,20 +232,20 @@ pub struct WarmInstance {
 impl WarmInstance {
     /// Call `invoke` on the live instance; `None` when the call failed.
     pub fn invoke(&mut self, input: &str) -> Option<String> {
-        let cx = types::Context::default_for_bench();
+        let cx = types::Context::from(&CallContext::default());
         self.tool.call_invoke(&mut self.store, input, &cx).ok()?.ok()
     }
 }
 
-impl types::Context {
-    fn default_for_bench() -> Self {
+impl From<&CallContext> for types::Context {
+    fn from(c: &CallContext) -> Self {
         types::Context {
-            run_id: String::new(),
-            task_id: String::new(),
-            agent_id: String::new(),
-            trace_id: String::new(),
-            span_id: String::new(),
-            attempt: 0,
+            run_id: c.run_id.clone(),
+            task_id: c.task_id.clone(),
+            agent_id: c.agent_id.clone(),
+            trace_id: c.trace_id.clone(),
+            span_id: c.span_id.clone(),
+            attempt: c.attempt,
         }
     }
 }
