@@ -6,6 +6,7 @@ mod audit;
 mod bus;
 mod invoke;
 mod plugins;
+mod policy;
 mod run;
 mod validate;
 
@@ -68,6 +69,9 @@ enum Command {
     Dlq(bus::DlqCommand),
     /// The audit trail: grants, denials, quota breaches, signatures, role decisions.
     Audit(audit::AuditArgs),
+    /// Check a policy file (and pipelines against it).
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
     /// List runs, show one.
     #[command(subcommand)]
     Runs(run::RunsCommand),
@@ -100,6 +104,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Resume(args) => run::resume(&cli, args),
         Command::Runs(cmd) => run::runs(&cli, cmd),
         Command::Audit(args) => audit::run(&cli, args),
+        Command::Policy(cmd) => policy::run(&cli, cmd),
         Command::Worker(args) => bus::worker(&cli, args),
         Command::Broker(args) => bus::broker(&cli, args),
         Command::Dlq(cmd) => bus::dlq(&cli, cmd),

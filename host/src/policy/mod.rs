@@ -6,48 +6,42 @@
 //! machine. With one, a caller is `--as NAME` (or the OS user), and a name
 //! the policy does not map has no role at all.
 
+pub mod access;
 pub mod audit;
+pub mod read;
 pub mod trust;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Deserialize;
-
+use crate::pipeline::Diagnostics;
 use crate::sandbox::quotas::{parse_bytes, parse_duration};
 use crate::sandbox::{ExecGrant, Grants, Quotas, SandboxError};
 
 pub const ROLES: [&str; 3] = ["admin", "maintainer", "viewer"];
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The policy as read from `policy.yaml` ([`read`] says how). Fields are
+/// what the file says; an absent `roles` means [`ROLES`].
+#[derive(Debug, Clone, Default)]
 pub struct Policy {
-    #[serde(default)]
     pub roles: Vec<String>,
-    #[serde(default)]
     pub principals: BTreeMap<String, String>,
-    #[serde(default)]
     pub plugins: BTreeMap<String, PluginPolicy>,
-    #[serde(default)]
     pub trusted_keys: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct PluginPolicy {
     /// `sha256:<hex>`: the loaded file must match.
     pub digest: Option<String>,
-    #[serde(default)]
     pub quotas: QuotaSpec,
-    #[serde(default)]
     pub grants: GrantSpec,
     /// The least powerful role that may use this plugin's powerful grants.
     pub max_role_to_grant: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct QuotaSpec {
     pub memory: Option<Size>,
     pub fuel: Option<u64>,
@@ -58,25 +52,21 @@ pub struct QuotaSpec {
 }
 
 /// A size as `64MiB` or a plain number of bytes.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum Size {
     Bytes(u64),
     Text(String),
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct GrantSpec {
     pub fs: Option<BTreeMap<String, String>>,
-    #[serde(default)]
     pub env: Vec<String>,
     pub exec: Option<ExecSpec>,
     pub http: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct ExecSpec {
     pub programs: Vec<String>,
     pub timeout: Option<String>,
@@ -85,16 +75,11 @@ pub struct ExecSpec {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
-    #[error("{file}:{line}:{col}: {message}")]
-    Invalid { file: String, line: usize, col: usize, message: String },
+    /// Every problem of the file, one `file:line:col: message` per line.
+    #[error("{0}")]
+    Invalid(Diagnostics),
     #[error("{file}: {message}")]
     Unreadable { file: String, message: String },
-}
-
-impl PolicyError {
-    fn at(file: &str, line: usize, col: usize, message: String) -> Self {
-        PolicyError::Invalid { file: file.to_string(), line, col, message }
-    }
 }
 
 /// Who is calling, and with which role (empty: none).
@@ -109,52 +94,28 @@ pub fn os_user() -> String {
 }
 
 impl Policy {
+    /// Read and check `path`; refused with every problem it has.
     pub fn load(path: &Path) -> Result<Policy, PolicyError> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map_err(|e| PolicyError::Unreadable { file: file.clone(), message: e.to_string() })?;
-        let policy: Policy = serde_yaml_ng::from_str(&text).map_err(|e| {
-            let (line, col) = e.location().map(|l| (l.line(), l.column())).unwrap_or((1, 1));
-            PolicyError::at(&file, line, col, e.to_string())
-        })?;
-        policy.check(&file, &text)?;
-        Ok(policy)
+        Policy::parse(&file, &text)
     }
 
-    /// Names that must exist: roles of principals and of `max_role_to_grant`.
-    fn check(&self, file: &str, text: &str) -> Result<(), PolicyError> {
-        let roles = self.roles();
-        let locate = |needle: &str| {
-            text.lines()
-                .enumerate()
-                .find_map(|(i, l)| l.find(needle).map(|c| (i + 1, c + 1)))
-                .unwrap_or((1, 1))
-        };
-        for (who, role) in &self.principals {
-            if !roles.contains(&role.as_str()) {
-                let (l, c) = locate(who);
-                return Err(PolicyError::at(file, l, c, format!("principal `{who}` has unknown role `{role}`; roles are {}", roles.join(", "))));
-            }
+    /// Read and check policy text; `file` names it in diagnostics.
+    pub fn parse(file: &str, text: &str) -> Result<Policy, PolicyError> {
+        let read = read::read(file, text);
+        if !read.diagnostics.is_empty() {
+            tracing::debug!(file, problems = read.diagnostics.len(), "policy refused");
+            return Err(PolicyError::Invalid(read.diagnostics));
         }
-        for (name, p) in &self.plugins {
-            if let Some(role) = &p.max_role_to_grant {
-                if !roles.contains(&role.as_str()) {
-                    let (l, c) = locate(name);
-                    return Err(PolicyError::at(file, l, c, format!("plugin `{name}`: unknown role `{role}` in max_role_to_grant")));
-                }
-            }
-            if let Some(d) = &p.digest {
-                if !d.starts_with("sha256:") || d.len() != 7 + 64 {
-                    let (l, c) = locate(name);
-                    return Err(PolicyError::at(file, l, c, format!("plugin `{name}`: digest must be `sha256:<64 hex digits>`")));
-                }
-            }
-            p.quotas(&Quotas::default()).map_err(|m| {
-                let (l, c) = locate(name);
-                PolicyError::at(file, l, c, format!("plugin `{name}`: {m}"))
-            })?;
-        }
-        Ok(())
+        tracing::debug!(
+            file,
+            principals = read.policy.principals.len(),
+            plugins = read.policy.plugins.len(),
+            "policy loaded"
+        );
+        Ok(read.policy)
     }
 
     pub fn roles(&self) -> Vec<&str> {
@@ -228,12 +189,26 @@ impl PluginPolicy {
         })
     }
 
+    /// The least powerful role that gets the powerful grants (default: admin).
+    pub fn needed_role(&self) -> &str {
+        self.max_role_to_grant.as_deref().unwrap_or("admin")
+    }
+
+    /// Whether there is anything powerful (exec, env) to grant at all.
+    pub fn has_powerful_grants(&self) -> bool {
+        self.grants.exec.is_some() || !self.grants.env.is_empty()
+    }
+
+    /// Whether a caller of `role` gets the powerful grants: the role is at
+    /// least `max_role_to_grant`. An unknown role (or none) never does.
+    pub fn powerful_allowed(&self, policy: &Policy, role: &str) -> bool {
+        matches!((policy.rank(role), policy.rank(self.needed_role())), (Some(have), Some(need)) if have <= need)
+    }
+
     /// Grants for a caller of `role`: powerful grants (exec, env) only when
     /// the role is at least `max_role_to_grant` (default: admin).
     pub fn grants(&self, policy: &Policy, role: &str) -> Grants {
-        let needed = self.max_role_to_grant.as_deref().unwrap_or("admin");
-        let allowed = matches!((policy.rank(role), policy.rank(needed)), (Some(have), Some(need)) if have <= need);
-        if !allowed {
+        if !self.powerful_allowed(policy, role) {
             return Grants { http: self.http_grant(), ..Grants::default() };
         }
         let env = self

@@ -1,0 +1,533 @@
+//! Reading `policy.yaml` from the positioned YAML tree the pipelines use, so
+//! that every problem is reported at once, each at the `file:line:col` of the
+//! value at fault (a principal's unknown role: at the principal's name).
+//!
+//! Reading never stops at the first problem: an entry at fault is recorded
+//! and left out, and reading goes on. The result is the policy as far as it
+//! could be read plus every problem; [`super::Policy::load`] refuses a policy
+//! with any problem, `taylordash policy check` prints them all.
+
+use std::collections::BTreeMap;
+
+use super::{ExecSpec, GrantSpec, Policy, PluginPolicy, QuotaSpec, ROLES, Size, trust};
+use crate::pipeline::diagnostic::{Diagnostics, did_you_mean};
+use crate::pipeline::model::Named;
+use crate::pipeline::yaml::{self, Node, Pos, Value};
+use crate::sandbox::quotas::{parse_bytes, parse_duration};
+
+const TOP_KEYS: [&str; 4] = ["roles", "principals", "plugins", "trusted_keys"];
+const PLUGIN_KEYS: [&str; 4] = ["digest", "quotas", "grants", "max_role_to_grant"];
+const QUOTA_KEYS: [&str; 6] = ["memory", "fuel", "timeout", "output", "log", "host_calls"];
+const GRANT_KEYS: [&str; 4] = ["fs", "env", "exec", "http"];
+const EXEC_KEYS: [&str; 3] = ["programs", "timeout", "output"];
+const FS_KEYS: [&str; 2] = ["workspace", "out"];
+
+/// A policy as far as it could be read, and every problem found.
+#[derive(Debug, Clone, Default)]
+pub struct ReadPolicy {
+    pub policy: Policy,
+    pub diagnostics: Diagnostics,
+    /// The plugin entries' names with where they were written (for checks
+    /// against a plugins directory, which loading does not do).
+    pub plugin_names: Vec<Named>,
+}
+
+/// Read policy text; `file` names it in diagnostics, which come sorted by position.
+pub fn read(file: &str, text: &str) -> ReadPolicy {
+    let mut r = Reader { file, out: ReadPolicy::default() };
+    match yaml::parse(text, yaml::Limits::default()) {
+        // The tree's messages are written for pipelines; the limits and the
+        // refusal of anchors (YAML bombs) hold for policy files just the same.
+        Err(e) => r.error(e.pos, e.message.replace("pipelines", "policy files")),
+        Ok(None) => r.error(Pos { line: 1, col: 1 }, "the policy is empty (a policy without principals gives nobody a role)"),
+        Ok(Some(root)) => r.root(&root),
+    }
+    r.out.diagnostics.0.sort();
+    r.out
+}
+
+struct Reader<'a> {
+    file: &'a str,
+    out: ReadPolicy,
+}
+
+/// `path: message`, or the message alone at the top of the document.
+fn at(path: &str, message: impl std::fmt::Display) -> String {
+    if path.is_empty() { message.to_string() } else { format!("{path}: {message}") }
+}
+
+impl Reader<'_> {
+    fn error(&mut self, pos: Pos, message: impl Into<String>) {
+        self.out.diagnostics.push(self.file, pos, message);
+    }
+
+    fn wrong_type(&mut self, node: &Node, path: &str, expected: &str) {
+        self.error(node.pos, at(path, format!("must be {expected}, found {}", node.kind())));
+    }
+
+    /// Entries of a mapping whose keys are fields among `allowed`. The
+    /// message of an unknown field keeps the words serde used before
+    /// ("unknown field"), which scripts and tests match on.
+    fn fields<'n>(&mut self, node: &'n Node, path: &str, allowed: &[&str]) -> Vec<(&'n str, &'n Node)> {
+        let mut out: Vec<(&str, &Node)> = Vec::new();
+        for (key, name, value) in self.mapping(node, path) {
+            if !allowed.contains(&name) {
+                let hint = did_you_mean(name, allowed.iter().copied());
+                self.error(key.pos, at(path, format!("unknown field `{name}`{hint}; fields are {}", allowed.join(", "))));
+                continue;
+            }
+            out.push((name, value));
+        }
+        out
+    }
+
+    /// Entries of a mapping with free keys (names of principals, plugins),
+    /// without duplicates.
+    fn mapping<'n>(&mut self, node: &'n Node, path: &str) -> Vec<(&'n Node, &'n str, &'n Node)> {
+        let Value::Map(entries) = &node.value else {
+            if node.kind() != "null" {
+                self.wrong_type(node, path, "a mapping");
+            }
+            return Vec::new();
+        };
+        let mut out: Vec<(&Node, &str, &Node)> = Vec::with_capacity(entries.len());
+        for (k, v) in entries {
+            let Some(name) = k.as_str() else {
+                self.error(k.pos, at(path, "keys must be names, not lists or mappings"));
+                continue;
+            };
+            if let Some((first, _, _)) = out.iter().find(|(_, seen, _)| *seen == name) {
+                self.error(k.pos, at(path, format!("duplicate key `{name}` (first at {})", first.pos)));
+                continue;
+            }
+            out.push((k, name, v));
+        }
+        out
+    }
+
+    fn string(&mut self, node: &Node, path: &str) -> Option<String> {
+        match &node.value {
+            Value::Scalar { text, .. } if node.kind() == "a string" => Some(text.clone()),
+            _ => {
+                self.wrong_type(node, path, "a string");
+                None
+            }
+        }
+    }
+
+    /// A list of strings, each with its position; a null value is an empty list.
+    fn strings(&mut self, node: &Node, path: &str) -> Vec<(String, Pos)> {
+        match &node.value {
+            Value::Seq(items) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, n)| self.string(n, &format!("{path}[{i}]")).map(|s| (s, n.pos)))
+                .collect(),
+            _ if node.kind() == "null" => Vec::new(),
+            _ => {
+                self.wrong_type(node, path, "a list of strings");
+                Vec::new()
+            }
+        }
+    }
+
+    /// A whole number; `2_000_000_000` is allowed, as DESIGN.md writes it.
+    fn whole(&mut self, node: &Node, path: &str) -> Option<u64> {
+        let n = match &node.value {
+            Value::Scalar { text, plain: true } => text.replace('_', "").parse::<u64>().ok(),
+            _ => None,
+        };
+        if n.is_none() {
+            self.wrong_type(node, path, "a whole number");
+        }
+        n
+    }
+
+    /// A size: a number of bytes or text such as `64MiB`.
+    fn size(&mut self, node: &Node, path: &str) -> Option<Size> {
+        match &node.value {
+            Value::Scalar { .. } if node.kind() == "a number" => self.whole(node, path).map(Size::Bytes),
+            Value::Scalar { text, .. } if node.kind() == "a string" => match parse_bytes(text) {
+                Ok(_) => Some(Size::Text(text.clone())),
+                Err(e) => {
+                    self.error(node.pos, at(path, e));
+                    None
+                }
+            },
+            _ => {
+                self.wrong_type(node, path, "a size such as 64MiB");
+                None
+            }
+        }
+    }
+
+    /// A duration as text (`10s`, `250ms`, or plain seconds), checked.
+    fn duration(&mut self, node: &Node, path: &str) -> Option<String> {
+        let text = node.as_str().filter(|_| matches!(node.kind(), "a string" | "a number"));
+        match text.map(|t| (t, parse_duration(t))) {
+            Some((t, Ok(d))) if !d.is_zero() => Some(t.to_string()),
+            Some((t, Ok(_))) => {
+                self.error(node.pos, at(path, format!("`{t}` is zero; every call would time out at once")));
+                None
+            }
+            Some((_, Err(e))) => {
+                self.error(node.pos, at(path, e));
+                None
+            }
+            None => {
+                self.wrong_type(node, path, "a duration such as 10s");
+                None
+            }
+        }
+    }
+
+    fn root(&mut self, root: &Node) {
+        if !matches!(root.value, Value::Map(_)) {
+            self.wrong_type(root, "the policy", "a mapping");
+            return;
+        }
+        let entries = self.fields(root, "", &TOP_KEYS);
+        // Roles first: principals and max_role_to_grant are checked against
+        // them, wherever `roles` sits in the file.
+        if let Some((_, node)) = entries.iter().find(|(k, _)| *k == "roles") {
+            self.roles(node);
+        }
+        for (key, node) in entries {
+            match key {
+                "principals" => self.principals(node),
+                "plugins" => self.plugins(node),
+                "trusted_keys" => self.trusted_keys(node),
+                _ => {}
+            }
+        }
+    }
+
+    fn roles(&mut self, node: &Node) {
+        let mut roles: Vec<String> = Vec::new();
+        for (i, (role, pos)) in self.strings(node, "roles").into_iter().enumerate() {
+            if role.trim().is_empty() {
+                self.error(pos, format!("roles[{i}]: a role needs a name"));
+            } else if roles.contains(&role) {
+                self.error(pos, format!("roles[{i}]: `{role}` is listed twice"));
+            } else {
+                roles.push(role);
+            }
+        }
+        self.out.policy.roles = roles;
+    }
+
+    fn known_roles(&self) -> Vec<String> {
+        if self.out.policy.roles.is_empty() {
+            ROLES.iter().map(|r| r.to_string()).collect()
+        } else {
+            self.out.policy.roles.clone()
+        }
+    }
+
+    /// `None` when `role` is one of the policy's roles, else why not.
+    fn unknown_role(&self, role: &str) -> Option<String> {
+        let roles = self.known_roles();
+        if roles.iter().any(|r| r == role) {
+            return None;
+        }
+        let hint = did_you_mean(role, roles.iter().map(String::as_str));
+        Some(format!("unknown role `{role}`{hint}; roles are {}", roles.join(", ")))
+    }
+
+    fn principals(&mut self, node: &Node) {
+        for (key, name, value) in self.mapping(node, "principals") {
+            let Some(role) = self.string(value, &format!("principals.{name}")) else { continue };
+            if let Some(why) = self.unknown_role(&role) {
+                // At the principal's name: the entry is about who, and the
+                // position has been part of the message since the first
+                // release (scripts match on it).
+                self.error(key.pos, format!("principal `{name}` has {why}"));
+            }
+            self.out.policy.principals.insert(name.to_string(), role);
+        }
+    }
+
+    fn plugins(&mut self, node: &Node) {
+        for (key, name, body) in self.mapping(node, "plugins") {
+            self.out.plugin_names.push(Named { name: name.to_string(), pos: key.pos });
+            let plugin = self.plugin(name, body);
+            self.out.policy.plugins.insert(name.to_string(), plugin);
+        }
+    }
+
+    fn plugin(&mut self, name: &str, body: &Node) -> PluginPolicy {
+        let path = format!("plugins.{name}");
+        let mut p = PluginPolicy::default();
+        for (key, v) in self.fields(body, &path, &PLUGIN_KEYS) {
+            let here = format!("{path}.{key}");
+            match key {
+                "digest" => p.digest = self.digest(v, &here),
+                "quotas" => p.quotas = self.quotas(v, &here),
+                "grants" => p.grants = self.grants(v, &here),
+                "max_role_to_grant" => {
+                    if let Some(role) = self.string(v, &here) {
+                        match self.unknown_role(&role) {
+                            Some(why) => self.error(v.pos, at(&here, why)),
+                            None => p.max_role_to_grant = Some(role),
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        p
+    }
+
+    fn digest(&mut self, node: &Node, path: &str) -> Option<String> {
+        let d = self.string(node, path)?;
+        let hex = d.strip_prefix("sha256:").unwrap_or_default();
+        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Some(d)
+        } else {
+            self.error(node.pos, at(path, format!("`{d}` is not `sha256:<64 hex digits>` (`taylordash plugins list` prints them)")));
+            None
+        }
+    }
+
+    fn quotas(&mut self, node: &Node, path: &str) -> QuotaSpec {
+        let mut q = QuotaSpec::default();
+        for (key, v) in self.fields(node, path, &QUOTA_KEYS) {
+            let here = format!("{path}.{key}");
+            match key {
+                "memory" => q.memory = self.nonzero_size(v, &here),
+                "output" => q.output = self.nonzero_size(v, &here),
+                "log" => q.log = self.size(v, &here),
+                "timeout" => q.timeout = self.duration(v, &here),
+                "host_calls" => q.host_calls = self.whole(v, &here),
+                "fuel" => {
+                    q.fuel = self.whole(v, &here).filter(|n| {
+                        let ok = *n > 0;
+                        if !ok {
+                            self.error(v.pos, at(&here, "0 fuel would stop every call before its first instruction"));
+                        }
+                        ok
+                    })
+                }
+                _ => {}
+            }
+        }
+        q
+    }
+
+    /// Memory and output of 0 would make every call fail; that is never meant.
+    fn nonzero_size(&mut self, node: &Node, path: &str) -> Option<Size> {
+        let size = self.size(node, path)?;
+        if super::size(&size) == Ok(0) {
+            self.error(node.pos, at(path, "must be more than 0 bytes; every call would fail"));
+            return None;
+        }
+        Some(size)
+    }
+
+    fn grants(&mut self, node: &Node, path: &str) -> GrantSpec {
+        let mut g = GrantSpec::default();
+        for (key, v) in self.fields(node, path, &GRANT_KEYS) {
+            let here = format!("{path}.{key}");
+            match key {
+                "fs" => g.fs = Some(self.fs(v, &here)),
+                "env" => g.env = self.env(v, &here),
+                "exec" => g.exec = self.exec(v, &here),
+                "http" => g.http = Some(self.http(v, &here)),
+                _ => {}
+            }
+        }
+        g
+    }
+
+    /// The mounts are fixed (`/workspace` read-only, `/out` read-write), so
+    /// `fs` may only restate them: anything else would be a grant the
+    /// sandbox silently does not give, and the operator should know.
+    fn fs(&mut self, node: &Node, path: &str) -> BTreeMap<String, String> {
+        let mut fs = BTreeMap::new();
+        for (key, v) in self.fields(node, path, &FS_KEYS) {
+            let here = format!("{path}.{key}");
+            let Some(mode) = self.string(v, &here) else { continue };
+            let (fixed, why) = match key {
+                "workspace" => ("read", "/workspace is always mounted read-only; a tool's writes go to /out and are merged after the call"),
+                _ => ("write", "/out is always a fresh read-write directory"),
+            };
+            if mode == fixed {
+                fs.insert(key.to_string(), mode);
+            } else {
+                self.error(v.pos, at(&here, format!("`{mode}` cannot be granted: {why}")));
+            }
+        }
+        fs
+    }
+
+    fn env(&mut self, node: &Node, path: &str) -> Vec<String> {
+        let mut names = Vec::new();
+        for (i, (name, pos)) in self.strings(node, path).into_iter().enumerate() {
+            if name.is_empty() || name.contains(['=', '\0']) || name.chars().any(char::is_whitespace) {
+                self.error(pos, format!("{path}[{i}]: `{name}` is not an environment variable name"));
+            } else {
+                names.push(name);
+            }
+        }
+        names
+    }
+
+    fn exec(&mut self, node: &Node, path: &str) -> Option<ExecSpec> {
+        let mut spec = ExecSpec::default();
+        let mut programs = None;
+        for (key, v) in self.fields(node, path, &EXEC_KEYS) {
+            let here = format!("{path}.{key}");
+            match key {
+                "programs" => programs = Some(self.programs(v, &here)),
+                "timeout" => spec.timeout = self.duration(v, &here),
+                "output" => spec.output = self.nonzero_size(v, &here),
+                _ => {}
+            }
+        }
+        if !matches!(node.value, Value::Map(_)) {
+            return None;
+        }
+        match programs {
+            Some(p) => spec.programs = p,
+            None => {
+                self.error(node.pos, at(path, "missing field `programs`: an exec grant names the programs it allows"));
+                return None;
+            }
+        }
+        Some(spec)
+    }
+
+    fn programs(&mut self, node: &Node, path: &str) -> Vec<String> {
+        let mut programs = Vec::new();
+        for (i, (program, pos)) in self.strings(node, path).into_iter().enumerate() {
+            // A grant is matched against the program a call names, exactly;
+            // a command line (`python3 -m pytest`) would match nothing.
+            // Paths may contain spaces, bare names may not.
+            let looks_like_command = !program.contains('/') && program.chars().any(char::is_whitespace);
+            if program.trim().is_empty() || program.contains('\0') {
+                self.error(pos, format!("{path}[{i}]: a program needs a name or a path"));
+            } else if looks_like_command {
+                self.error(pos, format!("{path}[{i}]: `{program}` is not a program: name the program alone; its arguments come from the call"));
+            } else {
+                programs.push(program);
+            }
+        }
+        programs
+    }
+
+    fn http(&mut self, node: &Node, path: &str) -> Vec<String> {
+        let mut allowed = Vec::new();
+        for (i, (entry, pos)) in self.strings(node, path).into_iter().enumerate() {
+            match host_port(&entry) {
+                Ok(()) => allowed.push(entry),
+                Err(why) => self.error(pos, format!("{path}[{i}]: `{entry}` {why}")),
+            }
+        }
+        allowed
+    }
+
+    fn trusted_keys(&mut self, node: &Node) {
+        for (i, (key, pos)) in self.strings(node, "trusted_keys").into_iter().enumerate() {
+            match trust::parse_public_key(&key) {
+                Ok(_) => self.out.policy.trusted_keys.push(key),
+                Err(trust::TrustError::Key(_, why)) => {
+                    self.error(pos, format!("trusted_keys[{i}]: `{key}` is not an Ed25519 public key: {why}"))
+                }
+                Err(other) => self.error(pos, format!("trusted_keys[{i}]: {other}")),
+            }
+        }
+    }
+}
+
+/// An http grant is compared with a request's `host:port` as text
+/// (`[v6]:port` for IPv6), so anything else could never match.
+fn host_port(entry: &str) -> Result<(), String> {
+    const SHAPE: &str = "is not `host:port` (e.g. api.example.com:443, [::1]:8080)";
+    if entry.contains("://") || entry.contains('/') {
+        return Err(format!("{SHAPE}: no scheme or path, the grant is for a host and port"));
+    }
+    let (host, port) = entry.rsplit_once(':').ok_or_else(|| format!("{SHAPE}: the port is missing"))?;
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => {}
+        _ => return Err(format!("{SHAPE}: `{port}` is not a port (1-65535)")),
+    }
+    let bare_v6 = host.contains(':') && !(host.starts_with('[') && host.ends_with(']'));
+    if host.is_empty() || bare_v6 || host.chars().any(|c| c.is_whitespace() || c == '@') {
+        return Err(format!("{SHAPE}: `{host}` is not a host name or address"));
+    }
+    if host.chars().any(|c| c.is_ascii_uppercase()) {
+        return Err(format!("{SHAPE}: write the host in lower case (`{}`), as requests name it", entry.to_ascii_lowercase()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<String> {
+        read("p.yaml", text).diagnostics.0.iter().map(|d| d.to_string()).collect()
+    }
+
+    #[test]
+    fn a_good_policy_has_no_problems() {
+        let text = "roles: [admin, maintainer, viewer]\nprincipals: { alice: admin, dash: viewer }\nplugins:\n  bash_runner:\n    digest: \"sha256:".to_string()
+            + &"ab".repeat(32)
+            + "\"\n    quotas: { memory: 64MiB, fuel: 2_000_000_000, timeout: 10s, output: 1048576 }\n    grants: { fs: { workspace: read, out: write }, env: [LANG], exec: { programs: [python3], timeout: 60s }, http: [\"api.example.com:443\", \"[::1]:8080\"] }\n    max_role_to_grant: maintainer\n";
+        assert_eq!(problems(&text), Vec::<String>::new());
+        let r = read("p.yaml", &text);
+        assert_eq!(r.policy.plugins["bash_runner"].quotas.fuel, Some(2_000_000_000));
+        assert_eq!(r.plugin_names[0].pos, Pos { line: 4, col: 3 });
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_its_value() {
+        let text = "\
+roles: [admin, maintainer, viewer]
+principals: { alice: admin, bob: maintaner }
+plugins:
+  x:
+    digest: sha256:abc
+    quotas: { memory: 64XB, fuel: lots, timeout: 0s }
+    grants:
+      exec: { programs: [\"python3 -m pytest\"] }
+      http: [example.com, \"http://a.b:80\"]
+      fs: { workspace: write }
+    max_role_to_grant: root
+    grnts: {}
+trusted_keys: [\"ed25519:zz\"]
+";
+        assert_eq!(
+            problems(text),
+            [
+                "p.yaml:2:29: principal `bob` has unknown role `maintaner` (did you mean \"maintainer\"?); roles are admin, maintainer, viewer",
+                "p.yaml:5:13: plugins.x.digest: `sha256:abc` is not `sha256:<64 hex digits>` (`taylordash plugins list` prints them)",
+                "p.yaml:6:23: plugins.x.quotas.memory: `64XB`: unknown size unit `xb` (use B, KiB, MiB, GiB)",
+                "p.yaml:6:35: plugins.x.quotas.fuel: must be a whole number, found a string",
+                "p.yaml:6:50: plugins.x.quotas.timeout: `0s` is zero; every call would time out at once",
+                "p.yaml:8:26: plugins.x.grants.exec.programs[0]: `python3 -m pytest` is not a program: name the program alone; its arguments come from the call",
+                "p.yaml:9:14: plugins.x.grants.http[0]: `example.com` is not `host:port` (e.g. api.example.com:443, [::1]:8080): the port is missing",
+                "p.yaml:9:27: plugins.x.grants.http[1]: `http://a.b:80` is not `host:port` (e.g. api.example.com:443, [::1]:8080): no scheme or path, the grant is for a host and port",
+                "p.yaml:10:24: plugins.x.grants.fs.workspace: `write` cannot be granted: /workspace is always mounted read-only; a tool's writes go to /out and are merged after the call",
+                "p.yaml:11:24: plugins.x.max_role_to_grant: unknown role `root`; roles are admin, maintainer, viewer",
+                "p.yaml:12:5: plugins.x: unknown field `grnts` (did you mean \"grants\"?); fields are digest, quotas, grants, max_role_to_grant",
+                "p.yaml:13:16: trusted_keys[0]: `ed25519:zz` is not an Ed25519 public key: Invalid character 'z' at position 0",
+            ]
+        );
+    }
+
+    #[test]
+    fn custom_roles_and_structure() {
+        assert_eq!(
+            problems("roles: [owner, owner]\nprincipals: { a: admin }\nplugins: [x]\nrols: []\n"),
+            [
+                "p.yaml:1:16: roles[1]: `owner` is listed twice",
+                "p.yaml:2:15: principal `a` has unknown role `admin`; roles are owner",
+                "p.yaml:3:10: plugins: must be a mapping, found a list",
+                "p.yaml:4:1: unknown field `rols` (did you mean \"roles\"?); fields are roles, principals, plugins, trusted_keys",
+            ]
+        );
+        assert_eq!(problems(""), ["p.yaml:1:1: the policy is empty (a policy without principals gives nobody a role)"]);
+        assert_eq!(problems("a: &x 1\n"), ["p.yaml:1:4: anchors (`&name`) are not supported in policy files"]);
+    }
+}
