@@ -33,8 +33,9 @@ use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{Client, Connection, Event, MqttOptions, Request};
 use rumqttc::{NetworkOptions, Outgoing, Transport};
 
-use super::BusError;
+use super::auth::BusAuth;
 use super::envelope::MAX_PACKET;
+use super::{BusError, now_ms};
 
 /// A broker's address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +138,8 @@ pub struct ClientOptions {
     /// Publish on a second connection (`<client_id>-pub`), so a reply never
     /// waits behind the broker's PUBACK of the request (see [`BusClient`]).
     pub split_publish: bool,
+    /// Sign every published message (see [`super::auth`]).
+    pub auth: Option<Arc<BusAuth>>,
 }
 
 impl ClientOptions {
@@ -158,6 +161,7 @@ impl ClientOptions {
             connect_timeout: Duration::from_secs(3),
             subscriptions: Vec::new(),
             split_publish: true,
+            auth: None,
         }
     }
 
@@ -368,6 +372,7 @@ pub struct BusClient {
     incoming: flume::Receiver<Delivery>,
     brokers: Vec<BrokerAddr>,
     client_id: String,
+    auth: Option<Arc<BusAuth>>,
 }
 
 /// What [`BusClient::recv_timeout`] got.
@@ -402,7 +407,7 @@ impl BusClient {
         } else {
             None
         };
-        Ok(BusClient { sub, publ, incoming: rx, brokers: opts.brokers, client_id: opts.client_id })
+        Ok(BusClient { sub, publ, incoming: rx, brokers: opts.brokers, client_id: opts.client_id, auth: opts.auth })
     }
 
     pub fn client_id(&self) -> &str {
@@ -449,8 +454,18 @@ impl BusClient {
         Ok(())
     }
 
-    /// Publish at QoS 1. Blocks while the request channel is full.
+    /// Publish at QoS 1, signed (when this client signs) to expire after
+    /// the signer's `ttl`. Blocks while the request channel is full.
     pub fn publish(&self, topic: &str, payload: Vec<u8>, properties: PublishProperties) -> Result<(), BusError> {
+        let exp = self.auth.as_ref().map(|a| now_ms() + a.ttl.as_millis() as u64).unwrap_or(0);
+        self.publish_until(topic, payload, properties, exp)
+    }
+
+    /// Publish at QoS 1, signed (when this client signs) to expire at `exp` (Unix ms).
+    pub fn publish_until(&self, topic: &str, payload: Vec<u8>, mut properties: PublishProperties, exp: u64) -> Result<(), BusError> {
+        if let Some(auth) = &self.auth {
+            auth.sign(topic, &mut properties, &payload, exp);
+        }
         let link = self.publ.as_ref().unwrap_or(&self.sub);
         link.client
             .publish_with_properties(topic, QoS::AtLeastOnce, false, payload, properties)

@@ -19,6 +19,9 @@
 //! - A failed task's result is acked when it arrives: the `Dispatch` trait
 //!   gives errors no ack hook, and losing that result only means the
 //!   orchestrator's retry runs again.
+//! - With a key ([`ClientOptions::auth`]), tasks are signed to expire at
+//!   their deadline, and a result without a valid tag (unsigned, forged,
+//!   expired, replayed) is refused, acked and recorded as an audit event.
 //! - A gate's result is also published on `validation/gates/status`, and
 //!   `docs/update/trigger` / `validation/gates/status` events a tool emitted
 //!   on their topics, all in the run's trace.
@@ -32,12 +35,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
+use super::auth::{AuthError, BusAuth, Record};
 use super::client::{BrokerAddr, BusClient, ClientOptions, Delivery, FastPath};
 use super::dlq::DlqStore;
 use super::envelope::{DlqPayload, Envelope, ResultEnvelope, ResultPayload, TaskEnvelope, MAX_MESSAGE};
 use super::topics::Topics;
 use super::{BusError, hex_id, now_ms};
 use crate::orchestrator::{Dispatch, Task, TaskError, TaskResult};
+use crate::policy::audit::AuditLog;
 
 #[derive(Debug, Clone)]
 pub struct DispatchOptions {
@@ -51,6 +56,8 @@ pub struct DispatchOptions {
     /// The DLQ store (SQLite); `None` keeps only the DLQ topic.
     pub dlq: Option<PathBuf>,
     pub ready_timeout: Duration,
+    /// Where refused (unauthenticated) results are recorded.
+    pub audit: Option<AuditLog>,
 }
 
 impl DispatchOptions {
@@ -64,6 +71,7 @@ impl DispatchOptions {
             max_message: MAX_MESSAGE,
             dlq: None,
             ready_timeout: Duration::from_secs(10),
+            audit: None,
         }
     }
 }
@@ -83,6 +91,8 @@ struct Inner {
     reply_topic: String,
     pending: Mutex<HashMap<String, Pending>>,
     max_message: usize,
+    auth: Option<Arc<BusAuth>>,
+    audit: Option<AuditLog>,
 }
 
 pub struct MqttDispatch {
@@ -127,6 +137,7 @@ impl MqttDispatch {
     /// Connect, subscribe to this dispatcher's response topic, start routing results.
     pub fn connect(mut opts: DispatchOptions) -> Result<Self, BusError> {
         let id = opts.client.client_id.clone();
+        let auth = opts.client.auth.clone();
         let reply_topic = opts.topics.results_for(&id)?;
         opts.client.subscriptions = vec![reply_topic.clone()];
         let dlq = opts.dlq.as_deref().map(DlqStore::open).transpose()?;
@@ -149,6 +160,8 @@ impl MqttDispatch {
             reply_topic,
             pending: Mutex::new(HashMap::new()),
             max_message: opts.max_message,
+            auth,
+            audit: opts.audit,
         });
         let _ = slot.set(Arc::downgrade(&inner));
         let router = {
@@ -196,7 +209,7 @@ impl MqttDispatch {
         let props = env.properties(Some(self.inner.reply_topic.clone()), Some(Bytes::from(env.msg_id.clone().into_bytes())), None);
         self.inner
             .bus
-            .publish(&self.inner.topics.assign(), bytes, props)
+            .publish_until(&self.inner.topics.assign(), bytes, props, env.deadline)
             .map_err(|e| bus_error(format!("task {}: {e}", env.task_id)))
     }
 
@@ -359,14 +372,31 @@ impl Inner {
     /// Hand a result to the `run` waiting for it; gives the delivery back
     /// (with why) when none is.
     #[allow(clippy::result_large_err)] // the delivery itself, handed back; no allocation
+    ///
+    /// An authenticated result's nonce is used up only when it is taken, so
+    /// the router, checking again what comes back, records it then, and
+    /// judges a refusal the same way.
     fn deliver(&self, d: Delivery) -> Result<(), Delivery> {
+        let verified = match &self.auth {
+            Some(auth) => match auth.verify(&d, Record::No) {
+                Ok(v) => Some(v),
+                Err(_) => return Err(d),
+            },
+            None => None,
+        };
         let Ok(result) = ResultEnvelope::decode(d.payload(), self.max_message) else { return Err(d) };
         let key = d.correlation().map(|c| String::from_utf8_lossy(c).into_owned()).unwrap_or_else(|| result.msg_id.clone());
         let mut pending = self.lock_pending();
-        let taken = match pending.get(&key) {
-            Some(p) if result.seq <= p.seq => p.tx.try_send((d.clone(), result)).is_ok(),
-            _ => false,
-        };
+        let takeable = matches!(pending.get(&key), Some(p) if result.seq <= p.seq);
+        if !takeable {
+            return Err(d);
+        }
+        if let (Some(auth), Some(v)) = (&self.auth, &verified)
+            && auth.claim(v).is_err()
+        {
+            return Err(d);
+        }
+        let taken = pending.get(&key).is_some_and(|p| p.tx.try_send((d.clone(), result)).is_ok());
         if taken {
             pending.remove(&key);
             Ok(())
@@ -379,6 +409,12 @@ impl Inner {
     /// else log why, drop and ack them.
     fn route(&self) {
         while let Some(d) = self.bus.recv() {
+            if let Some(auth) = &self.auth
+                && let Err(e) = auth.verify(&d, Record::Yes)
+            {
+                self.refuse_unauthenticated(&d, e);
+                continue;
+            }
             let result = match ResultEnvelope::decode(d.payload(), self.max_message) {
                 Ok(r) => r,
                 Err(e) => {
@@ -400,6 +436,15 @@ impl Inner {
             tracing::debug!(msg_id = %key, seq = result.seq, task = %result.task_id, "{why}");
             self.bus.ack(&d);
         }
+    }
+
+    fn refuse_unauthenticated(&self, d: &Delivery, e: AuthError) {
+        tracing::warn!(topic = %d.topic(), reason = %e, "result refused: not authenticated");
+        if let Some(audit) = &self.audit {
+            let claimed = ResultEnvelope::decode(d.payload(), self.max_message).ok();
+            audit.append(&[super::auth::refusal_event("result", d, &e, claimed.as_ref())]);
+        }
+        self.bus.ack(d);
     }
 }
 

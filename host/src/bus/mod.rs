@@ -36,6 +36,7 @@
 //! paths (the same machine, or a shared mount). A worker that cannot find
 //! the workspace answers with a non-retryable error saying so.
 
+pub mod auth;
 pub mod broker;
 pub mod client;
 pub mod dispatch;
@@ -47,6 +48,7 @@ pub mod worker;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use auth::{AuthError, BusAuth, BusKey};
 pub use broker::EmbeddedBroker;
 pub use client::{BrokerAddr, BusClient, ClientOptions, Credentials, Delivery};
 pub use dispatch::{DispatchOptions, MqttDispatch};
@@ -56,6 +58,7 @@ pub use topics::Topics;
 pub use worker::{Worker, WorkerOptions, WorkerStats, run_worker};
 
 use crate::orchestrator::{Dispatch, Task, TaskError, TaskResult};
+use crate::policy::audit::AuditLog;
 
 /// Why the bus could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +79,8 @@ pub enum BusError {
     Tls { broker: String, reason: String },
     #[error(transparent)]
     Envelope(#[from] EnvelopeError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
     #[error("DLQ store {path}: {source}")]
     Dlq { path: PathBuf, source: rusqlite::Error },
     #[error("{0}")]
@@ -120,6 +125,12 @@ pub struct LocalBusOptions {
     pub ca_file: Option<PathBuf>,
     /// Where the DLQ record lives (a SQLite file), if anywhere.
     pub dlq: Option<PathBuf>,
+    /// The key that signs and checks every message. `None` with the embedded
+    /// broker: a fresh key only this process knows. `None` with external
+    /// brokers: messages travel unsigned (the CLI refuses that unless asked).
+    pub key: Option<BusKey>,
+    /// Where refused messages are recorded.
+    pub audit: Option<AuditLog>,
 }
 
 /// A bus for one `taylordash run`: the embedded broker (if chosen), `workers`
@@ -142,20 +153,29 @@ impl LocalBus {
             }
             BrokerChoice::External(list) => (None, list.clone()),
         };
+        let key = match (&opts.key, &broker) {
+            (Some(k), _) => Some(k.clone()),
+            (None, Some(_)) => Some(BusKey::generate()?),
+            (None, None) => None,
+        };
+        // Each party its own signer, as if in its own process.
         let with_auth = |mut c: ClientOptions| {
             c.credentials = opts.credentials.clone();
             c.ca_file = opts.ca_file.clone();
+            c.auth = key.clone().map(|k| Arc::new(BusAuth::new(k)));
             c
         };
         let mut workers = Vec::with_capacity(opts.workers);
         for _ in 0..opts.workers {
             let mut w = WorkerOptions::new(brokers.clone(), topics.clone());
             w.client = with_auth(w.client);
+            w.audit = opts.audit.clone();
             workers.push(run_worker(w, inner.clone())?);
         }
         let mut d = DispatchOptions::new(brokers, topics);
         d.client = with_auth(d.client);
         d.dlq = opts.dlq.clone();
+        d.audit = opts.audit.clone();
         let dispatch = MqttDispatch::connect(d)?;
         Ok(LocalBus { dispatch, workers, broker })
     }

@@ -16,6 +16,11 @@
 //!   reason and acked; when it names a response topic, the sender gets a
 //!   non-retryable error back at once. A panic in the inner dispatch becomes
 //!   an error result. Nothing a message contains stops the worker.
+//! - With a key ([`ClientOptions::auth`]), a task must carry a valid tag
+//!   ([`super::auth`]): an unsigned, forged, expired or replayed one is
+//!   refused, acked, never answered (its sender is unknown) and recorded as
+//!   an audit event. The broker redelivering a task this worker is still
+//!   running is not a replay.
 //! - Workers use a short session expiry: a dead worker's session (and the
 //!   shared-subscription messages a broker may still route to it) goes away
 //!   quickly, and the orchestrator's deadline republish covers the rest.
@@ -30,11 +35,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::auth::{AuthError, BusAuth, Record, refusal_event};
 use super::client::{BrokerAddr, BusClient, ClientOptions, Delivery, Recv};
 use super::envelope::{self, Envelope, EnvelopeError, ResultEnvelope, ResultPayload, TaskEnvelope, MAX_MESSAGE};
 use super::topics::Topics;
 use super::{BusError, hex_id, now_ms};
 use crate::orchestrator::{Dispatch, TaskError};
+use crate::policy::audit::AuditLog;
 
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
@@ -55,6 +62,8 @@ pub struct WorkerOptions {
     /// these directories. Anyone who can publish on the task topic chooses
     /// those paths: restrict them (and the broker's ACL) on shared machines.
     pub allowed_roots: Option<Vec<PathBuf>>,
+    /// Where refused (unauthenticated) tasks are recorded.
+    pub audit: Option<AuditLog>,
 }
 
 impl WorkerOptions {
@@ -73,6 +82,7 @@ impl WorkerOptions {
             remember_bytes: 64 << 20,
             ready_timeout: Duration::from_secs(10),
             allowed_roots: None,
+            audit: None,
         }
     }
 }
@@ -88,6 +98,8 @@ pub struct WorkerStats {
     pub rejected: AtomicU64,
     /// Tasks that arrived past their deadline.
     pub expired: AtomicU64,
+    /// Tasks refused as unsigned, forged, expired or replayed.
+    pub refused: AtomicU64,
 }
 
 enum Seen {
@@ -111,6 +123,10 @@ enum Begin {
 }
 
 impl Memory {
+    fn is_running(&self, msg_id: &str) -> bool {
+        matches!(self.map.get(msg_id), Some(Seen::Running))
+    }
+
     fn begin(&mut self, msg_id: &str) -> Begin {
         match self.map.get(msg_id) {
             Some(Seen::Running) => Begin::Running,
@@ -155,6 +171,8 @@ impl Memory {
 
 struct Inner {
     allowed_roots: Option<Vec<PathBuf>>,
+    auth: Option<Arc<BusAuth>>,
+    audit: Option<AuditLog>,
     bus: Arc<BusClient>,
     dispatch: Arc<dyn Dispatch>,
     assign: String,
@@ -183,6 +201,8 @@ pub fn run_worker(mut opts: WorkerOptions, dispatch: Arc<dyn Dispatch>) -> Resul
     tracing::info!(worker = %bus.client_id(), broker = %bus.broker(), subscription = %shared, concurrency, "worker ready");
     let inner = Arc::new(Inner {
         allowed_roots: opts.allowed_roots.clone(),
+        auth: opts.client.auth.clone(),
+        audit: opts.audit.clone(),
         bus,
         dispatch,
         assign: opts.topics.assign(),
@@ -262,6 +282,11 @@ impl Inner {
             tracing::warn!(%topic, "message on an unexpected topic skipped");
             self.bus.ack(&d);
             return;
+        }
+        if let Some(auth) = &self.auth
+            && let Err(e) = auth.verify(&d, Record::Yes)
+        {
+            return self.refuse_unauthenticated(&d, e);
         }
         let env = match TaskEnvelope::decode(d.payload(), self.max_message) {
             Ok(env) => env,
@@ -406,6 +431,27 @@ impl Inner {
         }
     }
 
+    /// A task without a valid tag: log, count, audit and ack, unanswered.
+    fn refuse_unauthenticated(&self, d: &Delivery, e: AuthError) {
+        // What the message claims to be; unverified, for the record only.
+        let claimed = TaskEnvelope::decode(d.payload(), self.max_message).ok();
+        if let (AuthError::Replayed(_), Some(env)) = (&e, &claimed)
+            && self.memory.lock().unwrap_or_else(|p| p.into_inner()).is_running(&env.msg_id)
+        {
+            // The broker redelivering a task still running here (after a
+            // reconnect): its result will answer it.
+            self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
+            self.bus.ack(d);
+            return;
+        }
+        tracing::warn!(topic = %d.topic(), reason = %e, "task refused: not authenticated");
+        self.stats.refused.fetch_add(1, Ordering::Relaxed);
+        if let Some(audit) = &self.audit {
+            audit.append(&[refusal_event("task", d, &e, claimed.as_ref())]);
+        }
+        self.bus.ack(d);
+    }
+
     /// Log, count, answer when the sender can be answered, and ack.
     fn reject(&self, d: &Delivery, reason: &str) {
         tracing::warn!(topic = %d.topic(), bytes = d.payload().len(), reason, "task message rejected");
@@ -439,3 +485,4 @@ impl From<EnvelopeError> for TaskError {
         TaskError { message: e.to_string(), exit_code: 2, retryable: false, timed_out: false }
     }
 }
+

@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{Cli, UsageError};
-use crate::bus::{self, BrokerChoice, Credentials, LocalBus, LocalBusOptions, Topics, WorkerOptions};
+use crate::bus::{self, BrokerChoice, BusAuth, BusKey, Credentials, LocalBus, LocalBusOptions, Topics, WorkerOptions};
 use crate::orchestrator::{Dispatch, InProcess};
 
 /// How to reach the broker(s); shared by `worker` and `run`.
@@ -26,6 +26,15 @@ pub struct BrokerFlags {
     /// Topic prefix, so several deployments can share one broker.
     #[arg(long, env = "TAYLORDASH_BUS_PREFIX", default_value = "")]
     pub prefix: String,
+    /// The key every message is signed and checked with (HMAC-SHA256): a
+    /// file of at least 64 hex digits, mode 600, the same for the
+    /// orchestrator and all its workers (`openssl rand -hex 32 > bus.key`).
+    #[arg(long = "bus-key", env = "TAYLORDASH_BUS_KEY_FILE")]
+    pub bus_key: Option<PathBuf>,
+    /// Send and accept unsigned messages on a shared broker: anyone who can
+    /// publish there can then run tasks on the workers.
+    #[arg(long = "insecure-unsigned-bus")]
+    pub insecure_unsigned: bool,
 }
 
 impl BrokerFlags {
@@ -35,6 +44,34 @@ impl BrokerFlags {
             (Some(u), p) => Ok(Some(Credentials { username: u.clone(), password: p.clone().unwrap_or_default() })),
             (None, Some(_)) => Err(UsageError("--mqtt-password needs --mqtt-username".into())),
         }
+    }
+
+    /// The bus key. On a shared (external) broker one is required unless
+    /// unsigned messages were asked for; the embedded broker of `run` makes
+    /// its own when none is given.
+    fn key(&self, shared_broker: bool) -> Result<Option<BusKey>, UsageError> {
+        if let Some(path) = &self.bus_key {
+            if self.insecure_unsigned {
+                return Err(UsageError("--bus-key and --insecure-unsigned-bus contradict each other".into()));
+            }
+            return BusKey::load(path).map(Some).map_err(|e| UsageError(e.to_string()));
+        }
+        if shared_broker && !self.insecure_unsigned {
+            return Err(UsageError(
+                "messages on a shared broker must be signed: pass --bus-key FILE, the same file for the orchestrator \
+                 and every worker (create it with `openssl rand -hex 32 > bus.key && chmod 600 bus.key`), or \
+                 --insecure-unsigned-bus to let anyone who can publish on the broker run tasks"
+                    .into(),
+            ));
+        }
+        if shared_broker {
+            tracing::warn!("bus messages are unsigned (--insecure-unsigned-bus): anyone who can publish on the broker can run tasks");
+        }
+        Ok(None)
+    }
+
+    fn auth(&self, shared_broker: bool) -> Result<Option<Arc<BusAuth>>, UsageError> {
+        Ok(self.key(shared_broker)?.map(|k| Arc::new(BusAuth::new(k))))
     }
 }
 
@@ -112,6 +149,8 @@ pub fn worker(cli: &Cli, args: &WorkerArgs) -> anyhow::Result<i32> {
     opts.client.session_expiry = Duration::from_secs(args.session_expiry);
     opts.client.credentials = args.flags.credentials()?;
     opts.client.ca_file = args.flags.ca_file.clone();
+    opts.client.auth = args.flags.auth(true)?;
+    opts.audit = Some(cli.audit_log());
     if let Some(id) = &args.client_id {
         opts.client.client_id = id.clone();
     }
@@ -154,7 +193,10 @@ pub fn local_bus(cli: &Cli, args: &RunBusArgs) -> anyhow::Result<Option<LocalBus
     if workers == 0 && broker == BrokerChoice::Embedded {
         return Err(UsageError("--workers 0 needs an external --broker that `taylordash worker`s can reach".into()).into());
     }
+    let shared = matches!(broker, BrokerChoice::External(_));
     let opts = LocalBusOptions {
+        key: args.flags.key(shared)?,
+        audit: Some(cli.audit_log()),
         broker,
         prefix: args.flags.prefix.clone(),
         workers,
@@ -219,6 +261,8 @@ pub fn dlq(cli: &Cli, cmd: &DlqCommand) -> anyhow::Result<i32> {
             let mut opts = bus::DispatchOptions::new(brokers, topics);
             opts.client.credentials = flags.credentials()?;
             opts.client.ca_file = flags.ca_file.clone();
+            opts.client.auth = flags.auth(true)?;
+            opts.audit = Some(cli.audit_log());
             let dispatch = bus::MqttDispatch::connect(opts)?;
             match dispatch.replay(&entry.envelope) {
                 Ok(mut res) => {
