@@ -8,7 +8,10 @@
 //!   redelivered after its deadline and completes once;
 //! - a whole pipeline over the bus: every message of the run shares its
 //!   trace_id (envelope and `traceparent`), results nest under their task;
-//! - malformed and oversized messages are logged and skipped.
+//! - malformed and oversized messages are logged and skipped;
+//! - with a bus key, replayed, forged, unsigned, other-key and expired tasks
+//!   are refused by the worker and such results by the orchestrator, each
+//!   an audit event.
 //!
 //! Every test uses its own topic prefix, so they run in parallel on one broker.
 
@@ -26,8 +29,11 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use taylordash::bus::envelope::{self, ResultEnvelope, TaskEnvelope, MAX_MESSAGE};
 use taylordash::bus::{
-    BrokerAddr, BusClient, ClientOptions, DispatchOptions, EmbeddedBroker, MqttDispatch, Topics, WorkerOptions, run_worker,
+    BrokerAddr, BusAuth, BusClient, BusKey, ClientOptions, DispatchOptions, EmbeddedBroker, MqttDispatch, Topics, WorkerOptions,
+    run_worker,
 };
+use taylordash::bus::auth::AUTH_PROPERTY;
+use taylordash::policy::audit::AuditLog;
 use taylordash::bus::client::Recv;
 use taylordash::orchestrator::{Dispatch, InProcess, Orchestrator, RunOptions, RunStatus, Task, TaskError, TaskResult};
 use taylordash::pipeline::{self, Context};
@@ -424,6 +430,113 @@ fn malformed_is_logged_and_skipped(kind: Kind) {
         logs.lines().any(|l| l.contains("result message rejected") && l.contains(dispatch.bus().client_id())),
         "the dispatcher logs the bad result:\n{logs}"
     );
+}
+
+/// The next message on `topic` that `tap` sees (acked).
+fn next_on(tap: &BusClient, topic: &str) -> taylordash::bus::Delivery {
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        match tap.recv_timeout(left) {
+            Recv::Message(d) => {
+                tap.ack(&d);
+                if d.topic() == topic {
+                    return d;
+                }
+            }
+            other => panic!("nothing on {topic}: {other:?}"),
+        }
+    }
+}
+
+/// Signed buses: a task or result is accepted once, from a holder of the
+/// key, before it expires; every other copy is refused and audited.
+fn forged_and_replayed_are_refused(kind: Kind) {
+    let addr = broker(kind);
+    let topics = prefix("auth");
+    let key = BusKey::from_bytes(vec![42; 32]).unwrap();
+    let signer = || Some(Arc::new(BusAuth::new(key.clone())));
+    let audit_dir = tempfile::tempdir().unwrap();
+    let audit = AuditLog::new(audit_dir.path().join("audit.jsonl"));
+    let tap = raw_client(&addr, vec![topics.all()]);
+    let (inner, _cache) = in_process();
+    let mut wo = worker_options(&addr, &topics);
+    wo.client.auth = signer();
+    wo.audit = Some(audit.clone());
+    let worker = run_worker(wo, inner).unwrap();
+    let mut d = DispatchOptions::new(vec![addr.clone()], topics.clone());
+    d.client.session_expiry = Duration::from_secs(10);
+    d.client.auth = signer();
+    d.audit = Some(audit.clone());
+    d.grace = Duration::from_millis(500);
+    d.max_deliveries = 1;
+    let dispatch = MqttDispatch::connect(d).unwrap();
+    let results = topics.results_for(dispatch.bus().client_id()).unwrap();
+    let ws = tempfile::tempdir().unwrap();
+
+    // A signed task runs; the tap keeps it and its result as they travelled.
+    let mut r = dispatch.run(&task("s/a/echo#1", "echo", json!({ "n": 1 }), ws.path(), Duration::from_secs(10))).expect("signed round trip");
+    (r.ack.take().unwrap())();
+    let task_msg = next_on(&tap, &topics.assign());
+    let result_msg = next_on(&tap, &results);
+    assert!(task_msg.user_property(AUTH_PROPERTY).is_some_and(|t| t.starts_with("v1;key=")), "tasks carry a tag");
+    assert!(result_msg.user_property(AUTH_PROPERTY).is_some(), "results carry a tag");
+
+    let me = raw_client(&addr, Vec::new()); // publishes exactly what it is given
+    let props = task_msg.properties().unwrap().clone();
+    // 1. The same task again, byte for byte.
+    me.publish(&topics.assign(), task_msg.payload().to_vec(), props.clone()).unwrap();
+    // 2. Its input changed under the same tag.
+    let mut altered: Value = serde_json::from_slice(task_msg.payload()).unwrap();
+    altered["payload"]["input"] = json!(r#"{"n":666}"#.to_string());
+    me.publish(&topics.assign(), serde_json::to_vec(&altered).unwrap(), props.clone()).unwrap();
+    // 3. No tag at all; 4. another key's; 5. the right key, expired a minute ago.
+    let mut unsigned = props.clone();
+    unsigned.user_properties.retain(|(k, _)| k != AUTH_PROPERTY);
+    me.publish(&topics.assign(), task_msg.payload().to_vec(), unsigned.clone()).unwrap();
+    let mut other = unsigned.clone();
+    BusAuth::new(BusKey::from_bytes(vec![7; 32]).unwrap()).sign(&topics.assign(), &mut other, task_msg.payload(), taylordash::bus::now_ms() + 60_000);
+    me.publish(&topics.assign(), task_msg.payload().to_vec(), other).unwrap();
+    let mut stale = unsigned.clone();
+    BusAuth::new(key.clone()).sign(&topics.assign(), &mut stale, task_msg.payload(), taylordash::bus::now_ms() - 60_000);
+    me.publish(&topics.assign(), task_msg.payload().to_vec(), stale).unwrap();
+    wait_until("the worker to refuse five tasks", Duration::from_secs(10), || worker.stats().refused.load(Ordering::SeqCst) == 5);
+    assert_eq!(worker.stats().executed.load(Ordering::SeqCst), 1, "nothing refused ran");
+
+    // The result again, and a forged one, to the dispatcher.
+    let rprops = result_msg.properties().unwrap().clone();
+    me.publish(&results, result_msg.payload().to_vec(), rprops.clone()).unwrap();
+    me.publish(&results, result_msg.payload().to_vec().into_iter().rev().collect(), rprops).unwrap();
+
+    // A forged result cannot complete a waiting task: with the worker gone,
+    // an answer without the key is refused and the task dead-letters.
+    worker.stop();
+    let waiting = {
+        let t = task("s/a/echo#2", "echo", json!({ "n": 2 }), ws.path(), Duration::from_millis(1500));
+        let dispatch = Arc::new(dispatch);
+        let d = dispatch.clone();
+        (std::thread::spawn(move || d.run(&t)), dispatch)
+    };
+    let pending = next_on(&tap, &topics.assign());
+    let forged = ResultEnvelope::decode(result_msg.payload(), MAX_MESSAGE).unwrap();
+    let asked = TaskEnvelope::decode(pending.payload(), MAX_MESSAGE).unwrap();
+    let mut forged = forged;
+    (forged.msg_id, forged.task_id, forged.seq) = (asked.msg_id.clone(), asked.task_id.clone(), asked.seq);
+    let reply = taylordash::bus::envelope::Envelope::properties(&forged, None, pending.correlation().cloned(), None);
+    me.publish(pending.response_topic().unwrap(), forged.encode(MAX_MESSAGE).unwrap(), reply).unwrap();
+    let err = waiting.0.join().unwrap().err().expect("a forged result does not complete the task");
+    assert!(err.message.contains("no worker finished"), "{}", err.message);
+
+    let events = audit.read().unwrap();
+    let kinds = |c: &str| events.iter().filter(|e| e.capability == c && e.decision == "deny").count();
+    assert_eq!(
+        (kinds("bus:replayed"), kinds("bus:forged"), kinds("bus:unsigned"), kinds("bus:expired")),
+        (2, 3, 2, 1),
+        "replayed: task + result; forged: altered task, other key, reversed result; unsigned: task + the forged answer:\n{events:#?}"
+    );
+    let replay = events.iter().find(|e| e.capability == "bus:replayed").unwrap();
+    assert_eq!((replay.run_id.as_str(), replay.trace_id.as_str(), replay.plugin.as_str()), ("run-bus-test", TRACE, "echo"));
+    assert!(replay.detail.starts_with(&format!("task on {} refused: replayed: nonce ", topics.assign())), "{}", replay.detail);
 }
 
 /// A pipeline over the bus (one worker, zero in-process execution): every
@@ -874,9 +987,17 @@ fn pipeline_with_two_worker_processes(kind: Kind) {
         }
     };
     let topics = prefix("cli");
+    let key = home.path().join("bus.key");
+    std::fs::write(&key, "3f".repeat(32)).unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let key = key.to_str().unwrap();
+    // Unsigned on a shared broker only when asked for.
+    let out = taylordash(home.path(), &["worker", "--broker", &url, "--prefix", topics.prefix()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("messages on a shared broker must be signed: pass --bus-key FILE"));
     let workers: Vec<Proc> = (0..2)
         .map(|_| {
-            let w = Proc::spawn(taylordash(home.path(), &["worker", "--broker", &url, "--prefix", topics.prefix(), "--session-expiry", "2"]));
+            let w = Proc::spawn(taylordash(home.path(), &["worker", "--broker", &url, "--prefix", topics.prefix(), "--session-expiry", "2", "--bus-key", key]));
             w.wait_for("ready");
             w
         })
@@ -894,7 +1015,7 @@ fn pipeline_with_two_worker_processes(kind: Kind) {
     );
     std::fs::write(home.path().join("fan.yaml"), yaml).unwrap();
     let started = Instant::now();
-    let out = taylordash(home.path(), &["run", "fan.yaml", "--workspace", "ws", "--broker", &url, "--workers", "0", "--prefix", topics.prefix(), "-q"])
+    let out = taylordash(home.path(), &["run", "fan.yaml", "--workspace", "ws", "--broker", &url, "--workers", "0", "--prefix", topics.prefix(), "--bus-key", key, "-q"])
         .current_dir(home.path())
         .output()
         .unwrap();
@@ -918,14 +1039,14 @@ mod embedded {
     against!(Embedded, round_trip, two_workers_share, duplicate_executes_once, malformed_is_logged_and_skipped,
              one_trace_per_run, killed_worker_task_is_redelivered, unanswered_task_goes_to_the_dlq,
              pipeline_with_two_worker_processes, falls_over_to_the_next_broker,
-             poison_task_goes_to_the_dlq_then_replays);
+             poison_task_goes_to_the_dlq_then_replays, forged_and_replayed_are_refused);
 }
 
 mod mosquitto {
     against!(Mosquitto, round_trip, two_workers_share, duplicate_executes_once, malformed_is_logged_and_skipped,
              one_trace_per_run, killed_worker_task_is_redelivered, unanswered_task_goes_to_the_dlq,
              pipeline_with_two_worker_processes, falls_over_to_the_next_broker, broker_restart_mid_task_loses_nothing,
-             poison_task_goes_to_the_dlq_then_replays,
+             poison_task_goes_to_the_dlq_then_replays, forged_and_replayed_are_refused,
              mqtts_round_trip);
 }
 
