@@ -398,6 +398,11 @@ fn with_trusted_keys_only_plugins_signed_by_them_load() {
 
 /// A one-page HTTP server on loopback; counts the connections it accepted.
 fn http_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    http_server_with(b"hello")
+}
+
+/// A loopback HTTP server answering every request with `body`; counts hits.
+fn http_server_with(body: &'static [u8]) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -408,7 +413,9 @@ fn http_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
             counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let mut buf = [0u8; 4096];
             let _ = stream.read(&mut buf);
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body);
         }
     });
     (port, hits)
@@ -419,9 +426,11 @@ fn http_reaches_only_granted_hosts_and_never_internal_names() {
     let env = Env::new();
     let (granted, granted_hits) = http_server();
     let (other, other_hits) = http_server();
+    static BIG: [u8; 4096] = [b'x'; 4096];
+    let (big, _) = http_server_with(&BIG);
     let policy = policy(
         &env,
-        &format!("principals: {{ tester: admin }}\nplugins:\n  adversary:\n    grants:\n      http: [\"127.0.0.1:{granted}\", \"localhost:{granted}\"]\n"),
+        &format!("principals: {{ tester: admin }}\nplugins:\n  adversary:\n    quotas: {{ http_body: 1KiB }}\n    grants:\n      http: [\"127.0.0.1:{granted}\", \"localhost:{granted}\", \"127.0.0.1:{big}\"]\n"),
     );
     let get = |url: String| {
         let input = serde_json::json!({ "attack": "http_get", "url": url }).to_string();
@@ -448,7 +457,16 @@ fn http_reaches_only_granted_hosts_and_never_internal_names() {
     assert!(stderr(&ssrf).contains("resolves to internal address"), "{}", stderr(&ssrf));
     assert_eq!(granted_hits.load(std::sync::atomic::Ordering::SeqCst), 1);
 
+    // A granted host answering past the plugin's http_body quota is cut off.
+    let flood = get(format!("http://127.0.0.1:{big}/big"));
+    assert_eq!(code(&flood), 3, "{}", stderr(&flood));
+    assert!(
+        stderr(&flood).contains(&format!("denied http: GET http://127.0.0.1:{big}/big: the response body exceeds plugin `adversary`'s http_body quota (1024 bytes)")),
+        "{}",
+        stderr(&flood)
+    );
+
     let audit = env.taylordash(&["audit", "--denied", "--json"]);
     let events: Vec<serde_json::Value> = serde_json::from_slice(&audit.stdout).unwrap();
-    assert_eq!(events.iter().filter(|e| e["capability"] == "http").count(), 2);
+    assert_eq!(events.iter().filter(|e| e["capability"] == "http").count(), 3);
 }

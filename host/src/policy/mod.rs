@@ -49,6 +49,8 @@ pub struct QuotaSpec {
     pub output: Option<Size>,
     pub log: Option<Size>,
     pub host_calls: Option<u64>,
+    /// The largest HTTP request or response body (default 16 MiB).
+    pub http_body: Option<Size>,
 }
 
 /// A size as `64MiB` or a plain number of bytes.
@@ -169,9 +171,11 @@ impl PluginPolicy {
     /// Outgoing HTTP is not a "powerful" grant: it reaches only the host:port
     /// pairs named, and internal addresses only by IP literal.
     fn http_grant(&self) -> Option<crate::sandbox::http::HttpGrant> {
+        let max_body = self.quotas.http_body.as_ref().and_then(|s| size(s).ok()).unwrap_or(crate::sandbox::http::MAX_BODY);
         self.grants.http.as_ref().map(|allowed| crate::sandbox::http::HttpGrant {
             allowed: allowed.clone(),
             timeout: Duration::from_secs(10),
+            max_body,
         })
     }
 

@@ -17,7 +17,7 @@ use crate::sandbox::quotas::{parse_bytes, parse_duration};
 
 const TOP_KEYS: [&str; 4] = ["roles", "principals", "plugins", "trusted_keys"];
 const PLUGIN_KEYS: [&str; 4] = ["digest", "quotas", "grants", "max_role_to_grant"];
-const QUOTA_KEYS: [&str; 6] = ["memory", "fuel", "timeout", "output", "log", "host_calls"];
+const QUOTA_KEYS: [&str; 7] = ["memory", "fuel", "timeout", "output", "log", "host_calls", "http_body"];
 const GRANT_KEYS: [&str; 4] = ["fs", "env", "exec", "http"];
 const EXEC_KEYS: [&str; 3] = ["programs", "timeout", "output"];
 const FS_KEYS: [&str; 2] = ["workspace", "out"];
@@ -297,6 +297,7 @@ impl Reader<'_> {
                 "memory" => q.memory = self.nonzero_size(v, &here),
                 "output" => q.output = self.nonzero_size(v, &here),
                 "log" => q.log = self.size(v, &here),
+                "http_body" => q.http_body = self.nonzero_size(v, &here),
                 "timeout" => q.timeout = self.duration(v, &here),
                 "host_calls" => q.host_calls = self.whole(v, &here),
                 "fuel" => {

@@ -6,7 +6,9 @@
 //! (SSRF, DNS rebinding); internal addresses are reachable only when the grant
 //! names the IP literal itself. Redirects are not followed by the host: a
 //! guest that follows one makes a new request, checked again. Connect,
-//! first-byte and between-bytes timeouts bound every request.
+//! first-byte and between-bytes timeouts bound every request, and request
+//! and response bodies are cut off past `max_body` bytes (the plugin's
+//! `http_body` quota), each breach a denial.
 //!
 //! Known gap: the name is resolved again when connecting, so a resolver that
 //! answers differently the second time is not caught here.
@@ -14,6 +16,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::capabilities::{Denial, Denials, record};
@@ -23,6 +26,27 @@ use super::capabilities::{Denial, Denials, record};
 pub struct HttpGrant {
     pub allowed: Vec<String>,
     pub timeout: Duration,
+    /// The largest request or response body, in bytes.
+    pub max_body: u64,
+}
+
+/// The default `http_body` quota.
+pub const MAX_BODY: u64 = 16 << 20;
+
+/// `body`, failing with `too_large` (and a recorded denial) past `max` bytes.
+fn limited(body: WasiBody, max: u64, too_large: HttpError, denials: &Denials, detail: String) -> WasiBody {
+    let denials = denials.clone();
+    let mut too_large = Some(too_large);
+    Limited::new(body, usize::try_from(max).unwrap_or(usize::MAX))
+        .map_err(move |e| match e.downcast::<HttpError>() {
+            Ok(inner) => *inner,
+            Err(e) if e.is::<LengthLimitError>() => {
+                record(&denials, Denial { capability: "http", detail: detail.clone() });
+                too_large.take().unwrap_or(HttpError::HttpProtocolError)
+            }
+            Err(_) => HttpError::HttpProtocolError,
+        })
+        .boxed_unsync()
 }
 
 /// The wasi:http hooks of one call.
@@ -80,6 +104,12 @@ impl WasiHttpHooks for HttpHooks {
             %target, decision = "allow", "capability granted");
         let denials = self.denials.clone();
         let plugin = self.plugin.clone();
+        let max = grant.max_body;
+        let what = format!("{} {uri}", request.method());
+        let request = request.map(|body| {
+            let detail = format!("{what}: the request body exceeds plugin `{plugin}`'s http_body quota ({max} bytes)");
+            limited(body, max, HttpError::HttpRequestBodySize(Some(max)), &denials, detail)
+        });
         Box::new(async move {
             if host.parse::<IpAddr>().is_err() {
                 let addrs = tokio::net::lookup_host(&target)
@@ -99,7 +129,9 @@ impl WasiHttpHooks for HttpHooks {
                 between_bytes_timeout: Some(grant.timeout),
             };
             let (res, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
-            Ok((res.map(http_body_util::BodyExt::boxed_unsync), Box::new(io) as Io))
+            let detail = format!("{what}: the response body exceeds plugin `{plugin}`'s http_body quota ({max} bytes)");
+            let res = res.map(|body| limited(body.boxed_unsync(), max, HttpError::HttpResponseBodySize(Some(max)), &denials, detail));
+            Ok((res, Box::new(io) as Io))
         })
     }
 }

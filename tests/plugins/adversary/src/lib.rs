@@ -72,8 +72,14 @@ fn http_get(url: &str) -> Result<Value, String> {
     let incoming = resp.consume().map_err(|_| "consume")?;
     let stream = incoming.stream().map_err(|_| "stream")?;
     let mut bytes = Vec::new();
-    while let Ok(chunk) = stream.blocking_read(64 << 10) {
-        bytes.extend_from_slice(&chunk);
+    loop {
+        match stream.blocking_read(64 << 10) {
+            Ok(chunk) => bytes.extend_from_slice(&chunk),
+            Err(wasi::io::streams::StreamError::Closed) => break,
+            Err(wasi::io::streams::StreamError::LastOperationFailed(e)) => {
+                return Err(format!("reading the body: {}", e.to_debug_string()));
+            }
+        }
     }
     Ok(json!({ "status": status, "body": String::from_utf8_lossy(&bytes) }))
 }
