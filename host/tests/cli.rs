@@ -470,3 +470,41 @@ fn http_reaches_only_granted_hosts_and_never_internal_names() {
     let events: Vec<serde_json::Value> = serde_json::from_slice(&audit.stdout).unwrap();
     assert_eq!(events.iter().filter(|e| e["capability"] == "http").count(), 3);
 }
+
+/// A granted program runs under Landlock where the kernel has it: it reads
+/// the system, writes its scratch copy, and reaches nothing else — not a
+/// file beside the run, not a loopback TCP port. Without Landlock the host
+/// must say the program runs unconfined.
+#[test]
+fn exec_is_confined_to_its_scratch_copy() {
+    let env = Env::new();
+    let secret = env.path("secret.txt");
+    std::fs::write(&secret, "host secret").unwrap();
+    let outside = env.path("escaped.txt");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let policy = policy(&env, "principals: { tester: admin }\nplugins:\n  adversary:\n    grants:\n      exec: { programs: [sh], timeout: 20s }\n");
+    let script = format!(
+        "cat {s} || echo READ-DENIED; (echo pwned > {o}) || echo WRITE-DENIED; echo made > made.txt && echo WROTE-SCRATCH; \
+         test -r /etc/passwd && echo READ-ETC; \
+         /usr/bin/python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}), timeout=2)' 2>/dev/null && echo TCP-OPEN || echo TCP-DENIED",
+        s = secret.display(),
+        o = outside.display()
+    );
+    let input = serde_json::json!({ "attack": "exec", "program": "sh", "args": ["-c", script] }).to_string();
+    let out = env.taylordash(&["--policy", &policy, "--as", "tester", "invoke", &adversary(), "--input", &input]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let said = doc["stdout"].as_str().unwrap().to_string();
+    assert!(said.contains("WROTE-SCRATCH") && said.contains("READ-ETC"), "the program works in its scratch copy: {said}");
+    if taylordash::sandbox::confine::kernel_abi().is_none() {
+        assert!(stderr(&out).contains("runs unconfined"), "{}", stderr(&out));
+        return;
+    }
+    assert!(stderr(&out).contains("confined by Landlock"), "{}", stderr(&out));
+    assert!(said.contains("READ-DENIED") && !said.contains("host secret"), "a file outside the scratch copy is unreadable: {said}");
+    assert!(said.contains("WRITE-DENIED") && !outside.exists(), "nothing is written outside the scratch copy: {said}");
+    if std::path::Path::new("/usr/bin/python3").exists() {
+        assert!(said.contains("TCP-DENIED"), "no TCP connections: {said}");
+    }
+}

@@ -4,9 +4,13 @@
 //! (never the workspace itself), with a cleared environment, its own timeout
 //! and an output cap; files it creates or changes in the scratch copy come
 //! back through the call's `/out` staging directory, so the usual merge rules
-//! (`add_only`) apply. What it cannot contain: the program runs as the host
-//! user, with that user's filesystem and network access. Grant only programs
-//! you would run yourself on the inputs the pipeline gives them.
+//! (`add_only`) apply. Where the kernel has Landlock ([`super::confine`]),
+//! the program can read only the system directories and its own
+//! installation, write only the scratch copy and a private `TMPDIR`, and
+//! open no TCP connections. What it cannot contain: the program runs as the
+//! host user, may use all the CPU and memory its timeout allows, and without
+//! Landlock has that user's whole filesystem and network. Grant only
+//! programs you would run yourself on the inputs the pipeline gives them.
 
 use std::io::Read;
 use std::path::Path;
@@ -14,6 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use super::capabilities::ExecGrant;
+use super::confine::{self, Confinement};
 use super::staging::{copy_tree, copy_changed};
 
 /// What a finished program left behind.
@@ -35,19 +40,30 @@ pub fn run_granted(
     workspace: Option<&Path>,
     out: Option<&Path>,
 ) -> Result<ExecOutput, String> {
-    // Said every time, because it is true every time: nothing below confines
-    // the program's own access to the host (no Landlock, no namespaces yet).
-    tracing::warn!(target: "taylordash::audit", program, "exec: the granted program runs unconfined, as the host user");
     let scratch = tempfile::tempdir().map_err(|e| format!("exec: no scratch directory: {e}"))?;
+    let tmp = tempfile::tempdir().map_err(|e| format!("exec: no temporary directory: {e}"))?;
     if let Some(ws) = workspace {
         copy_tree(ws, scratch.path()).map_err(|e| format!("exec: cannot copy the workspace: {e}"))?;
     }
-    let mut child = Command::new(program)
+    let mut cmd = Command::new(program);
+    let resolved = confine::resolve(program, SAFE_PATH).ok_or_else(|| format!("exec `{program}`: not found on {SAFE_PATH}"))?;
+    match confine::prepare(&resolved, &[scratch.path(), tmp.path()]) {
+        Confinement::Ready(ruleset) => {
+            tracing::info!(target: "taylordash::audit", program, "exec: confined by Landlock (reads system and its own installation, writes its scratch copy, no TCP)");
+            confine::apply(&mut cmd, ruleset);
+        }
+        // Said every time, because it is true every time.
+        Confinement::Unavailable(why) => {
+            tracing::warn!(target: "taylordash::audit", program, reason = %why, "exec: the granted program runs unconfined, as the host user");
+        }
+    }
+    let mut child = cmd
         .args(args)
         .current_dir(scratch.path())
         .env_clear()
         .env("PATH", SAFE_PATH)
         .env("HOME", scratch.path())
+        .env("TMPDIR", tmp.path())
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -21,6 +21,7 @@ pub mod capabilities;
 pub mod engine;
 pub mod error;
 pub mod escape;
+pub mod confine;
 pub mod exec;
 pub mod host_imports;
 pub mod http;
