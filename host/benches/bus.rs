@@ -25,7 +25,7 @@ use criterion::Criterion;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{Packet, PublishProperties};
 use rumqttc::v5::{Client, Event, MqttOptions};
-use taylordash::bus::{BrokerAddr, DispatchOptions, EmbeddedBroker, MqttDispatch, Topics, WorkerOptions, run_worker};
+use taylordash::bus::{BrokerAddr, BusAuth, BusKey, DispatchOptions, EmbeddedBroker, MqttDispatch, Topics, WorkerOptions, run_worker};
 use taylordash::orchestrator::{Dispatch, InProcess, Task};
 use taylordash::sandbox::{Sandbox, SandboxOptions};
 
@@ -177,12 +177,19 @@ fn task(ws: &std::path::Path) -> Task {
 }
 
 impl Rig {
-    fn start(name: &'static str, addr: BrokerAddr, inner: Arc<dyn Dispatch>, workers: usize) -> Rig {
+    /// With `key`, every message is signed and checked (as `taylordash run` does).
+    fn start(name: &'static str, addr: BrokerAddr, inner: Arc<dyn Dispatch>, workers: usize, key: Option<&BusKey>) -> Rig {
         let topics = Topics::new(&id("bench")).unwrap();
+        let signer = || key.map(|k| Arc::new(BusAuth::new(k.clone())));
         let workers = (0..workers)
-            .map(|_| run_worker(WorkerOptions::new(vec![addr.clone()], topics.clone()), inner.clone()).expect("worker"))
+            .map(|_| {
+                let mut w = WorkerOptions::new(vec![addr.clone()], topics.clone());
+                w.client.auth = signer();
+                run_worker(w, inner.clone()).expect("worker")
+            })
             .collect();
         let mut d = DispatchOptions::new(vec![addr.clone()], topics);
+        d.client.auth = signer();
         d.client.session_expiry = Duration::from_secs(30);
         let dispatch = Arc::new(MqttDispatch::connect(d).expect("dispatcher"));
         let workspace = tempfile::tempdir().unwrap();
@@ -265,15 +272,19 @@ fn main() {
     // `TAYLORDASH_BENCH_THROUGHPUT_ONLY=<secs>`: only the tasks/s figure (for profiling).
     if let Some(secs) = std::env::var("TAYLORDASH_BENCH_THROUGHPUT_ONLY").ok().and_then(|s| s.parse::<f64>().ok()) {
         for (name, addr) in std::iter::once(("embedded (rumqttd)", embedded.addr())).chain(mosquitto().map(|a| ("mosquitto", a))) {
-            let rig = Rig::start(name, addr, inner.clone(), 2);
+            let rig = Rig::start(name, addr, inner.clone(), 2, None);
             let in_flight = std::env::var("TAYLORDASH_BENCH_IN_FLIGHT").ok().and_then(|s| s.parse().ok()).unwrap_or(32);
             println!("{name}: {:.0} tasks/s with 2 workers ({in_flight} tasks in flight)", throughput(&rig.dispatch, rig.workspace.path(), in_flight, secs));
         }
         return;
     }
-    let mut rigs = vec![Rig::start("embedded (rumqttd)", embedded.addr(), inner.clone(), 1)];
+    let key = BusKey::generate().expect("a bus key");
+    let mut rigs = vec![
+        Rig::start("embedded (rumqttd)", embedded.addr(), inner.clone(), 1, None),
+        Rig::start("embedded (rumqttd), signed", embedded.addr(), inner.clone(), 1, Some(&key)),
+    ];
     match mosquitto() {
-        Some(addr) => rigs.push(Rig::start("mosquitto", addr, inner.clone(), 1)),
+        Some(addr) => rigs.push(Rig::start("mosquitto", addr, inner.clone(), 1, None)),
         None => eprintln!("mosquitto not reachable: measuring the embedded broker only"),
     }
 
@@ -308,7 +319,7 @@ fn main() {
     // Throughput: a fresh pair of workers per broker.
     let mut tput = Vec::new();
     for (name, addr) in std::iter::once(("embedded (rumqttd)", embedded.addr())).chain(mosquitto().map(|a| ("mosquitto", a))) {
-        let rig = Rig::start(name, addr, inner.clone(), 2);
+        let rig = Rig::start(name, addr, inner.clone(), 2, None);
         let _ = throughput(&rig.dispatch, rig.workspace.path(), 32, 0.5);
         let per_sec = throughput(&rig.dispatch, rig.workspace.path(), 32, 3.0);
         tput.push((name, per_sec));
@@ -318,6 +329,9 @@ fn main() {
     println!("{:<64} {:>11} {:>11} {:>11}", "", "p50", "p95", "p99");
     for (name, p) in &rows {
         println!("{name:<64} {:>11.1?} {:>11.1?} {:>11.1?}", p.p50, p.p95, p.p99);
+    }
+    if let [(_, plain), (_, signed)] = &rows[..].iter().filter(|(n, _)| n.starts_with("embedded") && n.ends_with("task round trip")).collect::<Vec<_>>()[..] {
+        println!("signing (HMAC-SHA256 both ways): signed / unsigned task round trip p50 {:.2}x", signed.p50.as_secs_f64() / plain.p50.as_secs_f64());
     }
     for (name, r50, r95, r99) in &ratios {
         println!("{name}: task round trip / bare req/resp (publishing connection apart): p50 {r50:.2}x  p95 {r95:.2}x  p99 {r99:.2}x");
