@@ -194,6 +194,12 @@ pub fn local_bus(cli: &Cli, args: &RunBusArgs) -> anyhow::Result<Option<LocalBus
         return Err(UsageError("--workers 0 needs an external --broker that `taylordash worker`s can reach".into()).into());
     }
     let shared = matches!(broker, BrokerChoice::External(_));
+    if shared && workers > 0 && args.flags.username.is_some() {
+        // deploy/mosquitto's ACL lets the orchestrator's user publish tasks but not take them:
+        // local workers logged in as that user would swallow their share of tasks unread.
+        tracing::warn!(workers, "local workers log in with the orchestrator's broker credentials; \
+            if that user may not read tasks (as in deploy/mosquitto), use --workers 0 and `taylordash worker`s");
+    }
     let opts = LocalBusOptions {
         key: args.flags.key(shared)?,
         audit: Some(cli.audit_log()),
