@@ -492,11 +492,15 @@ fn exec_is_confined_to_its_scratch_copy() {
         o = outside.display()
     );
     let input = serde_json::json!({ "attack": "exec", "program": "sh", "args": ["-c", script] }).to_string();
-    let out = env.taylordash(&["--policy", &policy, "--as", "tester", "invoke", &adversary(), "--input", &input]);
+    let ws = env.path("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    let ws = ws.display().to_string();
+    let out = env.taylordash(&["--policy", &policy, "--as", "tester", "invoke", &adversary(), "--input", &input, "--workspace", &ws]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let said = doc["stdout"].as_str().unwrap().to_string();
     assert!(said.contains("WROTE-SCRATCH") && said.contains("READ-ETC"), "the program works in its scratch copy: {said}");
+    assert_eq!(std::fs::read_to_string(env.path("ws/made.txt")).unwrap(), "made\n", "its new file comes back through /out");
     if taylordash::sandbox::confine::kernel_abi().is_none() {
         assert!(stderr(&out).contains("runs unconfined"), "{}", stderr(&out));
         return;
