@@ -454,6 +454,11 @@ impl BusClient {
         Ok(())
     }
 
+    /// What signs this client's messages, and checks those it receives.
+    pub fn auth(&self) -> Option<&Arc<BusAuth>> {
+        self.auth.as_ref()
+    }
+
     /// Publish at QoS 1, signed (when this client signs) to expire after
     /// the signer's `ttl`. Blocks while the request channel is full.
     pub fn publish(&self, topic: &str, payload: Vec<u8>, properties: PublishProperties) -> Result<(), BusError> {

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::auth::{AuthError, BusAuth, Record};
+use super::auth::{AuthError, Record};
 use super::client::{BrokerAddr, BusClient, ClientOptions, Delivery, FastPath};
 use super::dlq::DlqStore;
 use super::envelope::{DlqPayload, Envelope, ResultEnvelope, ResultPayload, TaskEnvelope, MAX_MESSAGE};
@@ -91,7 +91,6 @@ struct Inner {
     reply_topic: String,
     pending: Mutex<HashMap<String, Pending>>,
     max_message: usize,
-    auth: Option<Arc<BusAuth>>,
     audit: Option<AuditLog>,
 }
 
@@ -137,7 +136,6 @@ impl MqttDispatch {
     /// Connect, subscribe to this dispatcher's response topic, start routing results.
     pub fn connect(mut opts: DispatchOptions) -> Result<Self, BusError> {
         let id = opts.client.client_id.clone();
-        let auth = opts.client.auth.clone();
         let reply_topic = opts.topics.results_for(&id)?;
         opts.client.subscriptions = vec![reply_topic.clone()];
         let dlq = opts.dlq.as_deref().map(DlqStore::open).transpose()?;
@@ -160,7 +158,6 @@ impl MqttDispatch {
             reply_topic,
             pending: Mutex::new(HashMap::new()),
             max_message: opts.max_message,
-            auth,
             audit: opts.audit,
         });
         let _ = slot.set(Arc::downgrade(&inner));
@@ -377,7 +374,7 @@ impl Inner {
     /// the router, checking again what comes back, records it then, and
     /// judges a refusal the same way.
     fn deliver(&self, d: Delivery) -> Result<(), Delivery> {
-        let verified = match &self.auth {
+        let verified = match self.bus.auth() {
             Some(auth) => match auth.verify(&d, Record::No) {
                 Ok(v) => Some(v),
                 Err(_) => return Err(d),
@@ -387,16 +384,13 @@ impl Inner {
         let Ok(result) = ResultEnvelope::decode(d.payload(), self.max_message) else { return Err(d) };
         let key = d.correlation().map(|c| String::from_utf8_lossy(c).into_owned()).unwrap_or_else(|| result.msg_id.clone());
         let mut pending = self.lock_pending();
-        let takeable = matches!(pending.get(&key), Some(p) if result.seq <= p.seq);
-        if !takeable {
-            return Err(d);
-        }
-        if let (Some(auth), Some(v)) = (&self.auth, &verified)
+        let Some(p) = pending.get(&key).filter(|p| result.seq <= p.seq) else { return Err(d) };
+        if let (Some(auth), Some(v)) = (self.bus.auth(), &verified)
             && auth.claim(v).is_err()
         {
             return Err(d);
         }
-        let taken = pending.get(&key).is_some_and(|p| p.tx.try_send((d.clone(), result)).is_ok());
+        let taken = p.tx.try_send((d.clone(), result)).is_ok();
         if taken {
             pending.remove(&key);
             Ok(())
@@ -409,7 +403,7 @@ impl Inner {
     /// else log why, drop and ack them.
     fn route(&self) {
         while let Some(d) = self.bus.recv() {
-            if let Some(auth) = &self.auth
+            if let Some(auth) = self.bus.auth()
                 && let Err(e) = auth.verify(&d, Record::Yes)
             {
                 self.refuse_unauthenticated(&d, e);

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::auth::{AuthError, BusAuth, Record, refusal_event};
+use super::auth::{AuthError, Record, refusal_event};
 use super::client::{BrokerAddr, BusClient, ClientOptions, Delivery, Recv};
 use super::envelope::{self, Envelope, EnvelopeError, ResultEnvelope, ResultPayload, TaskEnvelope, MAX_MESSAGE};
 use super::topics::Topics;
@@ -171,7 +171,6 @@ impl Memory {
 
 struct Inner {
     allowed_roots: Option<Vec<PathBuf>>,
-    auth: Option<Arc<BusAuth>>,
     audit: Option<AuditLog>,
     bus: Arc<BusClient>,
     dispatch: Arc<dyn Dispatch>,
@@ -201,7 +200,6 @@ pub fn run_worker(mut opts: WorkerOptions, dispatch: Arc<dyn Dispatch>) -> Resul
     tracing::info!(worker = %bus.client_id(), broker = %bus.broker(), subscription = %shared, concurrency, "worker ready");
     let inner = Arc::new(Inner {
         allowed_roots: opts.allowed_roots.clone(),
-        auth: opts.client.auth.clone(),
         audit: opts.audit.clone(),
         bus,
         dispatch,
@@ -283,7 +281,7 @@ impl Inner {
             self.bus.ack(&d);
             return;
         }
-        if let Some(auth) = &self.auth
+        if let Some(auth) = self.bus.auth()
             && let Err(e) = auth.verify(&d, Record::Yes)
         {
             return self.refuse_unauthenticated(&d, e);
