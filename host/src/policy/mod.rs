@@ -51,6 +51,10 @@ pub struct QuotaSpec {
     pub host_calls: Option<u64>,
     /// The largest HTTP request or response body (default 16 MiB).
     pub http_body: Option<Size>,
+    /// Bytes a call may write to `/out` (default 256 MiB).
+    pub out_bytes: Option<Size>,
+    /// Files and directories a call may create in `/out` (default 10,000).
+    pub out_files: Option<u64>,
 }
 
 /// A size as `64MiB` or a plain number of bytes.
@@ -189,6 +193,8 @@ impl PluginPolicy {
             output: q.output.as_ref().map(size).transpose()?.unwrap_or(base.output),
             log: q.log.as_ref().map(size).transpose()?.unwrap_or(base.log),
             host_calls: q.host_calls.unwrap_or(base.host_calls),
+            out_bytes: q.out_bytes.as_ref().map(size).transpose()?.unwrap_or(base.out_bytes),
+            out_files: q.out_files.unwrap_or(base.out_files),
             ..*base
         })
     }

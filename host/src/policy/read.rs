@@ -17,7 +17,7 @@ use crate::sandbox::quotas::{parse_bytes, parse_duration};
 
 const TOP_KEYS: [&str; 4] = ["roles", "principals", "plugins", "trusted_keys"];
 const PLUGIN_KEYS: [&str; 4] = ["digest", "quotas", "grants", "max_role_to_grant"];
-const QUOTA_KEYS: [&str; 7] = ["memory", "fuel", "timeout", "output", "log", "host_calls", "http_body"];
+const QUOTA_KEYS: [&str; 9] = ["memory", "fuel", "timeout", "output", "log", "host_calls", "http_body", "out_bytes", "out_files"];
 const GRANT_KEYS: [&str; 4] = ["fs", "env", "exec", "http"];
 const EXEC_KEYS: [&str; 3] = ["programs", "timeout", "output"];
 const FS_KEYS: [&str; 2] = ["workspace", "out"];
@@ -300,6 +300,8 @@ impl Reader<'_> {
                 "http_body" => q.http_body = self.nonzero_size(v, &here),
                 "timeout" => q.timeout = self.duration(v, &here),
                 "host_calls" => q.host_calls = self.whole(v, &here),
+                "out_bytes" => q.out_bytes = self.size(v, &here),
+                "out_files" => q.out_files = self.whole(v, &here),
                 "fuel" => {
                     q.fuel = self.whole(v, &here).filter(|n| {
                         let ok = *n > 0;

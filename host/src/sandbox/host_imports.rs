@@ -51,6 +51,8 @@ pub struct CallState {
     pub(crate) events: Vec<Event>,
     /// The first quota a host import refused.
     pub(crate) breach: Option<QuotaBreach>,
+    /// Bytes and entries written to `/out` so far.
+    pub(crate) out_usage: std::sync::Arc<super::out_quota::OutUsage>,
 }
 
 impl wasmtime_wasi_http::WasiHttpView for CallState {

@@ -19,6 +19,7 @@ use super::engine::deadline_ticks;
 use super::error::{SandboxError, ToolFailure};
 use super::escape::for_terminal;
 use super::host_imports::{CallState, Event, LogLine};
+use super::out_quota::{self, OutUsage};
 use super::quotas::{Limiter, QuotaBreach, QuotaKind, Quotas};
 use super::staging;
 use super::{Plugin, Sandbox, ToolInfo};
@@ -131,6 +132,15 @@ impl Sandbox {
         if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(&output) {
             return Err(SandboxError::BadOutput { plugin: plugin.name.clone(), message: e.to_string() });
         }
+        // What `/out` really holds, whoever put it there (the guest, or a
+        // granted program through `exec`), against the same quotas.
+        if let Some(out) = out {
+            let measured = out_quota::measure(out, &call.quotas)
+                .map_err(|e| SandboxError::Host(format!("cannot measure /out: {e}")))?;
+            if let Err(b) = measured {
+                return Err(quota(plugin, b.kind, b.limit));
+            }
+        }
         let fuel_used = call.quotas.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
         let state = store.into_data();
         Ok(CallOutcome {
@@ -211,6 +221,7 @@ impl Sandbox {
             logs: Vec::new(),
             events: Vec::new(),
             breach: None,
+            out_usage: OutUsage::new(quotas),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -269,7 +280,7 @@ fn take_denials(denials: &Denials) -> Vec<Denial> {
 /// Name what ended a call that returned an error instead of a value.
 fn classify(plugin: &Plugin, store: &mut Store<CallState>, err: wasmtime::Error, quotas: &Quotas) -> SandboxError {
     let state = store.data();
-    if let Some(b) = state.breach.or(state.limiter.refused) {
+    if let Some(b) = state.breach.or(state.limiter.refused).or(state.out_usage.breach()) {
         return quota(plugin, b.kind, b.limit);
     }
     if let Some(b) = err.downcast_ref::<QuotaBreach>() {

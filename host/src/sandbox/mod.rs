@@ -26,6 +26,7 @@ pub mod exec;
 pub mod host_imports;
 pub mod http;
 mod invoke;
+pub mod out_quota;
 pub mod quotas;
 pub mod staging;
 
@@ -103,6 +104,7 @@ impl Sandbox {
         let engine = engine::build_engine().map_err(|e| host("engine", &e))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| host("linking WASI", &e))?;
+        out_quota::add_to_linker(&mut linker).map_err(|e| host("linking the /out quotas", &e))?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker).map_err(|e| host("linking wasi:http", &e))?;
         bindings::Tool::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| host("linking the host imports", &e))?;

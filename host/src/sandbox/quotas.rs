@@ -3,7 +3,8 @@
 //! instances while remembering which limit refused a growth.
 //!
 //! Fuel, wall-clock, output and host-call limits are enforced where the call
-//! runs (`invoke.rs`, `host_imports.rs`); this file only holds their values.
+//! runs (`invoke.rs`, `host_imports.rs`), the `/out` disk quotas in
+//! `out_quota.rs`; this file only holds their values.
 
 use std::fmt;
 use std::time::Duration;
@@ -21,6 +22,10 @@ pub enum QuotaKind {
     Tables,
     Instances,
     Stack,
+    /// Bytes written to `/out` (apparent size: a hole counts at its length).
+    OutBytes,
+    /// Files and directories created in `/out`.
+    OutFiles,
 }
 
 impl fmt::Display for QuotaKind {
@@ -35,6 +40,8 @@ impl fmt::Display for QuotaKind {
             QuotaKind::Tables => "tables",
             QuotaKind::Instances => "instances",
             QuotaKind::Stack => "stack",
+            QuotaKind::OutBytes => "out_bytes",
+            QuotaKind::OutFiles => "out_files",
         })
     }
 }
@@ -67,6 +74,11 @@ pub struct Quotas {
     pub table_elements: u64,
     /// Core instances the component may create.
     pub instances: u64,
+    /// Bytes the call may write to `/out`: every byte written, plus the
+    /// length a write past the end or a `set-size` adds (holes count).
+    pub out_bytes: u64,
+    /// Files and directories the call may create in `/out`.
+    pub out_files: u64,
 }
 
 impl Default for Quotas {
@@ -80,6 +92,8 @@ impl Default for Quotas {
             host_calls: 10_000,
             table_elements: 100_000,
             instances: 32,
+            out_bytes: 256 << 20,
+            out_files: 10_000,
         }
     }
 }

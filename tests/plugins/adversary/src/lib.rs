@@ -183,6 +183,49 @@ impl Tool for Adversary {
                 log(Level::Warn, "\x1b[2J\x1b[31mred alert\x1b[0m\nINFO forged line");
                 Err(ToolError::Failed("\x1b]0;pwned title\x07 done".into()))
             }
+            "out_big" => {
+                // `n` bytes into one file, 1 MiB a write.
+                use std::io::Write;
+                let mut f = std::fs::File::create("/out/big").map_err(|e| failed("/out/big", e))?;
+                let chunk = vec![7u8; 1 << 20];
+                let mut written = 0u64;
+                while written < input.n {
+                    let take = chunk.len().min((input.n - written) as usize);
+                    f.write_all(&chunk[..take]).map_err(|e| failed("/out/big", e))?;
+                    written += take as u64;
+                }
+                Ok(json!({ "written": written }))
+            }
+            "out_many" => {
+                for i in 0..input.n {
+                    let path = format!("/out/f{i}");
+                    std::fs::write(&path, "x").map_err(|e| failed(&path, e))?;
+                }
+                Ok(json!({ "files": input.n }))
+            }
+            "out_sparse" => {
+                let f = std::fs::File::create("/out/sparse").map_err(|e| failed("/out/sparse", e))?;
+                f.set_len(input.n).map_err(|e| failed("/out/sparse", e))?;
+                Ok(json!({ "length": input.n }))
+            }
+            "out_seek" => {
+                use std::io::{Seek, SeekFrom, Write};
+                let mut f = std::fs::File::create("/out/seek").map_err(|e| failed("/out/seek", e))?;
+                f.seek(SeekFrom::Start(input.n)).map_err(|e| failed("/out/seek", e))?;
+                f.write_all(b"!").map_err(|e| failed("/out/seek", e))?;
+                Ok(json!({ "length": input.n + 1 }))
+            }
+            "socket_flood" => {
+                // `n` refused sends: each one a denial.
+                let mut refused = 0u64;
+                for _ in 0..input.n {
+                    let sent = std::net::UdpSocket::bind("0.0.0.0:0").and_then(|s| s.send_to(b"x", ("127.0.0.1", input.port)));
+                    if sent.is_err() {
+                        refused += 1;
+                    }
+                }
+                Ok(json!({ "refused": refused }))
+            }
             "panic" => panic!("adversary panicked on purpose"),
             other => Err(ToolError::InvalidInput(format!("attack: unknown attack `{other}`"))),
         }
