@@ -211,6 +211,7 @@ impl Sandbox {
             logs: Vec::new(),
             events: Vec::new(),
             breach: None,
+            deadline: std::time::Instant::now() + quotas.timeout,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
