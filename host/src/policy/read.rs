@@ -515,10 +515,10 @@ mod tests {
         assert_eq!(
             problems(bad),
             [
-                "p.yaml:4:46: plugins.x.grants.exec.processes: must be at least 1",
-                "p.yaml:4:57: plugins.x.grants.exec.memory: must be more than 0 bytes; every call would fail",
-                "p.yaml:4:65: plugins.x.grants.exec.cpu: `0s` is zero; every call would time out at once",
-                "p.yaml:4:88: plugins.x.grants.exec.require_isolation: must be true or false, found a string",
+                "p.yaml:4:42: plugins.x.grants.exec.processes: must be at least 1",
+                "p.yaml:4:53: plugins.x.grants.exec.memory: must be more than 0 bytes; every call would fail",
+                "p.yaml:4:61: plugins.x.grants.exec.cpu: `0s` is zero; every call would time out at once",
+                "p.yaml:4:84: plugins.x.grants.exec.require_isolation: must be true or false, found a string",
             ]
         );
     }
