@@ -286,7 +286,7 @@ fn require_isolation_refuses_only_where_namespaces_are_missing() {
         Ok(plan) => {
             assert_eq!(plan, Plan::Namespaces);
             assert_eq!(stdout(&result.unwrap()), "ran\n");
-            eprintln!("SKIP: the refusal branch: namespaces are available on this host (see isolate's unit tests)");
+            eprintln!("SKIP: the refusal branch here: namespaces are available on this host (require_isolation_without_namespaces_is_a_denial takes them away)");
         }
         Err(why) => {
             let err = result.expect_err("refused");
@@ -294,4 +294,99 @@ fn require_isolation_refuses_only_where_namespaces_are_missing() {
             assert!(err.to_string().starts_with(&format!("plugin `adversary`: denied exec: run `bash`: {why}")), "{err}");
         }
     }
+}
+
+/// The host binary with namespaces made unavailable to it: it runs in a
+/// user namespace of its own (as that namespace's root) whose limit on
+/// network namespaces is 0, so its `unshare` fails with ENOSPC as it would
+/// on a kernel without them. `None` (SKIP) where user namespaces are
+/// unavailable to the test itself.
+fn host_without_namespaces(dir: &std::path::Path, policy: &str, script: &str) -> Option<(std::process::Output, Duration)> {
+    common::plugins_built();
+    let policy_file = dir.join("policy.yaml");
+    std::fs::write(&policy_file, policy).unwrap();
+    let input = serde_json::json!({ "attack": "exec", "program": "bash", "args": ["-c", script] }).to_string();
+    let started = Instant::now();
+    let out = std::process::Command::new("unshare")
+        .args(["-Ur", "sh", "-c", "echo 0 > /proc/sys/user/max_net_namespaces && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_taylordash"))
+        .arg("--policy")
+        .arg(&policy_file)
+        .args(["--as", "tester", "--cache-dir"])
+        .arg(dir.join("cache"))
+        .arg("--audit-log")
+        .arg(dir.join("audit.jsonl"))
+        .args(["invoke", &test_plugin("adversary").display().to_string(), "--input", &input])
+        .output()
+        .expect("running unshare");
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.starts_with("unshare:") || stderr.starts_with("sh:") {
+        eprintln!("SKIP: cannot make namespaces unavailable to the host here: {stderr}");
+        return None;
+    }
+    Some((out, took))
+}
+
+const NO_NAMESPACES: &str = "cannot create PID, mount, network and IPC namespaces: No space left on device (os error 28)";
+
+/// Without namespaces the host says so on every call, still kills the
+/// program's process group when it ends, and never waits for a daemon that
+/// left the group past the deadline plus its grace.
+#[test]
+fn without_namespaces_the_host_warns_and_kills_the_process_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let (job, daemon) = (marker(), format!("{}1", marker()));
+    let policy = "principals: { tester: admin }\nplugins:\n  adversary:\n    grants:\n      exec: { programs: [bash], timeout: 2s }\n";
+    let script = format!("sleep {job} & setsid sleep {daemon} & echo started");
+    // The first call compiles the plugin into the cache; the second is
+    // what the host takes for a program that exits at once.
+    let Some(_) = host_without_namespaces(dir.path(), policy, "true") else { return };
+    let Some((_, baseline)) = host_without_namespaces(dir.path(), policy, "true") else { return };
+    let Some((out, took)) = host_without_namespaces(dir.path(), policy, &script) else { return };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stdout(&doc), "started\n");
+    assert!(stderr.contains("exec: namespaces unavailable; the granted program sees the host's processes and network, and only its process group is killed when the call ends"), "{stderr}");
+    assert!(stderr.contains(NO_NAMESPACES), "{stderr}");
+    assert_eq!(survivors(&job), Vec::<String>::new(), "the background job dies with its process group");
+    // The daemon left the group and holds the output pipes. Where the host
+    // has a pids cgroup it dies with it; where not, it survives — the
+    // documented limit of the fallback — and the host abandons the pipes
+    // at the deadline (2 s) plus its grace.
+    let escaped = survivors(&daemon);
+    if std::path::Path::new("/sys/fs/cgroup/pids/cgroup.procs").exists() {
+        assert_eq!(escaped, Vec::<String>::new(), "the daemon dies with the call's pids cgroup");
+    }
+    for pid in escaped.iter().filter_map(|s| s.split(':').next()?.parse::<i32>().ok()) {
+        // SAFETY: kill takes integers; the pid is the test's own daemon, found by its unique marker.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    assert!(took < Duration::from_millis(2200) + baseline, "the host took {took:?}: more than the deadline (2 s) + 10% + its own {baseline:?}");
+    eprintln!("fallback: returned in {took:?} (a program that exits at once: {baseline:?}); setsid daemons escaped: {}", escaped.len());
+}
+
+/// `require_isolation` where namespaces are unavailable: a denial (exit 3),
+/// in the audit log, and the program never runs.
+#[test]
+fn require_isolation_without_namespaces_is_a_denial() {
+    let dir = tempfile::tempdir().unwrap();
+    let mark = marker();
+    let policy = "principals: { tester: admin }\nplugins:\n  adversary:\n    grants:\n      exec: { programs: [bash], require_isolation: true }\n";
+    let Some((out, _)) = host_without_namespaces(dir.path(), policy, &format!("touch ran; sleep {mark}")) else { return };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let want = format!("plugin `adversary`: denied exec: run `bash`: the grant requires isolation, but namespaces are unavailable here ({NO_NAMESPACES})");
+    assert!(stderr.contains(&want), "{stderr}");
+    assert_eq!(survivors(&mark), Vec::<String>::new(), "the program never ran");
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    let events: Vec<serde_json::Value> = audit.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let exec: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|e| e["capability"] == "exec")
+        .map(|e| (e["decision"].as_str().unwrap_or_default(), e["detail"].as_str().unwrap_or_default()))
+        .collect();
+    let detail = format!("run `bash`: the grant requires isolation, but namespaces are unavailable here ({NO_NAMESPACES})");
+    assert_eq!(exec, [("deny", detail.as_str())]);
 }

@@ -117,7 +117,7 @@ pub fn run_granted(
         .spawn()
         .map_err(|e| format!("exec `{program}`: {e}"))?;
     // From here on, every way out of this function kills the program's tree.
-    let mut tree = Tree { child, group: !namespaces };
+    let mut tree = Tree { child, group: !namespaces, cgroup };
 
     let cap = grant.output;
     let out_reader = tree.child.stdout.take().map(|s| capture(s, cap));
@@ -158,11 +158,13 @@ pub fn run_granted(
 }
 
 /// The program's process tree, killed when dropped: through C (whose death
-/// takes the whole PID namespace with it), and through its process group
-/// where there is no namespace.
+/// takes the whole PID namespace with it), through its process group where
+/// there is no namespace, and through its `pids` cgroup if it has one
+/// (which a `setsid` daemon does not leave).
 struct Tree {
     child: Child,
     group: bool,
+    cgroup: Option<PidsCgroup>,
 }
 
 impl Drop for Tree {
@@ -175,6 +177,9 @@ impl Drop for Tree {
             // the kernel does not reuse while the group has members, even
             // once C itself is reaped.
             unsafe { libc::killpg(pgid, libc::SIGKILL) };
+        }
+        if let Some(cgroup) = &self.cgroup {
+            cgroup.kill_all();
         }
         let _ = self.child.wait();
     }

@@ -19,8 +19,10 @@
 //!   same effect; C dies the same way if the host itself dies.
 //! * **Fallback**, where namespaces are unavailable: P is C itself, in a
 //!   process group of its own that the host kills as a whole when the call
-//!   ends. A program that calls `setsid` leaves that group; the host warns
-//!   on every call, and a grant with `require_isolation` refuses instead.
+//!   ends, and in the call's `pids` cgroup if there is one, whose every
+//!   process the host kills too. A program that calls `setsid` leaves the
+//!   group (not the cgroup); the host warns on every call, and a grant with
+//!   `require_isolation` refuses instead.
 //! * **Limits**: RLIMIT_AS, RLIMIT_CPU and RLIMIT_NPROC in P, and a v1
 //!   `pids` cgroup where the host may create one (RLIMIT_NPROC does not bind
 //!   root).
@@ -373,10 +375,38 @@ impl PidsCgroup {
     }
 }
 
+impl PidsCgroup {
+    /// Kill every process in the cgroup, those that left the program's
+    /// process group with `setsid` included; again while any remain (one
+    /// may fork between the read and the kill), for 100 ms at most.
+    pub fn kill_all(&self) {
+        let until = Instant::now() + Duration::from_millis(100);
+        loop {
+            let pids: Vec<libc::pid_t> = std::fs::read_to_string(self.dir.join("cgroup.procs"))
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.trim().parse().ok())
+                .collect();
+            if pids.is_empty() || Instant::now() >= until {
+                return;
+            }
+            for pid in pids {
+                // SAFETY: kill takes integers and touches no memory. (A pid
+                // read from this call's cgroup is one of the program's; only
+                // if it exits and its number is reused between the read and
+                // the kill could another process be hit — the window every
+                // pid-based kill has, here microseconds long.)
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
 impl Drop for PidsCgroup {
     fn drop(&mut self) {
         // A killed namespace empties a moment after its init is reaped.
-        let until = Instant::now() + Duration::from_millis(500);
+        let until = Instant::now() + Duration::from_millis(200);
         while std::fs::remove_dir(&self.dir).is_err() {
             if Instant::now() >= until {
                 tracing::warn!(dir = %self.dir.display(), "exec: cannot remove the call's pids cgroup");
