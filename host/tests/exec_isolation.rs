@@ -390,3 +390,47 @@ fn require_isolation_without_namespaces_is_a_denial() {
     let detail = format!("run `bash`: the grant requires isolation, but namespaces are unavailable here ({NO_NAMESPACES})");
     assert_eq!(exec, [("deny", detail.as_str())]);
 }
+
+/// A host that is not root isolates through a user namespace mapping only
+/// its own ids: the program keeps its uid, sees only its own processes and
+/// has no network. Run as `nobody` (needs root to switch, and `setpriv`).
+#[test]
+fn a_host_that_is_not_root_isolates_through_a_user_namespace() {
+    if !unsafe_is_root() || !std::path::Path::new("/usr/bin/setpriv").exists() {
+        eprintln!("SKIP: needs root and setpriv to run the host as nobody");
+        return;
+    }
+    common::plugins_built();
+    let dir = tempfile::tempdir().unwrap();
+    // nobody writes its audit log and reads the policy here.
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(&policy, "principals: { nobody: admin }\nplugins:\n  adversary:\n    grants:\n      exec: { programs: [python3], timeout: 20s }\n").unwrap();
+    let script = "import os, socket\n\
+        print(os.getuid(), sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n\
+        try:\n\
+        \x20   socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', 9))\n\
+        except OSError as e:\n\
+        \x20   print(e.strerror)\n";
+    let input = serde_json::json!({ "attack": "exec", "program": "python3", "args": ["-c", script] }).to_string();
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_taylordash"))
+        .arg("--policy")
+        .arg(&policy)
+        .args(["--as", "nobody", "--no-cache", "--audit-log"])
+        .arg(dir.path().join("audit.jsonl"))
+        .args(["invoke", &test_plugin("adversary").display().to_string(), "--input", &input])
+        .env("HOME", dir.path())
+        .output()
+        .expect("running setpriv");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("cannot create PID, mount, network and IPC namespaces") {
+        eprintln!("SKIP: user namespaces are unavailable to nobody here: {stderr}");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("exec: isolated in its own PID, mount, network and IPC namespaces"), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stdout(&doc), "65534 [1, 2]\nNetwork is unreachable\n", "{doc}");
+}
