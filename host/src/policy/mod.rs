@@ -77,6 +77,10 @@ pub struct ExecSpec {
     pub programs: Vec<String>,
     pub timeout: Option<String>,
     pub output: Option<Size>,
+    pub processes: Option<u64>,
+    pub memory: Option<Size>,
+    pub cpu: Option<String>,
+    pub require_isolation: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -227,10 +231,18 @@ impl PluginPolicy {
             .iter()
             .filter_map(|k| std::env::var(k).ok().map(|v| (k.clone(), v)))
             .collect();
-        let exec = self.grants.exec.as_ref().map(|e| ExecGrant {
-            programs: e.programs.clone(),
-            timeout: e.timeout.as_deref().and_then(|t| parse_duration(t).ok()).unwrap_or(Duration::from_secs(60)),
-            output: e.output.as_ref().and_then(|s| size(s).ok()).unwrap_or(1 << 20),
+        let exec = self.grants.exec.as_ref().map(|e| {
+            let d = ExecGrant::new(e.programs.clone());
+            let duration = |t: &Option<String>, or| t.as_deref().and_then(|t| parse_duration(t).ok()).unwrap_or(or);
+            ExecGrant {
+                timeout: duration(&e.timeout, d.timeout),
+                output: e.output.as_ref().and_then(|s| size(s).ok()).unwrap_or(d.output),
+                processes: e.processes.unwrap_or(d.processes),
+                memory: e.memory.as_ref().and_then(|s| size(s).ok()).unwrap_or(d.memory),
+                cpu: duration(&e.cpu, d.cpu),
+                require_isolation: e.require_isolation,
+                ..d
+            }
         });
         Grants { env, exec, http: self.http_grant() }
     }

@@ -19,7 +19,7 @@ const TOP_KEYS: [&str; 4] = ["roles", "principals", "plugins", "trusted_keys"];
 const PLUGIN_KEYS: [&str; 4] = ["digest", "quotas", "grants", "max_role_to_grant"];
 const QUOTA_KEYS: [&str; 9] = ["memory", "fuel", "timeout", "output", "log", "host_calls", "http_body", "out_bytes", "out_files"];
 const GRANT_KEYS: [&str; 4] = ["fs", "env", "exec", "http"];
-const EXEC_KEYS: [&str; 3] = ["programs", "timeout", "output"];
+const EXEC_KEYS: [&str; 7] = ["programs", "timeout", "output", "processes", "memory", "cpu", "require_isolation"];
 const FS_KEYS: [&str; 2] = ["workspace", "out"];
 
 /// A policy as far as it could be read, and every problem found.
@@ -141,6 +141,25 @@ impl Reader<'_> {
             self.wrong_type(node, path, "a whole number");
         }
         n
+    }
+
+    /// `true` or `false`; anything else is reported and read as `false`.
+    fn boolean(&mut self, node: &Node, path: &str) -> bool {
+        match node.as_str() {
+            Some(t) if node.kind() == "a boolean" => t.eq_ignore_ascii_case("true"),
+            _ => {
+                self.wrong_type(node, path, "true or false");
+                false
+            }
+        }
+    }
+
+    /// Whether a count is more than 0; 0 is reported.
+    fn nonzero(&mut self, n: u64, node: &Node, path: &str) -> bool {
+        if n == 0 {
+            self.error(node.pos, at(path, "must be at least 1"));
+        }
+        n > 0
     }
 
     /// A size: a number of bytes or text such as `64MiB`.
@@ -384,6 +403,10 @@ impl Reader<'_> {
                 "programs" => programs = Some(self.programs(v, &here)),
                 "timeout" => spec.timeout = self.duration(v, &here),
                 "output" => spec.output = self.nonzero_size(v, &here),
+                "processes" => spec.processes = self.whole(v, &here).filter(|n| self.nonzero(*n, v, &here)),
+                "memory" => spec.memory = self.nonzero_size(v, &here),
+                "cpu" => spec.cpu = self.duration(v, &here),
+                "require_isolation" => spec.require_isolation = self.boolean(v, &here),
                 _ => {}
             }
         }
@@ -481,6 +504,25 @@ mod tests {
         let r = read("p.yaml", &text);
         assert_eq!(r.policy.plugins["bash_runner"].quotas.fuel, Some(2_000_000_000));
         assert_eq!(r.plugin_names[0].pos, Pos { line: 4, col: 3 });
+    }
+
+    #[test]
+    fn exec_limits_and_isolation_are_read_and_checked() {
+        let text = "plugins:\n  x:\n    grants:\n      exec: { programs: [python3], processes: 16, memory: 256MiB, cpu: 5s, require_isolation: true }\n";
+        assert_eq!(problems(text), Vec::<String>::new());
+        let spec = read("p.yaml", text).policy.plugins["x"].grants.exec.clone().expect("an exec grant");
+        assert_eq!((spec.processes, spec.cpu.as_deref(), spec.require_isolation), (Some(16), Some("5s"), true));
+        assert!(matches!(spec.memory, Some(Size::Text(ref t)) if t == "256MiB"));
+        let bad = "plugins:\n  x:\n    grants:\n      exec: { programs: [sh], processes: 0, memory: 0, cpu: 0s, require_isolation: yes }\n";
+        assert_eq!(
+            problems(bad),
+            [
+                "p.yaml:4:42: plugins.x.grants.exec.processes: must be at least 1",
+                "p.yaml:4:53: plugins.x.grants.exec.memory: must be more than 0 bytes; every call would fail",
+                "p.yaml:4:61: plugins.x.grants.exec.cpu: `0s` is zero; every call would time out at once",
+                "p.yaml:4:84: plugins.x.grants.exec.require_isolation: must be true or false, found a string",
+            ]
+        );
     }
 
     #[test]

@@ -28,7 +28,8 @@ pub struct Grants {
     pub http: Option<super::http::HttpGrant>,
 }
 
-/// The `exec` grant: which programs, for how long, how much output.
+/// The `exec` grant: which programs, for how long, how much output, and
+/// what the program's process tree may use ([`super::isolate`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecGrant {
     /// Program names (looked up on the host's PATH) or absolute paths.
@@ -36,6 +37,30 @@ pub struct ExecGrant {
     pub timeout: Duration,
     /// Bytes kept of stdout and of stderr each.
     pub output: u64,
+    /// Processes the program's tree may have at once.
+    pub processes: u64,
+    /// Address space of each of its processes, in bytes.
+    pub memory: u64,
+    /// CPU time of each of its processes.
+    pub cpu: Duration,
+    /// Refuse to run it where namespaces are unavailable.
+    pub require_isolation: bool,
+}
+
+impl ExecGrant {
+    /// `programs` with the default limits (60 s, 1 MiB of output, 64
+    /// processes, 1 GiB of memory, 60 s of CPU, isolation wanted but not required).
+    pub fn new(programs: Vec<String>) -> ExecGrant {
+        ExecGrant {
+            programs,
+            timeout: Duration::from_secs(60),
+            output: 1 << 20,
+            processes: 64,
+            memory: 1 << 30,
+            cpu: Duration::from_secs(60),
+            require_isolation: false,
+        }
+    }
 }
 
 /// A capability the guest asked for and did not get.

@@ -49,19 +49,22 @@ fn installation(program: &Path) -> Vec<PathBuf> {
 }
 
 /// Build the ruleset for `program` (a resolved path) writing only `writable`.
-pub fn prepare(program: &Path, writable: &[&Path]) -> Confinement {
-    match build(program, writable) {
+/// `host_proc`: whether the host's `/proc` is readable; a program in its own
+/// PID namespace gets its fresh `/proc` added in the child instead
+/// ([`super::isolate`]), and never the host's.
+pub fn prepare(program: &Path, writable: &[&Path], host_proc: bool) -> Confinement {
+    match build(program, writable, host_proc) {
         Ok(Some(fd)) => Confinement::Ready(fd),
         Ok(None) => Confinement::Unavailable("the kernel does not support Landlock".into()),
         Err(e) => Confinement::Unavailable(e),
     }
 }
 
-fn build(program: &Path, writable: &[&Path]) -> Result<Option<OwnedFd>, String> {
+fn build(program: &Path, writable: &[&Path], host_proc: bool) -> Result<Option<OwnedFd>, String> {
     let e = |e: landlock::RulesetError| e.to_string();
     let read = AccessFs::from_read(ABI_WANTED);
     let all = AccessFs::from_all(ABI_WANTED);
-    let mut readable: Vec<PathBuf> = SYSTEM.iter().map(PathBuf::from).collect();
+    let mut readable: Vec<PathBuf> = SYSTEM.iter().filter(|d| host_proc || **d != "/proc").map(PathBuf::from).collect();
     readable.extend(installation(program));
     let mut ruleset = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)

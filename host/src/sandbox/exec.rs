@@ -1,24 +1,33 @@
 //! The granted side of the `exec` import: run a program the policy allows.
 //!
 //! What this contains: the program runs in a scratch copy of the workspace
-//! (never the workspace itself), with a cleared environment, its own timeout
+//! (never the workspace itself), with a cleared environment, a deadline
+//! (the grant's timeout, or the call's own deadline if that comes first)
 //! and an output cap; files it creates or changes in the scratch copy come
 //! back through the call's `/out` staging directory, so the usual merge rules
-//! (`add_only`) apply. Where the kernel has Landlock ([`super::confine`]),
-//! the program can read only the system directories and its own
-//! installation, write only the scratch copy and a private `TMPDIR`, and
-//! open no TCP connections. What it cannot contain: the program runs as the
-//! host user, may use all the CPU and memory its timeout allows, and without
-//! Landlock has that user's whole filesystem and network. Grant only
-//! programs you would run yourself on the inputs the pipeline gives them.
+//! (`add_only`) apply. Where the kernel allows ([`super::isolate`]), it runs
+//! in fresh PID, mount, network and IPC namespaces: it sees only its own
+//! processes, has no network at all, and every process it starts dies with
+//! the call. Where the kernel has Landlock ([`super::confine`]), the program
+//! can read only the system directories and its own installation, write
+//! only the scratch copy and a private `TMPDIR`, and open no TCP
+//! connections. Its processes, memory and CPU time are capped by the grant.
+//! What it cannot contain: the program runs as the host user; without
+//! namespaces it shares the host's network (bar Landlock's TCP rule) and a
+//! daemon that leaves its process group outlives the call; without Landlock
+//! it has that user's whole filesystem. Grant only programs you would run
+//! yourself on the inputs the pipeline gives them.
 
 use std::io::Read;
+use std::os::fd::AsRawFd;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use super::capabilities::ExecGrant;
 use super::confine::{self, Confinement};
+use super::isolate::{self, Limits, PidsCgroup, Plan, Unisolated};
 use super::staging::{copy_tree, copy_changed};
 
 /// What a finished program left behind.
@@ -31,15 +40,34 @@ pub struct ExecOutput {
 
 const SAFE_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
-/// Run `program` under `grant`. `Err` is a message for the guest.
+/// How long after the deadline the host still waits for the output pipes to
+/// close. Past it the readers are abandoned: a process the host could not
+/// kill (one that left its process group, where there are no namespaces)
+/// must not hold the call.
+const GRACE: Duration = Duration::from_millis(100);
+
+/// How the program will be isolated on this host, or why the grant refuses
+/// to run it here. Ask before running: a refusal is a denial.
+pub fn plan(grant: &ExecGrant) -> Result<Plan, Unisolated> {
+    isolate::decide(isolate::namespaces(), grant.require_isolation)
+}
+
+/// Run `program` under `grant` as `plan` says, ending it (and everything it
+/// started) by `deadline` at the latest. `Err` is a message for the guest.
+#[allow(clippy::too_many_arguments)]
 pub fn run_granted(
     grant: &ExecGrant,
+    plan: &Plan,
     program: &str,
     args: &[String],
     stdin: Option<&str>,
     workspace: Option<&Path>,
     out: Option<&Path>,
+    deadline: Instant,
 ) -> Result<ExecOutput, String> {
+    let started = Instant::now();
+    let own_deadline = started + grant.timeout;
+    let deadline = deadline.min(own_deadline);
     let scratch = tempfile::tempdir().map_err(|e| format!("exec: no scratch directory: {e}"))?;
     let tmp = tempfile::tempdir().map_err(|e| format!("exec: no temporary directory: {e}"))?;
     if let Some(ws) = workspace {
@@ -47,17 +75,36 @@ pub fn run_granted(
     }
     let mut cmd = Command::new(program);
     let resolved = confine::resolve(program, SAFE_PATH).ok_or_else(|| format!("exec `{program}`: not found on {SAFE_PATH}"))?;
-    match confine::prepare(&resolved, &[scratch.path(), tmp.path()]) {
+    let namespaces = matches!(plan, Plan::Namespaces);
+    let confinement = confine::prepare(&resolved, &[scratch.path(), tmp.path()], !namespaces);
+    // The real process cap where the host may make one (RLIMIT_NPROC does
+    // not bind root); the +2 are the waiters C and G of `isolate`.
+    let cgroup = PidsCgroup::create(grant.processes.saturating_add(2))
+        .inspect_err(|why| tracing::debug!(target: "taylordash::audit", program, reason = %why, "exec: processes capped by RLIMIT_NPROC only"))
+        .ok();
+    let limits = Limits { processes: grant.processes, memory: grant.memory, cpu: grant.cpu };
+    let ruleset = match &confinement {
+        Confinement::Ready(fd) => Some(fd.as_raw_fd()),
+        Confinement::Unavailable(_) => None,
+    };
+    // Registered before Landlock's `pre_exec`, which must run in P, after the mounts.
+    isolate::configure(&mut cmd, plan, limits, ruleset, cgroup.as_ref()).map_err(|e| format!("exec `{program}`: {e}"))?;
+    // Said every time, because it is true every time.
+    match plan {
+        Plan::Namespaces => tracing::info!(target: "taylordash::audit", program, "exec: isolated in its own PID, mount, network and IPC namespaces (sees only its processes, no network)"),
+        Plan::ProcessGroup { why } => tracing::warn!(target: "taylordash::audit", program, reason = %why,
+            "exec: namespaces unavailable; the granted program sees the host's processes and network, and only its process group is killed when the call ends"),
+    }
+    match confinement {
         Confinement::Ready(ruleset) => {
             tracing::info!(target: "taylordash::audit", program, "exec: confined by Landlock (reads system and its own installation, writes its scratch copy, no TCP)");
             confine::apply(&mut cmd, ruleset);
         }
-        // Said every time, because it is true every time.
         Confinement::Unavailable(why) => {
             tracing::warn!(target: "taylordash::audit", program, reason = %why, "exec: the granted program runs unconfined, as the host user");
         }
     }
-    let mut child = cmd
+    let child = cmd
         .args(args)
         .current_dir(scratch.path())
         .env_clear()
@@ -69,11 +116,13 @@ pub fn run_granted(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("exec `{program}`: {e}"))?;
+    // From here on, every way out of this function kills the program's tree.
+    let mut tree = Tree { child, group: !namespaces, cgroup };
 
     let cap = grant.output;
-    let out_reader = child.stdout.take().map(|s| capped_reader(s, cap));
-    let err_reader = child.stderr.take().map(|s| capped_reader(s, cap));
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+    let out_reader = tree.child.stdout.take().map(|s| capture(s, cap));
+    let err_reader = tree.child.stderr.take().map(|s| capture(s, cap));
+    if let (Some(text), Some(mut pipe)) = (stdin, tree.child.stdin.take()) {
         let text = text.to_string();
         // A program that never reads its stdin must not block us: write from a thread.
         std::thread::spawn(move || {
@@ -81,26 +130,59 @@ pub fn run_granted(
         });
     }
 
-    let started = Instant::now();
     let status = loop {
-        match child.try_wait() {
+        match tree.child.try_wait() {
             Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() >= grant.timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("exec `{program}` timed out after {:?}", grant.timeout));
+            Ok(None) if Instant::now() >= deadline => {
+                drop(tree);
+                return Err(if deadline >= own_deadline {
+                    format!("exec `{program}` timed out after {:?}", grant.timeout)
+                } else {
+                    format!("exec `{program}` stopped at the call's deadline, after {:?}", started.elapsed())
+                });
             }
-            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(2)),
+            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
             Err(e) => return Err(format!("exec `{program}`: {e}")),
         }
     };
-    let stdout = out_reader.map(join_reader).unwrap_or_default();
-    let stderr = err_reader.map(join_reader).unwrap_or_default();
+    // The program is done: so is everything it started.
+    drop(tree);
+    let until = deadline.max(Instant::now()) + GRACE;
+    let stdout = out_reader.map(|r| r.collect(until, program)).unwrap_or_default();
+    let stderr = err_reader.map(|r| r.collect(until, program)).unwrap_or_default();
     if let Some(out) = out {
         copy_changed(scratch.path(), workspace, out)
             .map_err(|e| format!("exec `{program}`: cannot stage its files: {e}"))?;
     }
     Ok(ExecOutput { status: exit_code(status), stdout, stderr })
+}
+
+/// The program's process tree, killed when dropped: through C (whose death
+/// takes the whole PID namespace with it), through its process group where
+/// there is no namespace, and through its `pids` cgroup if it has one
+/// (which a `setsid` daemon does not leave).
+struct Tree {
+    child: Child,
+    group: bool,
+    cgroup: Option<PidsCgroup>,
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        if self.group
+            && let Ok(pgid) = libc::pid_t::try_from(self.child.id())
+        {
+            // SAFETY: killpg takes integers. The group id is C's pid, which
+            // the kernel does not reuse while the group has members, even
+            // once C itself is reaped.
+            unsafe { libc::killpg(pgid, libc::SIGKILL) };
+        }
+        if let Some(cgroup) = &self.cgroup {
+            cgroup.kill_all();
+        }
+        let _ = self.child.wait();
+    }
 }
 
 fn exit_code(status: std::process::ExitStatus) -> i32 {
@@ -114,26 +196,43 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
     status.code().unwrap_or(-1)
 }
 
-type Reader = std::thread::JoinHandle<String>;
+/// One output pipe being drained on a thread of its own.
+struct Capture {
+    kept: Arc<Mutex<Vec<u8>>>,
+    done: mpsc::Receiver<()>,
+}
 
 /// Drain `pipe` fully (so the child never blocks on it) but keep `cap` bytes.
-fn capped_reader(mut pipe: impl Read + Send + 'static, cap: u64) -> Reader {
+fn capture(mut pipe: impl Read + Send + 'static, cap: u64) -> Capture {
+    let kept = Arc::new(Mutex::new(Vec::new()));
+    let (tx, done) = mpsc::channel();
+    let shared = kept.clone();
     std::thread::spawn(move || {
-        let mut kept = Vec::new();
         let mut buf = [0u8; 8192];
         loop {
             match pipe.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    let room = (cap as usize).saturating_sub(kept.len());
-                    kept.extend_from_slice(&buf[..n.min(room)]);
+                    if let Ok(mut kept) = shared.lock() {
+                        let room = usize::try_from(cap).unwrap_or(usize::MAX).saturating_sub(kept.len());
+                        kept.extend_from_slice(&buf[..n.min(room)]);
+                    }
                 }
             }
         }
-        String::from_utf8_lossy(&kept).into_owned()
-    })
+        let _ = tx.send(());
+    });
+    Capture { kept, done }
 }
 
-fn join_reader(r: Reader) -> String {
-    r.join().unwrap_or_default()
+impl Capture {
+    /// What was read by EOF, or by `until` if the pipe is still open then
+    /// (the thread is abandoned: it ends when the last writer does).
+    fn collect(self, until: Instant, program: &str) -> String {
+        if let Err(mpsc::RecvTimeoutError::Timeout) = self.done.recv_timeout(until.saturating_duration_since(Instant::now())) {
+            tracing::warn!(target: "taylordash::audit", program, "exec: a process outside the host's reach still holds the program's output; returning what was read");
+        }
+        let kept = self.kept.lock().map(|k| k.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&kept).into_owned()
+    }
 }

@@ -11,7 +11,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::bindings::taylordash::agent::{exec, host, types};
 use super::capabilities::{Denial, Denials, Grants, record};
 use super::escape::for_terminal;
-use super::exec::run_granted;
+use super::exec::{plan as exec_plan, run_granted};
 use super::quotas::{Limiter, QuotaBreach, QuotaKind, Quotas};
 
 /// A log line a plugin wrote, already escaped for terminals.
@@ -53,6 +53,8 @@ pub struct CallState {
     pub(crate) breach: Option<QuotaBreach>,
     /// Bytes and entries written to `/out` so far.
     pub(crate) out_usage: std::sync::Arc<super::out_quota::OutUsage>,
+    /// When the call's wall-clock quota runs out: a granted program ends by then.
+    pub(crate) deadline: std::time::Instant,
 }
 
 impl wasmtime_wasi_http::WasiHttpView for CallState {
@@ -153,17 +155,33 @@ impl exec::Host for CallState {
             record(&self.denials, Denial { capability: "exec", detail: detail.clone() });
             return Ok(Err(format!("exec denied: {detail}")));
         }
+        let plan = match exec_plan(grant) {
+            Ok(plan) => plan,
+            Err(e) => {
+                let detail = format!("run `{}`: {e}", cmd.program);
+                record(&self.denials, Denial { capability: "exec", detail: detail.clone() });
+                return Ok(Err(format!("exec denied: {detail}")));
+            }
+        };
         tracing::info!(target: "taylordash::audit", plugin = %self.plugin, capability = "exec",
             program = %cmd.program, decision = "allow", "capability granted");
         self.grants_used.push(("exec", format!("run `{}` {}", cmd.program, cmd.args.join(" "))));
         let result = run_granted(
             grant,
+            &plan,
             &cmd.program,
             &cmd.args,
             cmd.stdin.as_deref(),
             self.workspace.as_deref(),
             self.out_dir.as_deref(),
+            self.deadline,
         );
+        // Stopped by the call's own deadline: that is the call's timeout,
+        // which epochs would report only once the guest runs again.
+        if std::time::Instant::now() >= self.deadline {
+            let ms = u64::try_from(self.quotas.timeout.as_millis()).unwrap_or(u64::MAX);
+            return Err(self.breach(QuotaKind::Timeout, ms).into());
+        }
         Ok(result.map(|o| exec::Output { status: o.status, stdout: o.stdout, stderr: o.stderr }))
     }
 }

@@ -222,6 +222,7 @@ impl Sandbox {
             events: Vec::new(),
             breach: None,
             out_usage: OutUsage::new(quotas),
+            deadline: std::time::Instant::now() + quotas.timeout,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);

@@ -25,6 +25,7 @@ pub mod confine;
 pub mod exec;
 pub mod host_imports;
 pub mod http;
+pub mod isolate;
 mod invoke;
 pub mod out_quota;
 pub mod quotas;
