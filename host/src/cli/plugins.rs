@@ -151,7 +151,7 @@ fn list(sandbox: &Sandbox, dir: &PathBuf, as_json: bool) -> anyhow::Result<i32> 
                 "{:<20} {:<10} {:>10}  {}",
                 r["name"].as_str().unwrap_or_default(),
                 r["version"].as_str().unwrap_or_default(),
-                r["size"],
+                r["size"].as_u64().unwrap_or_default(),
                 r["sha256"].as_str().unwrap_or_default()
             );
         }
