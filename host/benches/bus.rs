@@ -262,7 +262,7 @@ fn mosquitto() -> Option<BrokerAddr> {
 fn main() {
     let dir = plugins_dir();
     let cache = tempfile::tempdir().unwrap();
-    let sandbox = Arc::new(Sandbox::new(SandboxOptions { cache_dir: Some(cache.path().to_path_buf()) }).unwrap());
+    let sandbox = Arc::new(Sandbox::new(SandboxOptions { cache_dir: Some(cache.path().to_path_buf()), ..SandboxOptions::default() }).unwrap());
     let inner: Arc<dyn Dispatch> = Arc::new(InProcess::new(sandbox, dir));
     let ws = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(ws.path().join("out")).unwrap();

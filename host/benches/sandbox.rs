@@ -36,7 +36,7 @@ struct Fixture {
 fn fixture() -> Fixture {
     let path = echo_path();
     let cache = tempfile::tempdir().unwrap();
-    let sandbox = Sandbox::new(SandboxOptions { cache_dir: Some(cache.path().to_path_buf()) }).unwrap();
+    let sandbox = Sandbox::new(SandboxOptions { cache_dir: Some(cache.path().to_path_buf()), ..SandboxOptions::default() }).unwrap();
     let plugin = sandbox.load(&path).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     Fixture {
@@ -90,7 +90,7 @@ fn percentiles(mut run: impl FnMut(), iters: usize) -> (Duration, Duration) {
 
 fn main() {
     let f = fixture();
-    let uncached = Sandbox::new(SandboxOptions { cache_dir: None }).unwrap();
+    let uncached = Sandbox::new(SandboxOptions { cache_dir: None, ..SandboxOptions::default() }).unwrap();
     let call = Call { input: INPUT, workspace: Some(f.workspace.path()), ..Call::default() };
     let mut warm = f.sandbox.warm_instance(&f.plugin, &call, Some(f.out.path())).unwrap();
 

@@ -674,6 +674,7 @@ fn child_worker() {
     logs();
     let sandbox = taylordash::sandbox::Sandbox::new(taylordash::sandbox::SandboxOptions {
         cache_dir: Some(PathBuf::from(cfg["cache"].as_str().unwrap())),
+        ..Default::default()
     })
     .unwrap();
     let inner = InProcess::new(Arc::new(sandbox), PathBuf::from(cfg["plugins"].as_str().unwrap()));
@@ -693,7 +694,7 @@ fn killed_worker_task_is_redelivered(kind: Kind) {
     // Compile the plugin once for both children.
     let cache = tempfile::tempdir().unwrap();
     {
-        let sandbox = taylordash::sandbox::Sandbox::new(taylordash::sandbox::SandboxOptions { cache_dir: Some(cache.path().to_path_buf()) }).unwrap();
+        let sandbox = taylordash::sandbox::Sandbox::new(taylordash::sandbox::SandboxOptions { cache_dir: Some(cache.path().to_path_buf()), ..Default::default() }).unwrap();
         sandbox.load(&common::test_plugin("probe")).unwrap();
     }
     let ws = tempfile::tempdir().unwrap();

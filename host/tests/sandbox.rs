@@ -274,7 +274,7 @@ fn logs_are_escaped_and_captured() {
 #[test]
 fn a_second_load_comes_from_the_cache() {
     let cache = tempfile::tempdir().unwrap();
-    let opts = || taylordash::sandbox::SandboxOptions { cache_dir: Some(cache.path().to_path_buf()) };
+    let opts = || taylordash::sandbox::SandboxOptions { cache_dir: Some(cache.path().to_path_buf()), ..Default::default() };
     let first = Sandbox::new(opts()).unwrap();
     assert!(!load(&first, &test_plugin("echo")).from_cache);
     let second = Sandbox::new(opts()).unwrap();

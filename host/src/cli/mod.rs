@@ -28,6 +28,14 @@ pub struct Cli {
     /// Compile every plugin afresh; neither read nor write the cache.
     #[arg(long, global = true)]
     no_cache: bool,
+    /// Memory the compiler may use for one plugin; past it the plugin is refused.
+    #[arg(long, global = true, env = "TAYLORDASH_COMPILE_MEMORY", default_value = "2GiB",
+          value_parser = crate::sandbox::quotas::parse_bytes)]
+    compile_memory: u64,
+    /// Wall-clock time compiling one plugin may take; past it the plugin is refused.
+    #[arg(long, global = true, env = "TAYLORDASH_COMPILE_TIMEOUT", default_value = "60s",
+          value_parser = crate::sandbox::quotas::parse_duration)]
+    compile_timeout: std::time::Duration,
     /// The policy file (roles, principals, plugin grants and quotas).
     #[arg(long, global = true, env = "TAYLORDASH_POLICY")]
     policy: Option<PathBuf>,
@@ -162,6 +170,14 @@ impl Cli {
         } else {
             self.cache_dir.clone().or_else(crate::sandbox::ComponentCache::default_dir)
         };
-        Sandbox::new(SandboxOptions { cache_dir })
+        // Compile in a child of this very binary, under the compile budget.
+        let compiler = std::env::current_exe()
+            .map_err(|e| SandboxError::Host(format!("cannot find the taylordash binary to compile plugins in: {e}")))?;
+        let compile_budget = crate::sandbox::CompileBudget {
+            memory: self.compile_memory,
+            timeout: self.compile_timeout,
+            ..Default::default()
+        };
+        Sandbox::new(SandboxOptions { cache_dir, compile_budget, compiler: Some(compiler) })
     }
 }

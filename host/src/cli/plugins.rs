@@ -1,4 +1,8 @@
-//! `taylordash plugins list|inspect`.
+//! `taylordash plugins list|inspect|keygen|sign|verify`.
+//!
+//! Whatever a plugin's `describe` says (name, version, description, schemas)
+//! is guest text: it goes through [`for_terminal`] before it is printed, as
+//! text or as JSON (serde_json leaves DEL, C1 controls and bidi overrides raw).
 
 use std::path::PathBuf;
 
@@ -9,6 +13,7 @@ use serde_json::json;
 use super::Cli;
 use crate::policy::audit::Subject;
 use crate::policy::trust;
+use crate::sandbox::escape::for_terminal;
 use crate::sandbox::{Sandbox, SandboxError, list_plugins, resolve_plugin};
 
 #[derive(Subcommand)]
@@ -125,7 +130,8 @@ fn list(sandbox: &Sandbox, dir: &PathBuf, as_json: bool) -> anyhow::Result<i32> 
     for path in paths {
         let row = sandbox.load(&path).and_then(|p| {
             let info = sandbox.describe(&p)?;
-            Ok(json!({ "name": p.name, "tool": info.name, "version": info.version, "size": p.size,
+            Ok(json!({ "name": for_terminal(&p.name), "tool": for_terminal(&info.name),
+                       "version": for_terminal(&info.version), "size": p.size,
                        "sha256": p.sha256, "path": p.path }))
         });
         match row {
@@ -145,7 +151,7 @@ fn list(sandbox: &Sandbox, dir: &PathBuf, as_json: bool) -> anyhow::Result<i32> 
                 "{:<20} {:<10} {:>10}  {}",
                 r["name"].as_str().unwrap_or_default(),
                 r["version"].as_str().unwrap_or_default(),
-                r["size"],
+                r["size"].as_u64().unwrap_or_default(),
                 r["sha256"].as_str().unwrap_or_default()
             );
         }
@@ -157,11 +163,19 @@ fn inspect(sandbox: &Sandbox, path: &PathBuf, as_json: bool) -> anyhow::Result<i
     let plugin = sandbox.load(path)?;
     let info = sandbox.describe(&plugin)?;
     let (imports, exports) = plugin.interface(sandbox.engine());
+    let escape_all = |names: Vec<String>| names.iter().map(|n| for_terminal(n)).collect::<Vec<_>>();
+    let (imports, exports) = (escape_all(imports), escape_all(exports));
     let schema = |text: &str| -> Result<serde_json::Value, SandboxError> {
-        serde_json::from_str(text).map_err(|e| SandboxError::BadOutput {
+        serde_json::from_str(text).map(escaped).map_err(|e| SandboxError::BadOutput {
             plugin: plugin.name.clone(),
             message: format!("describe returned a schema that is not JSON: {e}"),
         })
+    };
+    let info = crate::sandbox::ToolInfo {
+        name: for_terminal(&info.name),
+        version: for_terminal(&info.version),
+        description: for_terminal(&info.description),
+        ..info
     };
     let doc = json!({
         "name": info.name, "version": info.version, "description": info.description,
@@ -180,4 +194,15 @@ fn inspect(sandbox: &Sandbox, path: &PathBuf, as_json: bool) -> anyhow::Result<i
     println!("input schema:\n{}", serde_json::to_string_pretty(&doc["input_schema"]).context("schema")?);
     println!("output schema:\n{}", serde_json::to_string_pretty(&doc["output_schema"]).context("schema")?);
     Ok(0)
+}
+
+/// `value` with every string in it, keys included, escaped for a terminal.
+fn escaped(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => Value::String(for_terminal(&s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(escaped).collect()),
+        Value::Object(map) => Value::Object(map.into_iter().map(|(k, v)| (for_terminal(&k), escaped(v))).collect()),
+        other => other,
+    }
 }

@@ -48,48 +48,50 @@ impl ComponentCache {
         Some(dir.join(format!("{sha256}-{:016x}.cwasm", self.engine_key)))
     }
 
-    /// Load the component for `bytes` (whose digest is `sha256`): from the
-    /// cache when an artifact exists, else by compiling and then storing it.
-    /// Returns whether the cache was hit.
-    pub fn load(
-        &self,
-        engine: &Engine,
-        sha256: &str,
-        bytes: &[u8],
-    ) -> wasmtime::Result<(Component, bool)> {
-        let artifact = self.artifact_path(sha256);
-        if let Some(path) = &artifact {
-            if path.is_file() {
-                // SAFETY: `deserialize_file` trusts the file to be a
-                // `Component::serialize` output of a compatible engine. The only
-                // writer of this directory is `store` below, which writes that
-                // output whole (temp file + rename) under a name carrying the
-                // engine's compatibility hash; wasmtime re-checks its version
-                // and configuration header before use. `prepare_dir` refuses a
-                // directory that others can write, so only the user running the
-                // host (who could replace the host binary itself) can alter it.
-                match unsafe { Component::deserialize_file(engine, path) } {
-                    Ok(c) => return Ok((c, true)),
-                    Err(e) => tracing::warn!(path = %path.display(), error = %e,
-                        "cached artifact unusable; recompiling"),
-                }
+    /// The cached component for the plugin whose digest is `sha256`, if an
+    /// artifact exists and loads.
+    pub fn lookup(&self, engine: &Engine, sha256: &str) -> Option<Component> {
+        let path = self.artifact_path(sha256)?;
+        if !path.is_file() {
+            return None;
+        }
+        // SAFETY: `deserialize_file` trusts the file to be a
+        // `Component::serialize` output of a compatible engine. The only
+        // writer of this directory is `store` below, which writes that
+        // output (from this process or from the budgeted compiler child,
+        // see compile.rs) whole (temp file + rename) under a name carrying
+        // the engine's compatibility hash; wasmtime re-checks its version
+        // and configuration header before use. `prepare_dir` refuses a
+        // directory that others can write, so only the user running the
+        // host (who could replace the host binary itself) can alter it.
+        match unsafe { Component::deserialize_file(engine, &path) } {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cached artifact unusable; recompiling");
+                None
             }
         }
-        let component = Component::new(engine, bytes)?;
-        if let Some(path) = &artifact {
-            if let Err(e) = store(&component, path) {
-                tracing::warn!(path = %path.display(), error = %e, "could not cache compiled component");
-            }
+    }
+
+    /// Cache `component` (whose serialized form is `artifact`, when the
+    /// compiler already produced it) for the plugin whose digest is `sha256`.
+    /// A failure only costs a recompilation next time, so it is logged.
+    pub fn store(&self, sha256: &str, component: &Component, artifact: Option<&[u8]>) {
+        let Some(path) = self.artifact_path(sha256) else { return };
+        let written = match artifact {
+            Some(bytes) => write_atomically(bytes, &path),
+            None => component.serialize().map_err(anyhow::Error::from).and_then(|b| write_atomically(&b, &path)),
+        };
+        if let Err(e) = written {
+            tracing::warn!(path = %path.display(), error = %e, "could not cache compiled component");
         }
-        Ok((component, false))
     }
 }
 
-fn store(component: &Component, path: &Path) -> anyhow::Result<()> {
-    let bytes = component.serialize()?;
+fn write_atomically(bytes: &[u8], path: &Path) -> anyhow::Result<()> {
     let dir = path.parent().ok_or_else(|| anyhow::anyhow!("artifact path has no parent"))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut tmp, &bytes)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
     tmp.as_file().sync_data()?;
     tmp.persist(path)?;
     Ok(())

@@ -37,14 +37,24 @@ pub fn build_engine() -> wasmtime::Result<Engine> {
         .table_keep_resident(1 << 16)
         .pagemap_scan(Enabled::Auto);
 
+    let mut config = compile_config();
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config)
+}
+
+/// Everything of the configuration that shapes compiled code. The budgeted
+/// compiler (`compile.rs`) builds its engine from this alone: it never
+/// instantiates, so it needs no pool (whose reservations would not fit its
+/// address-space limit), and the allocation strategy is not part of
+/// `precompile_compatibility_hash`, so its artifacts load in [`build_engine`]'s.
+pub fn compile_config() -> Config {
     let mut config = Config::new();
     config
         .wasm_component_model(true)
         .consume_fuel(true)
         .epoch_interruption(true)
-        .max_wasm_stack(WASM_STACK)
-        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-    Engine::new(&config)
+        .max_wasm_stack(WASM_STACK);
+    config
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] until dropped.

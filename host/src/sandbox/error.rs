@@ -38,6 +38,10 @@ pub enum SandboxError {
     UnsupportedImport { plugin: String, import: String },
     #[error("plugin `{plugin}`: denied {denial}{}", tool_suffix(.tool))]
     Denied { plugin: String, denial: Denial, tool: Option<String> },
+    #[error("plugin `{plugin}` refused: {breach}")]
+    CompileBudget { plugin: String, breach: super::compile::BudgetBreach },
+    #[error("plugin `{plugin}` refused: {message}")]
+    CompilerCrashed { plugin: String, message: String },
     #[error("plugin `{plugin}` refused before compilation: its sha256 is {actual}, the policy pins {expected}")]
     DigestMismatch { plugin: String, expected: String, actual: String },
     #[error("{0}")]
@@ -68,6 +72,7 @@ impl SandboxError {
             SandboxError::NotFound { .. } | SandboxError::Read { .. } | SandboxError::Invalid { .. } => 2,
             SandboxError::UnsupportedImport { .. } | SandboxError::Denied { .. } | SandboxError::DigestMismatch { .. }
             | SandboxError::Untrusted(_) => 3,
+            SandboxError::CompileBudget { .. } | SandboxError::CompilerCrashed { .. } => 3,
             SandboxError::Merge { merge, .. } => match merge {
                 MergeError::Io { .. } => 1,
                 MergeError::NotRegular(_) | MergeError::WouldOverwrite(_) => 3,

@@ -3,8 +3,9 @@
 //!
 //! One [`Sandbox`] owns the engine (fuel, epochs, pooling allocator), the
 //! linker (WASI p2 plus our `host` and `exec` imports) and the compiled-
-//! component cache. Loading a [`Plugin`] compiles (or deserializes) it and
-//! pre-links it once; every call then gets a fresh `Store` and instantiates
+//! component cache. Loading a [`Plugin`] checks its size and its imports and
+//! exports (`world.rs`), compiles it under the compile budget (`compile.rs`)
+//! or deserializes it, and pre-links it once; every call then gets a fresh `Store` and instantiates
 //! from that `InstancePre`, so a call does no linking and no call can see
 //! another's state.
 
@@ -18,6 +19,7 @@ mod bindings {
 
 pub mod cache;
 pub mod capabilities;
+pub mod compile;
 pub mod engine;
 pub mod error;
 pub mod escape;
@@ -30,6 +32,7 @@ mod invoke;
 pub mod out_quota;
 pub mod quotas;
 pub mod staging;
+pub mod world;
 
 use std::path::{Path, PathBuf};
 
@@ -38,6 +41,7 @@ use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
 
 pub use cache::ComponentCache;
+pub use compile::{BudgetBreach, CompileBudget};
 pub use capabilities::{Denial, ExecGrant, Grants};
 pub use error::{SandboxError, ToolFailure};
 pub use host_imports::{CallState, Event, LogLine};
@@ -59,11 +63,19 @@ pub struct ToolInfo {
 pub struct SandboxOptions {
     /// Where compiled components are cached; `None` compiles on every start.
     pub cache_dir: Option<PathBuf>,
+    /// Largest plugin file, and the memory and time compiling one may take.
+    pub compile_budget: CompileBudget,
+    /// The `taylordash` binary to compile in (as `taylordash __compile`,
+    /// under the budget's memory and time limits). `None` compiles in this
+    /// process with no memory or time limit (the size limit and the import
+    /// check still apply): fine for trusted plugins and tests, while the CLI
+    /// sets `std::env::current_exe()`.
+    pub compiler: Option<PathBuf>,
 }
 
 impl Default for SandboxOptions {
     fn default() -> Self {
-        SandboxOptions { cache_dir: ComponentCache::default_dir() }
+        SandboxOptions { cache_dir: ComponentCache::default_dir(), compile_budget: CompileBudget::default(), compiler: None }
     }
 }
 
@@ -72,6 +84,8 @@ pub struct Sandbox {
     engine: Engine,
     linker: Linker<CallState>,
     cache: ComponentCache,
+    budget: CompileBudget,
+    compiler: Option<PathBuf>,
     _ticker: engine::EpochTicker,
 }
 
@@ -111,18 +125,27 @@ impl Sandbox {
             .map_err(|e| host("linking the host imports", &e))?;
         let cache = ComponentCache::new(&engine, options.cache_dir);
         let ticker = engine::EpochTicker::start(&engine).map_err(|e| host("epoch thread", &e))?;
-        Ok(Sandbox { engine, linker, cache, _ticker: ticker })
+        Ok(Sandbox { engine, linker, cache, budget: options.compile_budget, compiler: options.compiler, _ticker: ticker })
     }
 
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
 
-    /// Load the component at `path`: read, hash, compile or deserialize, pre-link.
+    /// Load the component at `path`: read (at most the budget's size), check,
+    /// hash, compile or deserialize, pre-link.
     pub fn load(&self, path: &Path) -> Result<Plugin, SandboxError> {
-        let bytes = std::fs::read(path)
-            .map_err(|source| SandboxError::Read { path: path.to_path_buf(), source })?;
+        let bytes = self.read(path)?;
         self.load_bytes(path, &bytes)
+    }
+
+    fn read(&self, path: &Path) -> Result<Vec<u8>, SandboxError> {
+        compile::read_bounded(path, self.budget.max_size)
+            .map_err(|source| SandboxError::Read { path: path.to_path_buf(), source })?
+            .ok_or_else(|| SandboxError::CompileBudget {
+                plugin: plugin_name(path),
+                breach: BudgetBreach::Size(self.budget.max_size),
+            })
     }
 
     /// Load the component at `path` if `admit(name, sha256)` agrees: the
@@ -132,8 +155,7 @@ impl Sandbox {
         path: &Path,
         admit: impl FnOnce(&str, &str) -> Result<(), SandboxError>,
     ) -> Result<Plugin, SandboxError> {
-        let bytes = std::fs::read(path)
-            .map_err(|source| SandboxError::Read { path: path.to_path_buf(), source })?;
+        let bytes = self.read(path)?;
         admit(&plugin_name(path), &hex::encode(Sha256::digest(&bytes)))?;
         self.load_bytes(path, &bytes)
     }
@@ -141,12 +163,28 @@ impl Sandbox {
     /// Load a component already read from `path`.
     pub fn load_bytes(&self, path: &Path, bytes: &[u8]) -> Result<Plugin, SandboxError> {
         let name = plugin_name(path);
+        if bytes.len() as u64 > self.budget.max_size {
+            return Err(SandboxError::CompileBudget { plugin: name, breach: BudgetBreach::Size(self.budget.max_size) });
+        }
+        world::check(bytes).map_err(|e| match e {
+            world::WorldError::UnsupportedImport(import) => SandboxError::UnsupportedImport { plugin: name.clone(), import },
+            other => SandboxError::Invalid { path: path.to_path_buf(), message: other.to_string() },
+        })?;
         let sha256 = hex::encode(Sha256::digest(bytes));
-        let invalid = |e: wasmtime::Error| SandboxError::Invalid {
-            path: path.to_path_buf(),
-            message: format!("{e:#}"),
+        let (component, from_cache) = match self.cache.lookup(&self.engine, &sha256) {
+            Some(component) => (component, true),
+            None => {
+                let (component, artifact) =
+                    compile::compile(&self.engine, self.compiler.as_deref(), &self.budget, bytes).map_err(|e| match e {
+                        compile::CompileError::Budget(breach) => SandboxError::CompileBudget { plugin: name.clone(), breach },
+                        compile::CompileError::Invalid(message) => SandboxError::Invalid { path: path.to_path_buf(), message },
+                        compile::CompileError::Crashed(message) => SandboxError::CompilerCrashed { plugin: name.clone(), message },
+                        compile::CompileError::Host(message) => SandboxError::Host(message),
+                    })?;
+                self.cache.store(&sha256, &component, artifact.as_deref());
+                (component, false)
+            }
         };
-        let (component, from_cache) = self.cache.load(&self.engine, &sha256, bytes).map_err(invalid)?;
         let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| {
             let message = format!("{e:#}");
             match unsupported_import(&message) {
@@ -167,10 +205,11 @@ pub fn plugin_name(path: &Path) -> String {
     path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-/// The import named in a linker error such as
-/// "component imported instance `wasi:http/types@0.2.0`, but a matching implementation was not found in the linker".
+/// The import named in a linker error such as wasmtime 48's "component
+/// imports instance `wasi:http/types@0.2.0`, but a matching implementation
+/// was not found in the linker" (before 48: "component imported …").
 fn unsupported_import(message: &str) -> Option<String> {
-    let rest = message.split("component imported ").nth(1)?;
+    let rest = message.split("component imports ").nth(1).or_else(|| message.split("component imported ").nth(1))?;
     if !message.contains("not found in the linker") {
         return None;
     }

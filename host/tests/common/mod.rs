@@ -32,7 +32,7 @@ pub fn test_plugin(name: &str) -> PathBuf {
 /// A sandbox whose cache lives in a temp dir kept alive as long as the sandbox.
 pub fn sandbox() -> (Sandbox, tempfile::TempDir) {
     let cache = tempfile::tempdir().expect("cache dir");
-    let sandbox = Sandbox::new(SandboxOptions { cache_dir: Some(cache.path().to_path_buf()) })
+    let sandbox = Sandbox::new(SandboxOptions { cache_dir: Some(cache.path().to_path_buf()), ..SandboxOptions::default() })
         .expect("sandbox");
     (sandbox, cache)
 }
