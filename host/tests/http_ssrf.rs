@@ -157,6 +157,11 @@ fn https_runs_its_handshake_on_the_checked_connection() {
     // The server hangs up instead of answering the ClientHello: the tool
     // fails (exit 1), it is not a denial, and nothing panicked.
     assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("error: plugin `adversary` failed: https://127.0.0.1:{port}/: ErrorCode::TlsProtocolError")),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(hits.load(Ordering::SeqCst), 1);
     assert!(env.http_denials().is_empty());
 }

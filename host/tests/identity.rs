@@ -153,7 +153,7 @@ fn os_identity_lets_an_admin_act_as_another_and_records_both() {
 
     // The events of the call itself carry both names too: a refused socket.
     let adversary = common::test_plugin("adversary").display().to_string();
-    let out = env.run(&["--policy", &policy, "--as", "alice", "invoke", &adversary, "--input", r#"{"attack":"tcp_connect"}"#]);
+    let out = env.run(&["--policy", &policy, "--as", "alice", "invoke", &adversary, "--input", r#"{"attack":"tcp_connect","port":9}"#]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     let events = env.audit();
     let network: Vec<_> = events.iter().filter(|e| field(e, "capability") == "network").collect();
