@@ -282,7 +282,7 @@ impl WasiHttpHooks for HttpHooks {
         let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_string();
         let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
         let target = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
-        let Some(grant) = self.grant.clone().filter(|g| g.allowed.iter().any(|a| *a == target)) else {
+        let Some(grant) = self.grant.clone().filter(|g| g.allowed.contains(&target)) else {
             let granted = self.grant.as_ref().map(|g| g.allowed.join(", ")).unwrap_or_default();
             let detail = format!(
                 "{} {uri}: `{target}` is not granted to plugin `{}` (granted: {})",
