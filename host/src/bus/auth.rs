@@ -332,6 +332,8 @@ pub(crate) fn refusal_event<P>(what: &str, d: &Delivery, e: &AuthError, claimed:
         detail: format!("{what} on {} refused: {e} (claims task `{task_id}`)", d.topic()),
         trace_id,
         run_id,
+        actor: String::new(),
+        worker: String::new(),
     }
 }
 

@@ -131,6 +131,8 @@ pub struct LocalBusOptions {
     pub key: Option<BusKey>,
     /// Where refused messages are recorded.
     pub audit: Option<AuditLog>,
+    /// How the local workers are named in audit events ([`WorkerOptions::identity`]).
+    pub worker_identity: String,
 }
 
 /// A bus for one `taylordash run`: the embedded broker (if chosen), `workers`
@@ -170,6 +172,7 @@ impl LocalBus {
             let mut w = WorkerOptions::new(brokers.clone(), topics.clone());
             w.client = with_auth(w.client);
             w.audit = opts.audit.clone();
+            w.identity = Some(opts.worker_identity.clone());
             workers.push(run_worker(w, inner.clone())?);
         }
         let mut d = DispatchOptions::new(brokers, topics);

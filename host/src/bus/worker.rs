@@ -21,6 +21,9 @@
 //!   refused, acked, never answered (its sender is unknown) and recorded as
 //!   an audit event. The broker redelivering a task this worker is still
 //!   running is not a replay.
+//! - Every audit event a worker writes (refused messages here, the calls of
+//!   its inner dispatch there: [`InProcess::with_worker`](crate::orchestrator::InProcess::with_worker))
+//!   names the worker by [`WorkerOptions::identity`].
 //! - Workers use a short session expiry: a dead worker's session (and the
 //!   shared-subscription messages a broker may still route to it) goes away
 //!   quickly, and the orchestrator's deadline republish covers the rest.
@@ -64,6 +67,9 @@ pub struct WorkerOptions {
     pub allowed_roots: Option<Vec<PathBuf>>,
     /// Where refused (unauthenticated) tasks are recorded.
     pub audit: Option<AuditLog>,
+    /// How audit events name this worker (default: the bus username, else
+    /// the client id); see [`WorkerOptions::identity`].
+    pub identity: Option<String>,
 }
 
 impl WorkerOptions {
@@ -83,7 +89,18 @@ impl WorkerOptions {
             ready_timeout: Duration::from_secs(10),
             allowed_roots: None,
             audit: None,
+            identity: None,
         }
+    }
+
+    /// The worker's identity in audit events: `identity` when set, else the
+    /// username it logs in to the broker with (which the broker checked and
+    /// its ACL knows), else its client id.
+    pub fn identity(&self) -> String {
+        self.identity
+            .clone()
+            .or_else(|| self.client.credentials.as_ref().map(|c| c.username.clone()))
+            .unwrap_or_else(|| self.client.client_id.clone())
     }
 }
 
@@ -172,6 +189,7 @@ impl Memory {
 struct Inner {
     allowed_roots: Option<Vec<PathBuf>>,
     audit: Option<AuditLog>,
+    identity: String,
     bus: Arc<BusClient>,
     dispatch: Arc<dyn Dispatch>,
     assign: String,
@@ -197,10 +215,12 @@ pub fn run_worker(mut opts: WorkerOptions, dispatch: Arc<dyn Dispatch>) -> Resul
     opts.client.receive_maximum = opts.client.receive_maximum.max(concurrency.min(u16::MAX as usize) as u16);
     let bus = Arc::new(BusClient::connect(opts.client.clone())?);
     bus.wait_ready(opts.ready_timeout)?;
-    tracing::info!(worker = %bus.client_id(), broker = %bus.broker(), subscription = %shared, concurrency, "worker ready");
+    let identity = opts.identity();
+    tracing::info!(worker = %bus.client_id(), %identity, broker = %bus.broker(), subscription = %shared, concurrency, "worker ready");
     let inner = Arc::new(Inner {
         allowed_roots: opts.allowed_roots.clone(),
         audit: opts.audit.clone(),
+        identity,
         bus,
         dispatch,
         assign: opts.topics.assign(),
@@ -445,7 +465,9 @@ impl Inner {
         tracing::warn!(topic = %d.topic(), reason = %e, "task refused: not authenticated");
         self.stats.refused.fetch_add(1, Ordering::Relaxed);
         if let Some(audit) = &self.audit {
-            audit.append(&[refusal_event("task", d, &e, claimed.as_ref())]);
+            let mut event = refusal_event("task", d, &e, claimed.as_ref());
+            event.worker = self.identity.clone();
+            audit.append(&[event]);
         }
         self.bus.ack(d);
     }

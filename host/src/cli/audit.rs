@@ -31,9 +31,17 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> anyhow::Result<i32> {
     }
     println!("{:<13} {:<6} {:<12} {:<18} {:<14} DETAIL", "AT", "DECIDE", "PRINCIPAL", "PLUGIN", "CAPABILITY");
     for e in events {
+        // Who acted for the principal, and on which worker, when anyone else did.
+        let mut who = e.principal.clone();
+        if !e.actor.is_empty() {
+            who.push_str(&format!(" (by {})", e.actor));
+        }
+        if !e.worker.is_empty() {
+            who.push_str(&format!(" @{}", e.worker));
+        }
         println!(
             "{:<13} {:<6} {:<12} {:<18} {:<14} {}",
-            e.at, e.decision, e.principal, e.plugin, e.capability, for_terminal(&e.detail)
+            e.at, e.decision, for_terminal(&who), e.plugin, e.capability, for_terminal(&e.detail)
         );
     }
     Ok(0)

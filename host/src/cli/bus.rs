@@ -93,6 +93,10 @@ pub struct WorkerArgs {
     /// The MQTT client id (default: `td-worker-<random>`).
     #[arg(long)]
     pub client_id: Option<String>,
+    /// How this worker is named in the audit events it writes (default:
+    /// its --mqtt-username, else its client id).
+    #[arg(long, env = "TAYLORDASH_WORKER_IDENTITY")]
+    pub identity: Option<String>,
     /// Only run tasks whose workspace and staging paths lie under this
     /// directory (repeatable). Whoever can publish tasks chooses those paths.
     #[arg(long = "allow-root")]
@@ -124,12 +128,15 @@ pub struct RunBusArgs {
     pub flags: BrokerFlags,
 }
 
-fn inner_dispatch(cli: &Cli) -> anyhow::Result<InProcess> {
+/// The dispatch a worker runs tasks with; `identity` names the worker in
+/// every audit event of those calls.
+fn inner_dispatch(cli: &Cli, identity: &str) -> anyhow::Result<InProcess> {
     let policy = cli.policy()?.map(Arc::new);
     let caller = cli.caller()?;
     Ok(InProcess::new(Arc::new(cli.sandbox()?), cli.plugins_dir.clone())
         .with_policy(policy, caller)
-        .with_audit(cli.audit_log()))
+        .with_audit(cli.audit_log())
+        .with_worker(identity))
 }
 
 /// `taylordash worker`: take tasks from the broker until killed.
@@ -154,6 +161,7 @@ pub fn worker(cli: &Cli, args: &WorkerArgs) -> anyhow::Result<i32> {
     if let Some(id) = &args.client_id {
         opts.client.client_id = id.clone();
     }
+    opts.identity = args.identity.clone();
     if !args.allow_roots.is_empty() {
         let roots = args
             .allow_roots
@@ -162,7 +170,7 @@ pub fn worker(cli: &Cli, args: &WorkerArgs) -> anyhow::Result<i32> {
             .collect::<Result<Vec<_>, _>>()?;
         opts.allowed_roots = Some(roots);
     }
-    let inner: Arc<dyn Dispatch> = Arc::new(inner_dispatch(cli)?);
+    let inner: Arc<dyn Dispatch> = Arc::new(inner_dispatch(cli, &opts.identity())?);
     let worker = bus::run_worker(opts, inner)?;
     eprintln!("worker {} ready", worker.id());
     worker.join();
@@ -200,6 +208,8 @@ pub fn local_bus(cli: &Cli, args: &RunBusArgs) -> anyhow::Result<Option<LocalBus
         tracing::warn!(workers, "local workers log in with the orchestrator's broker credentials; \
             if that user may not read tasks (as in deploy/mosquitto), use --workers 0 and `taylordash worker`s");
     }
+    // Local workers share the orchestrator's login, if any.
+    let worker_identity = args.flags.username.clone().unwrap_or_else(|| "local".to_string());
     let opts = LocalBusOptions {
         key: args.flags.key(shared)?,
         audit: Some(cli.audit_log()),
@@ -209,8 +219,9 @@ pub fn local_bus(cli: &Cli, args: &RunBusArgs) -> anyhow::Result<Option<LocalBus
         credentials: args.flags.credentials()?,
         ca_file: args.flags.ca_file.clone(),
         dlq: Some(cli.runs_dir().join("dlq.sqlite")),
+        worker_identity,
     };
-    let inner: Arc<dyn Dispatch> = Arc::new(inner_dispatch(cli)?);
+    let inner: Arc<dyn Dispatch> = Arc::new(inner_dispatch(cli, &opts.worker_identity)?);
     Ok(Some(LocalBus::start(&opts, inner)?))
 }
 

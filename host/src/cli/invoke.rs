@@ -74,12 +74,12 @@ pub fn run(cli: &Cli, args: &InvokeArgs) -> anyhow::Result<i32> {
     };
     let sandbox = cli.sandbox()?;
     let plugin = sandbox.load_checked(&path, |n, sha| crate::policy::admit(policy.as_ref(), &path, n, sha)).inspect_err(|e| {
-        let subject = Subject { principal: caller.principal.clone(), plugin: name.clone(), ..Subject::default() };
+        let subject = Subject::of(&caller, name.clone());
         cli.audit_log().append(&call_events(&subject, Err(e)));
     })?;
     let call = Call { input: &input, quotas, grants, workspace: Some(&workspace), ..Call::default() };
     let result = sandbox.run_task(&plugin, &call, &out, args.add_only);
-    let subject = Subject { principal: caller.principal.clone(), plugin: plugin.name.clone(), ..Subject::default() };
+    let subject = Subject::of(&caller, plugin.name.clone());
     cli.audit_log().append(&call_events(&subject, result.as_ref().map(|t| &t.call)));
     let task = result?;
     println!("{}", task.call.output);

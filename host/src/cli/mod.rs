@@ -39,7 +39,8 @@ pub struct Cli {
     /// The policy file (roles, principals, plugin grants and quotas).
     #[arg(long, global = true, env = "TAYLORDASH_POLICY")]
     policy: Option<PathBuf>,
-    /// Act as this principal (default: the OS user).
+    /// Act as this principal (default: the OS user). Under a policy with
+    /// `identity: os`, only an admin's OS account may.
     #[arg(long = "as", global = true, env = "TAYLORDASH_AS")]
     as_name: Option<String>,
     /// Where runs are kept (default: $XDG_STATE_HOME/taylordash/runs).
@@ -53,6 +54,9 @@ pub struct Cli {
     log: String,
     #[command(subcommand)]
     command: Command,
+    /// The caller, once decided (and its decision audited once).
+    #[arg(skip)]
+    caller: std::sync::OnceLock<crate::policy::Caller>,
 }
 
 #[derive(Subcommand)]
@@ -125,6 +129,9 @@ fn exit_code(err: &anyhow::Error) -> i32 {
         if let Some(e) = cause.downcast_ref::<SandboxError>() {
             return e.exit_code();
         }
+        if let Some(e) = cause.downcast_ref::<crate::policy::identity::IdentityError>() {
+            return e.exit_code();
+        }
         if cause.downcast_ref::<crate::policy::PolicyError>().is_some() {
             return 2;
         }
@@ -150,8 +157,22 @@ impl Cli {
         self.policy.as_deref().map(crate::policy::Policy::load).transpose()
     }
 
-    fn caller(&self) -> Result<crate::policy::Caller, crate::policy::PolicyError> {
-        Ok(crate::policy::caller(self.policy()?.as_ref(), self.as_name.as_deref()))
+    /// The caller under the policy's identity rule; a refused `--as` and
+    /// an admin's allowed one are audited here, once per process.
+    fn caller(&self) -> anyhow::Result<crate::policy::Caller> {
+        if let Some(caller) = self.caller.get() {
+            return Ok(caller.clone());
+        }
+        match crate::policy::identity::authenticate(self.policy()?.as_ref(), self.as_name.as_deref()) {
+            Ok(auth) => {
+                self.audit_log().append(auth.event.as_slice());
+                Ok(self.caller.get_or_init(|| auth.caller).clone())
+            }
+            Err(e) => {
+                self.audit_log().append(&[e.event()]);
+                Err(e.into())
+            }
+        }
     }
 
     fn audit_log(&self) -> crate::policy::audit::AuditLog {

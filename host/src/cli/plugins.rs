@@ -107,7 +107,7 @@ fn verify(cli: &Cli, path: &std::path::Path, trusted: &[String]) -> anyhow::Resu
         return Err(super::UsageError("no trusted keys: pass --trusted-key or a --policy with trusted_keys".into()).into());
     }
     let name = crate::sandbox::plugin_name(path);
-    let subject = Subject { principal: cli.caller()?.principal, plugin: name.clone(), ..Subject::default() };
+    let subject = Subject::of(&cli.caller()?, name.clone());
     match trust::verify(path, &name, &digest_of(path)?, &keys) {
         Ok(key) => {
             cli.audit_log().append(&[subject.event("signature", "allow", format!("signed by {key}"))]);

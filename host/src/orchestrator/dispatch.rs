@@ -84,6 +84,8 @@ pub struct InProcess {
     /// The caller: their role decides which of a plugin's grants apply.
     caller: Caller,
     audit: Option<AuditLog>,
+    /// The worker identity named in every audit event (empty: not a worker).
+    worker: String,
 }
 
 impl InProcess {
@@ -96,6 +98,7 @@ impl InProcess {
             policy: None,
             caller: crate::policy::caller(None, None),
             audit: None,
+            worker: String::new(),
         }
     }
 
@@ -107,6 +110,12 @@ impl InProcess {
 
     pub fn with_audit(mut self, audit: AuditLog) -> Self {
         self.audit = Some(audit);
+        self
+    }
+
+    /// Calls run for a worker: its identity goes into their audit events.
+    pub fn with_worker(mut self, identity: impl Into<String>) -> Self {
+        self.worker = identity.into();
         self
     }
 
@@ -131,10 +140,10 @@ impl InProcess {
 impl Dispatch for InProcess {
     fn run(&self, task: &Task) -> Result<TaskResult, TaskError> {
         let subject = Subject {
-            principal: self.caller.principal.clone(),
-            plugin: task.tool.clone(),
             trace_id: task.trace_id.clone(),
             run_id: task.run_id.clone(),
+            worker: self.worker.clone(),
+            ..Subject::of(&self.caller, task.tool.clone())
         };
         let result = self.call(task);
         if let Some(log) = &self.audit {

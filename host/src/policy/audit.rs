@@ -24,6 +24,14 @@ pub struct AuditEvent {
     pub trace_id: String,
     #[serde(default)]
     pub run_id: String,
+    /// Who really acted, when not `principal`: the OS account of an admin
+    /// acting `--as` another principal (`identity: os`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub actor: String,
+    /// The worker that wrote the event: its `--identity`, else its bus
+    /// username, else its MQTT client id.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub worker: String,
 }
 
 /// Who and where, for the events of one call or run.
@@ -33,9 +41,23 @@ pub struct Subject {
     pub plugin: String,
     pub trace_id: String,
     pub run_id: String,
+    /// See [`AuditEvent::actor`].
+    pub actor: String,
+    /// See [`AuditEvent::worker`].
+    pub worker: String,
 }
 
 impl Subject {
+    /// The events of `caller`'s calls of `plugin`.
+    pub fn of(caller: &crate::policy::Caller, plugin: impl Into<String>) -> Subject {
+        Subject {
+            principal: caller.principal.clone(),
+            plugin: plugin.into(),
+            actor: caller.actor.clone().unwrap_or_default(),
+            ..Subject::default()
+        }
+    }
+
     pub fn event(&self, capability: impl Into<String>, decision: &str, detail: impl Into<String>) -> AuditEvent {
         AuditEvent {
             at: crate::store::now_ms(),
@@ -46,6 +68,8 @@ impl Subject {
             detail: detail.into(),
             trace_id: self.trace_id.clone(),
             run_id: self.run_id.clone(),
+            actor: self.actor.clone(),
+            worker: self.worker.clone(),
         }
     }
 }

@@ -4,10 +4,12 @@
 //! Without a policy file safe defaults apply — no env, no network, no exec,
 //! conservative quotas — and the local user is the admin of their own
 //! machine. With one, a caller is `--as NAME` (or the OS user), and a name
-//! the policy does not map has no role at all.
+//! the policy does not map has no role at all; with `identity: os` the
+//! caller is the OS account, and only an admin may use `--as` ([`identity`]).
 
 pub mod access;
 pub mod audit;
+pub mod identity;
 pub mod read;
 pub mod trust;
 
@@ -29,6 +31,8 @@ pub struct Policy {
     pub principals: BTreeMap<String, String>,
     pub plugins: BTreeMap<String, PluginPolicy>,
     pub trusted_keys: Vec<String>,
+    /// How the caller is known: `--as` taken at its word, or the OS account.
+    pub identity: identity::Identity,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -97,6 +101,9 @@ pub enum PolicyError {
 pub struct Caller {
     pub principal: String,
     pub role: String,
+    /// Who really acts, when not `principal`: the OS account of an admin
+    /// using `--as` under `identity: os`.
+    pub actor: Option<String>,
 }
 
 pub fn os_user() -> String {
@@ -158,14 +165,16 @@ pub fn admit(policy: Option<&Policy>, path: &Path, name: &str, sha256: &str) -> 
     Ok(())
 }
 
-/// Resolve the caller: without a policy the local user is admin.
+/// Resolve the caller as claimed (`identity: claimed`, or no policy):
+/// without a policy the local user is admin. [`identity::authenticate`]
+/// applies the policy's identity rule.
 pub fn caller(policy: Option<&Policy>, as_name: Option<&str>) -> Caller {
     let principal = as_name.map(str::to_string).unwrap_or_else(os_user);
     let role = match policy {
         None => "admin".to_string(),
         Some(p) => p.principals.get(&principal).cloned().unwrap_or_default(),
     };
-    Caller { principal, role }
+    Caller { principal, role, actor: None }
 }
 
 fn size(s: &Size) -> Result<u64, String> {

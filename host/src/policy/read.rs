@@ -15,7 +15,7 @@ use crate::pipeline::model::Named;
 use crate::pipeline::yaml::{self, Node, Pos, Value};
 use crate::sandbox::quotas::{parse_bytes, parse_duration};
 
-const TOP_KEYS: [&str; 4] = ["roles", "principals", "plugins", "trusted_keys"];
+const TOP_KEYS: [&str; 5] = ["roles", "principals", "plugins", "trusted_keys", "identity"];
 const PLUGIN_KEYS: [&str; 4] = ["digest", "quotas", "grants", "max_role_to_grant"];
 const QUOTA_KEYS: [&str; 9] = ["memory", "fuel", "timeout", "output", "log", "host_calls", "http_body", "out_bytes", "out_files"];
 const GRANT_KEYS: [&str; 4] = ["fs", "env", "exec", "http"];
@@ -216,6 +216,7 @@ impl Reader<'_> {
                 "principals" => self.principals(node),
                 "plugins" => self.plugins(node),
                 "trusted_keys" => self.trusted_keys(node),
+                "identity" => self.identity(node),
                 _ => {}
             }
         }
@@ -452,6 +453,19 @@ impl Reader<'_> {
         allowed
     }
 
+    /// `identity: claimed | os` ([`super::identity`]).
+    fn identity(&mut self, node: &Node) {
+        let Some(text) = self.string(node, "identity") else { return };
+        match super::identity::Identity::parse(&text) {
+            Some(identity) => self.out.policy.identity = identity,
+            None => {
+                let names = super::identity::Identity::NAMES;
+                let hint = did_you_mean(&text, names.iter().copied());
+                self.error(node.pos, format!("identity: unknown value `{text}`{hint}; values are {}", names.join(", ")));
+            }
+        }
+    }
+
     fn trusted_keys(&mut self, node: &Node) {
         for (i, (key, pos)) in self.strings(node, "trusted_keys").into_iter().enumerate() {
             match trust::parse_public_key(&key) {
@@ -569,9 +583,15 @@ trusted_keys: [\"ed25519:zz\"]
                 "p.yaml:1:16: roles[1]: `owner` is listed twice",
                 "p.yaml:2:15: principal `a` has unknown role `admin`; roles are owner",
                 "p.yaml:3:10: plugins: must be a mapping, found a list",
-                "p.yaml:4:1: unknown field `rols` (did you mean \"roles\"?); fields are roles, principals, plugins, trusted_keys",
+                "p.yaml:4:1: unknown field `rols` (did you mean \"roles\"?); fields are roles, principals, plugins, trusted_keys, identity",
             ]
         );
+        assert_eq!(
+            problems("identity: oss\nprincipals: { a: admin }\n"),
+            ["p.yaml:1:11: identity: unknown value `oss` (did you mean \"os\"?); values are claimed, os"]
+        );
+        assert_eq!(problems("identity: [os]\n"), ["p.yaml:1:11: identity: must be a string, found a list"]);
+        assert_eq!(read("p.yaml", "identity: os\n").policy.identity, super::super::identity::Identity::Os);
         assert_eq!(problems(""), ["p.yaml:1:1: the policy is empty (a policy without principals gives nobody a role)"]);
         assert_eq!(problems("a: &x 1\n"), ["p.yaml:1:4: anchors (`&name`) are not supported in policy files"]);
     }
