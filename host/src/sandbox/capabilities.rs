@@ -78,15 +78,58 @@ impl std::fmt::Display for Denial {
     }
 }
 
-/// Denials of one call, shared with callbacks WASI runs on other threads.
-pub type Denials = Arc<Mutex<Vec<Denial>>>;
+/// How many denials of one capability a call gets logged and audited one by
+/// one; past that they are only counted, and reported as one summary.
+pub const DENIALS_LISTED: u64 = 10;
 
+/// The denials of one call: the first [`DENIALS_LISTED`] of each capability
+/// kept (logged and audited), the rest counted. A guest that tries a refused
+/// socket in a loop can neither grow the audit log nor flood stderr; every
+/// denial also counts against the host-call quota (see `host_imports.rs`).
+#[derive(Debug, Default)]
+pub struct DenialLog {
+    listed: Vec<Denial>,
+    counts: std::collections::BTreeMap<&'static str, u64>,
+    total: u64,
+}
+
+impl DenialLog {
+    /// Every denial of the call, listed or not.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// The listed denials, then one summary per capability that had more.
+    pub fn take(&mut self) -> Vec<Denial> {
+        let mut out = std::mem::take(&mut self.listed);
+        for (capability, n) in std::mem::take(&mut self.counts) {
+            if n > DENIALS_LISTED {
+                let detail = format!("{} more `{capability}` denials in this call, not listed one by one", n - DENIALS_LISTED);
+                out.push(Denial { capability, detail });
+            }
+        }
+        self.total = 0;
+        out
+    }
+}
+
+/// Denials of one call, shared with callbacks WASI runs on other threads.
+pub type Denials = Arc<Mutex<DenialLog>>;
+
+/// Record a denial; its detail (which quotes guest text: program names,
+/// addresses, paths) is escaped here, once, for every capability.
 pub fn record(denials: &Denials, denial: Denial) {
+    let Ok(mut log) = denials.lock() else { return };
+    log.total += 1;
+    let seen = log.counts.entry(denial.capability).or_insert(0);
+    *seen += 1;
+    if *seen > DENIALS_LISTED {
+        return;
+    }
+    let denial = Denial { detail: super::escape::for_terminal(&denial.detail), ..denial };
     tracing::warn!(target: "taylordash::audit", capability = denial.capability,
         detail = %denial.detail, decision = "deny", "capability denied");
-    if let Ok(mut list) = denials.lock() {
-        list.push(denial);
-    }
+    log.listed.push(denial);
 }
 
 /// The directories a call sees.

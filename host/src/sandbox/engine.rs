@@ -89,10 +89,3 @@ impl Drop for EpochTicker {
         }
     }
 }
-
-/// Ticks to wait before a call of `timeout` is interrupted (never less than `timeout`).
-pub fn deadline_ticks(timeout: Duration) -> u64 {
-    let tick = EPOCH_TICK.as_nanos();
-    // +1: the first tick may come at once, and a call must get its full time.
-    timeout.as_nanos().div_ceil(tick) as u64 + 1
-}

@@ -76,6 +76,7 @@ impl SandboxError {
             SandboxError::Merge { merge, .. } => match merge {
                 MergeError::Io { .. } => 1,
                 MergeError::NotRegular(_) | MergeError::WouldOverwrite(_) => 3,
+                MergeError::OverBudget(_) => 4,
             },
             SandboxError::Quota { .. } => 4,
             SandboxError::Trap { .. } => 5,

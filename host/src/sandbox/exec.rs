@@ -34,6 +34,8 @@ use super::staging::{copy_tree, copy_changed};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecOutput {
     pub status: i32,
+    /// Bytes of files it left that were staged into `/out`.
+    pub staged: u64,
     pub stdout: String,
     pub stderr: String,
 }
@@ -62,7 +64,7 @@ pub fn run_granted(
     args: &[String],
     stdin: Option<&str>,
     workspace: Option<&Path>,
-    out: Option<&Path>,
+    out: Option<(&Path, u64)>,
     deadline: Instant,
 ) -> Result<ExecOutput, String> {
     let started = Instant::now();
@@ -150,11 +152,12 @@ pub fn run_granted(
     let until = deadline.max(Instant::now()) + GRACE;
     let stdout = out_reader.map(|r| r.collect(until, program)).unwrap_or_default();
     let stderr = err_reader.map(|r| r.collect(until, program)).unwrap_or_default();
-    if let Some(out) = out {
-        copy_changed(scratch.path(), workspace, out)
+    let mut staged = 0;
+    if let Some((out, limit)) = out {
+        staged = copy_changed(scratch.path(), workspace, out, limit)
             .map_err(|e| format!("exec `{program}`: cannot stage its files: {e}"))?;
     }
-    Ok(ExecOutput { status: exit_code(status), stdout, stderr })
+    Ok(ExecOutput { status: exit_code(status), stdout, stderr, staged })
 }
 
 /// The program's process tree, killed when dropped: through C (whose death

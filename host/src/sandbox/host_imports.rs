@@ -77,13 +77,26 @@ impl CallState {
     /// Count one import call; trap once the quota is spent.
     fn count_call(&mut self) -> wasmtime::Result<()> {
         self.host_calls += 1;
-        if self.host_calls > self.quotas.host_calls {
+        if self.calls_and_denials() > self.quotas.host_calls {
             return Err(self.breach(QuotaKind::HostCalls, self.quotas.host_calls).into());
         }
         Ok(())
     }
 
-    fn breach(&mut self, kind: QuotaKind, limit: u64) -> QuotaBreach {
+    /// Import calls plus refused capabilities: both are work the guest makes
+    /// the host do, and both count against the host-call quota.
+    pub(crate) fn calls_and_denials(&self) -> u64 {
+        let denied = self.denials.lock().map(|d| d.total()).unwrap_or(0);
+        self.host_calls.saturating_add(denied)
+    }
+
+    /// The quota a denial flood has spent, checked by the call's watchdog
+    /// (denials made inside WASI callbacks cannot trap by themselves).
+    pub(crate) fn spent_by_denials(&mut self) -> Option<QuotaBreach> {
+        (self.calls_and_denials() > self.quotas.host_calls).then(|| self.breach(QuotaKind::HostCalls, self.quotas.host_calls))
+    }
+
+    pub(crate) fn breach(&mut self, kind: QuotaKind, limit: u64) -> QuotaBreach {
         *self.breach.get_or_insert(QuotaBreach { kind, limit })
     }
 }
@@ -132,7 +145,8 @@ impl host::Host for CallState {
         if self.log_bytes > self.quotas.log {
             return Err(self.breach(QuotaKind::Log, self.quotas.log).into());
         }
-        self.events.push(Event { topic, payload });
+        // The topic is printed and becomes part of a bus topic: never raw guest text.
+        self.events.push(Event { topic: for_terminal(&topic), payload });
         Ok(())
     }
 }
@@ -164,8 +178,8 @@ impl exec::Host for CallState {
             }
         };
         tracing::info!(target: "taylordash::audit", plugin = %self.plugin, capability = "exec",
-            program = %cmd.program, decision = "allow", "capability granted");
-        self.grants_used.push(("exec", format!("run `{}` {}", cmd.program, cmd.args.join(" "))));
+            program = %for_terminal(&cmd.program), decision = "allow", "capability granted");
+        self.grants_used.push(("exec", for_terminal(&format!("run `{}` {}", cmd.program, cmd.args.join(" ")))));
         let result = run_granted(
             grant,
             &plan,
@@ -173,9 +187,13 @@ impl exec::Host for CallState {
             &cmd.args,
             cmd.stdin.as_deref(),
             self.workspace.as_deref(),
-            self.out_dir.as_deref(),
+            self.out_dir.as_deref().map(|o| (o, self.quotas.out_bytes.saturating_sub(self.out_usage.used().0))),
             self.deadline,
         );
+        if let Ok(o) = &result {
+            // What the program staged is written to `/out` like the guest's own writes.
+            self.out_usage.charge_bytes(o.staged).map_err(|b| self.breach(b.kind, b.limit))?;
+        }
         // Stopped by the call's own deadline: that is the call's timeout,
         // which epochs would report only once the guest runs again.
         if std::time::Instant::now() >= self.deadline {

@@ -11,11 +11,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{Store, Trap};
+use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::bindings::taylordash::agent::types;
 use super::capabilities::{Denial, Denials, Grants, Mounts, wasi_context};
-use super::engine::deadline_ticks;
 use super::error::{SandboxError, ToolFailure};
 use super::escape::for_terminal;
 use super::host_imports::{CallState, Event, LogLine};
@@ -183,7 +182,8 @@ impl Sandbox {
             .tempdir()
             .map_err(|e| SandboxError::Host(format!("cannot create a staging directory: {e}")))?;
         let outcome = self.call(plugin, call, Some(staging.path()))?;
-        let merged = staging::merge(staging.path(), dest, add_only)
+        // The merge is bounded like the call: it gets the call's own time again.
+        let merged = staging::merge(staging.path(), dest, add_only, call.quotas.timeout)
             .map_err(|merge| SandboxError::Merge { plugin: plugin.name.clone(), merge })?;
         Ok(TaskOutcome { call: outcome, merged })
     }
@@ -227,7 +227,19 @@ impl Sandbox {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         store.set_fuel(quotas.fuel).map_err(|e| SandboxError::Host(format!("fuel: {e}")))?;
-        store.set_epoch_deadline(deadline_ticks(quotas.timeout));
+        // The watchdog: every epoch tick, end the call once its wall-clock
+        // deadline has passed, or once refused capabilities (recorded inside
+        // WASI callbacks, which cannot trap) have spent its host-call quota.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut cx| {
+            if let Some(breach) = cx.data_mut().spent_by_denials() {
+                return Err(breach.into());
+            }
+            if Instant::now() >= cx.data().deadline {
+                return Err(Trap::Interrupt.into());
+            }
+            Ok(UpdateDeadline::Continue(1))
+        });
         // Bytes a guest may hand the host in one transfer, the tool's return
         // value included: a huge return fails as it is copied, not after.
         store.set_hostcall_fuel(usize::try_from(quotas.output.max(quotas.log)).unwrap_or(usize::MAX));
@@ -275,7 +287,7 @@ fn quota(plugin: &Plugin, kind: QuotaKind, limit: u64) -> SandboxError {
 }
 
 fn take_denials(denials: &Denials) -> Vec<Denial> {
-    denials.lock().map(|mut d| std::mem::take(&mut *d)).unwrap_or_default()
+    denials.lock().map(|mut d| d.take()).unwrap_or_default()
 }
 
 /// Name what ended a call that returned an error instead of a value.

@@ -426,7 +426,7 @@ mod tests {
         assert_eq!(measure(dir.path(), &q).unwrap(), Ok(Measured { bytes: (1 << 30) + 3, entries: 3 }));
         let q = Quotas { out_bytes: 1 << 20, ..q };
         assert_eq!(measure(dir.path(), &q).unwrap().unwrap_err().kind, QuotaKind::OutBytes);
-        let q = Quotas { out_files: 2, ..Quotas::default() };
+        let q = Quotas { out_files: 2, out_bytes: 4 << 30, ..Quotas::default() };
         assert_eq!(measure(dir.path(), &q).unwrap().unwrap_err().kind, QuotaKind::OutFiles);
     }
 }

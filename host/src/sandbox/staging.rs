@@ -20,14 +20,21 @@ pub enum MergeError {
     WouldOverwrite(String),
     #[error("cannot merge /out/{path}: {source}")]
     Io { path: String, source: io::Error },
+    #[error("the merge of /out took longer than its budget of {0:?}; nothing was published")]
+    OverBudget(std::time::Duration),
 }
 
 /// The files a merge published, relative to the destination, sorted.
 pub type Merged = Vec<String>;
 
-/// Merge `staging` into `dest`. With `add_only`, an existing file is never
-/// replaced: the whole merge is refused before anything is written.
-pub fn merge(staging: &Path, dest: &Path, add_only: bool) -> Result<Merged, MergeError> {
+/// Merge `staging` into `dest` within `budget`. With `add_only`, an existing
+/// file is never replaced: the whole merge is refused before anything is
+/// written. Every file is first copied to a temporary name beside its
+/// destination; the copies are made durable with one `syncfs` (not one
+/// fsync per file) and only then renamed into place, so a merge that runs
+/// out of budget publishes nothing.
+pub fn merge(staging: &Path, dest: &Path, add_only: bool, budget: std::time::Duration) -> Result<Merged, MergeError> {
+    let deadline = std::time::Instant::now() + budget;
     let mut files = Vec::new();
     collect(staging, Path::new(""), &mut files)?;
     files.sort();
@@ -44,15 +51,47 @@ pub fn merge(staging: &Path, dest: &Path, add_only: bool) -> Result<Merged, Merg
             _ => {}
         }
     }
+    let mut copies = Vec::with_capacity(files.len());
     for rel in &files {
-        publish(&staging.join(rel), &dest.join(rel))
-            .map_err(|source| MergeError::Io { path: display(rel), source })?;
+        if std::time::Instant::now() >= deadline {
+            return Err(MergeError::OverBudget(budget));
+        }
+        let copy = copy_beside(&staging.join(rel), &dest.join(rel)).map_err(|source| MergeError::Io { path: display(rel), source })?;
+        copies.push((rel, copy));
+    }
+    if let Some((rel, first)) = copies.first() {
+        sync_filesystem(first.as_file()).map_err(|source| MergeError::Io { path: display(rel), source })?;
+    }
+    for (rel, copy) in copies {
+        copy.persist(dest.join(rel)).map_err(|e| MergeError::Io { path: display(rel), source: e.error })?;
     }
     Ok(files.iter().map(|p| display(p)).collect())
 }
 
+/// `src` copied to a temporary file in `dst`'s directory (not yet durable).
+fn copy_beside(src: &Path, dst: &Path) -> io::Result<tempfile::NamedTempFile> {
+    let dir = dst.parent().ok_or_else(|| io::Error::other("no parent directory"))?;
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new().prefix(".taylordash-merge-").tempfile_in(dir)?;
+    let mut from = std::fs::File::open(src)?;
+    io::copy(&mut from, tmp.as_file_mut())?;
+    Ok(tmp)
+}
+
+/// Flush every dirty page of the filesystem holding `file`, once.
+fn sync_filesystem(file: &std::fs::File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `syncfs` takes a file descriptor and touches no memory of
+    // ours; `file` is open for the whole call.
+    if unsafe { libc::syncfs(file.as_raw_fd()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A staged path as it may be printed: guest-chosen names are escaped.
 fn display(rel: &Path) -> String {
-    rel.to_string_lossy().into_owned()
+    super::escape::for_terminal(&rel.to_string_lossy())
 }
 
 /// Every regular file under `root/rel`, refusing anything else.
@@ -104,27 +143,81 @@ pub fn copy_tree(src: &Path, dst: &Path) -> io::Result<()> {
 }
 
 /// Copy into `out` every file of `scratch` that is new or differs from the
-/// same path in `original`.
-pub fn copy_changed(scratch: &Path, original: Option<&Path>, out: &Path) -> io::Result<()> {
+/// same path in `original`, at most `limit` bytes in all (the call's
+/// `out_bytes` left): the files are measured before any is read, and nothing
+/// is read whole into memory. Returns the bytes copied.
+pub fn copy_changed(scratch: &Path, original: Option<&Path>, out: &Path, limit: u64) -> io::Result<u64> {
     let mut files = Vec::new();
     collect(scratch, Path::new(""), &mut files).map_err(|e| io::Error::other(e.to_string()))?;
+    let mut changed = Vec::new();
+    let mut total = 0u64;
     for rel in files {
-        let new = std::fs::read(scratch.join(&rel))?;
-        let unchanged = original.is_some_and(|o| std::fs::read(o.join(&rel)).is_ok_and(|old| old == new));
-        if !unchanged {
-            let to = out.join(&rel);
-            if let Some(parent) = to.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::write(to, new)?;
+        let new = scratch.join(&rel);
+        if original.is_some_and(|o| same_contents(&new, &o.join(&rel)).unwrap_or(false)) {
+            continue;
+        }
+        total = total.saturating_add(std::fs::metadata(&new)?.len());
+        if total > limit {
+            return Err(io::Error::other(format!("its files exceed the out_bytes quota ({limit} bytes left)")));
+        }
+        changed.push(rel);
+    }
+    for rel in changed {
+        let to = out.join(&rel);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::copy(scratch.join(&rel), to)?;
+    }
+    Ok(total)
+}
+
+/// Whether two files hold the same bytes, compared in chunks.
+fn same_contents(a: &Path, b: &Path) -> io::Result<bool> {
+    use std::io::Read;
+    let (fa, fb) = (std::fs::File::open(a)?, std::fs::File::open(b)?);
+    if fa.metadata()?.len() != fb.metadata()?.len() {
+        return Ok(false);
+    }
+    let (mut ra, mut rb) = (io::BufReader::new(fa), io::BufReader::new(fb));
+    let (mut ba, mut bb) = ([0u8; 8192], [0u8; 8192]);
+    loop {
+        let n = ra.read(&mut ba)?;
+        if n == 0 {
+            return Ok(true);
+        }
+        rb.read_exact(&mut bb[..n])?;
+        if ba[..n] != bb[..n] {
+            return Ok(false);
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
+
+    #[test]
+    fn guest_file_names_are_escaped_in_merge_errors() {
+        let staging = tempfile::tempdir().unwrap();
+        let dest = tempfile::tempdir().unwrap();
+        std::fs::write(staging.path().join("a\x1b]0;pwned\x07\nINFO forged"), "x").unwrap();
+        std::fs::write(dest.path().join("a\x1b]0;pwned\x07\nINFO forged"), "old").unwrap();
+        let err = merge(staging.path(), dest.path(), true, BUDGET).unwrap_err();
+        assert_eq!(err.to_string(), "add_only: /out/a\\u{1b}]0;pwned\\u{7}\\u{a}INFO forged would overwrite an existing file");
+    }
+
+    #[test]
+    fn a_merge_over_its_budget_publishes_nothing() {
+        let staging = tempfile::tempdir().unwrap();
+        let dest = tempfile::tempdir().unwrap();
+        std::fs::write(staging.path().join("a.txt"), "a").unwrap();
+        let err = merge(staging.path(), dest.path(), false, std::time::Duration::ZERO).unwrap_err();
+        assert_eq!(err.to_string(), "the merge of /out took longer than its budget of 0ns; nothing was published");
+        assert_eq!(std::fs::read_dir(dest.path()).unwrap().count(), 0);
+    }
 
     #[test]
     fn add_only_refuses_before_writing_anything() {
@@ -133,11 +226,11 @@ mod tests {
         std::fs::write(staging.path().join("a.txt"), "new a").unwrap();
         std::fs::write(staging.path().join("b.txt"), "new b").unwrap();
         std::fs::write(dest.path().join("b.txt"), "old b").unwrap();
-        let err = merge(staging.path(), dest.path(), true).unwrap_err();
+        let err = merge(staging.path(), dest.path(), true, BUDGET).unwrap_err();
         assert_eq!(err.to_string(), "add_only: /out/b.txt would overwrite an existing file");
         assert!(!dest.path().join("a.txt").exists());
         assert_eq!(std::fs::read_to_string(dest.path().join("b.txt")).unwrap(), "old b");
-        let merged = merge(staging.path(), dest.path(), false).unwrap();
+        let merged = merge(staging.path(), dest.path(), false, BUDGET).unwrap();
         assert_eq!(merged, vec!["a.txt", "b.txt"]);
         assert_eq!(std::fs::read_to_string(dest.path().join("b.txt")).unwrap(), "new b");
     }
@@ -149,7 +242,7 @@ mod tests {
         let dest = tempfile::tempdir().unwrap();
         std::fs::create_dir(staging.path().join("sub")).unwrap();
         std::os::unix::fs::symlink("/etc/passwd", staging.path().join("sub/evil")).unwrap();
-        let err = merge(staging.path(), dest.path(), false).unwrap_err();
+        let err = merge(staging.path(), dest.path(), false, BUDGET).unwrap_err();
         assert_eq!(
             err.to_string(),
             "/out/sub/evil is a symlink or special file; only regular files and directories are merged"
