@@ -190,7 +190,8 @@ impl Tool for Adversary {
                 let chunk = vec![7u8; 1 << 20];
                 let mut written = 0u64;
                 while written < input.n {
-                    let take = chunk.len().min((input.n - written) as usize);
+                    // In u64: a usize is 32 bits here, and 8 GiB would wrap to 0.
+                    let take = (chunk.len() as u64).min(input.n - written) as usize;
                     f.write_all(&chunk[..take]).map_err(|e| failed("/out/big", e))?;
                     written += take as u64;
                 }
