@@ -139,7 +139,7 @@ impl OutFs<'_> {
     fn counted(&mut self, stream: Resource<DynOutputStream>) -> FsResult<Resource<DynOutputStream>> {
         let inner = self.fs.table.delete(stream).map_err(FsError::trap)?;
         let counted: DynOutputStream = Box::new(CountedStream { inner, usage: self.usage.clone() });
-        Ok(self.fs.table.push(counted).map_err(FsError::trap)?)
+        self.fs.table.push(counted).map_err(FsError::trap)
     }
 }
 
