@@ -21,7 +21,7 @@ cd "$root"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
 venv=${TD_VENV:-${TMPDIR:-/tmp}/td-venv}
 host=${TD_HOST:-$CARGO_TARGET_DIR/debug/taylordash}
-plugins=$CARGO_TARGET_DIR/wasm32-wasip2/plugin
+plugins=${TD_PLUGINS:-$root/target/plugins}
 work=$(mktemp -d "${TMPDIR:-/tmp}/td-ci.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 

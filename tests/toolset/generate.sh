@@ -11,16 +11,17 @@
 # components and the host first. Environment:
 #   CARGO_TARGET_DIR  where cargo builds (default: target/)
 #   TD_HOST           the taylordash binary (default: $CARGO_TARGET_DIR/debug/taylordash)
-#   TD_PLUGINS        the components (default: $CARGO_TARGET_DIR/wasm32-wasip2/plugin)
+#   TD_PLUGINS        the components (default: target/plugins, what
+#                     `cargo xtask build-plugins` and `cargo xtask test` build)
 # bash_runner is not run here (`taylordash invoke` grants no exec); the
-# gates are (their reports land in WORKSPACE/reports/); minio_uploader does
-# not exist yet (no wasi-http in the host).
+# gates are (their reports land in WORKSPACE/reports/); minio_uploader needs
+# an http grant and a server: tests/toolset/check_minio_upload.sh runs it.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 ws=${1:?usage: generate.sh WORKSPACE [--build]}
 target=${CARGO_TARGET_DIR:-$root/target}
-plugins=${TD_PLUGINS:-$target/wasm32-wasip2/plugin}
+plugins=${TD_PLUGINS:-$root/target/plugins}
 host=${TD_HOST:-$target/debug/taylordash}
 
 tools=(planner adr_writer
@@ -32,10 +33,7 @@ tools=(planner adr_writer
        mkdocs_writer adr_manager)
 
 if [[ "${2:-}" == "--build" ]]; then
-  args=()
-  for t in "${tools[@]}" bash_runner; do args+=(-p "$t"); done
-  (cd "$root" && cargo build --target wasm32-wasip2 --profile plugin "${args[@]}")
-  (cd "$root" && cargo build -p taylordash)
+  (cd "$root" && cargo xtask build-plugins && cargo build -p taylordash)
 fi
 
 for t in "${tools[@]}"; do
