@@ -5,6 +5,7 @@
 //! [`cli`] is the thin command-line layer over it.
 
 pub mod bus;
+pub mod catalog;
 pub mod cli;
 pub mod orchestrator;
 pub mod paths;
@@ -12,3 +13,4 @@ pub mod pipeline;
 pub mod policy;
 pub mod sandbox;
 pub mod store;
+pub mod units;

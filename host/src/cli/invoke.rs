@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::{Cli, UsageError};
-use crate::sandbox::quotas::{parse_bytes, parse_duration};
+use crate::units::{parse_bytes, parse_duration};
 use crate::policy::audit::{Subject, call_events};
 use crate::sandbox::{Call, Quotas, resolve_plugin};
 
@@ -53,7 +53,7 @@ pub fn run(cli: &Cli, args: &InvokeArgs) -> anyhow::Result<i32> {
     };
     // Quotas: the policy's for this plugin (or the defaults), then the flags.
     let path = resolve_plugin(&args.plugin, &cli.plugins_dir)?;
-    let name = crate::sandbox::plugin_name(&path);
+    let name = crate::catalog::plugin_name(&path);
     let policy = cli.policy()?;
     let caller = cli.caller()?;
     let plugin_policy = policy.as_ref().and_then(|p| p.plugins.get(&name));

@@ -30,11 +30,11 @@ pub struct Cli {
     no_cache: bool,
     /// Memory the compiler may use for one plugin; past it the plugin is refused.
     #[arg(long, global = true, env = "TAYLORDASH_COMPILE_MEMORY", default_value = "2GiB",
-          value_parser = crate::sandbox::quotas::parse_bytes)]
+          value_parser = crate::units::parse_bytes)]
     compile_memory: u64,
     /// Wall-clock time compiling one plugin may take; past it the plugin is refused.
     #[arg(long, global = true, env = "TAYLORDASH_COMPILE_TIMEOUT", default_value = "60s",
-          value_parser = crate::sandbox::quotas::parse_duration)]
+          value_parser = crate::units::parse_duration)]
     compile_timeout: std::time::Duration,
     /// The policy file (roles, principals, plugin grants and quotas).
     #[arg(long, global = true, env = "TAYLORDASH_POLICY")]

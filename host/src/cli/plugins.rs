@@ -14,7 +14,8 @@ use super::Cli;
 use crate::policy::audit::Subject;
 use crate::policy::trust;
 use crate::sandbox::escape::for_terminal;
-use crate::sandbox::{Sandbox, SandboxError, list_plugins, resolve_plugin};
+use crate::catalog::list_plugins;
+use crate::sandbox::{Sandbox, SandboxError, resolve_plugin};
 
 #[derive(Subcommand)]
 pub enum PluginsCommand {
@@ -89,7 +90,7 @@ fn keygen(out: &std::path::Path) -> anyhow::Result<i32> {
 
 fn sign(path: &std::path::Path, key: &std::path::Path) -> anyhow::Result<i32> {
     let key = trust::read_signing_key(key).map_err(|e| super::UsageError(e.to_string()))?;
-    let name = crate::sandbox::plugin_name(path);
+    let name = crate::catalog::plugin_name(path);
     let file = trust::sign(&key, &name, &digest_of(path)?);
     let sig = trust::sig_path(path);
     std::fs::write(&sig, serde_json::to_string_pretty(&file)?)?;
@@ -106,7 +107,7 @@ fn verify(cli: &Cli, path: &std::path::Path, trusted: &[String]) -> anyhow::Resu
     if keys.is_empty() {
         return Err(super::UsageError("no trusted keys: pass --trusted-key or a --policy with trusted_keys".into()).into());
     }
-    let name = crate::sandbox::plugin_name(path);
+    let name = crate::catalog::plugin_name(path);
     let subject = Subject::of(&cli.caller()?, name.clone());
     match trust::verify(path, &name, &digest_of(path)?, &keys) {
         Ok(key) => {

@@ -128,11 +128,7 @@ fn text_report(file: &str, policy: &ReadPolicy, pipelines: &[(String, Pipeline)]
 /// on a machine where they are not built.
 fn check_plugin_names(cli: &Cli, file: &str, policy: &mut ReadPolicy) {
     let dir = &cli.plugins_dir;
-    let known: BTreeSet<String> = crate::sandbox::list_plugins(dir)
-        .unwrap_or_default()
-        .iter()
-        .map(|p| crate::sandbox::plugin_name(p))
-        .collect();
+    let known: BTreeSet<String> = crate::catalog::tool_names(dir);
     if known.is_empty() {
         return;
     }

@@ -21,11 +21,7 @@ pub struct Context {
 
 impl Context {
     pub fn with_plugins_dir(dir: PathBuf) -> Self {
-        let tools = crate::sandbox::list_plugins(&dir)
-            .unwrap_or_default()
-            .iter()
-            .map(|p| crate::sandbox::plugin_name(p))
-            .collect();
+        let tools = crate::catalog::tool_names(&dir);
         Context { tools: Some((tools, dir)), roles: Vec::new() }
     }
 

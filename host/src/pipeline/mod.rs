@@ -5,7 +5,8 @@
 //! reads the tree into a [`Pipeline`], `check` validates names, roles,
 //! dependencies and inputs, `plan` orders the stages. Every problem is a
 //! [`Diagnostic`] `file:line:col: message`, and all of them are reported at
-//! once. This module does not depend on the sandbox's engine.
+//! once. This module imports nothing from the sandbox: the tool names it
+//! checks against come from [`crate::catalog`], units from [`crate::units`].
 
 pub mod check;
 pub mod diagnostic;

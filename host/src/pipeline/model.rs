@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::diagnostic::{Diagnostics, did_you_mean};
 use super::yaml::{Node, Pos, Value};
-use crate::sandbox::quotas::parse_duration;
+use crate::units::parse_duration;
 
 /// A name as written in the file, with where it was written.
 #[derive(Debug, Clone, PartialEq, Eq)]

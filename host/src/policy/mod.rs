@@ -18,7 +18,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::pipeline::Diagnostics;
-use crate::sandbox::quotas::{parse_bytes, parse_duration};
+use crate::units::{parse_bytes, parse_duration};
 use crate::sandbox::{ExecGrant, Grants, Quotas, SandboxError};
 
 pub const ROLES: [&str; 3] = ["admin", "maintainer", "viewer"];

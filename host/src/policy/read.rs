@@ -13,7 +13,7 @@ use super::{ExecSpec, GrantSpec, Policy, PluginPolicy, QuotaSpec, ROLES, Size, t
 use crate::pipeline::diagnostic::{Diagnostics, did_you_mean};
 use crate::pipeline::model::Named;
 use crate::pipeline::yaml::{self, Node, Pos, Value};
-use crate::sandbox::quotas::{parse_bytes, parse_duration};
+use crate::units::{parse_bytes, parse_duration};
 
 const TOP_KEYS: [&str; 5] = ["roles", "principals", "plugins", "trusted_keys", "identity"];
 const PLUGIN_KEYS: [&str; 4] = ["digest", "quotas", "grants", "max_role_to_grant"];

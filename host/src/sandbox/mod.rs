@@ -37,6 +37,8 @@ pub mod world;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+
+use crate::catalog::plugin_name;
 use wasmtime::Engine;
 use wasmtime::component::{Component, HasSelf, Linker};
 
@@ -200,11 +202,6 @@ impl Sandbox {
     }
 }
 
-/// `planner` for `…/planner.wasm`.
-pub fn plugin_name(path: &Path) -> String {
-    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
-}
-
 /// The import named in a linker error such as wasmtime 48's "component
 /// imports instance `wasi:http/types@0.2.0`, but a matching implementation
 /// was not found in the linker" (before 48: "component imported …").
@@ -220,28 +217,6 @@ fn unsupported_import(message: &str) -> Option<String> {
 
 /// Find a plugin named by tool name (looked up in `dir`) or by path.
 pub fn resolve_plugin(spec: &str, dir: &Path) -> Result<PathBuf, SandboxError> {
-    let as_path = Path::new(spec);
-    if spec.ends_with(".wasm") || spec.contains(std::path::MAIN_SEPARATOR) {
-        return if as_path.is_file() {
-            Ok(as_path.to_path_buf())
-        } else {
-            Err(SandboxError::NotFound { name: spec.to_string(), dir: dir.to_path_buf() })
-        };
-    }
-    let candidate = dir.join(format!("{spec}.wasm"));
-    if candidate.is_file() {
-        Ok(candidate)
-    } else {
-        Err(SandboxError::NotFound { name: spec.to_string(), dir: dir.to_path_buf() })
-    }
-}
-
-/// The `.wasm` files of `dir`, sorted by name.
-pub fn list_plugins(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "wasm") && p.is_file())
-        .collect();
-    found.sort();
-    Ok(found)
+    crate::catalog::find_plugin(spec, dir)
+        .ok_or_else(|| SandboxError::NotFound { name: spec.to_string(), dir: dir.to_path_buf() })
 }

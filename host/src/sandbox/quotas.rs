@@ -1,5 +1,5 @@
-//! Per-plugin resource quotas: their values, their units on the command line
-//! (`64MiB`, `2s`), and the store limiter that enforces memory, tables and
+//! Per-plugin resource quotas: their values (units such as `64MiB` and `2s`
+//! are parsed in [`crate::units`]) and the store limiter that enforces memory, tables and
 //! instances while remembering which limit refused a growth.
 //!
 //! Fuel, wall-clock, output and host-call limits are enforced where the call
@@ -104,45 +104,6 @@ pub const MAX_MEMORY: u64 = 4 << 30;
 /// Wasm stack per call. Engine-wide: wasmtime sets it on the `Config`.
 pub const WASM_STACK: usize = 1 << 20;
 
-/// Parse a byte size: `1048576`, `512KiB`, `64MiB`, `2GiB`, `1MB`, `10kb`.
-pub fn parse_bytes(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '_')).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let n: u64 = digits
-        .replace('_', "")
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size (expected e.g. 64MiB, 512KiB, 1048576)"))?;
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" => 1_000,
-        "kib" => 1 << 10,
-        "m" | "mb" => 1_000_000,
-        "mib" => 1 << 20,
-        "g" | "gb" => 1_000_000_000,
-        "gib" => 1 << 30,
-        other => return Err(format!("`{text}`: unknown size unit `{other}` (use B, KiB, MiB, GiB)")),
-    };
-    n.checked_mul(mult).ok_or_else(|| format!("`{text}` is too large"))
-}
-
-/// Parse a duration: `250ms`, `2s`, `1m`, or plain seconds `3`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration (expected e.g. 250ms, 2s, 1m)"))?;
-    let secs = match unit.trim() {
-        "ms" => value / 1000.0,
-        "" | "s" => value,
-        "m" | "min" => value * 60.0,
-        other => return Err(format!("`{text}`: unknown duration unit `{other}` (use ms, s, m)")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("`{text}` is not a valid duration"))
-}
-
 /// Enforces memory, table and instance quotas for one store, and remembers
 /// the first growth it refused: a guest that aborts after a refused
 /// allocation still reports the quota, not a plain trap.
@@ -214,28 +175,6 @@ impl wasmtime::ResourceLimiter for Limiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_parse_with_binary_and_decimal_units() {
-        assert_eq!(parse_bytes("64MiB"), Ok(64 << 20));
-        assert_eq!(parse_bytes("512KiB"), Ok(512 << 10));
-        assert_eq!(parse_bytes("1_048_576"), Ok(1 << 20));
-        assert_eq!(parse_bytes("2GB"), Ok(2_000_000_000));
-        assert_eq!(
-            parse_bytes("64 lightyears"),
-            Err("`64 lightyears`: unknown size unit `lightyears` (use B, KiB, MiB, GiB)".into())
-        );
-        assert!(parse_bytes("MiB").is_err());
-    }
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
-        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
-        assert!(parse_duration("soon").is_err());
-    }
 
     #[test]
     fn limiter_remembers_the_first_refusal() {
