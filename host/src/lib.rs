@@ -4,6 +4,7 @@
 //! loads and calls WebAssembly components under quotas and capabilities;
 //! [`cli`] is the thin command-line layer over it.
 
+pub mod audit;
 pub mod bus;
 pub mod catalog;
 pub mod cli;

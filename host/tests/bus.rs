@@ -33,7 +33,7 @@ use taylordash::bus::{
     run_worker,
 };
 use taylordash::bus::auth::AUTH_PROPERTY;
-use taylordash::policy::audit::AuditLog;
+use taylordash::audit::AuditLog;
 use taylordash::bus::client::Recv;
 use taylordash::orchestrator::{Dispatch, InProcess, Orchestrator, RunOptions, RunStatus, Task, TaskError, TaskResult};
 use taylordash::pipeline::{self, Context};

@@ -31,7 +31,7 @@ use sha2::{Digest, Sha256};
 use super::client::Delivery;
 use super::envelope::Envelope;
 use super::now_ms;
-use crate::policy::audit::AuditEvent;
+use crate::audit::AuditEvent;
 
 /// The user property that carries the tag.
 pub const AUTH_PROPERTY: &str = "td-auth";

@@ -42,7 +42,7 @@ use super::envelope::{DlqPayload, Envelope, ResultEnvelope, ResultPayload, TaskE
 use super::topics::Topics;
 use super::{BusError, hex_id, now_ms};
 use crate::orchestrator::{Dispatch, Task, TaskError, TaskResult};
-use crate::policy::audit::AuditLog;
+use crate::audit::AuditLog;
 
 #[derive(Debug, Clone)]
 pub struct DispatchOptions {

@@ -58,7 +58,7 @@ pub use topics::Topics;
 pub use worker::{Worker, WorkerOptions, WorkerStats, run_worker};
 
 use crate::orchestrator::{Dispatch, Task, TaskError, TaskResult};
-use crate::policy::audit::AuditLog;
+use crate::audit::AuditLog;
 
 /// Why the bus could not do what was asked.
 #[derive(Debug, thiserror::Error)]

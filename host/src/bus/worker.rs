@@ -44,7 +44,7 @@ use super::envelope::{self, Envelope, EnvelopeError, ResultEnvelope, ResultPaylo
 use super::topics::Topics;
 use super::{BusError, hex_id, now_ms};
 use crate::orchestrator::{Dispatch, TaskError};
-use crate::policy::audit::AuditLog;
+use crate::audit::AuditLog;
 
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {

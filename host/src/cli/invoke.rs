@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::{Cli, UsageError};
 use crate::units::{parse_bytes, parse_duration};
-use crate::policy::audit::{Subject, call_events};
+use crate::audit::call_events;
 use crate::sandbox::{Call, Quotas, resolve_plugin};
 
 #[derive(Args)]
@@ -73,13 +73,13 @@ pub fn run(cli: &Cli, args: &InvokeArgs) -> anyhow::Result<i32> {
         _ => Default::default(),
     };
     let sandbox = cli.sandbox()?;
-    let plugin = sandbox.load_checked(&path, |n, sha| crate::policy::admit(policy.as_ref(), &path, n, sha)).inspect_err(|e| {
-        let subject = Subject::of(&caller, name.clone());
+    let plugin = sandbox.load_checked(&path, |n, sha| Ok(crate::policy::admit(policy.as_ref(), &path, n, sha)?)).inspect_err(|e| {
+        let subject = caller.subject(name.clone());
         cli.audit_log().append(&call_events(&subject, Err(e)));
     })?;
     let call = Call { input: &input, quotas, grants, workspace: Some(&workspace), ..Call::default() };
     let result = sandbox.run_task(&plugin, &call, &out, args.add_only);
-    let subject = Subject::of(&caller, plugin.name.clone());
+    let subject = caller.subject(plugin.name.clone());
     cli.audit_log().append(&call_events(&subject, result.as_ref().map(|t| &t.call)));
     let task = result?;
     println!("{}", task.call.output);

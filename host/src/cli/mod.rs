@@ -175,9 +175,9 @@ impl Cli {
         }
     }
 
-    fn audit_log(&self) -> crate::policy::audit::AuditLog {
-        crate::policy::audit::AuditLog::new(
-            self.audit_log.clone().unwrap_or_else(crate::policy::audit::AuditLog::default_path),
+    fn audit_log(&self) -> crate::audit::AuditLog {
+        crate::audit::AuditLog::new(
+            self.audit_log.clone().unwrap_or_else(crate::audit::AuditLog::default_path),
         )
     }
 

@@ -11,7 +11,6 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::Cli;
-use crate::policy::audit::Subject;
 use crate::policy::trust;
 use crate::sandbox::escape::for_terminal;
 use crate::catalog::list_plugins;
@@ -108,7 +107,7 @@ fn verify(cli: &Cli, path: &std::path::Path, trusted: &[String]) -> anyhow::Resu
         return Err(super::UsageError("no trusted keys: pass --trusted-key or a --policy with trusted_keys".into()).into());
     }
     let name = crate::catalog::plugin_name(path);
-    let subject = Subject::of(&cli.caller()?, name.clone());
+    let subject = cli.caller()?.subject(name.clone());
     match trust::verify(path, &name, &digest_of(path)?, &keys) {
         Ok(key) => {
             cli.audit_log().append(&[subject.event("signature", "allow", format!("signed by {key}"))]);

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::policy::audit::{AuditLog, Subject, call_events};
+use crate::audit::{AuditLog, Subject, call_events};
 use crate::policy::{Caller, Policy, PluginPolicy};
 use crate::sandbox::{Call, CallContext, Event, Grants, LogLine, Plugin, Quotas, Sandbox, SandboxError, resolve_plugin};
 
@@ -129,7 +129,7 @@ impl InProcess {
         }
         let path = resolve_plugin(tool, &self.plugins_dir)?;
         let policy = self.policy.as_deref();
-        let plugin = Arc::new(self.sandbox.load_checked(&path, |name, sha| crate::policy::admit(policy, &path, name, sha))?);
+        let plugin = Arc::new(self.sandbox.load_checked(&path, |name, sha| Ok(crate::policy::admit(policy, &path, name, sha)?))?);
         if let Ok(mut m) = self.loaded.lock() {
             m.insert(tool.to_string(), plugin.clone());
         }
@@ -143,7 +143,7 @@ impl Dispatch for InProcess {
             trace_id: task.trace_id.clone(),
             run_id: task.run_id.clone(),
             worker: self.worker.clone(),
-            ..Subject::of(&self.caller, task.tool.clone())
+            ..self.caller.subject(task.tool.clone())
         };
         let result = self.call(task);
         if let Some(log) = &self.audit {

@@ -25,7 +25,7 @@ use super::inputs::{self, InputError};
 use super::merge::{self, Action, Merger, MergeRefused};
 use super::report::{progress, write_agents_json};
 use crate::pipeline::{self, Pipeline, Stage};
-use crate::policy::audit::{AuditLog, Subject};
+use crate::audit::{AuditLog, Subject};
 use crate::store::{Journal, StoreError};
 
 /// Wall-clock budget of one task when its stage names none.

@@ -14,7 +14,7 @@
 //!   names, and every event of the calls that follow carries the account as
 //!   `actor`.
 
-use super::audit::{AuditEvent, Subject};
+use crate::audit::{AuditEvent, Subject};
 use super::{Caller, Policy};
 
 /// How a policy knows who is calling.
@@ -119,7 +119,7 @@ pub fn authenticate_os(policy: &Policy, account: &str, as_name: Option<&str>) ->
         "OS account `{account}` (role `{own}`) acts as `{claimed}` ({})",
         role_phrase(&caller.role)
     );
-    let event = Subject::of(&caller, "").event("identity", "allow", detail);
+    let event = caller.subject("").event("identity", "allow", detail);
     Ok(Authenticated { caller, event: Some(event) })
 }
 

@@ -8,7 +8,6 @@
 //! caller is the OS account, and only an admin may use `--as` ([`identity`]).
 
 pub mod access;
-pub mod audit;
 pub mod identity;
 pub mod read;
 pub mod trust;
@@ -19,6 +18,7 @@ use std::time::Duration;
 
 use crate::pipeline::Diagnostics;
 use crate::units::{parse_bytes, parse_duration};
+use crate::audit::Subject;
 use crate::sandbox::{ExecGrant, Grants, Quotas, SandboxError};
 
 pub const ROLES: [&str; 3] = ["admin", "maintainer", "viewer"];
@@ -106,6 +106,41 @@ pub struct Caller {
     pub actor: Option<String>,
 }
 
+impl Caller {
+    /// Who and where for the audit events of this caller's calls of `plugin`.
+    pub fn subject(&self, plugin: impl Into<String>) -> Subject {
+        Subject {
+            principal: self.principal.clone(),
+            plugin: plugin.into(),
+            actor: self.actor.clone().unwrap_or_default(),
+            ..Subject::default()
+        }
+    }
+}
+
+/// Why the policy refuses to let a plugin file be loaded ([`admit`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdmissionError {
+    #[error("plugin `{plugin}` refused before compilation: its sha256 is {actual}, the policy pins {expected}")]
+    DigestMismatch { plugin: String, expected: String, actual: String },
+    /// No trusted key signed the file; the message says why.
+    #[error("{0}")]
+    Untrusted(String),
+}
+
+/// The sandbox reports a refused load as its own error (same message, exit
+/// code 3), so the policy's answer crosses into a load at this one place.
+impl From<AdmissionError> for SandboxError {
+    fn from(e: AdmissionError) -> Self {
+        match e {
+            AdmissionError::DigestMismatch { plugin, expected, actual } => {
+                SandboxError::DigestMismatch { plugin, expected, actual }
+            }
+            AdmissionError::Untrusted(message) => SandboxError::Untrusted(message),
+        }
+    }
+}
+
 pub fn os_user() -> String {
     std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "local".to_string())
 }
@@ -147,12 +182,12 @@ impl Policy {
 
 /// Whether a plugin file may be loaded: its pinned digest, and a signature by
 /// a trusted key when the policy lists any. Checked before compilation.
-pub fn admit(policy: Option<&Policy>, path: &Path, name: &str, sha256: &str) -> Result<(), SandboxError> {
+pub fn admit(policy: Option<&Policy>, path: &Path, name: &str, sha256: &str) -> Result<(), AdmissionError> {
     let Some(policy) = policy else { return Ok(()) };
     if let Some(expected) = policy.plugins.get(name).and_then(|p| p.digest.as_deref()) {
         let expected = expected.strip_prefix("sha256:").unwrap_or(expected);
         if !sha256.eq_ignore_ascii_case(expected) {
-            return Err(SandboxError::DigestMismatch {
+            return Err(AdmissionError::DigestMismatch {
                 plugin: name.to_string(),
                 expected: format!("sha256:{expected}"),
                 actual: format!("sha256:{sha256}"),
@@ -160,7 +195,7 @@ pub fn admit(policy: Option<&Policy>, path: &Path, name: &str, sha256: &str) -> 
         }
     }
     if !policy.trusted_keys.is_empty() {
-        trust::verify(path, name, sha256, &policy.trusted_keys).map_err(|e| SandboxError::Untrusted(e.to_string()))?;
+        trust::verify(path, name, sha256, &policy.trusted_keys).map_err(|e| AdmissionError::Untrusted(e.to_string()))?;
     }
     Ok(())
 }

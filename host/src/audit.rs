@@ -1,6 +1,10 @@
 //! The audit trail: every grant used, denial, quota breach, signature result
 //! and role decision, as one JSON object per line, appended and never
 //! rewritten. `taylordash audit` reads it back.
+//!
+//! This module owns the file and the event shape; the decisions it records
+//! are made elsewhere (policy, sandbox, bus). It imports no policy: a
+//! caller becomes a [`Subject`] through `Caller::subject` in `policy`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -48,16 +52,6 @@ pub struct Subject {
 }
 
 impl Subject {
-    /// The events of `caller`'s calls of `plugin`.
-    pub fn of(caller: &crate::policy::Caller, plugin: impl Into<String>) -> Subject {
-        Subject {
-            principal: caller.principal.clone(),
-            plugin: plugin.into(),
-            actor: caller.actor.clone().unwrap_or_default(),
-            ..Subject::default()
-        }
-    }
-
     pub fn event(&self, capability: impl Into<String>, decision: &str, detail: impl Into<String>) -> AuditEvent {
         AuditEvent {
             at: crate::store::now_ms(),
