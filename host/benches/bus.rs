@@ -26,7 +26,7 @@ use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{Packet, PublishProperties};
 use rumqttc::v5::{Client, Event, MqttOptions};
 use taylordash::bus::{BrokerAddr, BusAuth, BusKey, DispatchOptions, EmbeddedBroker, MqttDispatch, Topics, WorkerOptions, run_worker};
-use taylordash::orchestrator::{Dispatch, InProcess, Task};
+use taylordash::dispatch::{Dispatch, InProcess, Task};
 use taylordash::sandbox::{Sandbox, SandboxOptions};
 
 const INPUT: &str = r#"{"task":"bench"}"#;

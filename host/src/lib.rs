@@ -8,6 +8,7 @@ pub mod audit;
 pub mod bus;
 pub mod catalog;
 pub mod cli;
+pub mod dispatch;
 pub mod orchestrator;
 pub mod paths;
 pub mod pipeline;

@@ -35,7 +35,8 @@ use taylordash::bus::{
 use taylordash::bus::auth::AUTH_PROPERTY;
 use taylordash::audit::AuditLog;
 use taylordash::bus::client::Recv;
-use taylordash::orchestrator::{Dispatch, InProcess, Orchestrator, RunOptions, RunStatus, Task, TaskError, TaskResult};
+use taylordash::dispatch::{Dispatch, InProcess, Task, TaskError, TaskResult};
+use taylordash::orchestrator::{Orchestrator, RunOptions, RunStatus};
 use taylordash::pipeline::{self, Context};
 use taylordash::store::Journal;
 

@@ -39,7 +39,7 @@ use taylordash::bus::{
     BrokerAddr, BusClient, BusError, ClientOptions, Credentials, DispatchOptions, MqttDispatch, Topics, WorkerOptions,
     run_worker,
 };
-use taylordash::orchestrator::{Dispatch, Task, TaskError, TaskResult};
+use taylordash::dispatch::{Dispatch, Task, TaskError, TaskResult};
 
 const DEPLOY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/mosquitto");
 

@@ -9,7 +9,8 @@ mod common;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use taylordash::orchestrator::{InProcess, Orchestrator, RunOptions, RunOutcome, RunStatus};
+use taylordash::dispatch::InProcess;
+use taylordash::orchestrator::{Orchestrator, RunOptions, RunOutcome, RunStatus};
 use taylordash::pipeline::{self, Context};
 use taylordash::store::Journal;
 

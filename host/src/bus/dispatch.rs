@@ -41,7 +41,7 @@ use super::dlq::DlqStore;
 use super::envelope::{DlqPayload, Envelope, ResultEnvelope, ResultPayload, TaskEnvelope, MAX_MESSAGE};
 use super::topics::Topics;
 use super::{BusError, hex_id, now_ms};
-use crate::orchestrator::{Dispatch, Task, TaskError, TaskResult};
+use crate::dispatch::{Dispatch, Task, TaskError, TaskResult};
 use crate::audit::AuditLog;
 
 #[derive(Debug, Clone)]

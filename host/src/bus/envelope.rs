@@ -27,7 +27,7 @@ use rumqttc::v5::mqttbytes::v5::PublishProperties;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::orchestrator::{Task, TaskError, TaskResult};
+use crate::dispatch::{Task, TaskError, TaskResult};
 use crate::sandbox::{Event, LogLine};
 
 /// The largest MQTT packet we send, accept, or let the embedded broker
@@ -295,7 +295,7 @@ impl ResultPayload {
         ResultPayload::Failed { message: e.message.clone(), exit_code: e.exit_code, retryable: e.retryable, timed_out: e.timed_out }
     }
 
-    /// Back into what [`Dispatch::run`](crate::orchestrator::Dispatch::run) returns (without an ack).
+    /// Back into what [`Dispatch::run`](crate::dispatch::Dispatch::run) returns (without an ack).
     pub fn into_outcome(self) -> Result<TaskResult, TaskError> {
         match self {
             ResultPayload::Ok { output, logs, events } => Ok(TaskResult {

@@ -14,7 +14,7 @@
 //! - QoS 1 everywhere, persistent sessions (clean start off, a session
 //!   expiry), manual acks: a worker acks a task only after it has published
 //!   the task's result; the orchestrator acks a result only after it has
-//!   journaled it (the [`TaskResult::ack`](crate::orchestrator::TaskResult)
+//!   journaled it (the [`TaskResult::ack`](crate::dispatch::TaskResult)
 //!   hook). Acks leave each connection in the order the messages arrived
 //!   (rumqttd refuses out-of-order acks), whatever order the work finished in.
 //! - Idempotency: a message's `msg_id` is the key. A worker executes a
@@ -57,7 +57,7 @@ pub use envelope::{Envelope, EnvelopeError, ResultPayload, TaskPayload};
 pub use topics::Topics;
 pub use worker::{Worker, WorkerOptions, WorkerStats, run_worker};
 
-use crate::orchestrator::{Dispatch, Task, TaskError, TaskResult};
+use crate::dispatch::{Dispatch, Task, TaskError, TaskResult};
 use crate::audit::AuditLog;
 
 /// Why the bus could not do what was asked.

@@ -1,6 +1,6 @@
 //! The worker: takes tasks from the shared subscription
 //! `$share/workers/<prefix>orchestrator/tasks/assign`, runs each through an
-//! inner [`Dispatch`] (normally [`InProcess`](crate::orchestrator::InProcess)),
+//! inner [`Dispatch`] (normally [`InProcess`](crate::dispatch::InProcess)),
 //! publishes the result to the task's v5 response topic with its correlation
 //! data, and only then acks the task.
 //!
@@ -22,7 +22,7 @@
 //!   an audit event. The broker redelivering a task this worker is still
 //!   running is not a replay.
 //! - Every audit event a worker writes (refused messages here, the calls of
-//!   its inner dispatch there: [`InProcess::with_worker`](crate::orchestrator::InProcess::with_worker))
+//!   its inner dispatch there: [`InProcess::with_worker`](crate::dispatch::InProcess::with_worker))
 //!   names the worker by [`WorkerOptions::identity`].
 //! - Workers use a short session expiry: a dead worker's session (and the
 //!   shared-subscription messages a broker may still route to it) goes away
@@ -43,7 +43,7 @@ use super::client::{BrokerAddr, BusClient, ClientOptions, Delivery, Recv};
 use super::envelope::{self, Envelope, EnvelopeError, ResultEnvelope, ResultPayload, TaskEnvelope, MAX_MESSAGE};
 use super::topics::Topics;
 use super::{BusError, hex_id, now_ms};
-use crate::orchestrator::{Dispatch, TaskError};
+use crate::dispatch::{Dispatch, TaskError, TaskResult};
 use crate::audit::AuditLog;
 
 #[derive(Debug, Clone)]
@@ -409,7 +409,7 @@ impl Inner {
         None
     }
 
-    fn execute(&self, env: &TaskEnvelope) -> Result<crate::orchestrator::TaskResult, TaskError> {
+    fn execute(&self, env: &TaskEnvelope) -> Result<TaskResult, TaskError> {
         if let Some(why) = self.refuse(env) {
             tracing::warn!(reason = %why, "task refused");
             return Err(TaskError { message: format!("refused by the worker: {why}"), exit_code: 3, retryable: false, timed_out: false });

@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::{Cli, UsageError};
 use crate::bus::{self, BrokerChoice, BusAuth, BusKey, Credentials, LocalBus, LocalBusOptions, Topics, WorkerOptions};
-use crate::orchestrator::{Dispatch, InProcess};
+use crate::dispatch::{Dispatch, InProcess};
 
 /// How to reach the broker(s); shared by `worker` and `run`.
 #[derive(Args, Debug, Clone)]

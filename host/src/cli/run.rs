@@ -8,7 +8,8 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::{Cli, UsageError};
-use crate::orchestrator::{InProcess, Orchestrator, OrchestratorError, RunOptions, RunOutcome, RunStatus};
+use crate::dispatch::InProcess;
+use crate::orchestrator::{Orchestrator, OrchestratorError, RunOptions, RunOutcome, RunStatus};
 use crate::pipeline::{self, Context};
 use crate::store::Journal;
 
@@ -103,7 +104,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<i32> {
     let caller = cli.caller()?;
     let in_process = dispatcher(cli)?;
     let local_bus = super::bus::local_bus(cli, &args.bus)?;
-    let dispatch: &dyn crate::orchestrator::Dispatch = match &local_bus {
+    let dispatch: &dyn crate::dispatch::Dispatch = match &local_bus {
         Some(bus) => bus,
         None => &in_process,
     };

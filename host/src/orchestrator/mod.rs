@@ -1,19 +1,18 @@
 //! The orchestrator: runs a validated pipeline stage by stage, through a
-//! [`Dispatch`], journaling every step so that a crashed or halted run can
+//! [`Dispatch`](crate::dispatch::Dispatch), journaling every step so that a crashed or halted run can
 //! be resumed without re-running what finished.
 //!
 //! `run.rs` holds the state machine (stages, agents, retries, gates,
 //! recovery), `merge.rs` publishes a task's `/out` under the run's rules,
 //! `inputs.rs` resolves the run's inputs, `report.rs` writes `agents.json`
-//! and progress lines, `dispatch.rs` is the seam to the sandbox or the bus.
+//! and progress lines. Tasks go out through [`crate::dispatch`], the seam to
+//! the sandbox or the bus.
 
-pub mod dispatch;
 pub mod inputs;
 pub mod merge;
 pub mod report;
 pub mod run;
 
-pub use dispatch::{Dispatch, InProcess, Task, TaskError, TaskResult};
 pub use run::{Orchestrator, OrchestratorError, RunOptions, RunOutcome, RunStatus};
 
 use std::path::PathBuf;

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
-use super::dispatch::{Dispatch, Task, TaskError};
+use crate::dispatch::{Dispatch, Task, TaskError};
 use super::inputs::{self, InputError};
 use super::merge::{self, Action, Merger, MergeRefused};
 use super::report::{progress, write_agents_json};
