@@ -28,7 +28,7 @@ use hmac::{Hmac, Mac};
 use rumqttc::v5::mqttbytes::v5::PublishProperties;
 use sha2::{Digest, Sha256};
 
-use super::client::Delivery;
+use super::delivery::Delivery;
 use super::envelope::Envelope;
 use super::now_ms;
 use crate::audit::AuditEvent;

@@ -19,7 +19,6 @@
 //!   never fills it); publishes and acks go through rumqttc's bounded request
 //!   channel, and a caller blocks when it is full.
 
-use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,6 +33,7 @@ use rumqttc::v5::{Client, Connection, Event, MqttOptions, Request};
 use rumqttc::{NetworkOptions, Outgoing, Transport};
 
 use super::auth::BusAuth;
+use super::delivery::Delivery;
 use super::envelope::MAX_PACKET;
 use super::{BusError, now_ms};
 
@@ -195,47 +195,6 @@ impl ClientOptions {
             o.set_transport(Transport::tls(ca, None, None));
         }
         Ok(o)
-    }
-}
-
-/// A message the broker delivered. Ack it with [`BusClient::ack`] once it
-/// has been dealt with; every delivery must be acked (see the module doc).
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    publish: Publish,
-    /// Which connection it arrived on: an ack on a later connection is
-    /// meaningless (the broker redelivers instead).
-    generation: u64,
-}
-
-impl Delivery {
-    pub fn topic(&self) -> Cow<'_, str> {
-        String::from_utf8_lossy(&self.publish.topic)
-    }
-
-    pub fn payload(&self) -> &[u8] {
-        &self.publish.payload
-    }
-
-    pub fn properties(&self) -> Option<&PublishProperties> {
-        self.publish.properties.as_ref()
-    }
-
-    pub fn response_topic(&self) -> Option<&str> {
-        self.properties().and_then(|p| p.response_topic.as_deref())
-    }
-
-    pub fn correlation(&self) -> Option<&Bytes> {
-        self.properties().and_then(|p| p.correlation_data.as_ref())
-    }
-
-    pub fn user_property(&self, name: &str) -> Option<&str> {
-        self.properties()?.user_properties.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-
-    /// The broker says it may have sent this before.
-    pub fn is_redelivery(&self) -> bool {
-        self.publish.dup
     }
 }
 

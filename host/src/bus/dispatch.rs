@@ -36,7 +36,8 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::auth::{AuthError, Record};
-use super::client::{BrokerAddr, BusClient, ClientOptions, Delivery, FastPath};
+use super::client::{BrokerAddr, BusClient, ClientOptions, FastPath};
+use super::delivery::Delivery;
 use super::dlq::DlqStore;
 use super::envelope::{DlqPayload, Envelope, ResultEnvelope, ResultPayload, TaskEnvelope, MAX_MESSAGE};
 use super::topics::Topics;

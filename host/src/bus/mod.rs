@@ -39,6 +39,7 @@
 pub mod auth;
 pub mod broker;
 pub mod client;
+pub mod delivery;
 pub mod dispatch;
 pub mod dlq;
 pub mod envelope;
@@ -50,7 +51,8 @@ use std::sync::Arc;
 
 pub use auth::{AuthError, BusAuth, BusKey};
 pub use broker::EmbeddedBroker;
-pub use client::{BrokerAddr, BusClient, ClientOptions, Credentials, Delivery};
+pub use client::{BrokerAddr, BusClient, ClientOptions, Credentials};
+pub use delivery::Delivery;
 pub use dispatch::{DispatchOptions, MqttDispatch};
 pub use dlq::{DlqEntry, DlqStore};
 pub use envelope::{Envelope, EnvelopeError, ResultPayload, TaskPayload};

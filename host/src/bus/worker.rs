@@ -39,7 +39,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::auth::{AuthError, Record, refusal_event};
-use super::client::{BrokerAddr, BusClient, ClientOptions, Delivery, Recv};
+use super::client::{BrokerAddr, BusClient, ClientOptions, Recv};
+use super::delivery::Delivery;
 use super::envelope::{self, Envelope, EnvelopeError, ResultEnvelope, ResultPayload, TaskEnvelope, MAX_MESSAGE};
 use super::topics::Topics;
 use super::{BusError, hex_id, now_ms};

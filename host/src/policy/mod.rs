@@ -19,7 +19,7 @@ use std::time::Duration;
 use crate::pipeline::Diagnostics;
 use crate::units::{parse_bytes, parse_duration};
 use crate::audit::Subject;
-use crate::sandbox::{ExecGrant, Grants, Quotas, SandboxError};
+use crate::sandbox::{ExecGrant, Grants, HttpGrant, Quotas, SandboxError};
 
 pub const ROLES: [&str; 3] = ["admin", "maintainer", "viewer"];
 
@@ -222,9 +222,9 @@ fn size(s: &Size) -> Result<u64, String> {
 impl PluginPolicy {
     /// Outgoing HTTP is not a "powerful" grant: it reaches only the host:port
     /// pairs named, and internal addresses only by IP literal.
-    fn http_grant(&self) -> Option<crate::sandbox::http::HttpGrant> {
-        let max_body = self.quotas.http_body.as_ref().and_then(|s| size(s).ok()).unwrap_or(crate::sandbox::http::MAX_BODY);
-        self.grants.http.as_ref().map(|allowed| crate::sandbox::http::HttpGrant {
+    fn http_grant(&self) -> Option<HttpGrant> {
+        let max_body = self.quotas.http_body.as_ref().and_then(|s| size(s).ok()).unwrap_or(crate::sandbox::capabilities::MAX_BODY);
+        self.grants.http.as_ref().map(|allowed| HttpGrant {
             allowed: allowed.clone(),
             timeout: Duration::from_secs(10),
             max_body,

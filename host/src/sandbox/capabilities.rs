@@ -25,8 +25,20 @@ pub struct Grants {
     /// Programs the `exec` import may run; `None` denies every call.
     pub exec: Option<ExecGrant>,
     /// `host:port` pairs wasi:http may reach; `None` denies every request.
-    pub http: Option<super::http::HttpGrant>,
+    pub http: Option<HttpGrant>,
 }
+
+/// The `http` grant (enforced by [`super::http`]): which `host:port` pairs, with what limits.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpGrant {
+    pub allowed: Vec<String>,
+    pub timeout: Duration,
+    /// The largest request or response body, in bytes.
+    pub max_body: u64,
+}
+
+/// The default `http_body` quota.
+pub const MAX_BODY: u64 = 16 << 20;
 
 /// The `exec` grant: which programs, for how long, how much output, and
 /// what the program's process tree may use ([`super::isolate`]).

@@ -12,6 +12,7 @@ use super::bindings::taylordash::agent::{exec, host, types};
 use super::capabilities::{Denial, Denials, Grants, record};
 use super::escape::for_terminal;
 use super::exec::{plan as exec_plan, run_granted};
+use super::out_quota::{ChargesOut, OutUsage};
 use super::quotas::{Limiter, QuotaBreach, QuotaKind, Quotas};
 
 /// A log line a plugin wrote, already escaped for terminals.
@@ -52,9 +53,15 @@ pub struct CallState {
     /// The first quota a host import refused.
     pub(crate) breach: Option<QuotaBreach>,
     /// Bytes and entries written to `/out` so far.
-    pub(crate) out_usage: std::sync::Arc<super::out_quota::OutUsage>,
+    pub(crate) out_usage: std::sync::Arc<OutUsage>,
     /// When the call's wall-clock quota runs out: a granted program ends by then.
     pub(crate) deadline: std::time::Instant,
+}
+
+impl ChargesOut for CallState {
+    fn out_usage(&self) -> std::sync::Arc<OutUsage> {
+        self.out_usage.clone()
+    }
 }
 
 impl wasmtime_wasi_http::WasiHttpView for CallState {

@@ -32,19 +32,7 @@ use tokio::net::TcpStream;
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
-use super::capabilities::{Denial, Denials, record};
-
-/// The `http` grant: which `host:port` pairs, with what limits.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct HttpGrant {
-    pub allowed: Vec<String>,
-    pub timeout: Duration,
-    /// The largest request or response body, in bytes.
-    pub max_body: u64,
-}
-
-/// The default `http_body` quota.
-pub const MAX_BODY: u64 = 16 << 20;
+use super::capabilities::{Denial, Denials, HttpGrant, record};
 
 /// `body`, failing with `too_large` (and a recorded denial) past `max` bytes.
 fn limited(body: WasiBody, max: u64, too_large: HttpError, denials: &Denials, detail: String) -> WasiBody {

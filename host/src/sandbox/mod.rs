@@ -44,7 +44,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 
 pub use cache::ComponentCache;
 pub use compile::{BudgetBreach, CompileBudget};
-pub use capabilities::{Denial, ExecGrant, Grants};
+pub use capabilities::{Denial, ExecGrant, Grants, HttpGrant};
 pub use error::{SandboxError, ToolFailure};
 pub use host_imports::{CallState, Event, LogLine};
 pub use invoke::{Call, CallContext, CallOutcome, TaskOutcome, WarmInstance};

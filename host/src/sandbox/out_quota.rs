@@ -35,7 +35,6 @@ use wasmtime_wasi::p2::bindings::sync::filesystem::types::{
 use wasmtime_wasi::p2::bindings::sync::io::streams;
 use wasmtime_wasi::p2::{DynOutputStream, FsError, FsResult, OutputStream, Pollable, StreamError, StreamResult};
 
-use super::host_imports::CallState;
 use super::quotas::{QuotaBreach, QuotaKind, Quotas};
 
 /// What one call has written to `/out` so far, against its limits. Shared
@@ -89,14 +88,17 @@ impl OutUsage {
     }
 }
 
+/// A store whose calls charge their `/out` writes to an [`OutUsage`]: the
+/// sandbox's call state. A trait, so that this file need not know that type.
+pub trait ChargesOut: WasiFilesystemView {
+    fn out_usage(&self) -> Arc<OutUsage>;
+}
+
 /// Link `wasi:filesystem/types` through [`OutFs`], replacing the
 /// definitions `wasmtime_wasi::p2::add_to_linker_sync` made.
-pub fn add_to_linker(linker: &mut Linker<CallState>) -> wasmtime::Result<()> {
+pub fn add_to_linker<T: ChargesOut + 'static>(linker: &mut Linker<T>) -> wasmtime::Result<()> {
     linker.allow_shadowing(true);
-    let added = fs::add_to_linker::<CallState, OutFsData>(linker, |state| OutFs {
-        usage: state.out_usage.clone(),
-        fs: state.filesystem(),
-    });
+    let added = fs::add_to_linker::<T, OutFsData>(linker, |state| OutFs { usage: state.out_usage(), fs: state.filesystem() });
     linker.allow_shadowing(false);
     added
 }
