@@ -27,7 +27,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rumqttc::v5::mqttbytes::v5::{Filter, Packet, Publish, PublishProperties, Subscribe, SubscribeReasonCode};
+use rumqttc::v5::mqttbytes::v5::{Filter, Packet, Publish, PublishProperties, SubAck, Subscribe, SubscribeReasonCode};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{Client, Connection, Event, MqttOptions, Request};
 use rumqttc::{NetworkOptions, Outgoing, Transport};
@@ -520,125 +520,39 @@ fn backoff(initial: Duration, max: Duration, failures: u32) -> Duration {
     Duration::from_secs_f64(capped * (0.5 + 0.5 * jitter))
 }
 
+/// Which broker the event loop is on, and how its connection attempts went.
+#[derive(Default)]
+struct Reconnect {
+    broker: usize,
+    failures: u32,
+    last_error: String,
+}
+
 /// The event loop: the only place the connection is polled.
 fn drive(mut d: Driver) {
-    let mut broker = 0usize;
-    let mut failures = 0u32;
-    let mut last_error = String::new();
-    loop {
-        let event = match d.connection.recv() {
-            Ok(e) => e,
-            // Every client handle is gone.
-            Err(_) => break,
-        };
+    let mut link = Reconnect::default();
+    // `recv` fails once every client handle is gone.
+    while let Ok(event) = d.connection.recv() {
         match event {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
-                failures = 0;
-                {
-                    let mut st = d.shared.lock();
-                    st.connected = true;
-                    st.generation += 1;
-                    st.broker = broker;
-                    st.acks.clear();
-                    st.subscribed = d.subscriptions.is_empty();
-                }
-                d.shared.changed.notify_all();
-                tracing::info!(broker = %d.brokers[broker], session_present = ack.session_present, "MQTT connected");
-                if !d.subscriptions.is_empty() {
-                    // Subscribing again is harmless when the session kept the
-                    // subscriptions, and needed when it did not.
-                    let filters = d.subscriptions.iter().map(|f| Filter::new(f.clone(), QoS::AtLeastOnce));
-                    d.connection.eventloop.pending.push_front(Request::Subscribe(Subscribe::new_many(filters, None)));
-                }
+                link.failures = 0;
+                d.connected(link.broker, ack.session_present);
             }
-            Ok(Event::Incoming(Packet::SubAck(ack))) => {
-                let refused: Vec<String> = ack
-                    .return_codes
-                    .iter()
-                    .zip(&d.subscriptions)
-                    .filter(|(code, _)| !matches!(code, SubscribeReasonCode::Success(_)))
-                    .map(|(code, f)| format!("{f} ({code:?})"))
-                    .collect();
-                {
-                    let mut st = d.shared.lock();
-                    if refused.is_empty() {
-                        st.subscribed = true;
-                    } else {
-                        tracing::error!(filters = ?refused, "the broker refused a subscription");
-                        st.refused = Some(refused.join(", "));
-                    }
-                }
-                d.shared.changed.notify_all();
-            }
-            Ok(Event::Incoming(Packet::Publish(p))) => {
-                let Some(tx) = &d.tx else {
-                    tracing::warn!(topic = %String::from_utf8_lossy(&p.topic), "a message on a link that subscribes to nothing; dropped");
-                    continue;
-                };
-                let generation = {
-                    let mut st = d.shared.lock();
-                    if p.qos != QoS::AtMostOnce {
-                        st.acks.push_back((p.pkid, p.qos, false));
-                    }
-                    st.generation
-                };
-                let mut delivery = Delivery { publish: p, generation };
-                if let Some(fast) = &d.fast {
-                    match fast(delivery) {
-                        None => continue,
-                        Some(back) => delivery = back,
-                    }
-                }
-                // Blocks when the consumers fall behind: backpressure up to the broker.
-                loop {
-                    match tx.send_timeout(delivery, Duration::from_millis(100)) {
-                        Ok(()) => break,
-                        Err(flume::SendTimeoutError::Timeout(back)) if !d.shared.stopping.load(Ordering::SeqCst) => {
-                            tracing::trace!("incoming channel full: waiting for the consumers");
-                            delivery = back;
-                        }
-                        Err(_) => break,
-                    }
-                }
-            }
+            Ok(Event::Incoming(Packet::SubAck(ack))) => d.subscribed(&ack),
+            Ok(Event::Incoming(Packet::Publish(p))) => d.deliver(p),
             Ok(Event::Incoming(Packet::Disconnect(disc))) => {
-                tracing::warn!(broker = %d.brokers[broker], reason = ?disc.reason_code, "the broker disconnected us");
+                tracing::warn!(broker = %d.brokers[link.broker], reason = ?disc.reason_code, "the broker disconnected us");
             }
-            Ok(Event::Outgoing(Outgoing::Disconnect)) if d.shared.stopping.load(Ordering::SeqCst) => break,
+            Ok(Event::Outgoing(Outgoing::Disconnect)) if d.stopping() => break,
             Ok(_) => {}
             Err(e) => {
-                if d.shared.stopping.load(Ordering::SeqCst) {
+                if d.stopping() {
                     break;
                 }
-                {
-                    let mut st = d.shared.lock();
-                    st.connected = false;
-                }
-                d.shared.changed.notify_all();
-                failures += 1;
-                let msg = e.to_string();
-                if msg != last_error || failures == 1 {
-                    tracing::warn!(broker = %d.brokers[broker], error = %msg, failures, "MQTT connection failed; reconnecting");
-                    last_error = msg;
-                }
-                if d.all.len() > 1 && failures >= d.failover_after {
-                    broker = (broker + 1) % d.all.len();
-                    failures = 0;
-                    tracing::warn!(broker = %d.brokers[broker], "switching to the next broker");
-                    d.connection.eventloop.options = d.all[broker].clone();
-                    d.shared.lock().broker = broker;
-                }
-                let wait = backoff(d.backoff_initial, d.backoff_max, failures.max(1));
-                let until = Instant::now() + wait;
-                while Instant::now() < until {
-                    if d.shared.stopping.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())));
-                }
+                d.connection_failed(&mut link, e.to_string());
             }
         }
-        if d.shared.stopping.load(Ordering::SeqCst) && !d.shared.lock().connected {
+        if d.stopping() && !d.shared.lock().connected {
             break;
         }
     }
@@ -648,6 +562,110 @@ fn drive(mut d: Driver) {
         st.closed = true;
     }
     d.shared.changed.notify_all();
+}
+
+impl Driver {
+    fn stopping(&self) -> bool {
+        self.shared.stopping.load(Ordering::SeqCst)
+    }
+
+    /// A new connection: a new generation of acks, and the subscriptions again.
+    fn connected(&mut self, broker: usize, session_present: bool) {
+        {
+            let mut st = self.shared.lock();
+            st.connected = true;
+            st.generation += 1;
+            st.broker = broker;
+            st.acks.clear();
+            st.subscribed = self.subscriptions.is_empty();
+        }
+        self.shared.changed.notify_all();
+        tracing::info!(broker = %self.brokers[broker], session_present, "MQTT connected");
+        if !self.subscriptions.is_empty() {
+            // Subscribing again is harmless when the session kept the
+            // subscriptions, and needed when it did not.
+            let filters = self.subscriptions.iter().map(|f| Filter::new(f.clone(), QoS::AtLeastOnce));
+            self.connection.eventloop.pending.push_front(Request::Subscribe(Subscribe::new_many(filters, None)));
+        }
+    }
+
+    /// The broker's answer to our subscriptions: all granted, or which not.
+    fn subscribed(&self, ack: &SubAck) {
+        let refused: Vec<String> = ack
+            .return_codes
+            .iter()
+            .zip(&self.subscriptions)
+            .filter(|(code, _)| !matches!(code, SubscribeReasonCode::Success(_)))
+            .map(|(code, f)| format!("{f} ({code:?})"))
+            .collect();
+        {
+            let mut st = self.shared.lock();
+            if refused.is_empty() {
+                st.subscribed = true;
+            } else {
+                tracing::error!(filters = ?refused, "the broker refused a subscription");
+                st.refused = Some(refused.join(", "));
+            }
+        }
+        self.shared.changed.notify_all();
+    }
+
+    /// Hand a message to the fast path, else to the incoming channel.
+    fn deliver(&self, p: Publish) {
+        let Some(tx) = &self.tx else {
+            tracing::warn!(topic = %String::from_utf8_lossy(&p.topic), "a message on a link that subscribes to nothing; dropped");
+            return;
+        };
+        let generation = {
+            let mut st = self.shared.lock();
+            if p.qos != QoS::AtMostOnce {
+                st.acks.push_back((p.pkid, p.qos, false));
+            }
+            st.generation
+        };
+        let mut delivery = Delivery { publish: p, generation };
+        if let Some(fast) = &self.fast {
+            match fast(delivery) {
+                None => return,
+                Some(back) => delivery = back,
+            }
+        }
+        // Blocks when the consumers fall behind: backpressure up to the broker.
+        loop {
+            match tx.send_timeout(delivery, Duration::from_millis(100)) {
+                Ok(()) => break,
+                Err(flume::SendTimeoutError::Timeout(back)) if !self.stopping() => {
+                    tracing::trace!("incoming channel full: waiting for the consumers");
+                    delivery = back;
+                }
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// A failed connection: say so (once per distinct error), move to the
+    /// next broker after `failover_after` failures, and back off.
+    fn connection_failed(&mut self, link: &mut Reconnect, msg: String) {
+        self.shared.lock().connected = false;
+        self.shared.changed.notify_all();
+        link.failures += 1;
+        if msg != link.last_error || link.failures == 1 {
+            tracing::warn!(broker = %self.brokers[link.broker], error = %msg, failures = link.failures, "MQTT connection failed; reconnecting");
+            link.last_error = msg;
+        }
+        if self.all.len() > 1 && link.failures >= self.failover_after {
+            link.broker = (link.broker + 1) % self.all.len();
+            link.failures = 0;
+            tracing::warn!(broker = %self.brokers[link.broker], "switching to the next broker");
+            self.connection.eventloop.options = self.all[link.broker].clone();
+            self.shared.lock().broker = link.broker;
+        }
+        let wait = backoff(self.backoff_initial, self.backoff_max, link.failures.max(1));
+        let until = Instant::now() + wait;
+        while Instant::now() < until && !self.stopping() {
+            std::thread::sleep(Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ use serde_json::{Value, json};
 use super::auth::{AuthError, Record};
 use super::client::{BrokerAddr, BusClient, ClientOptions, FastPath};
 use super::delivery::Delivery;
-use super::dlq::DlqStore;
+use super::dlq::{DeadLetter, DlqStore};
 use super::envelope::{DlqPayload, Envelope, ResultEnvelope, ResultPayload, TaskEnvelope, MAX_MESSAGE};
 use super::topics::Topics;
 use super::{BusError, hex_id, now_ms};
@@ -252,7 +252,17 @@ impl MqttDispatch {
         }
         let store = self.dlq.as_ref()?;
         let json = serde_json::to_string(env).unwrap_or_default();
-        match store.record(&env.run_id, &env.task_id, &env.msg_id, &env.tool, env.attempt, deliveries, reason, &json) {
+        let dead = DeadLetter {
+            run_id: &env.run_id,
+            task_id: &env.task_id,
+            msg_id: &env.msg_id,
+            tool: &env.tool,
+            attempt: env.attempt,
+            deliveries,
+            reason,
+            envelope: &json,
+        };
+        match store.record(&dead) {
             Ok(i) => Some(i),
             Err(e) => {
                 tracing::error!(error = %e, "could not record the dead letter");

@@ -35,6 +35,21 @@ pub struct DlqEntry {
     pub replayed_at: Option<i64>,
 }
 
+/// A task to record as dead: what [`DlqStore::record`] stores.
+#[derive(Debug, Clone, Copy)]
+pub struct DeadLetter<'a> {
+    pub run_id: &'a str,
+    pub task_id: &'a str,
+    pub msg_id: &'a str,
+    pub tool: &'a str,
+    pub attempt: u32,
+    /// How many times the broker delivered it.
+    pub deliveries: u64,
+    pub reason: &'a str,
+    /// The task envelope as it was last published (JSON).
+    pub envelope: &'a str,
+}
+
 pub struct DlqStore {
     conn: Mutex<Connection>,
     path: PathBuf,
@@ -63,18 +78,8 @@ impl DlqStore {
     }
 
     /// Record a dead letter; returns its id.
-    #[allow(clippy::too_many_arguments)]
-    pub fn record(
-        &self,
-        run_id: &str,
-        task_id: &str,
-        msg_id: &str,
-        tool: &str,
-        attempt: u32,
-        deliveries: u64,
-        reason: &str,
-        envelope: &str,
-    ) -> Result<i64, BusError> {
+    pub fn record(&self, letter: &DeadLetter<'_>) -> Result<i64, BusError> {
+        let DeadLetter { run_id, task_id, msg_id, tool, attempt, deliveries, reason, envelope } = *letter;
         let conn = self.conn();
         conn.execute(
             "INSERT INTO dlq (at, run_id, task_id, msg_id, tool, attempt, deliveries, reason, envelope)

@@ -20,13 +20,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
-use crate::dispatch::{Dispatch, Task, TaskError};
+use crate::dispatch::{Dispatch, Task, TaskError, TaskResult};
 use super::inputs::{self, InputError};
 use super::merge::{self, Action, Merger, MergeRefused};
 use super::report::{progress, write_agents_json};
 use crate::pipeline::{self, Pipeline, Stage};
 use crate::audit::{AuditLog, Subject};
-use crate::store::{Journal, StoreError};
+use crate::store::{Journal, NewRun, StoreError};
 
 /// Wall-clock budget of one task when its stage names none.
 const DEFAULT_TASK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -172,16 +172,16 @@ impl<'d> Orchestrator<'d> {
             .map_err(|e| OrchestratorError::Io(format!("run directory {}: {e}", dir.display())))?;
         let journal = Journal::open(&dir.join("journal.sqlite"))?;
         let inputs_json = serde_json::to_string(&resolved).unwrap_or_default();
-        journal.create_run(
-            &id,
-            &pipeline.file,
-            source,
-            &workspace.display().to_string(),
-            &opts.principal,
-            &opts.role,
-            &trace_id,
-            &inputs_json,
-        )?;
+        journal.create_run(&NewRun {
+            id: &id,
+            pipeline: &pipeline.file,
+            pipeline_text: source,
+            workspace: &workspace.display().to_string(),
+            principal: &opts.principal,
+            role: &opts.role,
+            trace_id: &trace_id,
+            inputs: &inputs_json,
+        })?;
         journal.event("run_started", &json!({ "principal": opts.principal, "role": opts.role, "trace_id": trace_id }))?;
         println!("{id}");
         progress(opts.quiet, format_args!("run {id}: {} ({} stages), trace {trace_id}", pipeline.file, pipeline.stages.len()));
@@ -234,6 +234,29 @@ impl<'d> Orchestrator<'d> {
         };
         Ok(run.execute())
     }
+}
+
+/// One tool call of an agent, as its stage asks for it.
+struct ToolCall<'s> {
+    stage: &'s Stage,
+    agent: &'s str,
+    tool: &'s str,
+    task_id: &'s str,
+    previous: Option<&'s Value>,
+    feedback: Option<&'s Value>,
+    /// Agents of the stage in priority order (first wins a merge conflict).
+    priority: &'s [String],
+}
+
+/// A successful attempt, to be published.
+#[derive(Clone, Copy)]
+struct Succeeded<'s> {
+    /// The agent that ran it (the backup, after a reassignment).
+    agent: &'s str,
+    attempt: u32,
+    ms: i64,
+    output: &'s str,
+    staging: &'s Path,
 }
 
 /// The inputs of stages with no dependencies: they come from the run.
@@ -483,7 +506,8 @@ impl Run<'_> {
         let mut files = Vec::new();
         for tool in &tools {
             let task_id = format!("{}/{}/{}#{}", stage.name, agent, tool.name, attempt);
-            let (output, merged) = self.task(stage, agent, &tool.name, &task_id, previous.as_ref(), feedback, priority)?;
+            let call = ToolCall { stage, agent, tool: &tool.name, task_id: &task_id, previous: previous.as_ref(), feedback, priority };
+            let (output, merged) = self.task(&call)?;
             self.register_outputs(stage, &output, &merged);
             files.extend(merged);
             previous = Some(output);
@@ -525,138 +549,156 @@ impl Run<'_> {
     /// Run one task to completion: skip it if the journal says it finished,
     /// finish its merge if a crash interrupted one, else attempt it (with
     /// retries, backoff and reassignment) and merge its `/out`.
-    #[allow(clippy::too_many_arguments)]
-    fn task(
-        &self,
-        stage: &Stage,
-        agent: &str,
-        tool: &str,
-        task_id: &str,
-        previous: Option<&Value>,
-        feedback: Option<&Value>,
-        priority: &[String],
-    ) -> Result<(Value, Vec<String>), Stop> {
+    fn task(&self, call: &ToolCall<'_>) -> Result<(Value, Vec<String>), Stop> {
         let span = span_id();
-        self.journal(|j| j.upsert_task(task_id, &stage.name, agent, tool, &span))?;
-        if let Some(row) = self.journal(|j| j.task(task_id))? {
-            let output = || row.output.as_deref().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null);
-            match row.status.as_str() {
-                "done" => {
-                    let files = self.journal(|j| j.merges())?
-                        .into_iter()
-                        .filter(|(_, id, _)| id == task_id)
-                        .map(|(p, _, _)| p)
-                        .collect();
-                    self.say(format_args!("  {agent}/{tool}: done before, not run again"));
-                    return Ok((output(), files));
-                }
-                "merging" => {
-                    let staging = PathBuf::from(row.staging.clone().unwrap_or_default());
-                    let files = self.merge(stage, &row.agent, task_id, &staging, priority)?;
-                    self.journal(|j| j.finish_task(task_id))?;
-                    self.say(format_args!("  {agent}/{tool}: finished its interrupted merge"));
-                    return Ok((output(), files));
-                }
-                _ => {}
-            }
+        self.journal(|j| j.upsert_task(call.task_id, &call.stage.name, call.agent, call.tool, &span))?;
+        if let Some(finished) = self.finished_before(call)? {
+            return Ok(finished);
         }
-        let retries = stage_retries(stage);
-        let timeout = stage.timeout.unwrap_or(DEFAULT_TASK_TIMEOUT);
-        let mut running_as = agent.to_string();
+        let retries = stage_retries(call.stage);
+        let mut running_as = call.agent.to_string();
         let mut failures = 0u32;
         loop {
             let limit = self.pipeline.policies.max_consecutive_failures;
             if self.consecutive_failures.load(Ordering::SeqCst) > limit {
-                return Err(Stop::Review(format!("more than {limit} consecutive failures (last: {task_id})")));
+                return Err(Stop::Review(format!("more than {limit} consecutive failures (last: {})", call.task_id)));
             }
-            let span = span_id();
-            let attempt = self.journal(|j| j.start_attempt(task_id, &running_as, &self.trace_id, &span))?;
-            let staging = self.dir.join("staging").join(format!("{}-{attempt}", task_id.replace(['/', '#'], "_")));
-            let _ = std::fs::remove_dir_all(&staging);
-            std::fs::create_dir_all(&staging).map_err(|e| Stop::Failed(format!("staging {}: {e}", staging.display())))?;
-            let mut task = Task {
-                run_id: self.id.clone(),
-                task_id: task_id.to_string(),
-                stage: stage.name.clone(),
-                agent: running_as.clone(),
-                tool: tool.to_string(),
-                attempt,
-                input: String::new(),
-                trace_id: self.trace_id.clone(),
-                span_id: span,
-                timeout,
-                workspace: self.workspace.clone(),
-                staging: staging.clone(),
-            };
-            if self.pipeline.policies.trace_required && (task.trace_id.is_empty() || task.span_id.is_empty()) {
-                return Err(Stop::Failed(format!("trace_required: task {task_id} has no trace ids")));
-            }
-            task.input = self.task_input(stage, &task, previous, feedback);
+            let task = self.prepare_attempt(call, &running_as)?;
             let started = Instant::now();
             let result = self.dispatch.run(&task);
             let ms = started.elapsed().as_millis() as i64;
             let error = match result {
-                Ok(mut res) => match self.publish(stage, &running_as, task_id, attempt, ms, &res.output, &staging, priority) {
-                    Ok(files) => {
-                        if let Some(ack) = res.ack.take() {
-                            ack();
-                        }
-                        self.consecutive_failures.store(0, Ordering::SeqCst);
-                        self.say(format_args!("  {running_as}/{tool}: ok in {ms} ms, {} file(s)", files.len()));
-                        let output = serde_json::from_str(&res.output).unwrap_or(Value::Null);
-                        return Ok((output, files));
-                    }
+                Ok(res) => match self.accept(call, &task, ms, res) {
+                    Ok(finished) => return Ok(finished),
                     Err(e) => e,
                 },
                 Err(e) => e,
             };
             failures += 1;
-            self.consecutive_failures.fetch_add(1, Ordering::SeqCst);
-            self.journal(|j| {
-                j.fail_attempt(task_id, attempt, error.exit_code, &error.message, ms)?;
-                if matches!(error.exit_code, 3 | 4) {
-                    let decision = json!({ "task": task_id, "plugin": tool, "decision": "deny", "exit_code": error.exit_code, "detail": error.message });
-                    j.event("audit", &decision)?;
-                }
-                Ok(())
-            })?;
-            self.say(format_args!("  {running_as}/{tool}: attempt {attempt} failed (exit {}): {}", error.exit_code, error.message));
-            if let (true, Some(backup)) = (error.timed_out, stage.backup_agent.as_ref()) {
-                if running_as != backup.name {
-                    self.journal(|j| j.event("reassign_task_to_backup", &json!({ "task": task_id, "from": running_as, "to": backup.name })))?;
-                    self.say(format_args!("  {task_id}: timed out; reassigned to backup agent `{}`", backup.name));
-                    running_as = backup.name.clone();
-                    continue;
-                }
+            self.record_failure(call, &task, ms, &error)?;
+            if let Some(backup) = self.backup_for(call, &running_as, &error)? {
+                running_as = backup;
+                continue;
             }
             if !(error.retryable || error.timed_out) || failures > retries {
                 self.dispatch.gave_up(&task, &error);
-                return Err(Stop::Failed(format!("task {task_id} failed: {}", error.message)));
+                return Err(Stop::Failed(format!("task {} failed: {}", call.task_id, error.message)));
             }
-            std::thread::sleep(backoff_delay(stage, failures));
+            std::thread::sleep(backoff_delay(call.stage, failures));
+        }
+    }
+
+    /// What the journal says of a task that finished (or merged) before a
+    /// crash or halt: its output and files, without running it again.
+    fn finished_before(&self, call: &ToolCall<'_>) -> Result<Option<(Value, Vec<String>)>, Stop> {
+        let (agent, tool, task_id) = (call.agent, call.tool, call.task_id);
+        let Some(row) = self.journal(|j| j.task(task_id))? else { return Ok(None) };
+        let output = || row.output.as_deref().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null);
+        match row.status.as_str() {
+            "done" => {
+                let files = self.journal(|j| j.merges())?
+                    .into_iter()
+                    .filter(|(_, id, _)| id == task_id)
+                    .map(|(p, _, _)| p)
+                    .collect();
+                self.say(format_args!("  {agent}/{tool}: done before, not run again"));
+                Ok(Some((output(), files)))
+            }
+            "merging" => {
+                let staging = PathBuf::from(row.staging.clone().unwrap_or_default());
+                let files = self.merge(call, &row.agent, &staging)?;
+                self.journal(|j| j.finish_task(task_id))?;
+                self.say(format_args!("  {agent}/{tool}: finished its interrupted merge"));
+                Ok(Some((output(), files)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Journal a new attempt of `call` by `running_as`, give it a fresh
+    /// staging directory, and build the task the dispatcher runs.
+    fn prepare_attempt(&self, call: &ToolCall<'_>, running_as: &str) -> Result<Task, Stop> {
+        let task_id = call.task_id;
+        let span = span_id();
+        let attempt = self.journal(|j| j.start_attempt(task_id, running_as, &self.trace_id, &span))?;
+        let staging = self.dir.join("staging").join(format!("{}-{attempt}", task_id.replace(['/', '#'], "_")));
+        let _ = std::fs::remove_dir_all(&staging);
+        std::fs::create_dir_all(&staging).map_err(|e| Stop::Failed(format!("staging {}: {e}", staging.display())))?;
+        let mut task = Task {
+            run_id: self.id.clone(),
+            task_id: task_id.to_string(),
+            stage: call.stage.name.clone(),
+            agent: running_as.to_string(),
+            tool: call.tool.to_string(),
+            attempt,
+            input: String::new(),
+            trace_id: self.trace_id.clone(),
+            span_id: span,
+            timeout: call.stage.timeout.unwrap_or(DEFAULT_TASK_TIMEOUT),
+            workspace: self.workspace.clone(),
+            staging,
+        };
+        if self.pipeline.policies.trace_required && (task.trace_id.is_empty() || task.span_id.is_empty()) {
+            return Err(Stop::Failed(format!("trace_required: task {task_id} has no trace ids")));
+        }
+        task.input = self.task_input(call.stage, &task, call.previous, call.feedback);
+        Ok(task)
+    }
+
+    /// Publish a successful attempt's files; acknowledge its result only
+    /// once that is journaled.
+    fn accept(&self, call: &ToolCall<'_>, task: &Task, ms: i64, mut res: TaskResult) -> Result<(Value, Vec<String>), TaskError> {
+        let done = Succeeded { agent: &task.agent, attempt: task.attempt, ms, output: &res.output, staging: &task.staging };
+        let files = self.publish(call, &done)?;
+        if let Some(ack) = res.ack.take() {
+            ack();
+        }
+        self.consecutive_failures.store(0, Ordering::SeqCst);
+        self.say(format_args!("  {}/{}: ok in {ms} ms, {} file(s)", task.agent, call.tool, files.len()));
+        let output = serde_json::from_str(&res.output).unwrap_or(Value::Null);
+        Ok((output, files))
+    }
+
+    /// Journal a failed attempt (and its denial, for exit codes 3 and 4).
+    fn record_failure(&self, call: &ToolCall<'_>, task: &Task, ms: i64, error: &TaskError) -> Result<(), Stop> {
+        let (task_id, tool) = (call.task_id, call.tool);
+        self.consecutive_failures.fetch_add(1, Ordering::SeqCst);
+        self.journal(|j| {
+            j.fail_attempt(task_id, task.attempt, error.exit_code, &error.message, ms)?;
+            if matches!(error.exit_code, 3 | 4) {
+                let decision = json!({ "task": task_id, "plugin": tool, "decision": "deny", "exit_code": error.exit_code, "detail": error.message });
+                j.event("audit", &decision)?;
+            }
+            Ok(())
+        })?;
+        self.say(format_args!("  {}/{tool}: attempt {} failed (exit {}): {}", task.agent, task.attempt, error.exit_code, error.message));
+        Ok(())
+    }
+
+    /// The backup agent a timed-out task goes to, unless it already runs there.
+    fn backup_for(&self, call: &ToolCall<'_>, running_as: &str, error: &TaskError) -> Result<Option<String>, Stop> {
+        let task_id = call.task_id;
+        match (error.timed_out, call.stage.backup_agent.as_ref()) {
+            (true, Some(backup)) if running_as != backup.name => {
+                self.journal(|j| j.event("reassign_task_to_backup", &json!({ "task": task_id, "from": running_as, "to": backup.name })))?;
+                self.say(format_args!("  {task_id}: timed out; reassigned to backup agent `{}`", backup.name));
+                Ok(Some(backup.name.clone()))
+            }
+            _ => Ok(None),
         }
     }
 
     /// Journal the attempt's success and merge intent, then merge.
-    #[allow(clippy::too_many_arguments)]
-    fn publish(
-        &self,
-        stage: &Stage,
-        agent: &str,
-        task_id: &str,
-        attempt: u32,
-        ms: i64,
-        output: &str,
-        staging: &Path,
-        priority: &[String],
-    ) -> Result<Vec<String>, TaskError> {
+    fn publish(&self, call: &ToolCall<'_>, done: &Succeeded<'_>) -> Result<Vec<String>, TaskError> {
+        let (stage, task_id) = (call.stage, call.task_id);
+        let Succeeded { agent, attempt, ms, output, staging } = *done;
         let refused = |e: MergeRefused| TaskError {
             exit_code: if matches!(e, MergeRefused::AddOnly(_) | MergeRefused::Staging(_)) { 3 } else { 1 },
             message: e.to_string(),
             retryable: false,
             timed_out: false,
         };
-        let m = Merger { task_id, agent, stage: &stage.name, agents: priority, add_only: self.pipeline.policies.add_only };
+        let m = Merger { task_id, agent, stage: &stage.name, agents: call.priority, add_only: self.pipeline.policies.add_only };
         let mut guard = self.journal.lock().unwrap_or_else(|p| p.into_inner());
         let planned = merge::plan(&m, &guard, staging, &self.workspace).map_err(refused)?;
         let intents: Vec<(String, String)> = planned
@@ -689,8 +731,14 @@ impl Run<'_> {
     }
 
     /// Finish an interrupted merge from the preserved staging directory.
-    fn merge(&self, stage: &Stage, agent: &str, task_id: &str, staging: &Path, priority: &[String]) -> Result<Vec<String>, Stop> {
-        let m = Merger { task_id, agent, stage: &stage.name, agents: priority, add_only: self.pipeline.policies.add_only };
+    fn merge(&self, call: &ToolCall<'_>, agent: &str, staging: &Path) -> Result<Vec<String>, Stop> {
+        let m = Merger {
+            task_id: call.task_id,
+            agent,
+            stage: &call.stage.name,
+            agents: call.priority,
+            add_only: self.pipeline.policies.add_only,
+        };
         let guard = self.journal.lock().unwrap_or_else(|p| p.into_inner());
         let planned = merge::plan(&m, &guard, staging, &self.workspace).map_err(|e| Stop::Failed(e.to_string()))?;
         merge::apply(&planned, staging, &self.workspace).map_err(|e| Stop::Failed(e.to_string()))

@@ -54,72 +54,34 @@ pub fn plan(grant: &ExecGrant) -> Result<Plan, Unisolated> {
     isolate::decide(isolate::namespaces(), grant.require_isolation)
 }
 
-/// Run `program` under `grant` as `plan` says, ending it (and everything it
-/// started) by `deadline` at the latest. `Err` is a message for the guest.
-#[allow(clippy::too_many_arguments)]
-pub fn run_granted(
-    grant: &ExecGrant,
-    plan: &Plan,
-    program: &str,
-    args: &[String],
-    stdin: Option<&str>,
-    workspace: Option<&Path>,
-    out: Option<(&Path, u64)>,
-    deadline: Instant,
-) -> Result<ExecOutput, String> {
+/// One program a guest asked to run.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecRequest<'a> {
+    pub program: &'a str,
+    pub args: &'a [String],
+    pub stdin: Option<&'a str>,
+    /// Copied into the program's scratch directory, its working directory.
+    pub workspace: Option<&'a Path>,
+    /// Where the files it creates or changes are staged, and how many bytes may be.
+    pub out: Option<(&'a Path, u64)>,
+    /// The call's deadline: the program ends by then at the latest.
+    pub deadline: Instant,
+}
+
+/// Run `req.program` under `grant` as `plan` says, ending it (and everything
+/// it started) by `req.deadline` at the latest. `Err` is a message for the guest.
+pub fn run_granted(grant: &ExecGrant, plan: &Plan, req: &ExecRequest<'_>) -> Result<ExecOutput, String> {
+    let ExecRequest { program, stdin, workspace, out, .. } = *req;
     let started = Instant::now();
     let own_deadline = started + grant.timeout;
-    let deadline = deadline.min(own_deadline);
+    let deadline = req.deadline.min(own_deadline);
     let scratch = tempfile::tempdir().map_err(|e| format!("exec: no scratch directory: {e}"))?;
     let tmp = tempfile::tempdir().map_err(|e| format!("exec: no temporary directory: {e}"))?;
     if let Some(ws) = workspace {
         copy_tree(ws, scratch.path()).map_err(|e| format!("exec: cannot copy the workspace: {e}"))?;
     }
-    let mut cmd = Command::new(program);
-    let resolved = confine::resolve(program, SAFE_PATH).ok_or_else(|| format!("exec `{program}`: not found on {SAFE_PATH}"))?;
-    let namespaces = matches!(plan, Plan::Namespaces);
-    let confinement = confine::prepare(&resolved, &[scratch.path(), tmp.path()], !namespaces);
-    // The real process cap where the host may make one (RLIMIT_NPROC does
-    // not bind root); the +2 are the waiters C and G of `isolate`.
-    let cgroup = PidsCgroup::create(grant.processes.saturating_add(2))
-        .inspect_err(|why| tracing::debug!(target: "taylordash::audit", program, reason = %why, "exec: processes capped by RLIMIT_NPROC only"))
-        .ok();
-    let limits = Limits { processes: grant.processes, memory: grant.memory, cpu: grant.cpu };
-    let ruleset = match &confinement {
-        Confinement::Ready(fd) => Some(fd.as_raw_fd()),
-        Confinement::Unavailable(_) => None,
-    };
-    // Registered before Landlock's `pre_exec`, which must run in P, after the mounts.
-    isolate::configure(&mut cmd, plan, limits, ruleset, cgroup.as_ref()).map_err(|e| format!("exec `{program}`: {e}"))?;
-    // Said every time, because it is true every time.
-    match plan {
-        Plan::Namespaces => tracing::info!(target: "taylordash::audit", program, "exec: isolated in its own PID, mount, network and IPC namespaces (sees only its processes, no network)"),
-        Plan::ProcessGroup { why } => tracing::warn!(target: "taylordash::audit", program, reason = %why,
-            "exec: namespaces unavailable; the granted program sees the host's processes and network, and only its process group is killed when the call ends"),
-    }
-    match confinement {
-        Confinement::Ready(ruleset) => {
-            tracing::info!(target: "taylordash::audit", program, "exec: confined by Landlock (reads system and its own installation, writes its scratch copy, no TCP)");
-            confine::apply(&mut cmd, ruleset);
-        }
-        Confinement::Unavailable(why) => {
-            tracing::warn!(target: "taylordash::audit", program, reason = %why, "exec: the granted program runs unconfined, as the host user");
-        }
-    }
-    let child = cmd
-        .args(args)
-        .current_dir(scratch.path())
-        .env_clear()
-        .env("PATH", SAFE_PATH)
-        .env("HOME", scratch.path())
-        .env("TMPDIR", tmp.path())
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("exec `{program}`: {e}"))?;
     // From here on, every way out of this function kills the program's tree.
-    let mut tree = Tree { child, group: !namespaces, cgroup };
+    let mut tree = spawn_confined(grant, plan, req, scratch.path(), tmp.path())?;
 
     let cap = grant.output;
     let out_reader = tree.child.stdout.take().map(|s| capture(s, cap));
@@ -158,6 +120,57 @@ pub fn run_granted(
             .map_err(|e| format!("exec `{program}`: cannot stage its files: {e}"))?;
     }
     Ok(ExecOutput { status: exit_code(status), stdout, stderr, staged })
+}
+
+/// Start the program in `scratch`, isolated as `plan` says, confined by
+/// Landlock where the kernel has it, capped in a `pids` cgroup where the
+/// host may make one; the tree it returns kills it when dropped.
+fn spawn_confined(grant: &ExecGrant, plan: &Plan, req: &ExecRequest<'_>, scratch: &Path, tmp: &Path) -> Result<Tree, String> {
+    let ExecRequest { program, args, stdin, .. } = *req;
+    let mut cmd = Command::new(program);
+    let resolved = confine::resolve(program, SAFE_PATH).ok_or_else(|| format!("exec `{program}`: not found on {SAFE_PATH}"))?;
+    let namespaces = matches!(plan, Plan::Namespaces);
+    let confinement = confine::prepare(&resolved, &[scratch, tmp], !namespaces);
+    // The real process cap where the host may make one (RLIMIT_NPROC does
+    // not bind root); the +2 are the waiters C and G of `isolate`.
+    let cgroup = PidsCgroup::create(grant.processes.saturating_add(2))
+        .inspect_err(|why| tracing::debug!(target: "taylordash::audit", program, reason = %why, "exec: processes capped by RLIMIT_NPROC only"))
+        .ok();
+    let limits = Limits { processes: grant.processes, memory: grant.memory, cpu: grant.cpu };
+    let ruleset = match &confinement {
+        Confinement::Ready(fd) => Some(fd.as_raw_fd()),
+        Confinement::Unavailable(_) => None,
+    };
+    // Registered before Landlock's `pre_exec`, which must run in P, after the mounts.
+    isolate::configure(&mut cmd, plan, limits, ruleset, cgroup.as_ref()).map_err(|e| format!("exec `{program}`: {e}"))?;
+    // Said every time, because it is true every time.
+    match plan {
+        Plan::Namespaces => tracing::info!(target: "taylordash::audit", program, "exec: isolated in its own PID, mount, network and IPC namespaces (sees only its processes, no network)"),
+        Plan::ProcessGroup { why } => tracing::warn!(target: "taylordash::audit", program, reason = %why,
+            "exec: namespaces unavailable; the granted program sees the host's processes and network, and only its process group is killed when the call ends"),
+    }
+    match confinement {
+        Confinement::Ready(ruleset) => {
+            tracing::info!(target: "taylordash::audit", program, "exec: confined by Landlock (reads system and its own installation, writes its scratch copy, no TCP)");
+            confine::apply(&mut cmd, ruleset);
+        }
+        Confinement::Unavailable(why) => {
+            tracing::warn!(target: "taylordash::audit", program, reason = %why, "exec: the granted program runs unconfined, as the host user");
+        }
+    }
+    let child = cmd
+        .args(args)
+        .current_dir(scratch)
+        .env_clear()
+        .env("PATH", SAFE_PATH)
+        .env("HOME", scratch)
+        .env("TMPDIR", tmp)
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("exec `{program}`: {e}"))?;
+    Ok(Tree { child, group: !namespaces, cgroup })
 }
 
 /// The program's process tree, killed when dropped: through C (whose death

@@ -11,7 +11,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::bindings::taylordash::agent::{exec, host, types};
 use super::capabilities::{Denial, Denials, Grants, record};
 use super::escape::for_terminal;
-use super::exec::{plan as exec_plan, run_granted};
+use super::exec::{ExecRequest, plan as exec_plan, run_granted};
 use super::out_quota::{ChargesOut, OutUsage};
 use super::quotas::{Limiter, QuotaBreach, QuotaKind, Quotas};
 
@@ -187,16 +187,15 @@ impl exec::Host for CallState {
         tracing::info!(target: "taylordash::audit", plugin = %self.plugin, capability = "exec",
             program = %for_terminal(&cmd.program), decision = "allow", "capability granted");
         self.grants_used.push(("exec", for_terminal(&format!("run `{}` {}", cmd.program, cmd.args.join(" ")))));
-        let result = run_granted(
-            grant,
-            &plan,
-            &cmd.program,
-            &cmd.args,
-            cmd.stdin.as_deref(),
-            self.workspace.as_deref(),
-            self.out_dir.as_deref().map(|o| (o, self.quotas.out_bytes.saturating_sub(self.out_usage.used().0))),
-            self.deadline,
-        );
+        let request = ExecRequest {
+            program: &cmd.program,
+            args: &cmd.args,
+            stdin: cmd.stdin.as_deref(),
+            workspace: self.workspace.as_deref(),
+            out: self.out_dir.as_deref().map(|o| (o, self.quotas.out_bytes.saturating_sub(self.out_usage.used().0))),
+            deadline: self.deadline,
+        };
+        let result = run_granted(grant, &plan, &request);
         if let Ok(o) = &result {
             // What the program staged is written to `/out` like the guest's own writes.
             self.out_usage.charge_bytes(o.staged).map_err(|b| self.breach(b.kind, b.limit))?;

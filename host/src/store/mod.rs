@@ -56,6 +56,21 @@ pub struct EventRow {
     pub data: String,
 }
 
+/// A run as it starts: what [`Journal::create_run`] records.
+#[derive(Debug, Clone, Copy)]
+pub struct NewRun<'a> {
+    pub id: &'a str,
+    /// The pipeline's file name, and its text (kept for resume).
+    pub pipeline: &'a str,
+    pub pipeline_text: &'a str,
+    pub workspace: &'a str,
+    pub principal: &'a str,
+    pub role: &'a str,
+    pub trace_id: &'a str,
+    /// The resolved run inputs, as JSON.
+    pub inputs: &'a str,
+}
+
 pub struct Journal {
     conn: Connection,
     path: PathBuf,
@@ -109,18 +124,8 @@ impl Journal {
         StoreError::Sqlite { path: self.path.clone(), source }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub fn create_run(
-        &self,
-        id: &str,
-        pipeline: &str,
-        pipeline_text: &str,
-        workspace: &str,
-        principal: &str,
-        role: &str,
-        trace_id: &str,
-        inputs: &str,
-    ) -> Result<()> {
+    pub fn create_run(&self, run: &NewRun<'_>) -> Result<()> {
+        let NewRun { id, pipeline, pipeline_text, workspace, principal, role, trace_id, inputs } = *run;
         let now = now_ms();
         self.conn
             .execute(
