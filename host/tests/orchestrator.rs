@@ -226,3 +226,59 @@ fn a_missing_run_input_is_an_error_before_anything_runs() {
     assert!(err.to_string().starts_with("run input `backlog` is missing"), "{err}");
     assert_eq!(std::fs::read_dir(r.runs.path()).unwrap().count(), 0, "no run was created");
 }
+
+/// Two 1-second stages that need nothing run side by side; the `final`
+/// stage waits for both. The plugin is loaded by a first run, so the timed
+/// run measures the stages, not compilation.
+#[test]
+fn independent_stages_run_at_once_and_the_final_stage_waits_for_both() {
+    let r = rig(json!({ "agents": {
+        "warm": {},
+        "left": { "sleep_ms": 1000, "files": { "left.txt": "L" } },
+        "right": { "sleep_ms": 1000, "files": { "right.txt": "R" } },
+        "closer": { "files": { "close.txt": "C" } } } }));
+    let stage = |name: &str, agent: &str, extra: &str| {
+        format!("    - stage: \"{name}\"\n      agent: \"{agent}\"\n      tools: [\"probe\"]\n      rbac: [\"admin\"]\n{extra}")
+    };
+    let warm = format!("orchestration_flow:\n  stages:\n{}", stage("warm", "warm", ""));
+    assert_eq!(r.run(&warm).status, RunStatus::Completed);
+
+    let yaml = format!(
+        "orchestration_flow:\n  stages:\n{}{}{}",
+        stage("left", "left", ""),
+        stage("right", "right", "      needs: []\n"),
+        stage("close", "closer", "      final: true\n"),
+    );
+    let started = std::time::Instant::now();
+    let o = r.run(&yaml);
+    let took = started.elapsed();
+    eprintln!("two independent 1 s stages, then a final one: {took:?}");
+    assert_eq!(o.status, RunStatus::Completed);
+    assert!(took < std::time::Duration::from_millis(1800), "two independent 1 s stages took {took:?}: not run at once");
+    let j = journal(&o);
+    let stages: Vec<(String, String)> = j.stages().unwrap().into_iter().map(|(s, status, _)| (s, status)).collect();
+    let done = |s: &str| (s.to_string(), "done".to_string());
+    assert_eq!(stages, [done("left"), done("right"), done("close")]);
+    let (left, right, close) =
+        (output(&j, "left/left/probe#1"), output(&j, "right/right/probe#1"), output(&j, "close/closer/probe#1"));
+    let span = |v: &Value| (v["started_ms"].as_u64().unwrap(), v["finished_ms"].as_u64().unwrap());
+    let ((l0, l1), (r0, r1), (c0, _)) = (span(&left), span(&right), span(&close));
+    assert!(l0 < r1 && r0 < l1, "left ran {l0}..{l1}, right ran {r0}..{r1}: no overlap");
+    assert!(c0 >= l1.max(r1), "the final stage started at {c0}, before left ({l1}) and right ({r1}) finished");
+    for (f, c) in [("left.txt", "L"), ("right.txt", "R"), ("close.txt", "C")] {
+        assert_eq!(r.read(f).as_deref(), Some(c));
+    }
+}
+
+/// Without `needs`, each stage waits for the one before it, as in the seed.
+#[test]
+fn stages_without_needs_still_run_one_after_another_in_file_order() {
+    let r = rig(json!({ "agents": { "one": { "sleep_ms": 200 }, "two": {} } }));
+    let yaml = "orchestration_flow:\n  stages:\n    - stage: \"a\"\n      agent: \"one\"\n      tools: [\"probe\"]\n      rbac: [\"admin\"]\n    - stage: \"b\"\n      agent: \"two\"\n      tools: [\"probe\"]\n      rbac: [\"admin\"]\n";
+    let o = r.run(yaml);
+    assert_eq!(o.status, RunStatus::Completed);
+    let j = journal(&o);
+    let (one, two) = (output(&j, "a/one/probe#1"), output(&j, "b/two/probe#1"));
+    let (one_done, two_started) = (one["finished_ms"].as_u64().unwrap(), two["started_ms"].as_u64().unwrap());
+    assert!(two_started >= one_done, "b started at {two_started}, before a finished at {one_done}");
+}

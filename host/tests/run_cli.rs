@@ -1,5 +1,5 @@
 //! `taylordash run` / `resume` / `runs` as processes: a run killed with
-//! SIGKILL mid-stage, or aborted between merging a task's files and recording
+//! SIGKILL mid-stage (one stage at a time, or two at once), or aborted between merging a task's files and recording
 //! it done, resumes without running any finished task again; RBAC refuses a
 //! role a stage does not admit.
 
@@ -126,6 +126,56 @@ fn kill_9_mid_run_then_resume_runs_no_finished_task_twice() {
     assert_eq!(j.attempts("first/one/probe#1").unwrap().len(), 1, "a finished task ran again");
     assert_eq!(succeeded_attempts(&j, "second/two/probe#1"), 1);
     assert_eq!(succeeded_attempts(&j, "third/three/probe#1"), 1);
+    for (f, c) in [("one.txt", "1"), ("two.txt", "2"), ("three.txt", "3")] {
+        assert_eq!(std::fs::read_to_string(env.path("ws").join(f)).unwrap(), c);
+    }
+}
+
+/// `quick` and `slow` need nothing, so they run at once; `last` is final.
+const PARALLEL_STAGES: &str = r#"orchestration_flow:
+  stages:
+    - stage: "quick"
+      agent: "one"
+      tools: ["probe"]
+      rbac: ["admin"]
+    - stage: "slow"
+      needs: []
+      agent: "two"
+      tools: ["probe"]
+      rbac: ["admin"]
+    - stage: "last"
+      final: true
+      agent: "three"
+      tools: ["probe"]
+      rbac: ["admin"]
+"#;
+
+#[test]
+fn kill_9_with_parallel_stages_then_resume_runs_no_finished_stage_twice() {
+    let env = Env::new(probe_config(4000));
+    let pipeline = env.write("p.yaml", PARALLEL_STAGES);
+    let ws = env.path("ws").display().to_string();
+    let mut child = env.cmd(&["run", &pipeline, "--workspace", &ws]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    // `quick` done while `slow` (a 4 s task started beside it) still runs: kill there.
+    wait_for(&env.path("ws/agents.json"), |t| t.contains("\"stage\": \"quick\"") && t.contains("\"status\": \"done\""));
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let id = run_id(&out.stdout);
+    assert!(id.starts_with("run-"), "{id:?}");
+    assert!(!env.path("ws/two.txt").exists(), "killed before `slow` finished");
+    let j = env.journal(&id);
+    assert_eq!(j.attempts("slow/two/probe#1").unwrap().len(), 1, "`slow` ran beside `quick`, not after it");
+    assert!(j.task("last/three/probe#1").unwrap().is_none(), "the final stage waits for every other stage");
+
+    std::fs::write(env.path("ws/probe.json"), probe_config(10).to_string()).unwrap();
+    let resumed = env.run(&["resume", &id]);
+    assert_eq!(resumed.status.code(), Some(0), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let j = env.journal(&id);
+    assert_eq!(j.run().unwrap().status, "completed");
+    assert_eq!(j.attempts("quick/one/probe#1").unwrap().len(), 1, "a finished task ran again");
+    assert_eq!(succeeded_attempts(&j, "slow/two/probe#1"), 1);
+    assert_eq!(succeeded_attempts(&j, "last/three/probe#1"), 1);
     for (f, c) in [("one.txt", "1"), ("two.txt", "2"), ("three.txt", "3")] {
         assert_eq!(std::fs::read_to_string(env.path("ws").join(f)).unwrap(), c);
     }

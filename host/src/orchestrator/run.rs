@@ -1,6 +1,12 @@
 //! The run state machine.
 //!
-//! Stages run in dependency order. A stage's agents run concurrently when
+//! Stages run in dependency order ([`pipeline::plan::dependencies`]: a
+//! stage's `needs`, else the stage before it, so a pipeline without `needs`
+//! runs in file order exactly). Every stage whose dependencies are done runs
+//! at once, each on its own thread, up to the orchestrator's bound; a
+//! `final: true` stage waits for every other stage. After a stage stops the
+//! run, no new stage starts and the run ends once the running ones have
+//! finished (each journaled as usual). A stage's agents run concurrently when
 //! `parallel: true`; an agent runs its tools in order, each seeing the stage
 //! inputs, the shared context, the previous tool's output and any gate
 //! feedback. After the agents, the declared outputs must exist and the gates
@@ -103,6 +109,8 @@ impl OrchestratorError {
 pub struct Orchestrator<'d> {
     dispatch: &'d dyn Dispatch,
     audit: Option<AuditLog>,
+    /// Stages that may run at once (at least 1).
+    max_parallel_stages: usize,
 }
 
 /// Why a stage did not complete.
@@ -130,11 +138,19 @@ struct Run<'a> {
     artifacts: Mutex<BTreeMap<String, Value>>,
     consecutive_failures: AtomicU32,
     quiet: bool,
+    max_parallel_stages: usize,
 }
 
 impl<'d> Orchestrator<'d> {
     pub fn new(dispatch: &'d dyn Dispatch) -> Self {
-        Orchestrator { dispatch, audit: None }
+        Orchestrator { dispatch, audit: None, max_parallel_stages: usize::MAX }
+    }
+
+    /// Run at most `n` independent stages at once (default: all that are
+    /// ready; 1 runs them one at a time in plan order).
+    pub fn with_max_parallel_stages(mut self, n: usize) -> Self {
+        self.max_parallel_stages = n.max(1);
+        self
     }
 
     /// Record role decisions in this audit log.
@@ -196,6 +212,7 @@ impl<'d> Orchestrator<'d> {
             artifacts: Mutex::new(resolved),
             consecutive_failures: AtomicU32::new(0),
             quiet: opts.quiet,
+            max_parallel_stages: self.max_parallel_stages,
         };
         Ok(run.execute())
     }
@@ -231,6 +248,7 @@ impl<'d> Orchestrator<'d> {
             artifacts: Mutex::new(artifacts),
             consecutive_failures: AtomicU32::new(0),
             quiet,
+            max_parallel_stages: self.max_parallel_stages,
         };
         Ok(run.execute())
     }
@@ -257,6 +275,35 @@ struct Succeeded<'s> {
     ms: i64,
     output: &'s str,
     staging: &'s Path,
+}
+
+/// Where a stage is in [`Run::stages`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StageState {
+    Waiting,
+    Running,
+    /// Done or skipped: the stages that wait for it may start.
+    Done,
+    Stopped,
+}
+
+/// What each stage waits for: its dependencies, and for a `final: true`
+/// stage every other stage (it is last in the file, but its `needs` may
+/// name fewer).
+fn stage_waits(p: &Pipeline) -> Vec<Vec<usize>> {
+    let mut deps = pipeline::plan::dependencies(p);
+    for (i, stage) in p.stages.iter().enumerate() {
+        if stage.is_final {
+            deps[i] = (0..p.stages.len()).filter(|&j| j != i).collect();
+        }
+    }
+    deps
+}
+
+/// The first waiting stage, in file order, whose dependencies are all done.
+fn next_ready(deps: &[Vec<usize>], state: &[StageState]) -> Option<usize> {
+    (0..deps.len())
+        .find(|&i| state[i] == StageState::Waiting && deps[i].iter().all(|&d| state[d] == StageState::Done))
 }
 
 /// The inputs of stages with no dependencies: they come from the run.
@@ -348,27 +395,80 @@ impl Run<'_> {
         }
     }
 
+    /// Run every stage as soon as its dependencies are done, independent
+    /// ones concurrently; the first stage to stop the run ends it.
     fn stages(&self) -> Result<(), Stop> {
-        let deps = pipeline::plan::dependencies(self.pipeline);
-        let order = pipeline::plan::order(&deps).map_err(|_| Stop::Failed("the stages form a cycle".into()))?;
-        for i in order {
-            let stage = &self.pipeline.stages[i];
-            if let Some(cond) = &stage.condition {
-                let (negate, name) = match cond.name.strip_prefix('!') {
-                    Some(n) => (true, n),
-                    None => (false, cond.name.as_str()),
-                };
-                let present = self.artifacts.lock().map(|a| a.contains_key(name)).unwrap_or(false);
-                if present == negate {
-                    self.journal(|j| j.set_stage(&stage.name, i, "skipped", 0, None))?;
-                    self.say(format_args!("[{}] skipped (if: {})", stage.name, cond.name));
-                    continue;
+        let deps = stage_waits(self.pipeline);
+        pipeline::plan::order(&deps).map_err(|_| Stop::Failed("the stages form a cycle".into()))?;
+        let mut state = vec![StageState::Waiting; deps.len()];
+        let (finished_tx, finished_rx) = std::sync::mpsc::channel::<(usize, Result<(), Stop>)>();
+        std::thread::scope(|scope| {
+            let mut running = 0usize;
+            let mut first_stop: Option<Stop> = None;
+            loop {
+                while first_stop.is_none() && running < self.max_parallel_stages {
+                    let Some(i) = next_ready(&deps, &state) else { break };
+                    let stage = &self.pipeline.stages[i];
+                    match self.skipped(i, stage) {
+                        Ok(true) => {
+                            state[i] = StageState::Done;
+                            continue;
+                        }
+                        Ok(false) => {}
+                        Err(stop) => {
+                            first_stop = Some(stop);
+                            break;
+                        }
+                    }
+                    state[i] = StageState::Running;
+                    running += 1;
+                    let finished_tx = finished_tx.clone();
+                    scope.spawn(move || {
+                        // A panicking stage still reports, or this loop would wait for it forever.
+                        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.stage(i, stage)))
+                            .unwrap_or_else(|_| Err(Stop::Failed(format!("stage `{}` panicked", stage.name))));
+                        let _ = finished_tx.send((i, result));
+                    });
+                }
+                if running == 0 {
+                    break;
+                }
+                // Every stage thread sends once before it ends, and `finished_tx`
+                // lives on here: this receives once per running stage.
+                let Ok((i, result)) = finished_rx.recv() else { break };
+                running -= 1;
+                match result {
+                    Ok(()) => {
+                        state[i] = StageState::Done;
+                        self.write_agents_json();
+                    }
+                    Err(stop) => {
+                        state[i] = StageState::Stopped;
+                        first_stop.get_or_insert(stop);
+                    }
                 }
             }
-            self.stage(i, stage)?;
-            self.write_agents_json();
+            match first_stop {
+                Some(stop) => Err(stop),
+                None => Ok(()),
+            }
+        })
+    }
+
+    /// Whether the stage's `if:` skips it (journaled and said when it does).
+    fn skipped(&self, position: usize, stage: &Stage) -> Result<bool, Stop> {
+        let Some(cond) = &stage.condition else { return Ok(false) };
+        let (negate, name) = match cond.name.strip_prefix('!') {
+            Some(n) => (true, n),
+            None => (false, cond.name.as_str()),
+        };
+        let present = self.artifacts.lock().map(|a| a.contains_key(name)).unwrap_or(false);
+        if present != negate {
+            return Ok(false);
         }
-        Ok(())
+        self.journal(|j| j.set_stage(&stage.name, position, "skipped", 0, None))?;
+        self.say(format_args!("[{}] skipped (if: {})", stage.name, cond.name));
+        Ok(true)
     }
 
     fn stage(&self, position: usize, stage: &Stage) -> Result<(), Stop> {
