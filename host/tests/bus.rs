@@ -670,7 +670,13 @@ impl Dispatch for Announce {
 #[test]
 #[ignore = "run by the kill -9 tests as a child process"]
 fn child_worker() {
-    let Ok(cfg) = std::env::var("TD_BUS_CHILD_WORKER") else { return };
+    let Ok(cfg) = std::env::var("TD_BUS_CHILD_WORKER") else {
+        eprintln!(
+            "SKIP: child_worker is the worker process the kill -9 tests start (they set TD_BUS_CHILD_WORKER); \
+             run by hand with `--ignored` it has no broker to serve"
+        );
+        return;
+    };
     let cfg: Value = serde_json::from_str(&cfg).unwrap();
     logs();
     let sandbox = taylordash::sandbox::Sandbox::new(taylordash::sandbox::SandboxOptions {
@@ -1060,25 +1066,37 @@ fn many_in_flight(kind: Kind) {
     let _w2 = run_worker(worker_options(&addr, &topics), inner).unwrap();
     let dispatch = Arc::new(dispatcher(&addr, &topics, Duration::from_secs(2)));
     let ws = tempfile::tempdir().unwrap();
+    const IN_FLIGHT: u64 = 32;
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let until = Instant::now() + Duration::from_secs(2);
-    let threads: Vec<_> = (0..32)
+    let threads: Vec<_> = (0..IN_FLIGHT)
         .map(|i| {
-            let (d, ws, done) = (dispatch.clone(), ws.path().to_path_buf(), done.clone());
+            let (d, ws, sent, done) = (dispatch.clone(), ws.path().to_path_buf(), sent.clone(), done.clone());
             std::thread::spawn(move || {
                 let t = task(&format!("s/a/echo#{i}"), "echo", json!({ "i": i }), &ws, Duration::from_secs(3));
-                while Instant::now() < until {
+                // At least one task per thread, however slow the start: a
+                // figure of zero must fail, not pass.
+                loop {
+                    sent.fetch_add(1, Ordering::Relaxed);
                     let mut r = d.run(&t).expect("task under load");
-                    (r.ack.take().unwrap())();
+                    assert_eq!(serde_json::from_str::<Value>(&r.output).unwrap()["i"], json!(i), "echo answered another task");
+                    (r.ack.take().expect("a bus result carries an ack"))();
                     done.fetch_add(1, Ordering::Relaxed);
+                    if Instant::now() >= until {
+                        break;
+                    }
                 }
             })
         })
         .collect();
     for t in threads {
-        t.join().unwrap();
+        t.join().expect("a load thread failed");
     }
-    eprintln!("{kind:?}: {} tasks in ~2 s with 32 in flight", done.load(Ordering::Relaxed));
+    let (sent, done) = (sent.load(Ordering::Relaxed), done.load(Ordering::Relaxed));
+    eprintln!("{kind:?}: {done} tasks in ~2 s with {IN_FLIGHT} in flight");
+    assert_eq!(done, sent, "every task sent must complete");
+    assert!(done >= IN_FLIGHT, "each of the {IN_FLIGHT} threads completes at least one task; {done} completed");
 }
 
 mod load {
