@@ -32,7 +32,7 @@ use super::merge::{self, Action, Merger, MergeRefused};
 use super::report::{progress, write_agents_json};
 use crate::pipeline::{self, Pipeline, Stage};
 use crate::audit::{AuditLog, Subject};
-use crate::store::{Journal, NewRun, StoreError};
+use crate::store::{Journal, MergeIntent, NewRun, StoreError};
 
 /// Wall-clock budget of one task when its stage names none.
 const DEFAULT_TASK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -807,7 +807,16 @@ impl Run<'_> {
             .map(|f| (f.rel.clone(), f.sha256.clone()))
             .collect();
         guard
-            .record_merge_intent(task_id, attempt, ms, output, &staging.display().to_string(), &intents, agent, &stage.name)
+            .record_merge_intent(&MergeIntent {
+                task_id,
+                attempt,
+                duration_ms: ms,
+                output,
+                staging: &staging.display().to_string(),
+                files: &intents,
+                agent,
+                stage: &stage.name,
+            })
             .map_err(|e| refused(e.into()))?;
         for f in &planned {
             let decision = match (&f.action, &f.overrides) {
@@ -923,10 +932,8 @@ impl Run<'_> {
 /// Fault injection for the crash tests: `TAYLORDASH_CRASH_AT=after_merge:<task>`
 /// aborts the process at that instant, as `kill -9` would.
 fn crash_point(point: &str, task_id: &str) {
-    if let Ok(spec) = std::env::var("TAYLORDASH_CRASH_AT") {
-        if spec.split_once(':') == Some((point, task_id)) {
-            std::process::abort();
-        }
+    if std::env::var("TAYLORDASH_CRASH_AT").is_ok_and(|spec| spec.split_once(':') == Some((point, task_id))) {
+        std::process::abort();
     }
 }
 

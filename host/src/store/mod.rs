@@ -56,6 +56,25 @@ pub struct EventRow {
     pub data: String,
 }
 
+/// A successful attempt about to merge: what [`Journal::record_merge_intent`] records.
+#[derive(Debug, Clone, Copy)]
+pub struct MergeIntent<'a> {
+    pub task_id: &'a str,
+    pub attempt: u32,
+    pub duration_ms: i64,
+    /// The tool's JSON output.
+    pub output: &'a str,
+    /// The staging directory the files are merged from (kept for resume).
+    pub staging: &'a str,
+    /// `(path, sha256)` of every file the merge will write.
+    pub files: &'a [(String, String)],
+    pub agent: &'a str,
+    pub stage: &'a str,
+}
+
+/// `(attempt, agent, status, exit_code, error)`: one attempt of a task.
+pub type AttemptRow = (u32, String, String, Option<i32>, Option<String>);
+
 /// A run as it starts: what [`Journal::create_run`] records.
 #[derive(Debug, Clone, Copy)]
 pub struct NewRun<'a> {
@@ -265,17 +284,8 @@ impl Journal {
 
     /// The attempt succeeded: its output and the files it is about to merge
     /// (with their digests), in one transaction, before the workspace changes.
-    pub fn record_merge_intent(
-        &mut self,
-        task_id: &str,
-        attempt: u32,
-        duration_ms: i64,
-        output: &str,
-        staging: &str,
-        files: &[(String, String)],
-        agent: &str,
-        stage: &str,
-    ) -> Result<()> {
+    pub fn record_merge_intent(&mut self, intent: &MergeIntent<'_>) -> Result<()> {
+        let MergeIntent { task_id, attempt, duration_ms, output, staging, files, agent, stage } = *intent;
         let path = self.path.clone();
         let wrap = |source| StoreError::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(wrap)?;
@@ -361,7 +371,7 @@ impl Journal {
     }
 
     /// `(attempt, agent, status, exit_code, error)` of every attempt of a task.
-    pub fn attempts(&self, task_id: &str) -> Result<Vec<(u32, String, String, Option<i32>, Option<String>)>> {
+    pub fn attempts(&self, task_id: &str) -> Result<Vec<AttemptRow>> {
         let mut stmt = self
             .conn
             .prepare("SELECT attempt, agent, status, exit_code, error FROM attempts WHERE task_id = ?1 ORDER BY attempt")
