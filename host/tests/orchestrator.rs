@@ -37,6 +37,10 @@ fn rig(probe: Value) -> Rig {
 
 impl Rig {
     fn run(&self, yaml: &str) -> RunOutcome {
+        self.run_with(yaml, |o| o)
+    }
+
+    fn run_with<'d>(&'d self, yaml: &str, configure: impl FnOnce(Orchestrator<'d>) -> Orchestrator<'d>) -> RunOutcome {
         let dir = common::test_plugin("probe").parent().unwrap().to_path_buf();
         let p = pipeline::parse("test.yaml", yaml, &Context::with_plugins_dir(dir)).unwrap_or_else(|d| panic!("{d}"));
         let opts = RunOptions {
@@ -47,7 +51,7 @@ impl Rig {
             runs_dir: self.runs.path().to_path_buf(),
             quiet: true,
         };
-        Orchestrator::new(&self.dispatch).start(&p, yaml, &opts).expect("run starts")
+        configure(Orchestrator::new(&self.dispatch)).start(&p, yaml, &opts).expect("run starts")
     }
 
     fn read(&self, rel: &str) -> Option<String> {
@@ -281,4 +285,17 @@ fn stages_without_needs_still_run_one_after_another_in_file_order() {
     let (one, two) = (output(&j, "a/one/probe#1"), output(&j, "b/two/probe#1"));
     let (one_done, two_started) = (one["finished_ms"].as_u64().unwrap(), two["started_ms"].as_u64().unwrap());
     assert!(two_started >= one_done, "b started at {two_started}, before a finished at {one_done}");
+}
+
+/// `with_max_parallel_stages(1)` runs independent stages one at a time, in file order.
+#[test]
+fn the_stage_bound_of_one_runs_independent_stages_one_at_a_time() {
+    let r = rig(json!({ "agents": { "left": { "sleep_ms": 300 }, "right": { "sleep_ms": 300 } } }));
+    let yaml = "orchestration_flow:\n  stages:\n    - stage: \"left\"\n      agent: \"left\"\n      tools: [\"probe\"]\n      rbac: [\"admin\"]\n    - stage: \"right\"\n      needs: []\n      agent: \"right\"\n      tools: [\"probe\"]\n      rbac: [\"admin\"]\n";
+    let o = r.run_with(yaml, |o| o.with_max_parallel_stages(1));
+    assert_eq!(o.status, RunStatus::Completed);
+    let j = journal(&o);
+    let (left, right) = (output(&j, "left/left/probe#1"), output(&j, "right/right/probe#1"));
+    let (left_done, right_started) = (left["finished_ms"].as_u64().unwrap(), right["started_ms"].as_u64().unwrap());
+    assert!(right_started >= left_done, "right started at {right_started}, before left finished at {left_done}");
 }
