@@ -1,6 +1,7 @@
-//! The orchestrator: runs a validated pipeline stage by stage, through a
-//! [`Dispatch`](crate::dispatch::Dispatch), journaling every step so that a crashed or halted run can
-//! be resumed without re-running what finished.
+//! The orchestrator: runs a validated pipeline's stages in dependency order
+//! (independent stages at once), each task through a
+//! [`Dispatch`](crate::dispatch::Dispatch), journaling every step so that a
+//! crashed or halted run can be resumed without re-running what finished.
 //!
 //! `run.rs` holds the state machine (stages, agents, retries, gates,
 //! recovery), `merge.rs` publishes a task's `/out` under the run's rules,
