@@ -12,3 +12,4 @@ pub mod pipeline;
 pub mod policy;
 pub mod sandbox;
 pub mod store;
+pub mod yaml;

@@ -1,8 +1,9 @@
-//! A problem found in a pipeline file, reported as `file:line:col: message`.
+//! A problem found in a YAML file (a pipeline, a policy), reported as
+//! `file:line:col: message`.
 
 use std::fmt;
 
-use super::yaml::Pos;
+use super::Pos;
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Diagnostic {
