@@ -196,7 +196,7 @@ fn read_policies(r: &mut Reader<'_>, node: &Node, policies: &mut Policies) {
 }
 
 fn read_stage(r: &mut Reader<'_>, node: &Node) -> Option<Stage> {
-    let entries = r.fields(node, "a stage", &STAGE_KEYS);
+    let entries = r.fields_recovering(node, "a stage", &STAGE_KEYS);
     if entries.is_empty() && !matches!(node.value, Value::Map(_)) {
         return None;
     }
@@ -261,7 +261,7 @@ fn read_stage(r: &mut Reader<'_>, node: &Node) -> Option<Stage> {
                 for item in items {
                     let mut agent = Agent { name: String::new(), pos: item.pos, tools: Vec::new(), rbac: Vec::new(), role: None };
                     let mut rbac = None;
-                    for (key, v) in r.fields(item, "an agent", &AGENT_KEYS) {
+                    for (key, v) in r.fields_recovering(item, "an agent", &AGENT_KEYS) {
                         match key {
                             "name" => agent.name = r.string(v, "name").unwrap_or_default(),
                             "tools" => agent.tools = r.names(v, "tools"),

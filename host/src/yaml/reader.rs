@@ -10,7 +10,7 @@
 
 use std::fmt::Display;
 
-use super::diagnostic::{Diagnostics, did_you_mean};
+use super::diagnostic::{Diagnostics, closest, did_you_mean};
 use super::{Named, Node, Pos, Value};
 
 /// How messages name the value they are about.
@@ -63,16 +63,38 @@ impl<'a> Reader<'a> {
 
     /// The entries of a mapping whose keys must be among `allowed`; `what`
     /// names the mapping (a field or a path).
-    pub fn fields<'n>(&mut self, node: &'n Node, what: &str, allowed: &[&str]) -> Vec<(&'n str, &'n Node)> {
+    pub fn fields<'n>(&mut self, node: &'n Node, what: &str, allowed: &[&'n str]) -> Vec<(&'n str, &'n Node)> {
+        self.read_fields(node, what, allowed, false)
+    }
+
+    /// [`Self::fields`], and an unknown key that is a near miss of an
+    /// allowed one not written in the mapping (`agnet:` for `agent:`) is
+    /// reported and then read as the key it misspells: what follows is
+    /// checked as meant, and no follow-on problem ("no agent") is reported
+    /// for the misspelling. The document is refused all the same.
+    pub fn fields_recovering<'n>(&mut self, node: &'n Node, what: &str, allowed: &[&'n str]) -> Vec<(&'n str, &'n Node)> {
+        self.read_fields(node, what, allowed, true)
+    }
+
+    fn read_fields<'n>(&mut self, node: &'n Node, what: &str, allowed: &[&'n str], recover: bool) -> Vec<(&'n str, &'n Node)> {
+        let entries = self.mapping(node, what);
+        let written: Vec<&str> = entries.iter().map(|(_, name, _)| *name).collect();
         let mut out: Vec<(&str, &Node)> = Vec::new();
-        for (key, name, value) in self.mapping(node, what) {
+        for (key, name, value) in entries {
             if !allowed.contains(&name) {
+                let meant = closest(name, allowed.iter().copied());
                 let hint = did_you_mean(name, allowed.iter().copied());
                 let message = match self.wording {
                     Wording::Field => format!("unknown key `{name}` in {what}{hint}"),
                     Wording::Path => self.at(what, format!("unknown field `{name}`{hint}; fields are {}", allowed.join(", "))),
                 };
                 self.error(key.pos, message);
+                match meant {
+                    Some(meant) if recover && !written.contains(&meant) && !out.iter().any(|(k, _)| *k == meant) => {
+                        out.push((meant, value))
+                    }
+                    _ => {}
+                }
                 continue;
             }
             out.push((name, value));
