@@ -10,6 +10,7 @@ pub mod orchestrator;
 pub mod paths;
 pub mod pipeline;
 pub mod policy;
+pub mod preflight;
 pub mod sandbox;
 pub mod store;
 pub mod yaml;

@@ -103,6 +103,9 @@ impl OrchestratorError {
 pub struct Orchestrator<'d> {
     dispatch: &'d dyn Dispatch,
     audit: Option<AuditLog>,
+    /// How tasks are dispatched (the bus options), journaled with
+    /// `run_started` so that `resume` can default to them.
+    dispatch_note: Value,
 }
 
 /// Why a stage did not complete.
@@ -134,7 +137,13 @@ struct Run<'a> {
 
 impl<'d> Orchestrator<'d> {
     pub fn new(dispatch: &'d dyn Dispatch) -> Self {
-        Orchestrator { dispatch, audit: None }
+        Orchestrator { dispatch, audit: None, dispatch_note: Value::Null }
+    }
+
+    /// Journal `note` (how tasks are dispatched) in the `run_started` event.
+    pub fn with_dispatch_note(mut self, note: Value) -> Self {
+        self.dispatch_note = note;
+        self
     }
 
     /// Record role decisions in this audit log.
@@ -182,7 +191,10 @@ impl<'d> Orchestrator<'d> {
             &trace_id,
             &inputs_json,
         )?;
-        journal.event("run_started", &json!({ "principal": opts.principal, "role": opts.role, "trace_id": trace_id }))?;
+        journal.event(
+            "run_started",
+            &json!({ "principal": opts.principal, "role": opts.role, "trace_id": trace_id, "dispatch": self.dispatch_note }),
+        )?;
         println!("{id}");
         progress(opts.quiet, format_args!("run {id}: {} ({} stages), trace {trace_id}", pipeline.file, pipeline.stages.len()));
         let run = Run {
