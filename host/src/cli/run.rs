@@ -211,10 +211,10 @@ pub fn runs(cli: &Cli, cmd: &RunsCommand) -> anyhow::Result<i32> {
             if let Ok(entries) = std::fs::read_dir(&dir) {
                 for e in entries.filter_map(|e| e.ok()) {
                     let db = e.path().join("journal.sqlite");
-                    if db.is_file() {
-                        if let Ok(row) = Journal::open(&db).and_then(|j| j.run()) {
-                            rows.push(row);
-                        }
+                    if db.is_file()
+                        && let Ok(row) = Journal::open(&db).and_then(|j| j.run())
+                    {
+                        rows.push(row);
                     }
                 }
             }

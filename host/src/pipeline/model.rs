@@ -281,18 +281,17 @@ fn read_stage(r: &mut Reader<'_>, node: &Node) -> Option<Stage> {
         },
         (None, None) => r.error(node.pos, format!("stage `{}` has no `agent` or `agents`", stage.name)),
     }
-    if let Some(tools) = stage_tools {
-        if stage.agents.len() != 1 || !stage.agents[0].tools.is_empty() {
-            if let Some(t) = tools.first() {
-                r.error(t.pos, "stage-level `tools` belong with a single `agent`; give each of `agents` its own `tools`");
-            }
-        }
+    if let Some(tools) = stage_tools
+        && (stage.agents.len() != 1 || !stage.agents[0].tools.is_empty())
+        && let Some(t) = tools.first()
+    {
+        r.error(t.pos, "stage-level `tools` belong with a single `agent`; give each of `agents` its own `tools`");
     }
-    if let Some(c) = &stage.coordination {
-        if !COORDINATIONS.contains(&c.name.as_str()) {
-            let hint = did_you_mean(&c.name, COORDINATIONS);
-            r.error(c.pos, format!("unknown coordination `{}`{hint}", c.name));
-        }
+    if let Some(c) = &stage.coordination
+        && !COORDINATIONS.contains(&c.name.as_str())
+    {
+        let hint = did_you_mean(&c.name, COORDINATIONS);
+        r.error(c.pos, format!("unknown coordination `{}`{hint}", c.name));
     }
     Some(stage)
 }
