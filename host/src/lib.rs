@@ -21,6 +21,8 @@ pub mod orchestrator;
 pub mod paths;
 pub mod pipeline;
 pub mod policy;
+pub mod preflight;
 pub mod sandbox;
 pub mod store;
 pub mod units;
+pub mod yaml;

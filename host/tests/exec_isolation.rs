@@ -416,6 +416,8 @@ fn a_host_that_is_not_root_isolates_through_a_user_namespace() {
     let out = std::process::Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(env!("CARGO_BIN_EXE_taylordash"))
+        // `-v`: the isolation it reports is an info line (quiet by default).
+        .arg("-v")
         .arg("--policy")
         .arg(&policy)
         .args(["--as", "nobody", "--no-cache", "--audit-log"])

@@ -1,4 +1,5 @@
-//! `taylordash audit [--run ID] [--denied]`: the audit trail, filtered.
+//! `taylordash audit [--run ID] [--denied]`: the audit trail, filtered; times
+//! in local RFC 3339 (raw Unix milliseconds with `--json`).
 
 use clap::Args;
 
@@ -29,7 +30,7 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> anyhow::Result<i32> {
         println!("{}", serde_json::to_string_pretty(&events)?);
         return Ok(0);
     }
-    println!("{:<13} {:<6} {:<12} {:<18} {:<14} DETAIL", "AT", "DECIDE", "PRINCIPAL", "PLUGIN", "CAPABILITY");
+    println!("{:<25} {:<6} {:<12} {:<18} {:<14} DETAIL", "AT", "DECIDE", "PRINCIPAL", "PLUGIN", "CAPABILITY");
     for e in events {
         // Who acted for the principal, and on which worker, when anyone else did.
         let mut who = e.principal.clone();
@@ -40,8 +41,9 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> anyhow::Result<i32> {
             who.push_str(&format!(" @{}", e.worker));
         }
         println!(
-            "{:<13} {:<6} {:<12} {:<18} {:<14} {}",
-            e.at, e.decision, for_terminal(&who), e.plugin, e.capability, for_terminal(&e.detail)
+            "{:<25} {:<6} {:<12} {:<18} {:<14} {}",
+            super::time::local_rfc3339(e.at),
+            e.decision, for_terminal(&who), e.plugin, e.capability, for_terminal(&e.detail)
         );
     }
     Ok(0)

@@ -128,6 +128,54 @@ pub struct RunBusArgs {
     pub flags: BrokerFlags,
 }
 
+impl RunBusArgs {
+    /// What a run journals about its bus (no password: only where to find
+    /// the key, never the key), for `resume` to default to.
+    pub fn note(&self) -> serde_json::Value {
+        let absolute = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
+        serde_json::json!({
+            "brokers": self.brokers,
+            "workers": self.workers,
+            "prefix": self.flags.prefix,
+            "bus_key": self.flags.bus_key.as_ref().map(absolute),
+            "mqtt_username": self.flags.username,
+            "mqtt_ca_file": self.flags.ca_file.as_ref().map(absolute),
+            "insecure_unsigned_bus": self.flags.insecure_unsigned,
+        })
+    }
+
+    /// These options, each one not given taken from `note` (what the run
+    /// journaled when it started).
+    pub fn or_noted(&self, note: &serde_json::Value) -> RunBusArgs {
+        let text = |key: &str| note.get(key).and_then(|v| v.as_str()).map(str::to_string);
+        let mut out = self.clone();
+        if out.brokers.is_empty() {
+            out.brokers = note
+                .get("brokers")
+                .and_then(|v| v.as_array())
+                .map(|list| list.iter().filter_map(|b| b.as_str().map(str::to_string)).collect())
+                .unwrap_or_default();
+        }
+        if out.workers.is_none() {
+            out.workers = note.get("workers").and_then(|v| v.as_u64()).and_then(|n| usize::try_from(n).ok());
+        }
+        if out.flags.prefix.is_empty() {
+            out.flags.prefix = text("prefix").unwrap_or_default();
+        }
+        if out.flags.bus_key.is_none() && !out.flags.insecure_unsigned {
+            out.flags.bus_key = text("bus_key").map(PathBuf::from);
+            out.flags.insecure_unsigned = note.get("insecure_unsigned_bus").and_then(|v| v.as_bool()).unwrap_or(false);
+        }
+        if out.flags.username.is_none() {
+            out.flags.username = text("mqtt_username");
+        }
+        if out.flags.ca_file.is_none() {
+            out.flags.ca_file = text("mqtt_ca_file").map(PathBuf::from);
+        }
+        out
+    }
+}
+
 /// The dispatch a worker runs tasks with; `identity` names the worker in
 /// every audit event of those calls.
 fn inner_dispatch(cli: &Cli, identity: &str) -> anyhow::Result<InProcess> {

@@ -1,6 +1,6 @@
 //! The `taylordash` command line: parse, dispatch to the library, map errors
-//! to the exit codes of DESIGN.md. Kept thin: every command is a few lines
-//! over [`crate::sandbox`] (and later the pipeline and bus modules).
+//! to the exit codes. Kept thin: every command is a few lines over the
+//! library (sandbox, pipeline, orchestrator, bus, policy, store).
 
 mod audit;
 mod bus;
@@ -8,6 +8,7 @@ mod invoke;
 mod plugins;
 mod policy;
 mod run;
+mod time;
 mod validate;
 
 use std::path::PathBuf;
@@ -49,9 +50,13 @@ pub struct Cli {
     /// The append-only audit log (default: $XDG_STATE_HOME/taylordash/audit.jsonl).
     #[arg(long, global = true, env = "TAYLORDASH_AUDIT_LOG")]
     audit_log: Option<PathBuf>,
-    /// Log filter, e.g. `info`, `debug`, `taylordash=trace`.
-    #[arg(long, global = true, env = "TAYLORDASH_LOG", default_value = "info,rumqttd=off,rumqttc=warn")]
-    log: String,
+    /// Log filter, e.g. `info`, `debug`, `taylordash=trace` (default: warnings
+    /// and errors only; `-v` for info, `-vv` for debug).
+    #[arg(long, global = true, env = "TAYLORDASH_LOG")]
+    log: Option<String>,
+    /// More log lines on stderr: `-v` info, `-vv` debug, `-vvv` trace.
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
     /// The caller, once decided (and its decision audited once).
@@ -62,31 +67,44 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// List, inspect plugins.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  taylordash plugins list\n  taylordash plugins inspect planner --json\n  taylordash plugins sign target/plugins/planner.wasm --key key.hex")]
     Plugins(plugins::PluginsCommand),
     /// Call one tool with a JSON input and print its JSON output.
+    #[command(after_help = "Examples:\n  taylordash invoke planner --input @pipelines/examples/planner-input.json --workspace ws\n  echo '{}' | taylordash invoke mkdocs_writer --input @- --out site")]
     Invoke(invoke::InvokeArgs),
     /// Check pipeline files; report every problem as file:line:col.
+    #[command(after_help = "Examples:\n  taylordash validate pipelines/*.yaml\n  taylordash validate pipelines/orchestration_flow.yaml --json")]
     Validate(validate::ValidateArgs),
     /// Run a pipeline; prints the run id, then progress.
+    #[command(after_help = "Examples:\n  taylordash --policy policy.yaml run pipelines/orchestration_flow.yaml --workspace ws\n  taylordash run p.yaml --input backlog=backlog.yaml --broker in-process\n  taylordash run p.yaml --broker mqtt://host:1883 --workers 0 --bus-key bus.key")]
     Run(run::RunArgs),
     /// Continue a run that crashed or halted.
+    #[command(after_help = "Examples:\n  taylordash resume run-0123456789ab\n  taylordash resume run-0123456789ab --broker in-process")]
     Resume(run::ResumeArgs),
     /// Take tasks from a shared broker and run them (many machines, one broker).
+    #[command(after_help = "Examples:\n  taylordash worker --broker mqtt://host:1883 --bus-key bus.key --concurrency 4")]
     Worker(bus::WorkerArgs),
     /// Run the embedded MQTT broker alone.
+    #[command(after_help = "Examples:\n  taylordash broker --port 1883")]
     Broker(bus::BrokerArgs),
     /// The dead-letter queue: list, replay.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  taylordash dlq list\n  taylordash dlq replay 3 --broker mqtt://host:1883 --bus-key bus.key")]
     Dlq(bus::DlqCommand),
     /// The audit trail: grants, denials, quota breaches, signatures, role decisions.
+    #[command(after_help = "Examples:\n  taylordash audit --denied\n  taylordash audit --run run-0123456789ab --json")]
     Audit(audit::AuditArgs),
     /// Check a policy file (and pipelines against it).
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  taylordash policy check policy.yaml pipelines/orchestration_flow.yaml")]
     Policy(policy::PolicyCommand),
     /// List runs, show one.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  taylordash runs list\n  taylordash runs show run-0123456789ab")]
     Runs(run::RunsCommand),
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:\n  taylordash completions bash > ~/.local/share/bash-completion/completions/taylordash\n  taylordash completions zsh > ~/.zfunc/_taylordash\n  taylordash completions fish > ~/.config/fish/completions/taylordash.fish")]
+    Completions {
+        /// The shell to complete in.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// A mistake in how the command was called or configured (exit 2).
@@ -97,7 +115,7 @@ pub struct UsageError(pub String);
 /// Run the CLI; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    init_tracing(&cli.log);
+    init_tracing(&log_filter(cli.log.as_deref(), cli.verbose));
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -120,6 +138,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Worker(args) => bus::worker(&cli, args),
         Command::Broker(args) => bus::broker(&cli, args),
         Command::Dlq(cmd) => bus::dlq(&cli, cmd),
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut <Cli as clap::CommandFactory>::command(), "taylordash", &mut std::io::stdout());
+            Ok(0)
+        }
     }
 }
 
@@ -142,12 +164,41 @@ fn exit_code(err: &anyhow::Error) -> i32 {
     1
 }
 
+/// The tracing filter: `--log` as given, else a level from `-v` (warnings
+/// by default: a run that goes well prints its progress lines and nothing
+/// else). The embedded broker (rumqttd) logs the clients it drops at
+/// shutdown as errors; it stays silent unless the filter names it.
+pub fn log_filter(log: Option<&str>, verbose: u8) -> String {
+    let filter = match (log, verbose) {
+        (Some(log), _) => log.to_string(),
+        (None, 0) => "warn".to_string(),
+        (None, 1) => "info".to_string(),
+        (None, 2) => "debug".to_string(),
+        (None, _) => "trace".to_string(),
+    };
+    let mut quieted = vec![filter.clone()];
+    if !filter.contains("rumqttd") {
+        quieted.push("rumqttd=off".into());
+    }
+    if !filter.contains("rumqttc") {
+        quieted.push("rumqttc=error".into());
+    }
+    quieted.join(",")
+}
+
+/// Colour only for a terminal, and never when `NO_COLOR` is set (no-color.org).
+fn use_colour(stream_is_terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    stream_is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 fn init_tracing(filter: &str) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,rumqttd=off,rumqttc=error"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(use_colour(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR")))
         .with_target(false)
         .try_init();
 }

@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::Cli;
-use crate::pipeline::diagnostic::did_you_mean;
+use crate::yaml::diagnostic::did_you_mean;
 use crate::pipeline::{self, Context, Diagnostics, Pipeline, Pos};
 use crate::policy::access::{self, Access};
 use crate::policy::read::{ReadPolicy, read};

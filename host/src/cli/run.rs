@@ -34,8 +34,12 @@ pub struct RunArgs {
 pub struct ResumeArgs {
     /// The run id `run` printed.
     run_id: String,
+    /// No progress lines on stderr.
     #[arg(long, short)]
     quiet: bool,
+    /// The bus; each option not given is what the run used.
+    #[command(flatten)]
+    bus: super::bus::RunBusArgs,
 }
 
 #[derive(Subcommand)]
@@ -102,6 +106,10 @@ pub fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<i32> {
         }
     };
     let caller = cli.caller()?;
+    if let Err(missing) = preflight(cli, args, &pipeline, &caller) {
+        eprint!("error: {missing}");
+        return Ok(missing.exit_code());
+    }
     let in_process = dispatcher(cli)?;
     let local_bus = super::bus::local_bus(cli, &args.bus)?;
     let dispatch: &dyn crate::dispatch::Dispatch = match &local_bus {
@@ -116,13 +124,84 @@ pub fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<i32> {
         runs_dir: cli.runs_dir(),
         quiet: args.quiet,
     };
-    finish(Orchestrator::new(dispatch).with_audit(cli.audit_log()).start(&pipeline, &source, &opts))
+    let started = std::time::Instant::now();
+    let outcome = Orchestrator::new(dispatch)
+        .with_audit(cli.audit_log())
+        .with_dispatch_note(args.bus.note())
+        .start(&pipeline, &source, &opts);
+    if let (Ok(o), false) = (&outcome, args.quiet) {
+        summary(o, started.elapsed());
+    }
+    finish(outcome)
+}
+
+/// The grants the pipeline's tools need, checked before anything runs.
+/// Skipped when only external workers run tasks (their policy is theirs),
+/// and when the caller's role may not run the pipeline at all: the
+/// orchestrator refuses that (and audits it) first.
+fn preflight(cli: &Cli, args: &RunArgs, pipeline: &pipeline::Pipeline, caller: &crate::policy::Caller) -> Result<(), crate::preflight::PreflightError> {
+    if args.bus.workers == Some(0) || crate::orchestrator::run::check_rbac(pipeline, &caller.principal, &caller.role).is_err() {
+        return Ok(());
+    }
+    // A policy that does not load is refused later with all its problems.
+    let Ok(policy) = cli.policy() else { return Ok(()) };
+    crate::preflight::check(pipeline, &args.workspace, policy.as_ref(), &caller.principal, &caller.role)
+}
+
+/// One closing line: stages, tasks and failed attempts from the journal, and
+/// the wall-clock time.
+fn summary(outcome: &RunOutcome, elapsed: std::time::Duration) {
+    let Ok(journal) = Journal::open(&outcome.run_dir.join("journal.sqlite")) else { return };
+    let (Ok(stages), Ok(tasks)) = (journal.stages(), journal.tasks()) else { return };
+    let done = stages.iter().filter(|(_, status, _)| status == "done").count();
+    let failed_attempts: usize = tasks
+        .iter()
+        .filter_map(|t| journal.attempts(&t.task_id).ok())
+        .map(|attempts| attempts.iter().filter(|(_, _, status, _, _)| status == "failed").count())
+        .sum();
+    let status = match &outcome.status {
+        RunStatus::Completed => "completed",
+        RunStatus::Failed(_) => "failed",
+        RunStatus::NeedsReview(_) => "needs review",
+    };
+    eprintln!(
+        "summary: run {} {status} in {:.1} s: {done} of {} stages done, {} tasks, {failed_attempts} failed attempts",
+        outcome.run_id,
+        elapsed.as_secs_f64(),
+        stages.len(),
+        tasks.len()
+    );
 }
 
 pub fn resume(cli: &Cli, args: &ResumeArgs) -> anyhow::Result<i32> {
     let cx = context(cli)?;
-    let dispatch = dispatcher(cli)?;
-    finish(Orchestrator::new(&dispatch).with_audit(cli.audit_log()).resume(&cli.runs_dir().join(&args.run_id), &cx, args.quiet))
+    let run_dir = cli.runs_dir().join(&args.run_id);
+    let bus = args.bus.or_noted(&dispatch_note(&run_dir));
+    let in_process = dispatcher(cli)?;
+    let local_bus = super::bus::local_bus(cli, &bus)?;
+    let dispatch: &dyn crate::dispatch::Dispatch = match &local_bus {
+        Some(bus) => bus,
+        None => &in_process,
+    };
+    finish(Orchestrator::new(dispatch).with_audit(cli.audit_log()).resume(&run_dir, &cx, args.quiet))
+}
+
+/// The bus options the run journaled when it started (`null` for a run
+/// from before they were journaled, or no run at all: resume says which).
+fn dispatch_note(run_dir: &std::path::Path) -> serde_json::Value {
+    let db = run_dir.join("journal.sqlite");
+    // Opening creates a journal: look only at one that exists.
+    let Some(journal) = db.is_file().then(|| Journal::open(&db).ok()).flatten() else {
+        return serde_json::Value::Null;
+    };
+    journal
+        .events()
+        .unwrap_or_default()
+        .into_iter()
+        .find(|e| e.kind == "run_started")
+        .and_then(|e| serde_json::from_str::<serde_json::Value>(&e.data).ok())
+        .and_then(|data| data.get("dispatch").cloned())
+        .unwrap_or(serde_json::Value::Null)
 }
 
 pub fn runs(cli: &Cli, cmd: &RunsCommand) -> anyhow::Result<i32> {
@@ -133,10 +212,10 @@ pub fn runs(cli: &Cli, cmd: &RunsCommand) -> anyhow::Result<i32> {
             if let Ok(entries) = std::fs::read_dir(&dir) {
                 for e in entries.filter_map(|e| e.ok()) {
                     let db = e.path().join("journal.sqlite");
-                    if db.is_file() {
-                        if let Ok(row) = Journal::open(&db).and_then(|j| j.run()) {
-                            rows.push(row);
-                        }
+                    if db.is_file()
+                        && let Ok(row) = Journal::open(&db).and_then(|j| j.run())
+                    {
+                        rows.push(row);
                     }
                 }
             }
@@ -157,35 +236,107 @@ pub fn runs(cli: &Cli, cmd: &RunsCommand) -> anyhow::Result<i32> {
                 return Err(UsageError(format!("no run `{run_id}` in {}", dir.display())).into());
             }
             let j = Journal::open(&db)?;
-            let run = j.run()?;
-            let stages = j.stages()?;
-            let tasks = j.tasks()?;
-            let mut task_docs = Vec::new();
-            for t in &tasks {
-                let attempts: Vec<_> = j
-                    .attempts(&t.task_id)?
-                    .into_iter()
-                    .map(|(n, agent, status, code, error)| json!({ "attempt": n, "agent": agent, "status": status, "exit_code": code, "error": error }))
-                    .collect();
-                task_docs.push(json!({ "task": t.task_id, "stage": t.stage, "agent": t.agent, "tool": t.tool, "status": t.status, "attempts": attempts }));
-            }
-            let events = j.events()?;
             if *json {
-                let doc = json!({ "run": run, "stages": stages, "tasks": task_docs, "events": events });
-                println!("{}", serde_json::to_string_pretty(&doc)?);
-                return Ok(0);
-            }
-            println!("run {} — {} — {} (as {} / {})", run.id, run.status, run.pipeline, run.principal, run.role);
-            if let Some(e) = &run.error {
-                println!("error: {}", crate::sandbox::escape::for_terminal(e));
-            }
-            for (stage, status, attempt) in stages {
-                println!("stage {stage:<20} {status:<10} attempt {attempt}");
-                for t in tasks.iter().filter(|t| t.stage == stage) {
-                    println!("  {:<40} {:<8} {} attempt(s)", t.task_id, t.status, t.attempts);
-                }
+                show_json(&j)?;
+            } else {
+                show_text(&j)?;
             }
             Ok(0)
         }
+    }
+}
+
+fn show_json(j: &Journal) -> anyhow::Result<()> {
+    let mut task_docs = Vec::new();
+    for t in j.tasks()? {
+        let attempts: Vec<_> = j
+            .attempt_rows(&t.task_id)?
+            .into_iter()
+            .map(|a| {
+                json!({ "attempt": a.attempt, "agent": a.agent, "status": a.status, "exit_code": a.exit_code, "error": a.error,
+                        "started_at": a.started_at, "duration_ms": a.duration_ms })
+            })
+            .collect();
+        task_docs.push(json!({ "task": t.task_id, "stage": t.stage, "agent": t.agent, "tool": t.tool, "status": t.status, "attempts": attempts }));
+    }
+    let doc = json!({ "run": j.run()?, "stages": j.stages()?, "tasks": task_docs, "gates": j.gates()?, "events": j.events()? });
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(())
+}
+
+/// The run, then aligned tables of its stages, tasks (first start, last
+/// end, time spent over all attempts) and gate verdicts with their reports.
+fn show_text(j: &Journal) -> anyhow::Result<()> {
+    use super::time::{human_ms, local_rfc3339};
+    use crate::sandbox::escape::for_terminal;
+    let run = j.run()?;
+    println!("run {} — {} — {} (as {} / {})", run.id, run.status, run.pipeline, run.principal, run.role);
+    println!("started {}, last change {}", local_rfc3339(run.created_at), local_rfc3339(run.updated_at));
+    if let Some(e) = &run.error {
+        println!("error: {}", for_terminal(e));
+    }
+    println!();
+    let stages: Vec<Vec<String>> =
+        j.stages()?.into_iter().map(|(stage, status, attempt)| vec![stage, status, attempt.to_string()]).collect();
+    print_table(&["STAGE", "STATUS", "ATTEMPT"], &stages);
+    let mut tasks = Vec::new();
+    for t in j.tasks()? {
+        let attempts = j.attempt_rows(&t.task_id)?;
+        let started = attempts.first().map(|a| local_rfc3339(a.started_at)).unwrap_or_else(|| "-".into());
+        let ended = attempts
+            .last()
+            .and_then(|a| a.duration_ms.map(|d| local_rfc3339(a.started_at + d)))
+            .unwrap_or_else(|| "-".into());
+        let spent: Option<i64> = attempts.iter().map(|a| a.duration_ms).sum();
+        tasks.push(vec![
+            t.task_id,
+            t.status,
+            attempts.len().to_string(),
+            started,
+            ended,
+            spent.map(human_ms).unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    println!();
+    print_table(&["TASK", "STATUS", "ATTEMPTS", "STARTED", "ENDED", "TIME"], &tasks);
+    let gates: Vec<Vec<String>> = j
+        .gates()?
+        .into_iter()
+        .map(|g| {
+            let report = for_terminal(&g.report).split_whitespace().collect::<Vec<_>>().join(" ");
+            vec![g.stage, g.attempt.to_string(), g.gate, if g.passed { "passed" } else { "FAILED" }.to_string(), report]
+        })
+        .collect();
+    if !gates.is_empty() {
+        println!();
+        print_table(&["STAGE", "ATTEMPT", "GATE", "VERDICT", "REPORT"], &gates);
+    }
+    Ok(())
+}
+
+/// Columns as wide as their widest cell (the last one unpadded), so that a
+/// long task id never pushes the next column out of line.
+fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let last = cells.len().saturating_sub(1);
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i == last {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        out
+    };
+    println!("{}", line(headers.to_vec()));
+    for row in rows {
+        println!("{}", line(row.iter().map(String::as_str).collect()));
     }
 }

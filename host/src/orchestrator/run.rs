@@ -111,6 +111,9 @@ pub struct Orchestrator<'d> {
     audit: Option<AuditLog>,
     /// Stages that may run at once (at least 1).
     max_parallel_stages: usize,
+    /// How tasks are dispatched (the bus options), journaled with
+    /// `run_started` so that `resume` can default to them.
+    dispatch_note: Value,
 }
 
 /// Why a stage did not complete.
@@ -143,13 +146,19 @@ struct Run<'a> {
 
 impl<'d> Orchestrator<'d> {
     pub fn new(dispatch: &'d dyn Dispatch) -> Self {
-        Orchestrator { dispatch, audit: None, max_parallel_stages: usize::MAX }
+        Orchestrator { dispatch, audit: None, max_parallel_stages: usize::MAX, dispatch_note: Value::Null }
     }
 
     /// Run at most `n` independent stages at once (default: all that are
     /// ready; 1 runs them one at a time in plan order).
     pub fn with_max_parallel_stages(mut self, n: usize) -> Self {
         self.max_parallel_stages = n.max(1);
+        self
+    }
+
+    /// Journal `note` (how tasks are dispatched) in the `run_started` event.
+    pub fn with_dispatch_note(mut self, note: Value) -> Self {
+        self.dispatch_note = note;
         self
     }
 
@@ -198,7 +207,10 @@ impl<'d> Orchestrator<'d> {
             trace_id: &trace_id,
             inputs: &inputs_json,
         })?;
-        journal.event("run_started", &json!({ "principal": opts.principal, "role": opts.role, "trace_id": trace_id }))?;
+        journal.event(
+            "run_started",
+            &json!({ "principal": opts.principal, "role": opts.role, "trace_id": trace_id, "dispatch": self.dispatch_note }),
+        )?;
         println!("{id}");
         progress(opts.quiet, format_args!("run {id}: {} ({} stages), trace {trace_id}", pipeline.file, pipeline.stages.len()));
         let run = Run {

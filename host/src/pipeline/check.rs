@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 
-use super::diagnostic::{Diagnostics, did_you_mean};
+use crate::yaml::diagnostic::{Diagnostics, did_you_mean};
 use super::model::{Named, Pipeline, ROLES};
 use super::plan;
 

@@ -1,25 +1,26 @@
 //! Pipelines: the seed's YAML orchestration documents, read with positions,
 //! validated as a whole, and planned as a stage graph.
 //!
-//! `yaml` turns text into a positioned tree (refusing YAML bombs), `model`
-//! reads the tree into a [`Pipeline`], `check` validates names, roles,
-//! dependencies and inputs, `plan` orders the stages. Every problem is a
+//! [`crate::yaml`] turns text into a positioned tree (refusing YAML bombs),
+//! `model` reads the tree into a [`Pipeline`] with the shared reader,
+//! `check` validates names, roles, dependencies and inputs, `plan` orders
+//! the stages. Every problem is a
 //! [`Diagnostic`] `file:line:col: message`, and all of them are reported at
 //! once. This module imports nothing from the sandbox: the tool names it
 //! checks against come from [`crate::catalog`], units from [`crate::units`].
 
 pub mod check;
-pub mod diagnostic;
 pub mod model;
 pub mod plan;
-pub mod yaml;
 
 use std::path::Path;
 
 pub use check::Context;
-pub use diagnostic::{Diagnostic, Diagnostics};
 pub use model::{Agent, Backoff, Gate, Named, Pipeline, Policies, Stage};
-pub use yaml::Pos;
+
+pub use crate::yaml::Pos;
+pub use crate::yaml::diagnostic::{Diagnostic, Diagnostics};
+use crate::yaml;
 
 /// Read and validate the pipeline in `path`.
 pub fn load(path: &Path, cx: &Context) -> Result<Pipeline, Diagnostics> {

@@ -8,16 +8,11 @@
 
 use std::time::Duration;
 
-use super::diagnostic::{Diagnostics, did_you_mean};
-use super::yaml::{Node, Pos, Value};
+pub use crate::yaml::Named;
 use crate::units::parse_duration;
-
-/// A name as written in the file, with where it was written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Named {
-    pub name: String,
-    pub pos: Pos,
-}
+use crate::yaml::diagnostic::{Diagnostics, did_you_mean};
+use crate::yaml::reader::{Reader, Wording};
+use crate::yaml::{Node, Pos, Value};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policies {
@@ -134,115 +129,9 @@ const COMBINATION_KEYS: [&str; 8] = [
 ];
 const COMBINATION_AGENT_KEYS: [&str; 4] = ["tools", "role", "integration", "rbac"];
 
-/// Reads nodes into values, recording every problem.
-pub struct Reader<'a> {
-    pub file: &'a str,
-    pub diags: &'a mut Diagnostics,
-}
-
-impl Reader<'_> {
-    fn error(&mut self, pos: Pos, message: impl Into<String>) {
-        self.diags.push(self.file, pos, message);
-    }
-
-    fn wrong_type(&mut self, node: &Node, field: &str, expected: &str) {
-        self.error(node.pos, format!("`{field}` must be {expected}, found {}", node.kind()));
-    }
-
-    /// The entries of a mapping whose keys must be among `allowed`.
-    fn entries<'n>(&mut self, node: &'n Node, what: &str, allowed: &[&str]) -> Vec<(&'n str, &'n Node)> {
-        let Value::Map(entries) = &node.value else {
-            self.wrong_type(node, what, "a mapping");
-            return Vec::new();
-        };
-        let mut out: Vec<(&str, &Node)> = Vec::with_capacity(entries.len());
-        for (k, v) in entries {
-            let Some(key) = k.as_str() else {
-                self.error(k.pos, format!("keys of `{what}` must be strings"));
-                continue;
-            };
-            if !allowed.contains(&key) {
-                let hint = did_you_mean(key, allowed.iter().copied());
-                self.error(k.pos, format!("unknown key `{key}` in {what}{hint}"));
-                continue;
-            }
-            if out.iter().any(|(seen, _)| *seen == key) {
-                self.error(k.pos, format!("duplicate key `{key}` in {what}"));
-                continue;
-            }
-            out.push((key, v));
-        }
-        out
-    }
-
-    fn string(&mut self, node: &Node, field: &str) -> Option<String> {
-        match &node.value {
-            Value::Scalar { text, plain } if node.kind() == "a string" || !*plain => Some(text.clone()),
-            _ => {
-                self.wrong_type(node, field, "a string");
-                None
-            }
-        }
-    }
-
-    fn named(&mut self, node: &Node, field: &str) -> Option<Named> {
-        self.string(node, field).map(|name| Named { name, pos: node.pos })
-    }
-
-    fn boolean(&mut self, node: &Node, field: &str) -> Option<bool> {
-        match node.as_str() {
-            Some("true" | "True" | "TRUE") if node.kind() == "a boolean" => Some(true),
-            Some("false" | "False" | "FALSE") if node.kind() == "a boolean" => Some(false),
-            _ => {
-                self.wrong_type(node, field, "true or false");
-                None
-            }
-        }
-    }
-
-    fn count(&mut self, node: &Node, field: &str) -> Option<u32> {
-        match node.as_str().filter(|_| node.kind() == "a number").and_then(|t| t.parse::<u32>().ok()) {
-            Some(n) => Some(n),
-            None => {
-                self.wrong_type(node, field, "a whole number");
-                None
-            }
-        }
-    }
-
-    fn duration(&mut self, node: &Node, field: &str) -> Option<Duration> {
-        let text = node.as_str().filter(|_| !matches!(node.value, Value::Seq(_) | Value::Map(_)));
-        match text.map(parse_duration) {
-            Some(Ok(d)) => Some(d),
-            Some(Err(e)) => {
-                self.error(node.pos, format!("`{field}`: {e}"));
-                None
-            }
-            None => {
-                self.wrong_type(node, field, "a duration such as 30s");
-                None
-            }
-        }
-    }
-
-    fn names(&mut self, node: &Node, field: &str) -> Vec<Named> {
-        match &node.value {
-            Value::Seq(items) => items.iter().filter_map(|n| self.named(n, field)).collect(),
-            _ => {
-                self.wrong_type(node, field, "a list of names");
-                Vec::new()
-            }
-        }
-    }
-
-    fn strings(&mut self, node: &Node, field: &str) -> Vec<String> {
-        self.names(node, field).into_iter().map(|n| n.name).collect()
-    }
-}
-
 /// Read a pipeline document (either shape). Problems go to `diags`.
 pub fn read(file: &str, root: &Node, diags: &mut Diagnostics) -> Pipeline {
-    let mut r = Reader { file, diags };
+    let mut r = Reader::new(file, diags, Wording::Field);
     let mut pipeline = Pipeline {
         file: file.to_string(),
         name: String::new(),
@@ -258,7 +147,7 @@ pub fn read(file: &str, root: &Node, diags: &mut Diagnostics) -> Pipeline {
     if is_combination {
         read_combination(&mut r, root, &mut pipeline);
     } else {
-        for (key, flow) in r.entries(root, "the document", &["orchestration_flow"]) {
+        for (key, flow) in r.fields(root, "the document", &["orchestration_flow"]) {
             debug_assert_eq!(key, "orchestration_flow");
             read_flow(&mut r, flow, &mut pipeline);
         }
@@ -271,7 +160,7 @@ pub fn read(file: &str, root: &Node, diags: &mut Diagnostics) -> Pipeline {
 
 fn read_flow(r: &mut Reader<'_>, flow: &Node, p: &mut Pipeline) {
     let mut saw_stages = false;
-    for (key, v) in r.entries(flow, "orchestration_flow", &FLOW_KEYS) {
+    for (key, v) in r.fields(flow, "orchestration_flow", &FLOW_KEYS) {
         match key {
             "entry" => p.name = r.string(v, "entry").unwrap_or_default(),
             "policies" => read_policies(r, v, &mut p.policies),
@@ -292,7 +181,7 @@ fn read_flow(r: &mut Reader<'_>, flow: &Node, p: &mut Pipeline) {
 }
 
 fn read_policies(r: &mut Reader<'_>, node: &Node, policies: &mut Policies) {
-    for (key, v) in r.entries(node, "policies", &POLICY_KEYS) {
+    for (key, v) in r.fields(node, "policies", &POLICY_KEYS) {
         match key {
             "add_only" => policies.add_only = r.boolean(v, key).unwrap_or(policies.add_only),
             "docs_required" => policies.docs_required = r.boolean(v, key).unwrap_or(policies.docs_required),
@@ -300,14 +189,14 @@ fn read_policies(r: &mut Reader<'_>, node: &Node, policies: &mut Policies) {
             "max_consecutive_failures" => {
                 policies.max_consecutive_failures = r.count(v, key).unwrap_or(policies.max_consecutive_failures)
             }
-            "stall_timeout" => policies.stall_timeout = r.duration(v, key).unwrap_or(policies.stall_timeout),
+            "stall_timeout" => policies.stall_timeout = duration(r, v, key).unwrap_or(policies.stall_timeout),
             _ => {}
         }
     }
 }
 
 fn read_stage(r: &mut Reader<'_>, node: &Node) -> Option<Stage> {
-    let entries = r.entries(node, "a stage", &STAGE_KEYS);
+    let entries = r.fields_recovering(node, "a stage", &STAGE_KEYS);
     if entries.is_empty() && !matches!(node.value, Value::Map(_)) {
         return None;
     }
@@ -346,7 +235,7 @@ fn read_stage(r: &mut Reader<'_>, node: &Node) -> Option<Stage> {
             "gates" => stage.gates = read_gates(r, v),
             "final" => stage.is_final = r.boolean(v, key).unwrap_or(false),
             "needs" => stage.needs = Some(r.names(v, "needs")),
-            "timeout" => stage.timeout = r.duration(v, key),
+            "timeout" => stage.timeout = duration(r, v, key),
             "retries" => stage.retries = r.count(v, key),
             "backoff" => stage.backoff = read_backoff(r, v),
             "backup_agent" => stage.backup_agent = r.named(v, key),
@@ -372,7 +261,7 @@ fn read_stage(r: &mut Reader<'_>, node: &Node) -> Option<Stage> {
                 for item in items {
                     let mut agent = Agent { name: String::new(), pos: item.pos, tools: Vec::new(), rbac: Vec::new(), role: None };
                     let mut rbac = None;
-                    for (key, v) in r.entries(item, "an agent", &AGENT_KEYS) {
+                    for (key, v) in r.fields_recovering(item, "an agent", &AGENT_KEYS) {
                         match key {
                             "name" => agent.name = r.string(v, "name").unwrap_or_default(),
                             "tools" => agent.tools = r.names(v, "tools"),
@@ -392,18 +281,17 @@ fn read_stage(r: &mut Reader<'_>, node: &Node) -> Option<Stage> {
         },
         (None, None) => r.error(node.pos, format!("stage `{}` has no `agent` or `agents`", stage.name)),
     }
-    if let Some(tools) = stage_tools {
-        if stage.agents.len() != 1 || !stage.agents[0].tools.is_empty() {
-            if let Some(t) = tools.first() {
-                r.error(t.pos, "stage-level `tools` belong with a single `agent`; give each of `agents` its own `tools`");
-            }
-        }
+    if let Some(tools) = stage_tools
+        && (stage.agents.len() != 1 || !stage.agents[0].tools.is_empty())
+        && let Some(t) = tools.first()
+    {
+        r.error(t.pos, "stage-level `tools` belong with a single `agent`; give each of `agents` its own `tools`");
     }
-    if let Some(c) = &stage.coordination {
-        if !COORDINATIONS.contains(&c.name.as_str()) {
-            let hint = did_you_mean(&c.name, COORDINATIONS);
-            r.error(c.pos, format!("unknown coordination `{}`{hint}", c.name));
-        }
+    if let Some(c) = &stage.coordination
+        && !COORDINATIONS.contains(&c.name.as_str())
+    {
+        let hint = did_you_mean(&c.name, COORDINATIONS);
+        r.error(c.pos, format!("unknown coordination `{}`{hint}", c.name));
     }
     Some(stage)
 }
@@ -418,7 +306,7 @@ fn read_gates(r: &mut Reader<'_>, node: &Node) -> Vec<Gate> {
         if let Value::Map(_) = item.value {
             let mut gate = Gate { name: String::new(), pos: item.pos, plugin: String::new(), security: false };
             let mut security = None;
-            for (key, v) in r.entries(item, "a gate", &GATE_KEYS) {
+            for (key, v) in r.fields(item, "a gate", &GATE_KEYS) {
                 match key {
                     "gate" => gate.name = r.string(v, key).unwrap_or_default(),
                     "plugin" => gate.plugin = r.string(v, key).unwrap_or_default(),
@@ -451,15 +339,15 @@ fn is_security_gate(name: &str) -> bool {
 fn read_backoff(r: &mut Reader<'_>, node: &Node) -> Backoff {
     let mut backoff = Backoff::default();
     if !matches!(node.value, Value::Map(_)) {
-        if let Some(d) = r.duration(node, "backoff") {
+        if let Some(d) = duration(r, node, "backoff") {
             backoff.initial = d;
         }
         return backoff;
     }
-    for (key, v) in r.entries(node, "backoff", &BACKOFF_KEYS) {
+    for (key, v) in r.fields(node, "backoff", &BACKOFF_KEYS) {
         match key {
-            "initial" => backoff.initial = r.duration(v, key).unwrap_or(backoff.initial),
-            "max" => backoff.max = r.duration(v, key).unwrap_or(backoff.max),
+            "initial" => backoff.initial = duration(r, v, key).unwrap_or(backoff.initial),
+            "max" => backoff.max = duration(r, v, key).unwrap_or(backoff.max),
             "factor" => match v.as_str().and_then(|t| t.parse::<f64>().ok()).filter(|f| *f >= 1.0) {
                 Some(f) => backoff.factor = f,
                 None => r.wrong_type(v, "factor", "a number of at least 1"),
@@ -476,7 +364,7 @@ fn read_combination(r: &mut Reader<'_>, root: &Node, p: &mut Pipeline) {
     let mut coordination: Option<Named> = None;
     let mut outputs: Vec<Named> = Vec::new();
     let mut handoff: Vec<Named> = Vec::new();
-    for (key, v) in r.entries(root, "a combination", &COMBINATION_KEYS) {
+    for (key, v) in r.fields(root, "a combination", &COMBINATION_KEYS) {
         match key {
             "combination" => p.name = r.string(v, key).unwrap_or_default(),
             "success_rate" | "integration" => {
@@ -498,7 +386,7 @@ fn read_combination(r: &mut Reader<'_>, root: &Node, p: &mut Pipeline) {
                     let Some(name) = r.string(name_node, "agent name") else { continue };
                     let mut agent = Agent { name, pos: name_node.pos, tools: Vec::new(), rbac: Vec::new(), role: None };
                     let mut rbac = None;
-                    for (key, v) in r.entries(body, "an agent", &COMBINATION_AGENT_KEYS) {
+                    for (key, v) in r.fields(body, "an agent", &COMBINATION_AGENT_KEYS) {
                         match key {
                             "tools" => agent.tools = r.names(v, key),
                             "role" => agent.role = r.string(v, key),
@@ -549,6 +437,22 @@ fn read_combination(r: &mut Reader<'_>, root: &Node, p: &mut Pipeline) {
     }
     if let Some(last) = p.stages.last_mut() {
         last.outputs = outputs.into_iter().chain(handoff).collect();
+    }
+}
+
+/// A duration such as `30s`.
+fn duration(r: &mut Reader<'_>, node: &Node, field: &str) -> Option<Duration> {
+    let text = node.as_str().filter(|_| !matches!(node.value, Value::Seq(_) | Value::Map(_)));
+    match text.map(parse_duration) {
+        Some(Ok(d)) => Some(d),
+        Some(Err(e)) => {
+            r.error(node.pos, format!("`{field}`: {e}"));
+            None
+        }
+        None => {
+            r.wrong_type(node, field, "a duration such as 30s");
+            None
+        }
     }
 }
 

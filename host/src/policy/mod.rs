@@ -141,8 +141,21 @@ impl From<AdmissionError> for SandboxError {
     }
 }
 
+/// The caller's name as claimed by the environment: `$USER`, else
+/// `$LOGNAME`, else — CI jobs, services and containers often set neither —
+/// the password database's name for the real uid; `local` only when even
+/// that has no entry.
 pub fn os_user() -> String {
-    std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "local".to_string())
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok()
+        .filter(|name| !name.is_empty())
+        .or_else(|| {
+            // SAFETY: getuid has no preconditions and cannot fail.
+            let uid = unsafe { libc::getuid() };
+            identity::account_name(uid)
+        })
+        .unwrap_or_else(|| "local".to_string())
 }
 
 impl Policy {

@@ -10,10 +10,10 @@
 use std::collections::BTreeMap;
 
 use super::{ExecSpec, GrantSpec, Policy, PluginPolicy, QuotaSpec, ROLES, Size, trust};
-use crate::pipeline::diagnostic::{Diagnostics, did_you_mean};
-use crate::pipeline::model::Named;
-use crate::pipeline::yaml::{self, Node, Pos, Value};
 use crate::units::{parse_bytes, parse_duration};
+use crate::yaml::diagnostic::{Diagnostics, did_you_mean};
+use crate::yaml::reader::{Reader as YamlReader, Wording, at_path as at};
+use crate::yaml::{self, Named, Node, Pos, Value};
 
 const TOP_KEYS: [&str; 5] = ["roles", "principals", "plugins", "trusted_keys", "identity"];
 const PLUGIN_KEYS: [&str; 4] = ["digest", "quotas", "grants", "max_role_to_grant"];
@@ -34,7 +34,8 @@ pub struct ReadPolicy {
 
 /// Read policy text; `file` names it in diagnostics, which come sorted by position.
 pub fn read(file: &str, text: &str) -> ReadPolicy {
-    let mut r = Reader { file, out: ReadPolicy::default() };
+    let mut diagnostics = Diagnostics::default();
+    let mut r = Reader { yaml: YamlReader::new(file, &mut diagnostics, Wording::Path), policy: Policy::default(), plugin_names: Vec::new() };
     match yaml::parse(text, yaml::Limits::default()) {
         // The tree's messages are written for pipelines; the limits and the
         // refusal of anchors (YAML bombs) hold for policy files just the same.
@@ -42,118 +43,33 @@ pub fn read(file: &str, text: &str) -> ReadPolicy {
         Ok(None) => r.error(Pos { line: 1, col: 1 }, "the policy is empty (a policy without principals gives nobody a role)"),
         Ok(Some(root)) => r.root(&root),
     }
-    r.out.diagnostics.0.sort();
-    r.out
+    let Reader { policy, plugin_names, .. } = r;
+    diagnostics.0.sort();
+    ReadPolicy { policy, diagnostics, plugin_names }
 }
 
+/// The policy reader: the shared positioned-YAML reader (in the policy's
+/// wording) and what has been read so far.
 struct Reader<'a> {
-    file: &'a str,
-    out: ReadPolicy,
+    yaml: YamlReader<'a>,
+    policy: Policy,
+    plugin_names: Vec<Named>,
 }
 
-/// `path: message`, or the message alone at the top of the document.
-fn at(path: &str, message: impl std::fmt::Display) -> String {
-    if path.is_empty() { message.to_string() } else { format!("{path}: {message}") }
+impl<'a> std::ops::Deref for Reader<'a> {
+    type Target = YamlReader<'a>;
+    fn deref(&self) -> &Self::Target {
+        &self.yaml
+    }
+}
+
+impl std::ops::DerefMut for Reader<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.yaml
+    }
 }
 
 impl Reader<'_> {
-    fn error(&mut self, pos: Pos, message: impl Into<String>) {
-        self.out.diagnostics.push(self.file, pos, message);
-    }
-
-    fn wrong_type(&mut self, node: &Node, path: &str, expected: &str) {
-        self.error(node.pos, at(path, format!("must be {expected}, found {}", node.kind())));
-    }
-
-    /// Entries of a mapping whose keys are fields among `allowed`. The
-    /// message of an unknown field keeps the words serde used before
-    /// ("unknown field"), which scripts and tests match on.
-    fn fields<'n>(&mut self, node: &'n Node, path: &str, allowed: &[&str]) -> Vec<(&'n str, &'n Node)> {
-        let mut out: Vec<(&str, &Node)> = Vec::new();
-        for (key, name, value) in self.mapping(node, path) {
-            if !allowed.contains(&name) {
-                let hint = did_you_mean(name, allowed.iter().copied());
-                self.error(key.pos, at(path, format!("unknown field `{name}`{hint}; fields are {}", allowed.join(", "))));
-                continue;
-            }
-            out.push((name, value));
-        }
-        out
-    }
-
-    /// Entries of a mapping with free keys (names of principals, plugins),
-    /// without duplicates.
-    fn mapping<'n>(&mut self, node: &'n Node, path: &str) -> Vec<(&'n Node, &'n str, &'n Node)> {
-        let Value::Map(entries) = &node.value else {
-            if node.kind() != "null" {
-                self.wrong_type(node, path, "a mapping");
-            }
-            return Vec::new();
-        };
-        let mut out: Vec<(&Node, &str, &Node)> = Vec::with_capacity(entries.len());
-        for (k, v) in entries {
-            let Some(name) = k.as_str() else {
-                self.error(k.pos, at(path, "keys must be names, not lists or mappings"));
-                continue;
-            };
-            if let Some((first, _, _)) = out.iter().find(|(_, seen, _)| *seen == name) {
-                self.error(k.pos, at(path, format!("duplicate key `{name}` (first at {})", first.pos)));
-                continue;
-            }
-            out.push((k, name, v));
-        }
-        out
-    }
-
-    fn string(&mut self, node: &Node, path: &str) -> Option<String> {
-        match &node.value {
-            Value::Scalar { text, .. } if node.kind() == "a string" => Some(text.clone()),
-            _ => {
-                self.wrong_type(node, path, "a string");
-                None
-            }
-        }
-    }
-
-    /// A list of strings, each with its position; a null value is an empty list.
-    fn strings(&mut self, node: &Node, path: &str) -> Vec<(String, Pos)> {
-        match &node.value {
-            Value::Seq(items) => items
-                .iter()
-                .enumerate()
-                .filter_map(|(i, n)| self.string(n, &format!("{path}[{i}]")).map(|s| (s, n.pos)))
-                .collect(),
-            _ if node.kind() == "null" => Vec::new(),
-            _ => {
-                self.wrong_type(node, path, "a list of strings");
-                Vec::new()
-            }
-        }
-    }
-
-    /// A whole number; `2_000_000_000` is allowed, as DESIGN.md writes it.
-    fn whole(&mut self, node: &Node, path: &str) -> Option<u64> {
-        let n = match &node.value {
-            Value::Scalar { text, plain: true } => text.replace('_', "").parse::<u64>().ok(),
-            _ => None,
-        };
-        if n.is_none() {
-            self.wrong_type(node, path, "a whole number");
-        }
-        n
-    }
-
-    /// `true` or `false`; anything else is reported and read as `false`.
-    fn boolean(&mut self, node: &Node, path: &str) -> bool {
-        match node.as_str() {
-            Some(t) if node.kind() == "a boolean" => t.eq_ignore_ascii_case("true"),
-            _ => {
-                self.wrong_type(node, path, "true or false");
-                false
-            }
-        }
-    }
-
     /// Whether a count is more than 0; 0 is reported.
     fn nonzero(&mut self, n: u64, node: &Node, path: &str) -> bool {
         if n == 0 {
@@ -224,7 +140,7 @@ impl Reader<'_> {
 
     fn roles(&mut self, node: &Node) {
         let mut roles: Vec<String> = Vec::new();
-        for (i, (role, pos)) in self.strings(node, "roles").into_iter().enumerate() {
+        for (i, Named { name: role, pos }) in self.names(node, "roles").into_iter().enumerate() {
             if role.trim().is_empty() {
                 self.error(pos, format!("roles[{i}]: a role needs a name"));
             } else if roles.contains(&role) {
@@ -233,14 +149,14 @@ impl Reader<'_> {
                 roles.push(role);
             }
         }
-        self.out.policy.roles = roles;
+        self.policy.roles = roles;
     }
 
     fn known_roles(&self) -> Vec<String> {
-        if self.out.policy.roles.is_empty() {
+        if self.policy.roles.is_empty() {
             ROLES.iter().map(|r| r.to_string()).collect()
         } else {
-            self.out.policy.roles.clone()
+            self.policy.roles.clone()
         }
     }
 
@@ -263,15 +179,15 @@ impl Reader<'_> {
                 // release (scripts match on it).
                 self.error(key.pos, format!("principal `{name}` has {why}"));
             }
-            self.out.policy.principals.insert(name.to_string(), role);
+            self.policy.principals.insert(name.to_string(), role);
         }
     }
 
     fn plugins(&mut self, node: &Node) {
         for (key, name, body) in self.mapping(node, "plugins") {
-            self.out.plugin_names.push(Named { name: name.to_string(), pos: key.pos });
+            self.plugin_names.push(Named { name: name.to_string(), pos: key.pos });
             let plugin = self.plugin(name, body);
-            self.out.policy.plugins.insert(name.to_string(), plugin);
+            self.policy.plugins.insert(name.to_string(), plugin);
         }
     }
 
@@ -385,7 +301,7 @@ impl Reader<'_> {
 
     fn env(&mut self, node: &Node, path: &str) -> Vec<String> {
         let mut names = Vec::new();
-        for (i, (name, pos)) in self.strings(node, path).into_iter().enumerate() {
+        for (i, Named { name, pos }) in self.names(node, path).into_iter().enumerate() {
             if name.is_empty() || name.contains(['=', '\0']) || name.chars().any(char::is_whitespace) {
                 self.error(pos, format!("{path}[{i}]: `{name}` is not an environment variable name"));
             } else {
@@ -407,7 +323,7 @@ impl Reader<'_> {
                 "processes" => spec.processes = self.whole(v, &here).filter(|n| self.nonzero(*n, v, &here)),
                 "memory" => spec.memory = self.nonzero_size(v, &here),
                 "cpu" => spec.cpu = self.duration(v, &here),
-                "require_isolation" => spec.require_isolation = self.boolean(v, &here),
+                "require_isolation" => spec.require_isolation = self.boolean(v, &here).unwrap_or(false),
                 _ => {}
             }
         }
@@ -426,7 +342,7 @@ impl Reader<'_> {
 
     fn programs(&mut self, node: &Node, path: &str) -> Vec<String> {
         let mut programs = Vec::new();
-        for (i, (program, pos)) in self.strings(node, path).into_iter().enumerate() {
+        for (i, Named { name: program, pos }) in self.names(node, path).into_iter().enumerate() {
             // A grant is matched against the program a call names, exactly;
             // a command line (`python3 -m pytest`) would match nothing.
             // Paths may contain spaces, bare names may not.
@@ -444,7 +360,7 @@ impl Reader<'_> {
 
     fn http(&mut self, node: &Node, path: &str) -> Vec<String> {
         let mut allowed = Vec::new();
-        for (i, (entry, pos)) in self.strings(node, path).into_iter().enumerate() {
+        for (i, Named { name: entry, pos }) in self.names(node, path).into_iter().enumerate() {
             match host_port(&entry) {
                 Ok(()) => allowed.push(entry),
                 Err(why) => self.error(pos, format!("{path}[{i}]: `{entry}` {why}")),
@@ -457,7 +373,7 @@ impl Reader<'_> {
     fn identity(&mut self, node: &Node) {
         let Some(text) = self.string(node, "identity") else { return };
         match super::identity::Identity::parse(&text) {
-            Some(identity) => self.out.policy.identity = identity,
+            Some(identity) => self.policy.identity = identity,
             None => {
                 let names = super::identity::Identity::NAMES;
                 let hint = did_you_mean(&text, names.iter().copied());
@@ -467,9 +383,9 @@ impl Reader<'_> {
     }
 
     fn trusted_keys(&mut self, node: &Node) {
-        for (i, (key, pos)) in self.strings(node, "trusted_keys").into_iter().enumerate() {
+        for (i, Named { name: key, pos }) in self.names(node, "trusted_keys").into_iter().enumerate() {
             match trust::parse_public_key(&key) {
-                Ok(_) => self.out.policy.trusted_keys.push(key),
+                Ok(_) => self.policy.trusted_keys.push(key),
                 Err(trust::TrustError::Key(_, why)) => {
                     self.error(pos, format!("trusted_keys[{i}]: `{key}` is not an Ed25519 public key: {why}"))
                 }

@@ -48,6 +48,30 @@ pub struct TaskRow {
     pub staging: Option<String>,
 }
 
+/// One attempt of a task: who ran it, how it ended, when and for how long.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AttemptRow {
+    pub attempt: u32,
+    pub agent: String,
+    pub status: String,
+    pub exit_code: Option<i32>,
+    pub error: Option<String>,
+    /// Unix milliseconds.
+    pub started_at: i64,
+    /// Set when the attempt ended (succeeded or failed).
+    pub duration_ms: Option<i64>,
+}
+
+/// A gate's verdict on one stage attempt, with its report.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GateRow {
+    pub stage: String,
+    pub attempt: u32,
+    pub gate: String,
+    pub passed: bool,
+    pub report: String,
+}
+
 /// One journaled event (progress, decisions, gate reports, audit).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct EventRow {
@@ -73,7 +97,7 @@ pub struct MergeIntent<'a> {
 }
 
 /// `(attempt, agent, status, exit_code, error)`: one attempt of a task.
-pub type AttemptRow = (u32, String, String, Option<i32>, Option<String>);
+pub type AttemptSummary = (u32, String, String, Option<i32>, Option<String>);
 
 /// A run as it starts: what [`Journal::create_run`] records.
 #[derive(Debug, Clone, Copy)]
@@ -371,13 +395,54 @@ impl Journal {
     }
 
     /// `(attempt, agent, status, exit_code, error)` of every attempt of a task.
-    pub fn attempts(&self, task_id: &str) -> Result<Vec<AttemptRow>> {
+    pub fn attempts(&self, task_id: &str) -> Result<Vec<AttemptSummary>> {
         let mut stmt = self
             .conn
             .prepare("SELECT attempt, agent, status, exit_code, error FROM attempts WHERE task_id = ?1 ORDER BY attempt")
             .map_err(|e| self.wrap(e))?;
         let rows = stmt
             .query_map(params![task_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .map_err(|e| self.wrap(e))?;
+        rows.collect::<std::result::Result<_, _>>().map_err(|e| self.wrap(e))
+    }
+
+    /// Every attempt of a task with its timing, oldest first.
+    pub fn attempt_rows(&self, task_id: &str) -> Result<Vec<AttemptRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT attempt, agent, status, exit_code, error, started_at, duration_ms FROM attempts WHERE task_id = ?1 ORDER BY attempt",
+            )
+            .map_err(|e| self.wrap(e))?;
+        let rows = stmt
+            .query_map(params![task_id], |r| {
+                Ok(AttemptRow {
+                    attempt: r.get(0)?,
+                    agent: r.get(1)?,
+                    status: r.get(2)?,
+                    exit_code: r.get(3)?,
+                    error: r.get(4)?,
+                    started_at: r.get(5)?,
+                    duration_ms: r.get(6)?,
+                })
+            })
+            .map_err(|e| self.wrap(e))?;
+        rows.collect::<std::result::Result<_, _>>().map_err(|e| self.wrap(e))
+    }
+
+    /// Every gate verdict of the run, in stage order, then attempt, then gate.
+    pub fn gates(&self) -> Result<Vec<GateRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT g.stage, g.attempt, g.gate, g.passed, g.report FROM gates g LEFT JOIN stages s ON s.stage = g.stage \
+                 ORDER BY s.position, g.attempt, g.gate",
+            )
+            .map_err(|e| self.wrap(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(GateRow { stage: r.get(0)?, attempt: r.get(1)?, gate: r.get(2)?, passed: r.get(3)?, report: r.get(4)? })
+            })
             .map_err(|e| self.wrap(e))?;
         rows.collect::<std::result::Result<_, _>>().map_err(|e| self.wrap(e))
     }

@@ -95,8 +95,11 @@ pub struct BashRunner;
 
 impl Tool for BashRunner {
     const NAME: &'static str = "bash_runner";
-    const DESCRIPTION: &'static str = "Runs the test commands (python3 -m pytest by default) through the exec \
-         capability and reports pass/fail counts; fails when a test fails.";
+    const DESCRIPTION: &'static str = "Runs the test commands through the exec capability and reports pass/fail \
+         counts; fails when a test fails. The commands come from the input's `commands`, else from \
+         `bash_runner.json` in the workspace ({\"commands\": [\"python3 -m pytest -q\", {\"program\": \"ruff\", \
+         \"args\": [\"check\", \".\"]}]}), else `python3 -B -m pytest -q …`; the policy must grant each \
+         program (grants: { exec: { programs: [python3] } }).";
     type Input = BashRunnerInput;
     type Output = BashRunnerOutput;
 

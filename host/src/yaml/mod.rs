@@ -1,10 +1,15 @@
-//! YAML to a tree that remembers where each node came from, so that every
-//! problem can be reported as `file:line:col`.
+//! Positioned YAML: a tree that remembers where each node came from, so
+//! that every problem can be reported as `file:line:col`, and the one
+//! [`reader::Reader`] that pipelines (`pipeline/model.rs`) and policies
+//! (`policy/read.rs`) read it with.
 //!
 //! Built from `saphyr-parser`'s event stream with hard limits, checked as the
 //! events arrive: a YAML bomb is refused before it costs anything. Anchors
 //! and aliases are refused outright — pipelines do not need them, and alias
 //! expansion is what YAML bombs are made of.
+
+pub mod diagnostic;
+pub mod reader;
 
 use std::fmt;
 
@@ -21,6 +26,13 @@ impl fmt::Display for Pos {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.line, self.col)
     }
+}
+
+/// A name as written in the file, with where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Named {
+    pub name: String,
+    pub pos: Pos,
 }
 
 #[derive(Debug, Clone, PartialEq)]

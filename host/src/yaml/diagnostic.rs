@@ -1,8 +1,9 @@
-//! A problem found in a pipeline file, reported as `file:line:col: message`.
+//! A problem found in a YAML file (a pipeline, a policy), reported as
+//! `file:line:col: message`.
 
 use std::fmt;
 
-use super::yaml::Pos;
+use super::Pos;
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Diagnostic {
@@ -49,13 +50,18 @@ impl Diagnostics {
 
 /// ` (did you mean "x"?)` when one of `candidates` is close to `word`.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
-    let best = candidates
+    match closest(word, candidates) {
+        Some(c) => format!(" (did you mean \"{c}\"?)"),
+        None => String::new(),
+    }
+}
+
+/// The one of `candidates` close enough to `word` to be what was meant.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
         .into_iter()
         .map(|c| (strsim::damerau_levenshtein(word, c), c))
         .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
-        .min_by_key(|(d, _)| *d);
-    match best {
-        Some((_, c)) => format!(" (did you mean \"{c}\"?)"),
-        None => String::new(),
-    }
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
 }
