@@ -95,6 +95,13 @@ pub enum ResultPayload {
     Failed { message: String, exit_code: i32, retryable: bool, timed_out: bool },
 }
 
+impl ResultPayload {
+    /// Whether this result reports success.
+    pub fn is_ok(&self) -> bool {
+        matches!(self, ResultPayload::Ok { .. })
+    }
+}
+
 /// What goes to the dead-letter topic: the task and why it is there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DlqPayload {

@@ -27,7 +27,7 @@ pub struct TaskInfo {
     /// The agent running the tool (`gate` for a gate).
     pub agent: String,
     pub tool: String,
-    /// The stage's attempt, from 1.
+    /// The task's attempt, from 1 (for a gate: the stage's attempt).
     pub attempt: u32,
     /// W3C trace id (32 hex digits).
     pub trace_id: String,

@@ -19,13 +19,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use service_model::adr::{self, Adr};
-use service_model::{Envelope, Finding, paths, source::Out};
+use service_model::{Finding, paths, source::Out};
 use taylordash_sdk::{Context, Level, Tool, ToolError, export_tool};
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct AdrManagerInput {
-    #[serde(flatten)]
-    pub envelope: Envelope,
     #[serde(flatten)]
     pub other: BTreeMap<String, Value>,
 }
@@ -61,8 +59,9 @@ impl Tool for AdrManager {
     type Input = AdrManagerInput;
     type Output = AdrManagerOutput;
 
-    fn run(input: AdrManagerInput, _cx: &Context) -> Result<AdrManagerOutput, ToolError> {
-        input.envelope.log(Self::NAME, &input.other);
+    fn run(input: AdrManagerInput, cx: &Context) -> Result<AdrManagerOutput, ToolError> {
+        service_model::log_envelope(Self::NAME, cx.envelope());
+        service_model::log_ignored(Self::NAME, &input.other);
         let adrs = adr::read_all();
         let (records, problems) = manage(&adrs);
         let mut out = Out::new();

@@ -23,7 +23,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use service_model::adr::{self, Adr};
-use service_model::{Envelope, Item, ItemKind, ServiceModel, load_model, log_notes, names, paths, source};
+use service_model::{Item, ItemKind, ServiceModel, load_model, log_notes, names, paths, source};
 use taylordash_sdk::{Context, Level, Tool, ToolError, export_tool};
 
 /// The planning stage's inputs.
@@ -40,8 +40,6 @@ pub struct AdrWriterInput {
     /// What exists, `{ "files": [...], "services"?: [...] }`: path or inline.
     #[serde(default)]
     pub snapshot: Option<Value>,
-    #[serde(flatten)]
-    pub envelope: Envelope,
     #[serde(flatten)]
     pub other: BTreeMap<String, Value>,
 }
@@ -75,8 +73,9 @@ impl Tool for AdrWriter {
     type Input = AdrWriterInput;
     type Output = AdrWriterOutput;
 
-    fn run(input: AdrWriterInput, _cx: &Context) -> Result<AdrWriterOutput, ToolError> {
-        input.envelope.log(Self::NAME, &input.other);
+    fn run(input: AdrWriterInput, cx: &Context) -> Result<AdrWriterOutput, ToolError> {
+        service_model::log_envelope(Self::NAME, cx.envelope());
+        service_model::log_ignored(Self::NAME, &input.other);
         let model = load_model(input.backlog.as_ref())?;
         log_notes(Self::NAME, &model);
         let failures = match &input.failures {
@@ -94,7 +93,7 @@ impl Tool for AdrWriter {
             Some(src) if !src.is_null() => source::load::<RawSnapshot>("snapshot", src)?.0.files.unwrap_or_default(),
             _ => Vec::new(),
         };
-        let plan = Plan::from_previous(input.envelope.previous.as_ref(), &model, &failures);
+        let plan = Plan::from_previous(cx.envelope().previous.as_ref(), &model, &failures);
         let existing = adr::read_all();
         let records = decide(&model, &plan, &failures, &snapshot, &existing);
 

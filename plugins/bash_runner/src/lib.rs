@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use service_model::{Envelope, paths, source};
+use service_model::{paths, source};
 use taylordash_sdk::exec::{self, Command};
 use taylordash_sdk::{Context, Level, Tool, ToolError, export_tool};
 
@@ -56,8 +56,6 @@ pub struct BashRunnerInput {
     /// workspace, else `python3 -B -m pytest -q …`.
     #[serde(default)]
     pub commands: Option<Vec<CommandSpec>>,
-    #[serde(flatten)]
-    pub envelope: Envelope,
     #[serde(flatten)]
     pub other: BTreeMap<String, Value>,
 }
@@ -100,8 +98,9 @@ impl Tool for BashRunner {
     type Input = BashRunnerInput;
     type Output = BashRunnerOutput;
 
-    fn run(input: BashRunnerInput, _cx: &Context) -> Result<BashRunnerOutput, ToolError> {
-        input.envelope.log(Self::NAME, &input.other);
+    fn run(input: BashRunnerInput, cx: &Context) -> Result<BashRunnerOutput, ToolError> {
+        service_model::log_envelope(Self::NAME, cx.envelope());
+        service_model::log_ignored(Self::NAME, &input.other);
         let (specs, origin) = match input.commands {
             Some(c) => (c, "input"),
             None if source::exists(CONFIG) => {

@@ -62,8 +62,8 @@ impl Tool for FastapiGen {
     type Input = GenInput;
     type Output = FastapiGenOutput;
 
-    fn run(input: GenInput, _cx: &Context) -> Result<FastapiGenOutput, ToolError> {
-        let model = input.model(Self::NAME)?;
+    fn run(input: GenInput, cx: &Context) -> Result<FastapiGenOutput, ToolError> {
+        let model = input.model(Self::NAME, cx)?;
         let app = generate(&model);
         let mut out = Out::new();
         for (path, text) in &app.files {

@@ -36,8 +36,8 @@ impl Tool for GrafanaPanels {
     type Input = GenInput;
     type Output = GrafanaPanelsOutput;
 
-    fn run(input: GenInput, _cx: &Context) -> Result<GrafanaPanelsOutput, ToolError> {
-        let model = input.model(Self::NAME)?;
+    fn run(input: GenInput, cx: &Context) -> Result<GrafanaPanelsOutput, ToolError> {
+        let model = input.model(Self::NAME, cx)?;
         let d = dashboard(&model);
         let mut out = Out::new();
         out.write(paths::DASHBOARD, &d.to_json_text())?;

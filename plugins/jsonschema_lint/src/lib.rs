@@ -63,21 +63,6 @@ pub struct LintInput {
     /// ipv6, uuid, uri, json-pointer); by default formats are annotations.
     #[serde(default)]
     pub check_formats: bool,
-    /// What the orchestrator adds to every task's input (run and trace ids,
-    /// the previous tool's output, gate feedback, shared context): accepted
-    /// so that the input stays strict about everything else.
-    #[serde(default)]
-    #[schemars(skip)]
-    pub task: Option<Value>,
-    #[serde(default)]
-    #[schemars(skip)]
-    pub previous: Option<Value>,
-    #[serde(default)]
-    #[schemars(skip)]
-    pub feedback: Option<Value>,
-    #[serde(default)]
-    #[schemars(skip)]
-    pub shared_context: Option<Value>,
 }
 
 fn schema_source_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {

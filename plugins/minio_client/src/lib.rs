@@ -40,8 +40,8 @@ impl Tool for MinioClient {
     type Input = GenInput;
     type Output = MinioClientOutput;
 
-    fn run(input: GenInput, _cx: &Context) -> Result<MinioClientOutput, ToolError> {
-        let model = input.model(Self::NAME)?;
+    fn run(input: GenInput, cx: &Context) -> Result<MinioClientOutput, ToolError> {
+        let model = input.model(Self::NAME, cx)?;
         let mut out = Out::new();
         out.write(paths::STORAGE_MODULE, &storage_py(&model))?;
         let bucket = default_bucket(&model);

@@ -50,8 +50,8 @@ impl Tool for MkdocsWriter {
     type Input = GenInput;
     type Output = MkdocsWriterOutput;
 
-    fn run(input: GenInput, _cx: &Context) -> Result<MkdocsWriterOutput, ToolError> {
-        let model = input.model(Self::NAME)?;
+    fn run(input: GenInput, cx: &Context) -> Result<MkdocsWriterOutput, ToolError> {
+        let model = input.model(Self::NAME, cx)?;
         let site = site(&model);
         let mut out = source::Out::new();
         for (path, text) in &site.files {

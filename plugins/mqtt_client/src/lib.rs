@@ -45,8 +45,8 @@ impl Tool for MqttClient {
     type Input = GenInput;
     type Output = MqttClientOutput;
 
-    fn run(input: GenInput, _cx: &Context) -> Result<MqttClientOutput, ToolError> {
-        let model = input.model(Self::NAME)?;
+    fn run(input: GenInput, cx: &Context) -> Result<MqttClientOutput, ToolError> {
+        let model = input.model(Self::NAME, cx)?;
         let mut out = Out::new();
         out.write(paths::EVENTS_MODULE, &events_py(&model))?;
         let topics: Vec<String> = model.events.iter().map(|e| format!("{}: {}", e.name, e.topic)).collect();

@@ -34,8 +34,8 @@ impl Tool for ObservabilityCheck {
     type Input = GateInput;
     type Output = GateOutput;
 
-    fn run(input: GateInput, _cx: &Context) -> Result<GateOutput, ToolError> {
-        input.envelope.log(Self::NAME, &input.other);
+    fn run(_input: GateInput, cx: &Context) -> Result<GateOutput, ToolError> {
+        service_model::log_envelope(Self::NAME, cx.envelope());
         let mut c = Check::default();
         let endpoints = c.endpoints();
         let telemetry = c.telemetry();

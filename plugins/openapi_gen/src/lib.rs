@@ -50,8 +50,8 @@ impl Tool for OpenapiGen {
     type Input = GenInput;
     type Output = OpenapiGenOutput;
 
-    fn run(input: GenInput, _cx: &Context) -> Result<OpenapiGenOutput, ToolError> {
-        let model = input.model(Self::NAME)?;
+    fn run(input: GenInput, cx: &Context) -> Result<OpenapiGenOutput, ToolError> {
+        let model = input.model(Self::NAME, cx)?;
         let mut out = Out::new();
 
         let document = openapi(&model);

@@ -47,8 +47,8 @@ impl Tool for OtelInstrument {
     type Input = GenInput;
     type Output = OtelInstrumentOutput;
 
-    fn run(input: GenInput, _cx: &Context) -> Result<OtelInstrumentOutput, ToolError> {
-        let model = input.model(Self::NAME)?;
+    fn run(input: GenInput, cx: &Context) -> Result<OtelInstrumentOutput, ToolError> {
+        let model = input.model(Self::NAME, cx)?;
         let mut out = Out::new();
         out.write(paths::TELEMETRY_MODULE, &telemetry_py(&model))?;
         let endpoints: Vec<String> = model

@@ -43,8 +43,8 @@ impl Tool for PromRules {
     type Input = GenInput;
     type Output = PromRulesOutput;
 
-    fn run(input: GenInput, _cx: &Context) -> Result<PromRulesOutput, ToolError> {
-        let model = input.model(Self::NAME)?;
+    fn run(input: GenInput, cx: &Context) -> Result<PromRulesOutput, ToolError> {
+        let model = input.model(Self::NAME, cx)?;
         let doc = rules(&model);
         let mut out = Out::new();
         out.write(paths::PROM_RULES, &doc.to_yaml_text())?;

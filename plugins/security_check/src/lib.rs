@@ -38,8 +38,8 @@ impl Tool for SecurityCheck {
     type Input = GateInput;
     type Output = GateOutput;
 
-    fn run(input: GateInput, _cx: &Context) -> Result<GateOutput, ToolError> {
-        input.envelope.log(Self::NAME, &input.other);
+    fn run(_input: GateInput, cx: &Context) -> Result<GateOutput, ToolError> {
+        service_model::log_envelope(Self::NAME, cx.envelope());
         let mut c = Check { findings: Vec::new(), checked: Vec::new() };
         let files = c.secrets();
         c.openapi();

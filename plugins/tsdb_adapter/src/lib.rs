@@ -46,8 +46,8 @@ impl Tool for TsdbAdapter {
     type Input = GenInput;
     type Output = TsdbAdapterOutput;
 
-    fn run(input: GenInput, _cx: &Context) -> Result<TsdbAdapterOutput, ToolError> {
-        let model = input.model(Self::NAME)?;
+    fn run(input: GenInput, cx: &Context) -> Result<TsdbAdapterOutput, ToolError> {
+        let model = input.model(Self::NAME, cx)?;
         let mut out = Out::new();
         out.write(paths::MIGRATION, &migration_sql(&model))?;
         out.write(paths::PG_REPOSITORY_MODULE, &repository_py(&model))?;
