@@ -29,45 +29,45 @@ use taylordash_sdk::{Context, Level, Tool, ToolError, export_tool};
 // Input and output types
 
 /// What to plan from. Each field is an inline object or a workspace-relative
-/// path to a `.json`, `.yaml` or `.yml` file holding that object.
+/// path to a `.json`, `.yaml` or `.yml` file holding that object; `backlog`
+/// and `failures` may also be the bare list of items (of failures).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlannerInput {
     /// `{ "items": [ { "id", "title", "description"?, "priority"?, "resource"?,
     /// "acceptance"?, "depends_on"? } ] }`; `priority` is `high`, `medium`,
     /// `low` or an integer rank (1 = high, 2 = medium, 3 = low; lower first).
+    /// A bare list is read as the `items`.
     #[schemars(schema_with = "source_schema")]
     pub backlog: Value,
-    /// The last run's failures: `{ "failures": [ { "check", "message", "item"? } ] }`.
+    /// The last run's failures: `{ "failures": [ { "check", "message", "item"? } ] }`,
+    /// or the bare list.
     #[serde(default)]
-    #[schemars(schema_with = "optional_source_schema")]
+    #[schemars(schema_with = "optional_list_source_schema")]
     pub failures: Option<Value>,
     /// What already exists: `{ "files": [paths], "services"?: [names] }`.
     #[serde(default)]
     #[schemars(schema_with = "optional_source_schema")]
     pub snapshot: Option<Value>,
-    /// What the orchestrator adds to every task's input (run and trace ids,
-    /// the previous tool's output, gate feedback, shared context): accepted
-    /// so that the input stays strict about everything else.
-    #[serde(default)]
-    #[schemars(skip)]
-    pub task: Option<Value>,
-    #[serde(default)]
-    #[schemars(skip)]
-    pub previous: Option<Value>,
-    #[serde(default)]
-    #[schemars(skip)]
-    pub feedback: Option<Value>,
-    #[serde(default)]
-    #[schemars(skip)]
-    pub shared_context: Option<Value>,
 }
 
 fn source_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "anyOf": [
             { "type": "string", "description": "a workspace-relative .json, .yaml or .yml file" },
-            { "type": "object" }
+            { "type": "object" },
+            { "type": "array", "description": "the bare list of items" }
+        ]
+    })
+}
+
+fn optional_list_source_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "anyOf": [
+            { "type": "string", "description": "a workspace-relative .json, .yaml or .yml file" },
+            { "type": "object" },
+            { "type": "array", "description": "the bare list of failures" },
+            { "type": "null" }
         ]
     })
 }
@@ -168,18 +168,18 @@ impl Tool for Planner {
     type Output = PlannerOutput;
 
     fn run(input: PlannerInput, _cx: &Context) -> Result<PlannerOutput, ToolError> {
-        let (backlog, backlog_name) = load::<RawBacklog>("backlog", &input.backlog)?;
+        let (backlog, backlog_name) = load::<RawBacklog>("backlog", "items", &input.backlog)?;
         let items = validate_items(&backlog_name, backlog.items)?;
         let failures = match &input.failures {
             Some(src) => {
-                let (raw, name) = load::<RawFailures>("failures", src)?;
+                let (raw, name) = load::<RawFailures>("failures", "failures", src)?;
                 validate_failures(&name, raw.failures, &items)?
             }
             None => Vec::new(),
         };
         let snapshot = match &input.snapshot {
             Some(src) => {
-                let (raw, name) = load::<RawSnapshot>("snapshot", src)?;
+                let (raw, name) = load::<RawSnapshot>("snapshot", "", src)?;
                 Snapshot::from_raw(&name, raw)?
             }
             None => Snapshot::default(),
@@ -231,9 +231,15 @@ fn format_of(path: &str) -> Option<Format> {
     }
 }
 
-/// Load input `key`: an inline object, or a workspace-relative file. Returns
-/// the value and the name error messages use for it (the path, or the key).
-fn load<T: DeserializeOwned>(key: &str, source: &Value) -> Result<(T, String), ToolError> {
+/// Load input `key`: an inline object, a workspace-relative file, or (when
+/// `list_field` is not empty) a bare list, read as `{ list_field: list }`.
+/// Returns the value and the name error messages use for it (the path, or
+/// the key).
+fn load<T: DeserializeOwned>(key: &str, list_field: &str, source: &Value) -> Result<(T, String), ToolError> {
+    if let (Value::Array(list), false) = (source, list_field.is_empty()) {
+        let wrapped = Value::Object([(list_field.to_string(), Value::Array(list.clone()))].into_iter().collect());
+        return load(key, "", &wrapped);
+    }
     match source {
         Value::String(path) => {
             let format = format_of(path).ok_or_else(|| {
@@ -252,8 +258,12 @@ fn load<T: DeserializeOwned>(key: &str, source: &Value) -> Result<(T, String), T
             })?;
             Ok((parsed, key.to_string()))
         }
-        other => Err(ToolError::InvalidInput(format!(
+        other if list_field.is_empty() => Err(ToolError::InvalidInput(format!(
             "{key}: expected a workspace-relative file path or an inline object, got {}",
+            kind(other)
+        ))),
+        other => Err(ToolError::InvalidInput(format!(
+            "{key}: expected a workspace-relative file path, an inline object or a list of {list_field}, got {}",
             kind(other)
         ))),
     }
@@ -1246,7 +1256,7 @@ items:
         );
         assert_eq!(
             invalid(&h, json!({ "backlog": 3 })),
-            "backlog: expected a workspace-relative file path or an inline object, got a number"
+            "backlog: expected a workspace-relative file path, an inline object or a list of items, got a number"
         );
         assert_eq!(
             invalid(
@@ -1288,13 +1298,52 @@ items:
     }
 
     #[test]
+    fn backlog_and_failures_may_be_bare_lists() {
+        let h = Harness::new();
+        let items = json!([
+            { "id": "a", "title": "A", "depends_on": ["b"] },
+            { "id": "b", "title": "B" },
+        ]);
+        let failures = json!([ { "check": "lint", "message": "bad", "item": "a" } ]);
+        let listed = h.run::<Planner>(json!({ "backlog": items, "failures": failures })).unwrap();
+        let wrapped = h
+            .run::<Planner>(json!({ "backlog": { "items": items }, "failures": { "failures": failures } }))
+            .unwrap();
+        assert_eq!(ids(&listed), ["b", "a"]);
+        assert_eq!(listed, wrapped);
+        assert_eq!(
+            invalid(&h, json!({ "backlog": [ { "id": "a" } ] })),
+            "backlog: items[0].title is missing"
+        );
+        assert_eq!(
+            invalid(&h, json!({ "backlog": [], "failures": 7 })),
+            "failures: expected a workspace-relative file path, an inline object or a list of failures, got a number"
+        );
+        assert_eq!(
+            invalid(&h, json!({ "backlog": [], "snapshot": [] })),
+            "snapshot: expected a workspace-relative file path or an inline object, got an array"
+        );
+    }
+
+    #[test]
+    fn the_envelope_is_not_part_of_the_input() {
+        let h = Harness::new();
+        let env = taylordash_sdk::Envelope {
+            previous: Some(json!({ "x": 1 })),
+            task: Some(taylordash_sdk::TaskInfo { run_id: "r1".into(), attempt: 2, ..Default::default() }),
+            ..Default::default()
+        };
+        let out = h.run_with::<Planner>(&env, json!({ "backlog": [ { "id": "a", "title": "A" } ] })).unwrap();
+        assert_eq!(ids(&out), ["a"]);
+    }
+
+    #[test]
     fn unknown_input_key_is_rejected() {
         let h = Harness::new();
         let m = invalid(&h, json!({ "backlog": { "items": [] }, "backlogs": 1 }));
         assert_eq!(
             m,
-            "backlogs: unknown field `backlogs`, expected one of `backlog`, `failures`, \
-             `snapshot`, `task`, `previous`, `feedback`, `shared_context` at line 1 column 34"
+            "backlogs: unknown field `backlogs`, expected one of `backlog`, `failures`, `snapshot`"
         );
     }
 
