@@ -86,21 +86,6 @@ pub struct UploaderInput {
     /// credentials is fine).
     #[serde(default)]
     pub create_bucket: bool,
-    /// What the orchestrator adds to every task's input (run and trace ids,
-    /// the previous tool's output, gate feedback, shared context): accepted
-    /// so that the input stays strict about everything else.
-    #[serde(default)]
-    #[schemars(skip)]
-    pub task: Option<Value>,
-    #[serde(default)]
-    #[schemars(skip)]
-    pub previous: Option<Value>,
-    #[serde(default)]
-    #[schemars(skip)]
-    pub feedback: Option<Value>,
-    #[serde(default)]
-    #[schemars(skip)]
-    pub shared_context: Option<Value>,
 }
 
 const DEFAULT_REGION: &str = "us-east-1";
@@ -753,53 +738,101 @@ pub fn upload(input: UploaderInput, net: &mut dyn Net) -> Result<UploaderOutput,
     let prefix = normalise_prefix(&input.prefix)?;
     let (creds, creds_file) = resolve_credentials(&input)?;
     let workspace = taylordash_sdk::workspace_dir();
+    let files = select_files(input.files.as_deref(), &workspace, creds_file.as_deref())?;
+    let keys = object_keys(&prefix, &files)?;
 
-    // Which files, each checked before the first request.
-    let files = match &input.files {
-        Some(list) => {
-            if list.is_empty() {
-                return Err(invalid(
-                    "files: empty list (leave `files` out to upload the whole workspace)",
-                ));
-            }
-            let mut seen = std::collections::BTreeSet::new();
-            let mut files = Vec::with_capacity(list.len());
-            for (i, f) in list.iter().enumerate() {
-                let field = format!("files[{i}]");
-                let rel = normalise_rel(&field, f)?;
-                if creds_file.as_deref() == Some(rel.as_str()) {
-                    return Err(invalid(format!(
-                        "{field}: `{rel}` is the credentials file; it is never uploaded"
-                    )));
-                }
-                if rel == CONFIG_FILE {
-                    return Err(invalid(format!(
-                        "{field}: `{rel}` is the uploader's configuration; it is never uploaded"
-                    )));
-                }
-                let meta = std::fs::metadata(workspace.join(&rel))
-                    .map_err(|e| invalid(format!("{field}: cannot read `{rel}`: {e}")))?;
-                if !meta.is_file() {
-                    return Err(invalid(format!("{field}: `{rel}` is not a regular file")));
-                }
-                if !seen.insert(rel.clone()) {
-                    return Err(invalid(format!("{field}: `{rel}` is listed twice")));
-                }
-                files.push(rel);
-            }
-            files
-        }
-        None => {
-            let mut files = list_workspace(&workspace)?;
-            files.retain(|f| Some(f) != creds_file.as_ref() && f != CONFIG_FILE);
-            if files.is_empty() {
-                return Err(ToolError::Failed(
-                    "files: the workspace holds no regular, non-hidden file to upload".into(),
-                ));
-            }
-            files
-        }
+    let signer = Signer {
+        endpoint: &endpoint,
+        creds: &creds,
+        region: &region,
     };
+    let to = Target { signer: &signer, endpoint: &endpoint, base: endpoint.url(), bucket: &bucket };
+    if input.create_bucket {
+        create_bucket(net, &to, &region)?;
+    }
+    let mut uploaded: Vec<UploadedObject> = Vec::with_capacity(files.len());
+    for (file, key) in files.iter().zip(&keys) {
+        let done = if uploaded.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({} of {} files uploaded before this one)",
+                uploaded.len(),
+                files.len()
+            )
+        };
+        uploaded.push(put_file(net, &to, &workspace, file, key, &done)?);
+    }
+    let endpoint = to.base;
+    Ok(UploaderOutput {
+        uploaded,
+        bucket,
+        endpoint,
+    })
+}
+
+/// Where objects go: the signer, the endpoint (for error messages), its
+/// base URL and the bucket.
+struct Target<'a> {
+    signer: &'a Signer<'a>,
+    endpoint: &'a Endpoint,
+    base: String,
+    bucket: &'a str,
+}
+
+/// Which files, each checked before the first request: the listed ones
+/// (present, regular, not the credentials or the config file, no
+/// duplicates), or every non-hidden regular file of the workspace.
+fn select_files(listed: Option<&[String]>, workspace: &std::path::Path, creds_file: Option<&str>) -> Result<Vec<String>, ToolError> {
+Ok(match listed {
+    Some(list) => {
+        if list.is_empty() {
+            return Err(invalid(
+                "files: empty list (leave `files` out to upload the whole workspace)",
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        let mut files = Vec::with_capacity(list.len());
+        for (i, f) in list.iter().enumerate() {
+            let field = format!("files[{i}]");
+            let rel = normalise_rel(&field, f)?;
+            if creds_file == Some(rel.as_str()) {
+                return Err(invalid(format!(
+                    "{field}: `{rel}` is the credentials file; it is never uploaded"
+                )));
+            }
+            if rel == CONFIG_FILE {
+                return Err(invalid(format!(
+                    "{field}: `{rel}` is the uploader's configuration; it is never uploaded"
+                )));
+            }
+            let meta = std::fs::metadata(workspace.join(&rel))
+                .map_err(|e| invalid(format!("{field}: cannot read `{rel}`: {e}")))?;
+            if !meta.is_file() {
+                return Err(invalid(format!("{field}: `{rel}` is not a regular file")));
+            }
+            if !seen.insert(rel.clone()) {
+                return Err(invalid(format!("{field}: `{rel}` is listed twice")));
+            }
+            files.push(rel);
+        }
+        files
+    }
+    None => {
+        let mut files = list_workspace(workspace)?;
+        files.retain(|f| Some(f.as_str()) != creds_file && f != CONFIG_FILE);
+        if files.is_empty() {
+            return Err(ToolError::Failed(
+                "files: the workspace holds no regular, non-hidden file to upload".into(),
+            ));
+        }
+        files
+    }
+})
+}
+
+/// The object key of each file: `<prefix>/<file>`, at most 1024 bytes.
+fn object_keys(prefix: &str, files: &[String]) -> Result<Vec<String>, ToolError> {
     let keys: Vec<String> = files
         .iter()
         .map(|f| {
@@ -815,86 +848,70 @@ pub fn upload(input: UploaderInput, net: &mut dyn Net) -> Result<UploaderOutput,
             "prefix: key `{long}` is longer than S3's 1024 bytes"
         )));
     }
+    Ok(keys)
+}
 
-    let signer = Signer {
-        endpoint: &endpoint,
-        creds: &creds,
-        region: &region,
-    };
-    let base = endpoint.url();
-
-    if input.create_bucket {
-        let what = format!("bucket `{bucket}`");
-        let path = format!("/{bucket}");
-        let url = format!("{base}{}", sigv4::encode_path(&path));
-        let body = create_bucket_body(&region);
-        let ct = (!body.is_empty()).then_some("application/xml");
-        let req = signer.put(net, &path, ct, body)?;
-        let res = net
-            .send(&req)
-            .map_err(|e| net_error(&what, &url, &endpoint, e, ""))?;
-        let code = s3_error_code(&String::from_utf8_lossy(&res.body)).map(str::to_string);
-        match res.status {
-            200..=299 => taylordash_sdk::log(Level::Info, &format!("{what}: created at {base}")),
-            409 if code.as_deref() == Some("BucketAlreadyOwnedByYou") => taylordash_sdk::log(
-                Level::Info,
-                &format!("{what}: already exists, owned by these credentials"),
-            ),
-            _ => return Err(status_error(&what, &url, &res, "")),
-        }
-    }
-
-    let mut uploaded: Vec<UploadedObject> = Vec::with_capacity(files.len());
-    for (file, key) in files.iter().zip(&keys) {
-        let done = if uploaded.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " ({} of {} files uploaded before this one)",
-                uploaded.len(),
-                files.len()
-            )
-        };
-        let what = format!("key `{key}` (file `{file}`)");
-        let body = std::fs::read(workspace.join(file))
-            .map_err(|e| ToolError::Failed(format!("{what}: cannot read: {e}{done}")))?;
-        let bytes = body.len() as u64;
-        let sha256 = sigv4::sha256_hex(&body);
-        let ct = content_type(file);
-        let path = format!("/{bucket}/{key}");
-        let url = format!("{base}{}", sigv4::encode_path(&path));
-        let req = signer.put(net, &path, Some(ct), body)?;
-        let res = net
-            .send(&req)
-            .map_err(|e| net_error(&what, &url, &endpoint, e, &done))?;
-        if !(200..300).contains(&res.status) {
-            return Err(status_error(&what, &url, &res, &done));
-        }
-        let etag = res
-            .header("etag")
-            .map(|e| e.trim().trim_matches('"').to_string())
-            .unwrap_or_default();
-        if etag.is_empty() {
-            return Err(ToolError::Failed(format!(
-                "{what}: PUT {url} answered {} without an ETag: is `{base}` an S3 API?{done}",
-                res.status
-            )));
-        }
-        taylordash_sdk::log(
+/// Create the bucket; one this account already owns is fine.
+fn create_bucket(net: &mut dyn Net, to: &Target<'_>, region: &str) -> Result<(), ToolError> {
+    let Target { signer, endpoint, base, bucket } = to;
+    let what = format!("bucket `{bucket}`");
+    let path = format!("/{bucket}");
+    let url = format!("{base}{}", sigv4::encode_path(&path));
+    let body = create_bucket_body(region);
+    let ct = (!body.is_empty()).then_some("application/xml");
+    let req = signer.put(net, &path, ct, body)?;
+    let res = net
+        .send(&req)
+        .map_err(|e| net_error(&what, &url, &endpoint, e, ""))?;
+    let code = s3_error_code(&String::from_utf8_lossy(&res.body)).map(str::to_string);
+    match res.status {
+        200..=299 => taylordash_sdk::log(Level::Info, &format!("{what}: created at {base}")),
+        409 if code.as_deref() == Some("BucketAlreadyOwnedByYou") => taylordash_sdk::log(
             Level::Info,
-            &format!("uploaded s3://{bucket}/{key} ({bytes} bytes, {ct})"),
-        );
-        uploaded.push(UploadedObject {
-            key: key.clone(),
-            bytes,
-            sha256,
-            etag,
-        });
+            &format!("{what}: already exists, owned by these credentials"),
+        ),
+        _ => return Err(status_error(&what, &url, &res, "")),
     }
-    Ok(UploaderOutput {
-        uploaded,
-        bucket,
-        endpoint: base,
+    Ok(())
+}
+
+/// PUT one file as `key`; `done` tells an error how far the upload got.
+fn put_file(net: &mut dyn Net, to: &Target<'_>, workspace: &std::path::Path, file: &str, key: &str, done: &str) -> Result<UploadedObject, ToolError> {
+    let Target { signer, endpoint, base, bucket } = to;
+    let what = format!("key `{key}` (file `{file}`)");
+    let body = std::fs::read(workspace.join(file))
+        .map_err(|e| ToolError::Failed(format!("{what}: cannot read: {e}{done}")))?;
+    let bytes = body.len() as u64;
+    let sha256 = sigv4::sha256_hex(&body);
+    let ct = content_type(file);
+    let path = format!("/{bucket}/{key}");
+    let url = format!("{base}{}", sigv4::encode_path(&path));
+    let req = signer.put(net, &path, Some(ct), body)?;
+    let res = net
+        .send(&req)
+        .map_err(|e| net_error(&what, &url, endpoint, e, done))?;
+    if !(200..300).contains(&res.status) {
+        return Err(status_error(&what, &url, &res, done));
+    }
+    let etag = res
+        .header("etag")
+        .map(|e| e.trim().trim_matches('"').to_string())
+        .unwrap_or_default();
+    if etag.is_empty() {
+        return Err(ToolError::Failed(format!(
+            "{what}: PUT {url} answered {} without an ETag: is `{base}` an S3 API?{done}",
+            res.status
+        )));
+    }
+    taylordash_sdk::log(
+        Level::Info,
+        &format!("uploaded s3://{bucket}/{key} ({bytes} bytes, {ct})"),
+    );
+    Ok(UploadedObject {
+        key: key.to_string(),
+        bytes,
+        sha256,
+        etag,
     })
 }
 
@@ -1094,8 +1111,10 @@ mod tests {
         }
     }
 
+    /// The tool's own input, as the SDK hands it over: the envelope taken out.
     fn input(v: Value) -> UploaderInput {
-        serde_json::from_value(v).unwrap()
+        let (_, own) = taylordash_sdk::Envelope::split(v).unwrap();
+        serde_json::from_value(own).unwrap()
     }
 
     fn base(extra: Value) -> Value {
@@ -1226,7 +1245,7 @@ mod tests {
         let mut s3 = FakeS3::new().with_bucket("taylordash-artifacts");
         let v = base(json!({
             "files": ["openapi.yaml"],
-            "task": { "run_id": "r1" }, "previous": {}, "feedback": [], "shared_context": {}
+            "task": { "run_id": "r1" }, "previous": {}, "feedback": { "failed_gates": [] }, "shared_context": {}
         }));
         let out = upload(input(v), &mut s3).unwrap();
         assert_eq!(out.uploaded[0].key, "openapi.yaml");

@@ -25,7 +25,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use service_model::{
-    GenInput, EndpointKind, Resource, ServiceModel, paths, py, source::Out,
+    Endpoint, EndpointKind, GenInput, Resource, ServiceModel, paths, py, source::Out,
 };
 use taylordash_sdk::{Context, Level, Tool, ToolError, export_tool};
 
@@ -54,8 +54,8 @@ impl Tool for PytestAsyncio {
     type Input = GenInput;
     type Output = PytestAsyncioOutput;
 
-    fn run(input: GenInput, _cx: &Context) -> Result<PytestAsyncioOutput, ToolError> {
-        let model = input.model(Self::NAME)?;
+    fn run(input: GenInput, cx: &Context) -> Result<PytestAsyncioOutput, ToolError> {
+        let model = input.model(Self::NAME, cx)?;
         let suite = suite(&model);
         let mut out = Out::new();
         out.write(paths::TESTS, &suite.text)?;
@@ -354,197 +354,241 @@ fn topic_expr(template: &str, example_var: &str) -> String {
     format!("f{}", py::string(&f).replace("\\\"", "'"))
 }
 
+/// One resource's tests: what every test body names.
+struct Crud<'a> {
+    svc: &'a service_model::model::Service,
+    r: &'a Resource,
+    /// The resource's singular, upper case: the `<UPPER>_CREATE` fixtures.
+    upper: String,
+    s: &'a str,
+    path: &'a str,
+    ev: Option<&'a service_model::EventType>,
+}
+
+impl Crud<'_> {
+    /// The resource's event topic as a Python f-string, its key replaced by `id_expr`.
+    fn topic_of(&self, id_expr: &str) -> String {
+        let mut f = self.ev.map(|e| e.topic.clone()).unwrap_or_default();
+        if let Some(k) = self.ev.and_then(|e| e.key_field.clone()) {
+            f = f.replace(&format!("{{{k}}}"), &format!("{{{id_expr}}}"));
+        }
+        format!("f{}", py::string(&f))
+    }
+}
+
+/// The tests of one resource's CRUD endpoints, one group per endpoint.
 fn crud_tests(w: &mut Writer, model: &ServiceModel, r: &Resource) {
-    let svc = &model.service;
-    let upper = r.singular.to_ascii_uppercase();
-    let s = &r.singular;
-    let path = &r.path;
+    let c = Crud {
+        svc: &model.service,
+        r,
+        upper: r.singular.to_ascii_uppercase(),
+        s: &r.singular,
+        path: &r.path,
+        ev: model.event(&r.event),
+    };
     let ep = |kind: EndpointKind| {
         model
             .endpoints
             .iter()
             .find(|e| e.resource.as_deref() == Some(&r.name) && e.kind == kind)
     };
-    let ev = model.event(&r.event);
-    let topic = ev.map(|e| e.topic.clone()).unwrap_or_default();
-    let topic_of = |id_expr: &str| -> String {
-        let mut f = topic.clone();
-        if let Some(k) = ev.and_then(|e| e.key_field.clone()) {
-            f = f.replace(&format!("{{{k}}}"), &format!("{{{id_expr}}}"));
-        }
-        format!("f{}", py::string(&f))
-    };
     w.section(&format!("{} (backlog item `{}`)", r.name, r.item));
+    let groups: [(EndpointKind, fn(&mut Writer, &Crud<'_>, &Endpoint)); 5] = [
+        (EndpointKind::List, list_tests),
+        (EndpointKind::Create, create_tests),
+        (EndpointKind::Get, get_tests),
+        (EndpointKind::Update, update_tests),
+        (EndpointKind::Delete, delete_tests),
+    ];
+    for (kind, tests) in groups {
+        if let Some(e) = ep(kind) {
+            tests(w, &c, e);
+        }
+    }
+}
 
-    if let Some(e) = ep(EndpointKind::List) {
-        w.test(
-            &format!("test_{}", e.operation_id),
-            Some(&e.operation_id),
-            &format!("{}: empty at first, then the created {s}.", e.label()),
-            &format!(
-                "r = await api.client.get(\"{path}\")\n\
-                 assert r.status_code == 200\n\
-                 assert r.json() == []\n\
-                 created = await create_{s}(api)\n\
-                 r = await api.client.get(\"{path}\")\n\
-                 assert r.status_code == 200\n\
-                 assert r.json() == [created]"
-            ),
-        );
-    }
-    if let Some(e) = ep(EndpointKind::Create) {
-        let id_check = if r.label_field().is_some() {
-            format!("assert created[\"id\"] == {}\n", py::string(&r.example_id(svc)))
-        } else {
-            String::new()
-        };
-        let event_type = e.events.first().cloned().unwrap_or_default();
-        w.test(
-            &format!("test_{}", e.operation_id),
-            Some(&e.operation_id),
-            &format!("{}: stored, returned with its id, `{event_type}` published with the caller's trace id.", e.label()),
-            &format!(
-                "traceparent = f\"00-{{CALLER_TRACE_ID}}-00f067aa0ba902b7-01\"\n\
-                 r = await api.client.post(\"{path}\", json={upper}_CREATE, headers={{**api.auth(), \"traceparent\": traceparent}})\n\
-                 assert r.status_code == 201, r.text\n\
-                 created = r.json()\n\
-                 {id_check}\
-                 for key, value in {upper}_CREATE.items():\n    assert created[key] == value, key\n\
-                 assert created[\"created_at\"] == created[\"updated_at\"]\n\
-                 [(topic, event)] = api.events(\"{event_type}\")\n\
-                 assert topic == {topic}\n\
-                 assert event[\"{key}\"] == created[\"id\"]\n\
-                 assert event[\"trace_id\"] == CALLER_TRACE_ID\n\
-                 assert event[\"changes\"] == {upper}_CREATE",
-                topic = topic_of("created['id']"),
-                key = ev.and_then(|e| e.key_field.clone()).unwrap_or_else(|| "id".into()),
-            ),
-        );
-        w.test(
-            &format!("test_{}_requires_auth", e.operation_id),
-            Some(&e.operation_id),
-            "Without the bearer token, or with a wrong one: 401, nothing stored.",
-            &format!(
-                "r = await api.client.post(\"{path}\", json={upper}_CREATE)\n\
-                 assert r.status_code == 401\n\
-                 assert r.headers[\"www-authenticate\"] == \"Bearer\"\n\
-                 r = await api.client.post(\"{path}\", json={upper}_CREATE, headers={{\"Authorization\": \"Bearer wrong\"}})\n\
-                 assert r.status_code == 401\n\
-                 assert await api.repository.{name}.list() == []",
-                name = r.name,
-            ),
-        );
-        w.test(
-            &format!("test_{}_rejects_invalid_bodies", e.operation_id),
-            Some(&e.operation_id),
-            "Unknown fields and a bad id are refused with 422.",
-            &format!(
-                "for body in ({{**{upper}_CREATE, \"surprise\": 1}}, {{**{upper}_CREATE, \"id\": \"Not A Slug\"}}):\n    \
-                 r = await api.client.post(\"{path}\", json=body, headers=api.auth())\n    \
-                 assert r.status_code == 422, (body, r.text)\n\
-                 assert await api.repository.{name}.list() == []",
-                name = r.name,
-            ),
-        );
-        w.test(
-            &format!("test_{}_conflict", e.operation_id),
-            Some(&e.operation_id),
-            "The same id twice: 409.",
-            &format!(
-                "created = await create_{s}(api)\n\
-                 r = await api.client.post(\"{path}\", json={{**{upper}_CREATE, \"id\": created[\"id\"]}}, headers=api.auth())\n\
-                 assert r.status_code == 409, r.text"
-            ),
-        );
-    }
-    if let Some(e) = ep(EndpointKind::Get) {
-        w.test(
-            &format!("test_{}", e.operation_id),
-            Some(&e.operation_id),
-            &format!("{}: the stored {s}; 404 for an unknown id, 422 for a malformed one.", e.label()),
-            &format!(
-                "created = await create_{s}(api)\n\
-                 r = await api.client.get(f\"{path}/{{created['id']}}\")\n\
-                 assert r.status_code == 200\n\
-                 assert r.json() == created\n\
-                 r = await api.client.get(\"{path}/no-such-{slug}\")\n\
-                 assert r.status_code == 404\n\
-                 r = await api.client.get(\"{path}/Not_A_Slug\")\n\
-                 assert r.status_code == 422",
-                slug = service_model::names::slug(s),
-            ),
-        );
-    }
-    if let Some(e) = ep(EndpointKind::Update) {
-        let event_type = e.events.first().cloned().unwrap_or_default();
-        w.test(
-            &format!("test_{}", e.operation_id),
-            Some(&e.operation_id),
-            &format!("{}: the given fields change, `{event_type}` carries them.", e.label()),
-            &format!(
-                "created = await create_{s}(api)\n\
-                 r = await api.client.patch(f\"{path}/{{created['id']}}\", json={upper}_UPDATE, headers=api.auth())\n\
-                 assert r.status_code == 200, r.text\n\
-                 updated = r.json()\n\
-                 assert updated == {{**created, **{upper}_UPDATE, \"updated_at\": updated[\"updated_at\"]}}\n\
-                 assert updated[\"updated_at\"] >= created[\"updated_at\"]\n\
-                 [(topic, event)] = api.events(\"{event_type}\")\n\
-                 assert topic == {topic}\n\
-                 assert event[\"changes\"] == {upper}_UPDATE\n\
-                 r = await api.client.patch(\"{path}/no-such-{slug}\", json={upper}_UPDATE, headers=api.auth())\n\
-                 assert r.status_code == 404\n\
-                 r = await api.client.patch(f\"{path}/{{created['id']}}\", json={{}}, headers=api.auth())\n\
-                 assert r.status_code == 422",
-                topic = topic_of("created['id']"),
-                slug = service_model::names::slug(s),
-            ),
-        );
-        w.test(
-            &format!("test_{}_requires_auth", e.operation_id),
-            Some(&e.operation_id),
-            "Without the bearer token: 401, nothing changed.",
-            &format!(
-                "created = await create_{s}(api)\n\
-                 r = await api.client.patch(f\"{path}/{{created['id']}}\", json={upper}_UPDATE)\n\
-                 assert r.status_code == 401\n\
-                 r = await api.client.get(f\"{path}/{{created['id']}}\")\n\
-                 assert r.json() == created"
-            ),
-        );
-    }
-    if let Some(e) = ep(EndpointKind::Delete) {
-        let event_type = e.events.first().cloned().unwrap_or_default();
-        w.test(
-            &format!("test_{}", e.operation_id),
-            Some(&e.operation_id),
-            &format!("{}: gone afterwards, `{event_type}` published, a second delete is 404.", e.label()),
-            &format!(
-                "created = await create_{s}(api)\n\
-                 r = await api.client.delete(f\"{path}/{{created['id']}}\", headers=api.auth())\n\
-                 assert r.status_code == 204, r.text\n\
-                 r = await api.client.get(f\"{path}/{{created['id']}}\")\n\
-                 assert r.status_code == 404\n\
-                 [(topic, event)] = api.events(\"{event_type}\")\n\
-                 assert topic == {topic}\n\
-                 assert \"changes\" not in event\n\
-                 r = await api.client.delete(f\"{path}/{{created['id']}}\", headers=api.auth())\n\
-                 assert r.status_code == 404",
-                topic = topic_of("created['id']"),
-            ),
-        );
-        w.test(
-            &format!("test_{}_requires_auth", e.operation_id),
-            Some(&e.operation_id),
-            "Without the bearer token: 401, still there.",
-            &format!(
-                "created = await create_{s}(api)\n\
-                 r = await api.client.delete(f\"{path}/{{created['id']}}\")\n\
-                 assert r.status_code == 401\n\
-                 r = await api.client.get(f\"{path}/{{created['id']}}\")\n\
-                 assert r.status_code == 200"
-            ),
-        );
-    }
+/// `GET <path>`: empty, then the created item.
+fn list_tests(w: &mut Writer, c: &Crud<'_>, e: &Endpoint) {
+    let Crud { s, path, .. } = c;
+    w.test(
+        &format!("test_{}", e.operation_id),
+        Some(&e.operation_id),
+        &format!("{}: empty at first, then the created {s}.", e.label()),
+        &format!(
+            "r = await api.client.get(\"{path}\")\n\
+             assert r.status_code == 200\n\
+             assert r.json() == []\n\
+             created = await create_{s}(api)\n\
+             r = await api.client.get(\"{path}\")\n\
+             assert r.status_code == 200\n\
+             assert r.json() == [created]"
+        ),
+    );
+}
+
+/// `POST <path>`: stored and published, auth, invalid bodies, conflicts.
+fn create_tests(w: &mut Writer, c: &Crud<'_>, e: &Endpoint) {
+    let Crud { svc, upper, s, path, r, .. } = c;
+    let id_check = if r.label_field().is_some() {
+        format!("assert created[\"id\"] == {}\n", py::string(&r.example_id(svc)))
+    } else {
+        String::new()
+    };
+    let event_type = e.events.first().cloned().unwrap_or_default();
+    w.test(
+        &format!("test_{}", e.operation_id),
+        Some(&e.operation_id),
+        &format!("{}: stored, returned with its id, `{event_type}` published with the caller's trace id.", e.label()),
+        &format!(
+            "traceparent = f\"00-{{CALLER_TRACE_ID}}-00f067aa0ba902b7-01\"\n\
+             r = await api.client.post(\"{path}\", json={upper}_CREATE, headers={{**api.auth(), \"traceparent\": traceparent}})\n\
+             assert r.status_code == 201, r.text\n\
+             created = r.json()\n\
+             {id_check}\
+             for key, value in {upper}_CREATE.items():\n    assert created[key] == value, key\n\
+             assert created[\"created_at\"] == created[\"updated_at\"]\n\
+             [(topic, event)] = api.events(\"{event_type}\")\n\
+             assert topic == {topic}\n\
+             assert event[\"{key}\"] == created[\"id\"]\n\
+             assert event[\"trace_id\"] == CALLER_TRACE_ID\n\
+             assert event[\"changes\"] == {upper}_CREATE",
+            topic = c.topic_of("created['id']"),
+            key = c.ev.and_then(|e| e.key_field.clone()).unwrap_or_else(|| "id".into()),
+        ),
+    );
+    w.test(
+        &format!("test_{}_requires_auth", e.operation_id),
+        Some(&e.operation_id),
+        "Without the bearer token, or with a wrong one: 401, nothing stored.",
+        &format!(
+            "r = await api.client.post(\"{path}\", json={upper}_CREATE)\n\
+             assert r.status_code == 401\n\
+             assert r.headers[\"www-authenticate\"] == \"Bearer\"\n\
+             r = await api.client.post(\"{path}\", json={upper}_CREATE, headers={{\"Authorization\": \"Bearer wrong\"}})\n\
+             assert r.status_code == 401\n\
+             assert await api.repository.{name}.list() == []",
+            name = r.name,
+        ),
+    );
+    w.test(
+        &format!("test_{}_rejects_invalid_bodies", e.operation_id),
+        Some(&e.operation_id),
+        "Unknown fields and a bad id are refused with 422.",
+        &format!(
+            "for body in ({{**{upper}_CREATE, \"surprise\": 1}}, {{**{upper}_CREATE, \"id\": \"Not A Slug\"}}):\n    \
+             r = await api.client.post(\"{path}\", json=body, headers=api.auth())\n    \
+             assert r.status_code == 422, (body, r.text)\n\
+             assert await api.repository.{name}.list() == []",
+            name = r.name,
+        ),
+    );
+    w.test(
+        &format!("test_{}_conflict", e.operation_id),
+        Some(&e.operation_id),
+        "The same id twice: 409.",
+        &format!(
+            "created = await create_{s}(api)\n\
+             r = await api.client.post(\"{path}\", json={{**{upper}_CREATE, \"id\": created[\"id\"]}}, headers=api.auth())\n\
+             assert r.status_code == 409, r.text"
+        ),
+    );
+}
+
+/// `GET <path>/{id}`: found, unknown, malformed.
+fn get_tests(w: &mut Writer, c: &Crud<'_>, e: &Endpoint) {
+    let Crud { s, path, .. } = c;
+    w.test(
+        &format!("test_{}", e.operation_id),
+        Some(&e.operation_id),
+        &format!("{}: the stored {s}; 404 for an unknown id, 422 for a malformed one.", e.label()),
+        &format!(
+            "created = await create_{s}(api)\n\
+             r = await api.client.get(f\"{path}/{{created['id']}}\")\n\
+             assert r.status_code == 200\n\
+             assert r.json() == created\n\
+             r = await api.client.get(\"{path}/no-such-{slug}\")\n\
+             assert r.status_code == 404\n\
+             r = await api.client.get(\"{path}/Not_A_Slug\")\n\
+             assert r.status_code == 422",
+            slug = service_model::names::slug(s),
+        ),
+    );
+}
+
+/// `PATCH <path>/{id}`: changed and published, auth.
+fn update_tests(w: &mut Writer, c: &Crud<'_>, e: &Endpoint) {
+    let Crud { upper, s, path, .. } = c;
+    let event_type = e.events.first().cloned().unwrap_or_default();
+    w.test(
+        &format!("test_{}", e.operation_id),
+        Some(&e.operation_id),
+        &format!("{}: the given fields change, `{event_type}` carries them.", e.label()),
+        &format!(
+            "created = await create_{s}(api)\n\
+             r = await api.client.patch(f\"{path}/{{created['id']}}\", json={upper}_UPDATE, headers=api.auth())\n\
+             assert r.status_code == 200, r.text\n\
+             updated = r.json()\n\
+             assert updated == {{**created, **{upper}_UPDATE, \"updated_at\": updated[\"updated_at\"]}}\n\
+             assert updated[\"updated_at\"] >= created[\"updated_at\"]\n\
+             [(topic, event)] = api.events(\"{event_type}\")\n\
+             assert topic == {topic}\n\
+             assert event[\"changes\"] == {upper}_UPDATE\n\
+             r = await api.client.patch(\"{path}/no-such-{slug}\", json={upper}_UPDATE, headers=api.auth())\n\
+             assert r.status_code == 404\n\
+             r = await api.client.patch(f\"{path}/{{created['id']}}\", json={{}}, headers=api.auth())\n\
+             assert r.status_code == 422",
+            topic = c.topic_of("created['id']"),
+            slug = service_model::names::slug(s),
+        ),
+    );
+    w.test(
+        &format!("test_{}_requires_auth", e.operation_id),
+        Some(&e.operation_id),
+        "Without the bearer token: 401, nothing changed.",
+        &format!(
+            "created = await create_{s}(api)\n\
+             r = await api.client.patch(f\"{path}/{{created['id']}}\", json={upper}_UPDATE)\n\
+             assert r.status_code == 401\n\
+             r = await api.client.get(f\"{path}/{{created['id']}}\")\n\
+             assert r.json() == created"
+        ),
+    );
+}
+
+/// `DELETE <path>/{id}`: gone and published, auth.
+fn delete_tests(w: &mut Writer, c: &Crud<'_>, e: &Endpoint) {
+    let Crud { s, path, .. } = c;
+    let event_type = e.events.first().cloned().unwrap_or_default();
+    w.test(
+        &format!("test_{}", e.operation_id),
+        Some(&e.operation_id),
+        &format!("{}: gone afterwards, `{event_type}` published, a second delete is 404.", e.label()),
+        &format!(
+            "created = await create_{s}(api)\n\
+             r = await api.client.delete(f\"{path}/{{created['id']}}\", headers=api.auth())\n\
+             assert r.status_code == 204, r.text\n\
+             r = await api.client.get(f\"{path}/{{created['id']}}\")\n\
+             assert r.status_code == 404\n\
+             [(topic, event)] = api.events(\"{event_type}\")\n\
+             assert topic == {topic}\n\
+             assert \"changes\" not in event\n\
+             r = await api.client.delete(f\"{path}/{{created['id']}}\", headers=api.auth())\n\
+             assert r.status_code == 404",
+            topic = c.topic_of("created['id']"),
+        ),
+    );
+    w.test(
+        &format!("test_{}_requires_auth", e.operation_id),
+        Some(&e.operation_id),
+        "Without the bearer token: 401, still there.",
+        &format!(
+            "created = await create_{s}(api)\n\
+             r = await api.client.delete(f\"{path}/{{created['id']}}\")\n\
+             assert r.status_code == 401\n\
+             r = await api.client.get(f\"{path}/{{created['id']}}\")\n\
+             assert r.status_code == 200"
+        ),
+    );
 }
 
 fn contract_tests(w: &mut Writer, model: &ServiceModel) {
