@@ -53,7 +53,7 @@ pub use broker::EmbeddedBroker;
 pub use client::{BrokerAddr, BusClient, ClientOptions, Credentials, Delivery};
 pub use dispatch::{DispatchOptions, MqttDispatch};
 pub use dlq::{DlqEntry, DlqStore};
-pub use envelope::{Envelope, EnvelopeError, ResultPayload, TaskPayload};
+pub use envelope::{Envelope, EnvelopeError, ResultPayload, ResultWire, TaskPayload, TaskWire, Wire};
 pub use topics::Topics;
 pub use worker::{Worker, WorkerOptions, WorkerStats, run_worker};
 

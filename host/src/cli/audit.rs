@@ -1,5 +1,6 @@
 //! `taylordash audit [--run ID] [--denied]`: the audit trail, filtered.
 
+use taylordash_protocol::ExitCode;
 use clap::Args;
 
 use super::Cli;
@@ -27,7 +28,7 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> anyhow::Result<i32> {
         .collect();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&events)?);
-        return Ok(0);
+        return Ok(ExitCode::Ok.code());
     }
     println!("{:<13} {:<6} {:<12} {:<18} {:<14} DETAIL", "AT", "DECIDE", "PRINCIPAL", "PLUGIN", "CAPABILITY");
     for e in events {
@@ -44,5 +45,5 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> anyhow::Result<i32> {
             e.at, e.decision, for_terminal(&who), e.plugin, e.capability, for_terminal(&e.detail)
         );
     }
-    Ok(0)
+    Ok(ExitCode::Ok.code())
 }

@@ -10,6 +10,7 @@ mod policy;
 mod run;
 mod validate;
 
+use taylordash_protocol::ExitCode;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -133,13 +134,13 @@ fn exit_code(err: &anyhow::Error) -> i32 {
             return e.exit_code();
         }
         if cause.downcast_ref::<crate::policy::PolicyError>().is_some() {
-            return 2;
+            return ExitCode::Usage.code();
         }
         if cause.downcast_ref::<UsageError>().is_some() {
-            return 2;
+            return ExitCode::Usage.code();
         }
     }
-    1
+    ExitCode::Failed.code()
 }
 
 fn init_tracing(filter: &str) {

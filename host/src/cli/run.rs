@@ -1,6 +1,7 @@
 //! `taylordash run`, `resume`, `runs list|show`: pipelines through the
 //! orchestrator, with the in-process dispatcher.
 
+use taylordash_protocol::ExitCode;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -78,9 +79,10 @@ fn dispatcher(cli: &Cli) -> anyhow::Result<InProcess> {
 fn finish(outcome: Result<RunOutcome, OrchestratorError>) -> anyhow::Result<i32> {
     match outcome {
         Ok(o) => Ok(match o.status {
-            RunStatus::Completed => 0,
-            RunStatus::Failed(_) | RunStatus::NeedsReview(_) => 1,
-        }),
+            RunStatus::Completed => ExitCode::Ok,
+            RunStatus::Failed(_) | RunStatus::NeedsReview(_) => ExitCode::Failed,
+        }
+        .code()),
         Err(e) => {
             let code = e.exit_code();
             eprintln!("error: {e}");
@@ -97,7 +99,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<i32> {
         Ok(p) => p,
         Err(d) => {
             eprintln!("{d}");
-            return Ok(2);
+            return Ok(ExitCode::Usage.code());
         }
     };
     let caller = cli.caller()?;
@@ -148,7 +150,7 @@ pub fn runs(cli: &Cli, cmd: &RunsCommand) -> anyhow::Result<i32> {
                     println!("{:<18} {:<13} {:<12} {}", r.id, r.status, r.principal, r.pipeline);
                 }
             }
-            Ok(0)
+            Ok(ExitCode::Ok.code())
         }
         RunsCommand::Show { run_id, json } => {
             let db = dir.join(run_id).join("journal.sqlite");
@@ -172,7 +174,7 @@ pub fn runs(cli: &Cli, cmd: &RunsCommand) -> anyhow::Result<i32> {
             if *json {
                 let doc = json!({ "run": run, "stages": stages, "tasks": task_docs, "events": events });
                 println!("{}", serde_json::to_string_pretty(&doc)?);
-                return Ok(0);
+                return Ok(ExitCode::Ok.code());
             }
             println!("run {} — {} — {} (as {} / {})", run.id, run.status, run.pipeline, run.principal, run.role);
             if let Some(e) = &run.error {
@@ -184,7 +186,7 @@ pub fn runs(cli: &Cli, cmd: &RunsCommand) -> anyhow::Result<i32> {
                     println!("  {:<40} {:<8} {} attempt(s)", t.task_id, t.status, t.attempts);
                 }
             }
-            Ok(0)
+            Ok(ExitCode::Ok.code())
         }
     }
 }
