@@ -88,10 +88,10 @@ impl Envelope {
         let Value::Object(mut fields) = input else { return Ok((Envelope::default(), input)) };
         let mut own = Map::new();
         for key in Self::KEYS {
-            if let Some(v) = fields.remove(key) {
-                if !v.is_null() {
-                    own.insert(key.to_string(), v);
-                }
+            if let Some(v) = fields.remove(key)
+                && !v.is_null()
+            {
+                own.insert(key.to_string(), v);
             }
         }
         let envelope = serde_json::from_value(Value::Object(own))?;

@@ -48,7 +48,9 @@ pub struct GateRequest {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 pub struct Finding {
     pub file: String,
-    /// `line:col (json pointer)`, `line:col`, or a pointer.
+    /// `line:col (json pointer)`, `line:col`, or a pointer; empty when the
+    /// finding is about the file as a whole.
+    #[serde(default)]
     pub location: String,
     pub message: String,
 }
@@ -91,6 +93,8 @@ mod tests {
     fn a_verdict_needs_only_passed() {
         let v = GateVerdict::parse(r#"{"passed": true, "extra": 1}"#).unwrap();
         assert_eq!(v, GateVerdict { passed: true, findings: vec![], checked: vec![], summary: String::new() });
+        let v = GateVerdict::parse(r#"{"passed": false, "findings": [{"file": "a.py", "message": "no"}]}"#).unwrap();
+        assert_eq!(v.findings, [Finding::new("a.py", "", "no")]);
         let err = GateVerdict::parse(r#"{"findings": []}"#).unwrap_err();
         assert_eq!(err.to_string(), "missing field `passed` at line 1 column 16");
     }

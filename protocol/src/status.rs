@@ -145,6 +145,8 @@ mod tests {
         assert_eq!(serde_json::to_string(&RunStatus::NeedsReview).unwrap(), "\"needs_review\"");
         assert_eq!("merging".parse::<TaskStatus>(), Ok(TaskStatus::Merging));
         assert_eq!("Done".parse::<TaskStatus>().unwrap_err().to_string(), "unknown status `Done`");
-        assert!("done" == &TaskStatus::Done.to_string() && String::from("done") == TaskStatus::Done);
+        assert_eq!(TaskStatus::Done.to_string(), "done");
+        let stored: String = "done".into();
+        assert!(*"done" == TaskStatus::Done && stored == TaskStatus::Done);
     }
 }

@@ -28,6 +28,8 @@ pub mod testing;
 pub use host::{Level, emit, exec, log};
 
 #[doc(hidden)]
+// wit-bindgen's generated imports take one argument per WIT parameter.
+#[allow(clippy::too_many_arguments)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",

@@ -862,7 +862,7 @@ fn create_bucket(net: &mut dyn Net, to: &Target<'_>, region: &str) -> Result<(),
     let req = signer.put(net, &path, ct, body)?;
     let res = net
         .send(&req)
-        .map_err(|e| net_error(&what, &url, &endpoint, e, ""))?;
+        .map_err(|e| net_error(&what, &url, endpoint, e, ""))?;
     let code = s3_error_code(&String::from_utf8_lossy(&res.body)).map(str::to_string);
     match res.status {
         200..=299 => taylordash_sdk::log(Level::Info, &format!("{what}: created at {base}")),

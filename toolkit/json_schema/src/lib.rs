@@ -751,7 +751,7 @@ impl<'s> Validator<'s> {
         for key in REF_KEYS {
             if let Some(Value::String(reference)) = s.get(key) {
                 has_ref = true;
-                match self.store.lookup(&resolve(&base, reference)) {
+                match self.store.lookup(&resolve(base, reference)) {
                     Ok((target, target_base)) => {
                         let before = out.len();
                         let sub = self.check(
@@ -782,7 +782,7 @@ impl<'s> Validator<'s> {
                 let before = out.len();
                 let e = self.check(
                     sub,
-                    &base,
+                    base,
                     inst,
                     ip,
                     &format!("{sp}/allOf/{i}"),
@@ -800,7 +800,7 @@ impl<'s> Validator<'s> {
                 let mut scratch = Vec::new();
                 let e = self.check(
                     sub,
-                    &base,
+                    base,
                     inst,
                     ip,
                     &format!("{sp}/anyOf/{i}"),
@@ -829,7 +829,7 @@ impl<'s> Validator<'s> {
                 let mut scratch = Vec::new();
                 let e = self.check(
                     sub,
-                    &base,
+                    base,
                     inst,
                     ip,
                     &format!("{sp}/oneOf/{i}"),
@@ -864,7 +864,7 @@ impl<'s> Validator<'s> {
             let mut scratch = Vec::new();
             self.check(
                 sub,
-                &base,
+                base,
                 inst,
                 ip,
                 &format!("{sp}/not"),
@@ -888,7 +888,7 @@ impl<'s> Validator<'s> {
             let mut scratch = Vec::new();
             let e = self.check(
                 cond,
-                &base,
+                base,
                 inst,
                 ip,
                 &format!("{sp}/if"),
@@ -905,7 +905,7 @@ impl<'s> Validator<'s> {
                 let before = out.len();
                 let e = self.check(
                     sub,
-                    &base,
+                    base,
                     inst,
                     ip,
                     &format!("{sp}/{branch}"),
