@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde_json::{Value, json};
-use taylordash::bus::envelope::{self, ResultEnvelope, TaskEnvelope, MAX_MESSAGE};
+use taylordash::bus::envelope::{self, ResultEnvelope, ResultWire, TaskEnvelope, TaskWire, Wire, MAX_MESSAGE};
 use taylordash::bus::{
     BrokerAddr, BusAuth, BusClient, BusKey, ClientOptions, DispatchOptions, EmbeddedBroker, MqttDispatch, Topics, WorkerOptions,
     run_worker,

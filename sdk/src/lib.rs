@@ -14,11 +14,13 @@
 
 use std::path::PathBuf;
 
-use serde::{Serialize, de::DeserializeOwned};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 pub use schemars::{self, JsonSchema};
 pub use serde;
 pub use serde_json;
+pub use taylordash_protocol as protocol;
+pub use taylordash_protocol::{Envelope, Feedback, TaskInfo};
 
 mod host;
 pub mod testing;
@@ -26,6 +28,8 @@ pub mod testing;
 pub use host::{Level, emit, exec, log};
 
 #[doc(hidden)]
+// wit-bindgen's generated imports take one argument per WIT parameter.
+#[allow(clippy::too_many_arguments)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "../wit",
@@ -42,7 +46,8 @@ pub const WORKSPACE: &str = "/workspace";
 /// The host merges it into the workspace after the call succeeds.
 pub const OUT: &str = "/out";
 
-/// Who is calling, and where the call sits in a run's trace.
+/// Who is calling, where the call sits in a run's trace, and what the
+/// orchestrator handed the tool beside its own input.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Context {
     pub run_id: String,
@@ -51,6 +56,17 @@ pub struct Context {
     pub trace_id: String,
     pub span_id: String,
     pub attempt: u32,
+    /// The envelope keys taken out of the input before it was parsed.
+    pub envelope: Envelope,
+}
+
+impl Context {
+    /// The orchestrator's envelope of this call: `task`, `previous`,
+    /// `feedback`, `shared_context` (each absent under `taylordash invoke`
+    /// unless the input names it).
+    pub fn envelope(&self) -> &Envelope {
+        &self.envelope
+    }
 }
 
 /// Why a call failed; the host maps it to exit code 1 and the orchestrator
@@ -131,11 +147,18 @@ fn schema_text(schema: schemars::Schema) -> String {
     serde_json::to_string(&schema).unwrap_or_else(|_| "{}".to_string())
 }
 
-/// `invoke` for tool `T`: parse, run, serialise. A parse error names the path
-/// of the offending field (`items[2].title: missing field`).
+/// `invoke` for tool `T`: take the envelope out of the input, parse the
+/// rest into `T::Input`, run, serialise. A parse error names the path of the
+/// offending field (`items[2].title: missing field`); a malformed envelope
+/// key is named too (`envelope: feedback: …`).
 pub fn invoke<T: Tool>(input: &str, cx: &Context) -> Result<String, ToolError> {
     let mut de = serde_json::Deserializer::from_str(input);
-    let parsed: T::Input = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let value = serde_json::Value::deserialize(&mut de).map_err(|e| ToolError::InvalidInput(e.to_string()))?;
+    de.end()
+        .map_err(|e| ToolError::InvalidInput(format!("trailing data after the input: {e}")))?;
+    let (envelope, own) =
+        Envelope::split(value).map_err(|e| ToolError::InvalidInput(format!("envelope: {e}")))?;
+    let parsed: T::Input = serde_path_to_error::deserialize(own).map_err(|e| {
         let path = e.path().to_string();
         if path == "." {
             ToolError::InvalidInput(e.into_inner().to_string())
@@ -143,9 +166,8 @@ pub fn invoke<T: Tool>(input: &str, cx: &Context) -> Result<String, ToolError> {
             ToolError::InvalidInput(format!("{path}: {}", e.into_inner()))
         }
     })?;
-    de.end()
-        .map_err(|e| ToolError::InvalidInput(format!("trailing data after the input: {e}")))?;
-    let output = T::run(parsed, cx)?;
+    let cx = Context { envelope, ..cx.clone() };
+    let output = T::run(parsed, &cx)?;
     serde_json::to_string(&output)
         .map_err(|e| ToolError::Failed(format!("cannot serialise the output: {e}")))
 }
@@ -209,6 +231,7 @@ pub mod __private {
             trace_id: cx.trace_id,
             span_id: cx.span_id,
             attempt: cx.attempt,
+            envelope: super::Envelope::default(),
         }
     }
 

@@ -10,6 +10,9 @@
 //! h.write_workspace("backlog.json", r#"{"items": []}"#);
 //! let out = h.run::<Planner>(serde_json::json!({ "backlog": "backlog.json" })).unwrap();
 //! assert!(h.out_file("plan.md").contains("# Session plan"));
+//! // the orchestrator's envelope, as the tool sees it in `cx.envelope()`:
+//! let env = Envelope { previous: Some(serde_json::json!({ "files": [] })), ..Envelope::default() };
+//! h.run_with::<Planner>(&env, serde_json::json!({ "backlog": "backlog.json" })).unwrap();
 //! ```
 
 #![cfg(not(target_arch = "wasm32"))]
@@ -18,7 +21,7 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 use crate::exec::{Command, Output};
-use crate::{Context, Level, Tool, ToolError};
+use crate::{Context, Envelope, Level, Tool, ToolError};
 
 type ExecHandler = Box<dyn FnMut(&Command) -> Result<Output, String>>;
 
@@ -96,6 +99,12 @@ impl Harness {
         std::fs::write(path, contents).expect("write workspace file");
     }
 
+    /// Copy the directory tree `from` (e.g. a checked-in fixture) into the
+    /// workspace: the one fixture helper every tool's tests share.
+    pub fn copy_into_workspace(&self, from: &Path) {
+        copy_tree(from, &self.workspace).unwrap_or_else(|e| panic!("copy fixture {}: {e}", from.display()));
+    }
+
     /// The text of a file the tool wrote into the out dir.
     pub fn out_file(&self, rel: &str) -> String {
         std::fs::read_to_string(self.out.join(rel))
@@ -127,10 +136,36 @@ impl Harness {
         serde_json::from_str(&text).map_err(ToolError::failed)
     }
 
+    /// Invoke `T` with its own `input` fields and the orchestrator's
+    /// `envelope` beside them, as the host sends both in one object.
+    pub fn run_with<T: Tool>(&self, envelope: &Envelope, input: serde_json::Value) -> Result<T::Output, ToolError>
+    where
+        T::Output: serde::de::DeserializeOwned,
+    {
+        let serde_json::Value::Object(fields) = input else {
+            panic!("Harness::run_with: the tool's input must be a JSON object to carry an envelope")
+        };
+        self.run::<T>(serde_json::Value::Object(envelope.wrap(fields)))
+    }
+
     /// Invoke `T` with raw JSON text and get its raw JSON output.
     pub fn run_json<T: Tool>(&self, input: &str) -> Result<String, ToolError> {
         crate::invoke::<T>(input, &Context::default())
     }
+}
+
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let dest = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            std::fs::create_dir_all(&dest)?;
+            copy_tree(&entry.path(), &dest)?;
+        } else {
+            std::fs::copy(entry.path(), dest)?;
+        }
+    }
+    Ok(())
 }
 
 impl Drop for Harness {

@@ -33,13 +33,14 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::auth::{AuthError, Record};
 use super::client::{BrokerAddr, BusClient, ClientOptions, FastPath};
 use super::delivery::Delivery;
 use super::dlq::{DeadLetter, DlqStore};
-use super::envelope::{DlqPayload, Envelope, ResultEnvelope, ResultPayload, TaskEnvelope, MAX_MESSAGE};
+use super::envelope::{DlqPayload, Envelope, GateStatus, ResultEnvelope, ResultWire, TaskEnvelope, TaskWire, Wire, MAX_MESSAGE};
+use taylordash_protocol::{ExitCode, GateVerdict};
 use super::topics::Topics;
 use super::{BusError, hex_id, now_ms};
 use crate::dispatch::{Dispatch, Task, TaskError, TaskResult};
@@ -130,7 +131,7 @@ impl Drop for AckOnce {
 }
 
 fn bus_error(message: String) -> TaskError {
-    TaskError { message, exit_code: 1, retryable: true, timed_out: false }
+    TaskError { message, exit_code: ExitCode::Failed.code(), retryable: true, timed_out: false }
 }
 
 impl MqttDispatch {
@@ -198,7 +199,7 @@ impl MqttDispatch {
     fn publish_task(&self, env: &TaskEnvelope) -> Result<(), TaskError> {
         let bytes = env.encode(self.inner.max_message).map_err(|e| TaskError {
             message: format!("task {}: {e}", env.task_id),
-            exit_code: 2,
+            exit_code: ExitCode::Usage.code(),
             retryable: false,
             timed_out: false,
         })?;
@@ -224,7 +225,7 @@ impl MqttDispatch {
             Some(i) => format!("{reason}; sent to the DLQ (entry {i})"),
             None => format!("{reason}; sent to the DLQ"),
         };
-        TaskError { message, exit_code: 1, retryable: false, timed_out: false }
+        TaskError { message, exit_code: ExitCode::Failed.code(), retryable: false, timed_out: false }
     }
 
     /// Whether this attempt was dead-lettered already (and mark it so).
@@ -275,12 +276,14 @@ impl MqttDispatch {
     fn publish_status(&self, env: &TaskEnvelope, result: &TaskResult) {
         let mut out: Vec<(String, Value)> = Vec::new();
         if env.agent_id == "gate" {
-            let v: Value = serde_json::from_str(&result.output).unwrap_or(Value::Null);
-            out.push((
-                self.inner.topics.gates_status(),
-                json!({ "stage": env.payload.stage, "gate": env.tool, "task_id": env.task_id,
-                        "passed": v.get("passed").and_then(Value::as_bool).unwrap_or(false), "report": v }),
-            ));
+            let status = GateStatus {
+                stage: env.payload.stage.clone(),
+                gate: env.tool.clone(),
+                task_id: env.task_id.clone(),
+                passed: GateVerdict::parse(&result.output).is_ok_and(|v| v.passed),
+                report: serde_json::from_str(&result.output).unwrap_or(Value::Null),
+            };
+            out.push((self.inner.topics.gates_status(), serde_json::to_value(status).unwrap_or(Value::Null)));
         }
         for e in &result.events {
             if let Some(topic) = self.inner.topics.for_event(&e.topic) {
@@ -459,12 +462,5 @@ impl Drop for MqttDispatch {
         if let Some(r) = self.router.take() {
             let _ = r.join();
         }
-    }
-}
-
-impl ResultPayload {
-    /// Whether this result reports success.
-    pub fn is_ok(&self) -> bool {
-        matches!(self, ResultPayload::Ok { .. })
     }
 }

@@ -1,5 +1,7 @@
 //! The envelope every bus message carries (DESIGN.md, "Bus"), its JSON
-//! encoding, and the MQTT v5 properties that go with it.
+//! encoding, and the MQTT v5 properties that go with it. The shapes (header
+//! and payloads) are `taylordash_protocol::bus`'s; this module adds the
+//! wire: [`Wire`], [`TaskWire`], [`ResultWire`].
 //!
 //! ```json
 //! { "msg_id": "…", "run_id": "run-…", "task_id": "build/a/echo#1", "agent_id": "a", "tool": "echo",
@@ -19,13 +21,12 @@
 //! Decoding checks the size before parsing and the fields after, and says
 //! what was wrong: a bad message is rejected, never a crash.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
 use rumqttc::v5::mqttbytes::v5::PublishProperties;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::dispatch::{Task, TaskError, TaskResult};
 use crate::sandbox::{Event, LogLine};
@@ -52,65 +53,9 @@ pub enum EnvelopeError {
     Invalid(String),
 }
 
-/// The common header of every message, around a payload.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Envelope<P> {
-    pub msg_id: String,
-    pub run_id: String,
-    pub task_id: String,
-    pub agent_id: String,
-    pub tool: String,
-    pub attempt: u32,
-    pub seq: u64,
-    pub trace_id: String,
-    pub span_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent_span_id: Option<String>,
-    /// Unix milliseconds.
-    pub deadline: u64,
-    pub payload: P,
-}
-
-/// What a worker needs of a [`Task`] besides the header.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskPayload {
-    /// The tool's JSON input, as text.
-    pub input: String,
-    pub timeout_ms: u64,
-    pub stage: String,
-    /// The run's workspace (read-only `/workspace`); a path on the shared filesystem.
-    pub workspace: PathBuf,
-    /// The task's staging directory (`/out`); a path on the shared filesystem.
-    pub staging: PathBuf,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WireLog {
-    pub level: String,
-    pub message: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WireEvent {
-    pub topic: String,
-    pub payload: String,
-}
-
-/// A task's outcome, as a worker reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum ResultPayload {
-    Ok { output: String, logs: Vec<WireLog>, events: Vec<WireEvent> },
-    Failed { message: String, exit_code: i32, retryable: bool, timed_out: bool },
-}
-
-/// What goes to `orchestrator/dlq`: the task and why it is there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DlqPayload {
-    pub reason: String,
-    pub deliveries: u64,
-    pub task: TaskPayload,
-}
+pub use taylordash_protocol::bus::{
+    DlqPayload, GateStatus, Message as Envelope, ResultPayload, TaskPayload, WireEvent, WireLog,
+};
 
 pub type TaskEnvelope = Envelope<TaskPayload>;
 pub type ResultEnvelope = Envelope<ResultPayload>;
@@ -140,9 +85,23 @@ pub fn new_span_id() -> String {
     super::hex_id(16)
 }
 
-impl<P: Serialize + DeserializeOwned> Envelope<P> {
+/// The wire side of a bus message (the shapes are the protocol crate's):
+/// size-checked JSON, field checks on receipt, MQTT v5 properties.
+pub trait Wire: Sized {
     /// JSON bytes, refused when larger than `max`.
-    pub fn encode(&self, max: usize) -> Result<Vec<u8>, EnvelopeError> {
+    fn encode(&self, max: usize) -> Result<Vec<u8>, EnvelopeError>;
+    /// Parse and check an envelope received from the network.
+    fn decode(bytes: &[u8], max: usize) -> Result<Self, EnvelopeError>;
+    /// The `traceparent` of this message, if its ids have the W3C form.
+    fn traceparent(&self) -> Option<String>;
+    /// The v5 properties this message is published with: JSON content type,
+    /// the `traceparent` user property, and (for requests) the response
+    /// topic and correlation data, and an expiry.
+    fn properties(&self, response_topic: Option<String>, correlation: Option<Bytes>, expiry: Option<Duration>) -> PublishProperties;
+}
+
+impl<P: Serialize + DeserializeOwned> Wire for Envelope<P> {
+    fn encode(&self, max: usize) -> Result<Vec<u8>, EnvelopeError> {
         let bytes = serde_json::to_vec(self).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
         if bytes.len() > max {
             return Err(EnvelopeError::Oversized { len: bytes.len(), max });
@@ -150,51 +109,20 @@ impl<P: Serialize + DeserializeOwned> Envelope<P> {
         Ok(bytes)
     }
 
-    /// Parse and check an envelope received from the network.
-    pub fn decode(bytes: &[u8], max: usize) -> Result<Self, EnvelopeError> {
+    fn decode(bytes: &[u8], max: usize) -> Result<Self, EnvelopeError> {
         if bytes.len() > max {
             return Err(EnvelopeError::Oversized { len: bytes.len(), max });
         }
         let env: Self = serde_json::from_slice(bytes).map_err(|e| EnvelopeError::Malformed(e.to_string()))?;
-        env.check()?;
+        check(&env)?;
         Ok(env)
     }
 
-    fn check(&self) -> Result<(), EnvelopeError> {
-        let invalid = |m: String| Err(EnvelopeError::Invalid(m));
-        if self.msg_id.is_empty() || self.msg_id.len() > 128 {
-            return invalid(format!("msg_id must be 1 to 128 bytes, not {}", self.msg_id.len()));
-        }
-        for (name, v) in [
-            ("run_id", &self.run_id),
-            ("task_id", &self.task_id),
-            ("agent_id", &self.agent_id),
-            ("tool", &self.tool),
-            ("trace_id", &self.trace_id),
-            ("span_id", &self.span_id),
-        ] {
-            if v.len() > MAX_ID {
-                return invalid(format!("{name} is longer than {MAX_ID} bytes"));
-            }
-            if v.chars().any(char::is_control) {
-                return invalid(format!("{name} contains control characters"));
-            }
-        }
-        if self.seq == 0 {
-            return invalid("seq starts at 1".into());
-        }
-        Ok(())
-    }
-
-    /// The `traceparent` of this message, if its ids have the W3C form.
-    pub fn traceparent(&self) -> Option<String> {
+    fn traceparent(&self) -> Option<String> {
         traceparent(&self.trace_id, &self.span_id)
     }
 
-    /// The v5 properties this message is published with: JSON content type,
-    /// the `traceparent` user property, and (for requests) the response
-    /// topic and correlation data, and an expiry.
-    pub fn properties(&self, response_topic: Option<String>, correlation: Option<Bytes>, expiry: Option<Duration>) -> PublishProperties {
+    fn properties(&self, response_topic: Option<String>, correlation: Option<Bytes>, expiry: Option<Duration>) -> PublishProperties {
         PublishProperties {
             payload_format_indicator: Some(1),
             content_type: Some("application/json".into()),
@@ -205,29 +133,45 @@ impl<P: Serialize + DeserializeOwned> Envelope<P> {
             ..PublishProperties::default()
         }
     }
-
-    /// The same header around another payload.
-    pub fn with_payload<Q>(&self, payload: Q) -> Envelope<Q> {
-        Envelope {
-            msg_id: self.msg_id.clone(),
-            run_id: self.run_id.clone(),
-            task_id: self.task_id.clone(),
-            agent_id: self.agent_id.clone(),
-            tool: self.tool.clone(),
-            attempt: self.attempt,
-            seq: self.seq,
-            trace_id: self.trace_id.clone(),
-            span_id: self.span_id.clone(),
-            parent_span_id: self.parent_span_id.clone(),
-            deadline: self.deadline,
-            payload,
-        }
-    }
 }
 
-impl TaskEnvelope {
+/// The header's fields hold what the bus accepts.
+fn check<P>(env: &Envelope<P>) -> Result<(), EnvelopeError> {
+    let invalid = |m: String| Err(EnvelopeError::Invalid(m));
+    if env.msg_id.is_empty() || env.msg_id.len() > 128 {
+        return invalid(format!("msg_id must be 1 to 128 bytes, not {}", env.msg_id.len()));
+    }
+    for (name, v) in [
+        ("run_id", &env.run_id),
+        ("task_id", &env.task_id),
+        ("agent_id", &env.agent_id),
+        ("tool", &env.tool),
+        ("trace_id", &env.trace_id),
+        ("span_id", &env.span_id),
+    ] {
+        if v.len() > MAX_ID {
+            return invalid(format!("{name} is longer than {MAX_ID} bytes"));
+        }
+        if v.chars().any(char::is_control) {
+            return invalid(format!("{name} contains control characters"));
+        }
+    }
+    if env.seq == 0 {
+        return invalid("seq starts at 1".into());
+    }
+    Ok(())
+}
+
+/// A [`TaskEnvelope`] from and to the orchestrator's [`Task`].
+pub trait TaskWire {
     /// The envelope of delivery `seq` of `task`, due by `deadline` (Unix ms).
-    pub fn for_task(task: &Task, msg_id: &str, seq: u64, deadline: u64) -> Self {
+    fn for_task(task: &Task, msg_id: &str, seq: u64, deadline: u64) -> Self;
+    /// The task a worker runs.
+    fn to_task(&self) -> Task;
+}
+
+impl TaskWire for TaskEnvelope {
+    fn for_task(task: &Task, msg_id: &str, seq: u64, deadline: u64) -> Self {
         Envelope {
             msg_id: msg_id.to_string(),
             run_id: task.run_id.clone(),
@@ -250,8 +194,7 @@ impl TaskEnvelope {
         }
     }
 
-    /// The task a worker runs.
-    pub fn to_task(&self) -> Task {
+    fn to_task(&self) -> Task {
         Task {
             run_id: self.run_id.clone(),
             task_id: self.task_id.clone(),
@@ -279,8 +222,16 @@ fn static_level(level: &str) -> &'static str {
     }
 }
 
-impl ResultPayload {
-    pub fn from_outcome(outcome: &Result<TaskResult, TaskError>) -> Self {
+/// A [`ResultPayload`] from and to what [`Dispatch::run`](crate::orchestrator::Dispatch::run) returns.
+pub trait ResultWire {
+    fn from_outcome(outcome: &Result<TaskResult, TaskError>) -> Self;
+    fn failed(e: &TaskError) -> Self;
+    /// Back into what [`Dispatch::run`](crate::orchestrator::Dispatch::run) returns (without an ack).
+    fn into_outcome(self) -> Result<TaskResult, TaskError>;
+}
+
+impl ResultWire for ResultPayload {
+    fn from_outcome(outcome: &Result<TaskResult, TaskError>) -> Self {
         match outcome {
             Ok(r) => ResultPayload::Ok {
                 output: r.output.clone(),
@@ -291,12 +242,12 @@ impl ResultPayload {
         }
     }
 
-    pub fn failed(e: &TaskError) -> Self {
+    fn failed(e: &TaskError) -> Self {
         ResultPayload::Failed { message: e.message.clone(), exit_code: e.exit_code, retryable: e.retryable, timed_out: e.timed_out }
     }
 
     /// Back into what [`Dispatch::run`](crate::dispatch::Dispatch::run) returns (without an ack).
-    pub fn into_outcome(self) -> Result<TaskResult, TaskError> {
+    fn into_outcome(self) -> Result<TaskResult, TaskError> {
         match self {
             ResultPayload::Ok { output, logs, events } => Ok(TaskResult {
                 output,

@@ -55,7 +55,7 @@ pub use client::{BrokerAddr, BusClient, ClientOptions, Credentials};
 pub use delivery::Delivery;
 pub use dispatch::{DispatchOptions, MqttDispatch};
 pub use dlq::{DlqEntry, DlqStore};
-pub use envelope::{Envelope, EnvelopeError, ResultPayload, TaskPayload};
+pub use envelope::{Envelope, EnvelopeError, ResultPayload, ResultWire, TaskPayload, TaskWire, Wire};
 pub use topics::Topics;
 pub use worker::{Worker, WorkerOptions, WorkerStats, run_worker};
 

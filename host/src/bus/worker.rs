@@ -41,7 +41,8 @@ use bytes::Bytes;
 use super::auth::{AuthError, Record, refusal_event};
 use super::client::{BrokerAddr, BusClient, ClientOptions, Recv};
 use super::delivery::Delivery;
-use super::envelope::{self, Envelope, EnvelopeError, ResultEnvelope, ResultPayload, TaskEnvelope, MAX_MESSAGE};
+use super::envelope::{self, Envelope, EnvelopeError, ResultEnvelope, ResultPayload, ResultWire, TaskEnvelope, TaskWire, Wire, MAX_MESSAGE};
+use taylordash_protocol::ExitCode;
 use super::topics::Topics;
 use super::{BusError, hex_id, now_ms};
 use crate::dispatch::{Dispatch, TaskError, TaskResult};
@@ -281,7 +282,7 @@ impl Drop for Worker {
 }
 
 fn rejection(reason: &str) -> TaskError {
-    TaskError { message: format!("the worker rejected the task message: {reason}"), exit_code: 2, retryable: false, timed_out: false }
+    TaskError { message: format!("the worker rejected the task message: {reason}"), exit_code: ExitCode::Usage.code(), retryable: false, timed_out: false }
 }
 
 impl Inner {
@@ -364,7 +365,7 @@ impl Inner {
                 tracing::warn!(error = %e, "result too large; answering with an error instead");
                 result.payload = ResultPayload::failed(&TaskError {
                     message: format!("the task's result could not be sent: {e}"),
-                    exit_code: 1,
+                    exit_code: ExitCode::Failed.code(),
                     retryable: false,
                     timed_out: false,
                 });
@@ -413,7 +414,7 @@ impl Inner {
     fn execute(&self, env: &TaskEnvelope) -> Result<TaskResult, TaskError> {
         if let Some(why) = self.refuse(env) {
             tracing::warn!(reason = %why, "task refused");
-            return Err(TaskError { message: format!("refused by the worker: {why}"), exit_code: 3, retryable: false, timed_out: false });
+            return Err(TaskError { message: format!("refused by the worker: {why}"), exit_code: ExitCode::Denied.code(), retryable: false, timed_out: false });
         }
         let task = env.to_task();
         if !task.workspace.is_dir() {
@@ -423,7 +424,7 @@ impl Inner {
                     task.workspace.display(),
                     self.bus.client_id()
                 ),
-                exit_code: 2,
+                exit_code: ExitCode::Usage.code(),
                 retryable: false,
                 timed_out: false,
             });
@@ -431,7 +432,7 @@ impl Inner {
         if let Err(e) = std::fs::create_dir_all(&task.staging) {
             return Err(TaskError {
                 message: format!("staging directory {}: {e}", task.staging.display()),
-                exit_code: 1,
+                exit_code: ExitCode::Failed.code(),
                 retryable: false,
                 timed_out: false,
             });
@@ -445,7 +446,7 @@ impl Inner {
                     .or_else(|| p.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "unknown panic".into());
                 tracing::error!(panic = %what, "the task's dispatch panicked");
-                Err(TaskError { message: format!("the worker's dispatch panicked: {what}"), exit_code: 1, retryable: false, timed_out: false })
+                Err(TaskError { message: format!("the worker's dispatch panicked: {what}"), exit_code: ExitCode::Failed.code(), retryable: false, timed_out: false })
             }
         }
     }
@@ -503,7 +504,7 @@ impl Inner {
 
 impl From<EnvelopeError> for TaskError {
     fn from(e: EnvelopeError) -> Self {
-        TaskError { message: e.to_string(), exit_code: 2, retryable: false, timed_out: false }
+        TaskError { message: e.to_string(), exit_code: ExitCode::Usage.code(), retryable: false, timed_out: false }
     }
 }
 

@@ -1,6 +1,7 @@
 //! `taylordash audit [--run ID] [--denied]`: the audit trail, filtered; times
 //! in local RFC 3339 (raw Unix milliseconds with `--json`).
 
+use taylordash_protocol::ExitCode;
 use clap::Args;
 
 use super::Cli;
@@ -28,7 +29,7 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> anyhow::Result<i32> {
         .collect();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&events)?);
-        return Ok(0);
+        return Ok(ExitCode::Ok.code());
     }
     println!("{:<25} {:<6} {:<12} {:<18} {:<14} DETAIL", "AT", "DECIDE", "PRINCIPAL", "PLUGIN", "CAPABILITY");
     for e in events {
@@ -46,5 +47,5 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> anyhow::Result<i32> {
             e.decision, for_terminal(&who), e.plugin, e.capability, for_terminal(&e.detail)
         );
     }
-    Ok(0)
+    Ok(ExitCode::Ok.code())
 }

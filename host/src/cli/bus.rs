@@ -1,6 +1,7 @@
 //! `taylordash worker` and `taylordash broker`, and the bus flags `run`
 //! uses: thin glue over [`crate::bus`].
 
+use taylordash_protocol::ExitCode;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -222,7 +223,7 @@ pub fn worker(cli: &Cli, args: &WorkerArgs) -> anyhow::Result<i32> {
     let worker = bus::run_worker(opts, inner)?;
     eprintln!("worker {} ready", worker.id());
     worker.join();
-    Ok(0)
+    Ok(ExitCode::Ok.code())
 }
 
 /// `taylordash broker`: the embedded broker alone, until killed. Prints its URL.
@@ -231,7 +232,7 @@ pub fn broker(_cli: &Cli, args: &BrokerArgs) -> anyhow::Result<i32> {
     let b = bus::EmbeddedBroker::start(&opts)?;
     println!("{}", b.url());
     b.wait();
-    Ok(0)
+    Ok(ExitCode::Ok.code())
 }
 
 /// For `taylordash run`: the local bus (embedded broker or external ones,
@@ -314,7 +315,7 @@ pub fn dlq(cli: &Cli, cmd: &DlqCommand) -> anyhow::Result<i32> {
                         crate::sandbox::escape::for_terminal(&e.reason));
                 }
             }
-            Ok(0)
+            Ok(ExitCode::Ok.code())
         }
         DlqCommand::Replay { id, brokers, flags } => {
             let entry = store.get(*id)?.ok_or_else(|| UsageError(format!("no DLQ entry {id} in {}", path.display())))?;
@@ -336,7 +337,7 @@ pub fn dlq(cli: &Cli, cmd: &DlqCommand) -> anyhow::Result<i32> {
                         ack();
                     }
                     println!("{}", res.output);
-                    Ok(0)
+                    Ok(ExitCode::Ok.code())
                 }
                 Err(e) => {
                     eprintln!("error: replay of {} failed: {e}", entry.task_id);

@@ -1,6 +1,7 @@
 //! `taylordash invoke <plugin> --input <json|@file>`: one call, its JSON on
 //! stdout, its logs on stderr, its `/out` merged into `--out`.
 
+use taylordash_protocol::ExitCode;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -91,7 +92,7 @@ pub fn run(cli: &Cli, args: &InvokeArgs) -> anyhow::Result<i32> {
         out = %out.display(),
         "ok"
     );
-    Ok(0)
+    Ok(ExitCode::Ok.code())
 }
 
 /// `--input` as JSON text, checked to be JSON so a typo is a usage error

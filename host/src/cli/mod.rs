@@ -11,6 +11,7 @@ mod run;
 mod time;
 mod validate;
 
+use taylordash_protocol::ExitCode;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -155,13 +156,13 @@ fn exit_code(err: &anyhow::Error) -> i32 {
             return e.exit_code();
         }
         if cause.downcast_ref::<crate::policy::PolicyError>().is_some() {
-            return 2;
+            return ExitCode::Usage.code();
         }
         if cause.downcast_ref::<UsageError>().is_some() {
-            return 2;
+            return ExitCode::Usage.code();
         }
     }
-    1
+    ExitCode::Failed.code()
 }
 
 /// The tracing filter: `--log` as given, else a level from `-v` (warnings

@@ -4,6 +4,7 @@
 //! is guest text: it goes through [`for_terminal`] before it is printed, as
 //! text or as JSON (serde_json leaves DEL, C1 controls and bidi overrides raw).
 
+use taylordash_protocol::ExitCode;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -84,7 +85,7 @@ fn keygen(out: &std::path::Path) -> anyhow::Result<i32> {
         .map_err(|e| super::UsageError(format!("{}: {e} (keygen never overwrites a key)", out.display())))?;
     std::io::Write::write_all(&mut f, hex::encode(key.to_bytes()).as_bytes())?;
     println!("{}", trust::public_key_text(&key.verifying_key()));
-    Ok(0)
+    Ok(ExitCode::Ok.code())
 }
 
 fn sign(path: &std::path::Path, key: &std::path::Path) -> anyhow::Result<i32> {
@@ -94,7 +95,7 @@ fn sign(path: &std::path::Path, key: &std::path::Path) -> anyhow::Result<i32> {
     let sig = trust::sig_path(path);
     std::fs::write(&sig, serde_json::to_string_pretty(&file)?)?;
     println!("signed {name} (sha256 {}) with {} -> {}", file.sha256, file.key, sig.display());
-    Ok(0)
+    Ok(ExitCode::Ok.code())
 }
 
 fn verify(cli: &Cli, path: &std::path::Path, trusted: &[String]) -> anyhow::Result<i32> {
@@ -112,12 +113,12 @@ fn verify(cli: &Cli, path: &std::path::Path, trusted: &[String]) -> anyhow::Resu
         Ok(key) => {
             cli.audit_log().append(&[subject.event("signature", "allow", format!("signed by {key}"))]);
             println!("ok: {name} is signed by {key}");
-            Ok(0)
+            Ok(ExitCode::Ok.code())
         }
         Err(e) => {
             cli.audit_log().append(&[subject.event("signature", "deny", e.to_string())]);
             eprintln!("error: {e}");
-            Ok(3)
+            Ok(ExitCode::Denied.code())
         }
     }
 }
@@ -185,7 +186,7 @@ fn inspect(sandbox: &Sandbox, path: &PathBuf, as_json: bool) -> anyhow::Result<i
     });
     if as_json {
         println!("{}", serde_json::to_string_pretty(&doc)?);
-        return Ok(0);
+        return Ok(ExitCode::Ok.code());
     }
     println!("{} {} — {}", info.name, info.version, info.description);
     println!("file     {} ({} bytes, sha256 {})", plugin.path.display(), plugin.size, plugin.sha256);
@@ -193,7 +194,7 @@ fn inspect(sandbox: &Sandbox, path: &PathBuf, as_json: bool) -> anyhow::Result<i
     println!("exports  {}", exports.join("\n         "));
     println!("input schema:\n{}", serde_json::to_string_pretty(&doc["input_schema"]).context("schema")?);
     println!("output schema:\n{}", serde_json::to_string_pretty(&doc["output_schema"]).context("schema")?);
-    Ok(0)
+    Ok(ExitCode::Ok.code())
 }
 
 /// `value` with every string in it, keys included, escaped for a terminal.

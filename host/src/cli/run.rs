@@ -1,6 +1,7 @@
 //! `taylordash run`, `resume`, `runs list|show`: pipelines through the
 //! orchestrator, with the in-process dispatcher.
 
+use taylordash_protocol::ExitCode;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -83,9 +84,10 @@ fn dispatcher(cli: &Cli) -> anyhow::Result<InProcess> {
 fn finish(outcome: Result<RunOutcome, OrchestratorError>) -> anyhow::Result<i32> {
     match outcome {
         Ok(o) => Ok(match o.status {
-            RunStatus::Completed => 0,
-            RunStatus::Failed(_) | RunStatus::NeedsReview(_) => 1,
-        }),
+            RunStatus::Completed => ExitCode::Ok,
+            RunStatus::Failed(_) | RunStatus::NeedsReview(_) => ExitCode::Failed,
+        }
+        .code()),
         Err(e) => {
             let code = e.exit_code();
             eprintln!("error: {e}");
@@ -102,7 +104,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<i32> {
         Ok(p) => p,
         Err(d) => {
             eprintln!("{d}");
-            return Ok(2);
+            return Ok(ExitCode::Usage.code());
         }
     };
     let caller = cli.caller()?;
@@ -228,7 +230,7 @@ pub fn runs(cli: &Cli, cmd: &RunsCommand) -> anyhow::Result<i32> {
                     println!("{:<18} {:<13} {:<12} {}", r.id, r.status, r.principal, r.pipeline);
                 }
             }
-            Ok(0)
+            Ok(ExitCode::Ok.code())
         }
         RunsCommand::Show { run_id, json } => {
             let db = dir.join(run_id).join("journal.sqlite");
@@ -241,7 +243,7 @@ pub fn runs(cli: &Cli, cmd: &RunsCommand) -> anyhow::Result<i32> {
             } else {
                 show_text(&j)?;
             }
-            Ok(0)
+            Ok(ExitCode::Ok.code())
         }
     }
 }

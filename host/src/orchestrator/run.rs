@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
+use taylordash_protocol::{self as protocol, Envelope, ExitCode, FailedGate, Feedback, GateInput, GateVerdict, StageStatus, TaskInfo, TaskStatus};
 
 use crate::dispatch::{Dispatch, Task, TaskError, TaskResult};
 use super::inputs::{self, InputError};
@@ -61,11 +62,12 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
-    fn label(&self) -> &'static str {
+    /// The status the journal records.
+    fn label(&self) -> protocol::RunStatus {
         match self {
-            RunStatus::Completed => "completed",
-            RunStatus::Failed(_) => "failed",
-            RunStatus::NeedsReview(_) => "needs_review",
+            RunStatus::Completed => protocol::RunStatus::Completed,
+            RunStatus::Failed(_) => protocol::RunStatus::Failed,
+            RunStatus::NeedsReview(_) => protocol::RunStatus::NeedsReview,
         }
     }
 }
@@ -98,11 +100,12 @@ pub enum OrchestratorError {
 impl OrchestratorError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            OrchestratorError::Rbac { .. } => 3,
-            OrchestratorError::Pipeline(_) | OrchestratorError::Input(_) | OrchestratorError::NoRun(_) => 2,
-            OrchestratorError::AlreadyCompleted(_) => 0,
-            OrchestratorError::Store(_) | OrchestratorError::Io(_) => 1,
+            OrchestratorError::Rbac { .. } => ExitCode::Denied,
+            OrchestratorError::Pipeline(_) | OrchestratorError::Input(_) | OrchestratorError::NoRun(_) => ExitCode::Usage,
+            OrchestratorError::AlreadyCompleted(_) => ExitCode::Ok,
+            OrchestratorError::Store(_) | OrchestratorError::Io(_) => ExitCode::Failed,
         }
+        .code()
     }
 }
 
@@ -239,14 +242,14 @@ impl<'d> Orchestrator<'d> {
         }
         let journal = Journal::open(&db)?;
         let row = journal.run()?;
-        if row.status == "completed" {
+        if row.status == protocol::RunStatus::Completed {
             return Err(OrchestratorError::AlreadyCompleted(row.id));
         }
         let (source, inputs_json) = journal.run_source()?;
         let pipeline = pipeline::parse(&row.pipeline, &source, cx).map_err(OrchestratorError::Pipeline)?;
         self.audit_rbac(&pipeline, &row.principal, &row.role)?;
         let artifacts: BTreeMap<String, Value> = serde_json::from_str(&inputs_json).unwrap_or_default();
-        journal.set_run_status("running", None)?;
+        journal.set_run_status(protocol::RunStatus::Running, None)?;
         journal.event("run_resumed", &json!({}))?;
         progress(quiet, format_args!("run {}: resuming {}", row.id, row.pipeline));
         let run = Run {
@@ -273,7 +276,7 @@ struct ToolCall<'s> {
     tool: &'s str,
     task_id: &'s str,
     previous: Option<&'s Value>,
-    feedback: Option<&'s Value>,
+    feedback: Option<&'s Feedback>,
     /// Agents of the stage in priority order (first wins a merge conflict).
     priority: &'s [String],
 }
@@ -478,34 +481,34 @@ impl Run<'_> {
         if present != negate {
             return Ok(false);
         }
-        self.journal(|j| j.set_stage(&stage.name, position, "skipped", 0, None))?;
+        self.journal(|j| j.set_stage(&stage.name, position, StageStatus::Skipped, 0, None))?;
         self.say(format_args!("[{}] skipped (if: {})", stage.name, cond.name));
         Ok(true)
     }
 
     fn stage(&self, position: usize, stage: &Stage) -> Result<(), Stop> {
         let (mut attempt, mut feedback) = match self.journal(|j| j.stage(&stage.name))? {
-            Some((status, _, _)) if status == "done" => {
+            Some((status, _, _)) if status == StageStatus::Done => {
                 self.say(format_args!("[{}] already done", stage.name));
                 self.replay_outputs(stage)?;
                 return Ok(());
             }
             Some((_, attempt, feedback)) => {
-                (attempt.max(1), feedback.and_then(|f| serde_json::from_str::<Value>(&f).ok()))
+                (attempt.max(1), feedback.and_then(|f| serde_json::from_str::<Feedback>(&f).ok()))
             }
             None => (1, None),
         };
         let budget = stage_retries(stage);
         loop {
-            let fb_text = feedback.as_ref().map(|f| f.to_string());
-            self.journal(|j| j.set_stage(&stage.name, position, "running", attempt, fb_text.as_deref()))?;
+            let fb_text = feedback.as_ref().and_then(|f| serde_json::to_string(f).ok());
+            self.journal(|j| j.set_stage(&stage.name, position, StageStatus::Running, attempt, fb_text.as_deref()))?;
             self.say(format_args!("[{}] attempt {attempt}{}", stage.name, if stage.parallel { " (parallel agents)" } else { "" }));
             let started = Instant::now();
             let files = self.agents(stage, attempt, feedback.as_ref())?;
             self.check_outputs(stage)?;
             match self.gates(stage, attempt, &files)? {
                 None => {
-                    self.journal(|j| j.set_stage(&stage.name, position, "done", attempt, None))?;
+                    self.journal(|j| j.set_stage(&stage.name, position, StageStatus::Done, attempt, None))?;
                     self.say(format_args!("[{}] done in {:?}", stage.name, started.elapsed()));
                     return Ok(());
                 }
@@ -516,7 +519,8 @@ impl Run<'_> {
                     attempt += 1;
                 }
                 Some(report) => {
-                    self.journal(|j| j.set_stage(&stage.name, position, "failed", attempt, None))?;
+                    self.journal(|j| j.set_stage(&stage.name, position, StageStatus::Failed, attempt, None))?;
+                    let report = serde_json::to_string(&report).unwrap_or_default();
                     return Err(Stop::Failed(format!("stage `{}`: gates still failing after {attempt} attempts: {report}", stage.name)));
                 }
             }
@@ -527,7 +531,7 @@ impl Run<'_> {
     fn replay_outputs(&self, stage: &Stage) -> Result<(), Stop> {
         let tasks = self.journal(|j| j.tasks())?;
         let merges = self.journal(|j| j.merges())?;
-        for t in tasks.iter().filter(|t| t.stage == stage.name && t.status == "done") {
+        for t in tasks.iter().filter(|t| t.stage == stage.name && t.status == TaskStatus::Done) {
             let output: Value = t.output.as_deref().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null);
             let files: Vec<String> = merges.iter().filter(|(_, id, _)| *id == t.task_id).map(|(p, _, _)| p.clone()).collect();
             self.register_outputs(stage, &output, &files);
@@ -565,7 +569,7 @@ impl Run<'_> {
     }
 
     /// Run the stage's agents; returns the files merged by the stage.
-    fn agents(&self, stage: &Stage, attempt: u32, feedback: Option<&Value>) -> Result<Vec<String>, Stop> {
+    fn agents(&self, stage: &Stage, attempt: u32, feedback: Option<&Feedback>) -> Result<Vec<String>, Stop> {
         let priority: Vec<String> = stage.agents.iter().map(|a| a.name.clone()).collect();
         if !stage.parallel || stage.agents.len() < 2 {
             let mut files = Vec::new();
@@ -612,7 +616,7 @@ impl Run<'_> {
     }
 
     /// Run one agent's tools in order; returns the files it merged.
-    fn agent(&self, stage: &Stage, agent: &str, attempt: u32, feedback: Option<&Value>, priority: &[String]) -> Result<Vec<String>, Stop> {
+    fn agent(&self, stage: &Stage, agent: &str, attempt: u32, feedback: Option<&Feedback>, priority: &[String]) -> Result<Vec<String>, Stop> {
         let tools = stage.agents.iter().find(|a| a.name == agent).map(|a| a.tools.clone()).unwrap_or_default();
         let mut previous: Option<Value> = None;
         let mut files = Vec::new();
@@ -627,7 +631,8 @@ impl Run<'_> {
         Ok(files)
     }
 
-    fn task_input(&self, stage: &Stage, task: &Task, previous: Option<&Value>, feedback: Option<&Value>) -> String {
+    /// The tool's input: the stage's inputs that exist, and the envelope.
+    fn task_input(&self, stage: &Stage, task: &Task, previous: Option<&Value>, feedback: Option<&Feedback>) -> String {
         let artifacts = self.artifacts.lock().map(|a| a.clone()).unwrap_or_default();
         let mut input = Map::new();
         for name in &stage.inputs {
@@ -641,21 +646,22 @@ impl Run<'_> {
             .iter()
             .filter_map(|n| artifacts.get(n).map(|v| (n.clone(), v.clone())))
             .collect();
-        if !shared.is_empty() {
-            input.insert("shared_context".into(), Value::Object(shared));
-        }
-        if let Some(p) = previous {
-            input.insert("previous".into(), p.clone());
-        }
-        if let Some(f) = feedback {
-            input.insert("feedback".into(), f.clone());
-        }
-        input.insert(
-            "task".into(),
-            json!({ "run_id": task.run_id, "task_id": task.task_id, "stage": task.stage, "agent": task.agent,
-                    "tool": task.tool, "attempt": task.attempt, "trace_id": task.trace_id, "span_id": task.span_id }),
-        );
-        Value::Object(input).to_string()
+        let envelope = Envelope {
+            task: Some(TaskInfo {
+                run_id: task.run_id.clone(),
+                task_id: task.task_id.clone(),
+                stage: task.stage.clone(),
+                agent: task.agent.clone(),
+                tool: task.tool.clone(),
+                attempt: task.attempt,
+                trace_id: task.trace_id.clone(),
+                span_id: task.span_id.clone(),
+            }),
+            previous: previous.cloned(),
+            feedback: feedback.cloned(),
+            shared_context: (!shared.is_empty()).then_some(shared),
+        };
+        Value::Object(envelope.wrap(input)).to_string()
     }
 
     /// Run one task to completion: skip it if the journal says it finished,
@@ -805,7 +811,8 @@ impl Run<'_> {
         let (stage, task_id) = (call.stage, call.task_id);
         let Succeeded { agent, attempt, ms, output, staging } = *done;
         let refused = |e: MergeRefused| TaskError {
-            exit_code: if matches!(e, MergeRefused::AddOnly(_) | MergeRefused::Staging(_)) { 3 } else { 1 },
+            exit_code: if matches!(e, MergeRefused::AddOnly(_) | MergeRefused::Staging(_)) { ExitCode::Denied } else { ExitCode::Failed }
+                .code(),
             message: e.to_string(),
             retryable: false,
             timed_out: false,
@@ -866,7 +873,7 @@ impl Run<'_> {
     }
 
     /// Run the stage's gates; `None` when all pass, else the failure report.
-    fn gates(&self, stage: &Stage, attempt: u32, files: &[String]) -> Result<Option<Value>, Stop> {
+    fn gates(&self, stage: &Stage, attempt: u32, files: &[String]) -> Result<Option<Feedback>, Stop> {
         let mut failures = Vec::new();
         for gate in &stage.gates {
             let task_id = format!("{}/gate/{}#{attempt}", stage.name, gate.name);
@@ -875,30 +882,53 @@ impl Run<'_> {
             let artifacts = self.artifacts.lock().map(|a| a.clone()).unwrap_or_default();
             let outputs: Map<String, Value> =
                 stage.outputs.iter().filter_map(|n| artifacts.get(&n.name).map(|v| (n.name.clone(), v.clone()))).collect();
-            let task = Task {
+            let input = GateInput {
+                gate: Some(gate.name.clone()),
+                stage: Some(stage.name.clone()),
+                attempt: Some(attempt),
+                files: files.to_vec(),
+                outputs: Some(outputs),
+            };
+            let mut task = Task {
                 run_id: self.id.clone(),
                 task_id: task_id.clone(),
                 stage: stage.name.clone(),
                 agent: "gate".into(),
                 tool: gate.plugin.clone(),
                 attempt,
-                input: json!({ "gate": gate.name, "stage": stage.name, "attempt": attempt, "files": files, "outputs": outputs,
-                               "task": { "run_id": self.id, "trace_id": self.trace_id } })
-                .to_string(),
+                input: String::new(),
                 trace_id: self.trace_id.clone(),
                 span_id: span_id(),
                 timeout: stage.timeout.unwrap_or(DEFAULT_TASK_TIMEOUT),
                 workspace: self.workspace.clone(),
                 staging,
             };
+            let envelope = Envelope {
+                task: Some(TaskInfo {
+                    run_id: task.run_id.clone(),
+                    task_id: task.task_id.clone(),
+                    stage: task.stage.clone(),
+                    agent: task.agent.clone(),
+                    tool: task.tool.clone(),
+                    attempt,
+                    trace_id: task.trace_id.clone(),
+                    span_id: task.span_id.clone(),
+                }),
+                ..Envelope::default()
+            };
+            let own = match serde_json::to_value(&input) {
+                Ok(Value::Object(own)) => own,
+                _ => Map::new(),
+            };
+            task.input = Value::Object(envelope.wrap(own)).to_string();
             let mut ack = None;
             let (passed, report) = match self.dispatch.run(&task) {
                 Ok(mut res) => {
                     ack = res.ack.take();
                     let v: Value = serde_json::from_str(&res.output).unwrap_or(Value::Null);
-                    match v.get("passed").and_then(Value::as_bool) {
-                        Some(p) => (p, v),
-                        None => (false, json!({ "passed": false, "error": "the gate's output has no boolean `passed`", "output": v })),
+                    match GateVerdict::parse(&res.output) {
+                        Ok(verdict) => (verdict.passed, v),
+                        Err(e) => (false, json!({ "passed": false, "error": format!("the gate's output is not a verdict: {e}"), "output": v })),
                     }
                 }
                 Err(e) => (false, json!({ "passed": false, "error": e.message })),
@@ -918,10 +948,10 @@ impl Run<'_> {
                         gate.name, stage.name
                     )));
                 }
-                failures.push(json!({ "gate": gate.name, "report": report }));
+                failures.push(FailedGate { gate: gate.name.clone(), report });
             }
         }
-        Ok(if failures.is_empty() { None } else { Some(json!({ "failed_gates": failures })) })
+        Ok(if failures.is_empty() { None } else { Some(Feedback { failed_gates: failures }) })
     }
 
     /// Run-wide policies checked at the end.

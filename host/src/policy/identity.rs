@@ -66,7 +66,7 @@ fn role_phrase(role: &str) -> String {
 impl IdentityError {
     /// Refused, as a capability is (DESIGN.md's exit codes).
     pub fn exit_code(&self) -> i32 {
-        3
+        taylordash_protocol::ExitCode::Denied.code()
     }
 
     /// The audit event of the refusal: the real account is the principal,

@@ -2,6 +2,7 @@
 //! CLI exit code it means (DESIGN.md: 1 tool failed, 2 usage/config,
 //! 3 denied, 4 quota exceeded, 5 plugin trapped).
 
+use taylordash_protocol::ExitCode;
 use std::path::PathBuf;
 
 use super::capabilities::Denial;
@@ -67,20 +68,21 @@ fn tool_suffix(tool: &Option<String>) -> String {
 impl SandboxError {
     /// The CLI exit code this error means.
     pub fn exit_code(&self) -> i32 {
-        match self {
-            SandboxError::Tool { .. } | SandboxError::BadOutput { .. } | SandboxError::Host(_) => 1,
-            SandboxError::NotFound { .. } | SandboxError::Read { .. } | SandboxError::Invalid { .. } => 2,
+        let code = match self {
+            SandboxError::Tool { .. } | SandboxError::BadOutput { .. } | SandboxError::Host(_) => ExitCode::Failed,
+            SandboxError::NotFound { .. } | SandboxError::Read { .. } | SandboxError::Invalid { .. } => ExitCode::Usage,
             SandboxError::UnsupportedImport { .. } | SandboxError::Denied { .. } | SandboxError::DigestMismatch { .. }
-            | SandboxError::Untrusted(_) => 3,
-            SandboxError::CompileBudget { .. } | SandboxError::CompilerCrashed { .. } => 3,
+            | SandboxError::Untrusted(_) => ExitCode::Denied,
+            SandboxError::CompileBudget { .. } | SandboxError::CompilerCrashed { .. } => ExitCode::Denied,
             SandboxError::Merge { merge, .. } => match merge {
-                MergeError::Io { .. } => 1,
-                MergeError::NotRegular(_) | MergeError::WouldOverwrite(_) => 3,
-                MergeError::OverBudget(_) => 4,
+                MergeError::Io { .. } => ExitCode::Failed,
+                MergeError::NotRegular(_) | MergeError::WouldOverwrite(_) => ExitCode::Denied,
+                MergeError::OverBudget(_) => ExitCode::Quota,
             },
-            SandboxError::Quota { .. } => 4,
-            SandboxError::Trap { .. } => 5,
-        }
+            SandboxError::Quota { .. } => ExitCode::Quota,
+            SandboxError::Trap { .. } => ExitCode::Trap,
+        };
+        code.code()
     }
 
     /// Whether the orchestrator may retry the same call.

@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
+use taylordash_protocol::{AttemptStatus, ExitCode, RunStatus, StageStatus, TaskStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -28,6 +29,7 @@ pub struct RunRow {
     pub workspace: String,
     pub principal: String,
     pub role: String,
+    /// A [`RunStatus`]/[`TaskStatus`] text (`FromStr` reads it back).
     pub status: String,
     pub trace_id: String,
     pub created_at: i64,
@@ -42,6 +44,7 @@ pub struct TaskRow {
     pub stage: String,
     pub agent: String,
     pub tool: String,
+    /// A [`RunStatus`]/[`TaskStatus`] text (`FromStr` reads it back).
     pub status: String,
     pub attempts: i64,
     pub output: Option<String>,
@@ -173,8 +176,8 @@ impl Journal {
         self.conn
             .execute(
                 "INSERT INTO runs (id, pipeline, pipeline_text, workspace, principal, role, status, trace_id, inputs, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7, ?8, ?9, ?9)",
-                params![id, pipeline, pipeline_text, workspace, principal, role, trace_id, inputs, now],
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?10, ?7, ?8, ?9, ?9)",
+                params![id, pipeline, pipeline_text, workspace, principal, role, trace_id, inputs, now, RunStatus::Running.as_str()],
             )
             .map_err(|e| self.wrap(e))?;
         Ok(())
@@ -210,9 +213,9 @@ impl Journal {
             .map_err(|e| self.wrap(e))
     }
 
-    pub fn set_run_status(&self, status: &str, error: Option<&str>) -> Result<()> {
+    pub fn set_run_status(&self, status: RunStatus, error: Option<&str>) -> Result<()> {
         self.conn
-            .execute("UPDATE runs SET status = ?1, error = ?2, updated_at = ?3", params![status, error, now_ms()])
+            .execute("UPDATE runs SET status = ?1, error = ?2, updated_at = ?3", params![status.as_str(), error, now_ms()])
             .map_err(|e| self.wrap(e))?;
         Ok(())
     }
@@ -227,14 +230,14 @@ impl Journal {
             .map_err(|e| self.wrap(e))
     }
 
-    pub fn set_stage(&self, stage: &str, position: usize, status: &str, attempt: u32, feedback: Option<&str>) -> Result<()> {
+    pub fn set_stage(&self, stage: &str, position: usize, status: StageStatus, attempt: u32, feedback: Option<&str>) -> Result<()> {
         let now = now_ms();
         self.conn
             .execute(
                 "INSERT INTO stages (stage, position, status, attempt, started_at, feedback) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT(stage) DO UPDATE SET status = ?3, attempt = ?4, feedback = ?6,
-                   finished_at = CASE WHEN ?3 IN ('done', 'failed', 'skipped') THEN ?5 ELSE NULL END",
-                params![stage, position as i64, status, attempt, now, feedback],
+                   finished_at = CASE WHEN ?7 THEN ?5 ELSE NULL END",
+                params![stage, position as i64, status.as_str(), attempt, now, feedback, status.is_finished()],
             )
             .map_err(|e| self.wrap(e))?;
         Ok(())
@@ -267,9 +270,9 @@ impl Journal {
     pub fn upsert_task(&self, task_id: &str, stage: &str, agent: &str, tool: &str, span_id: &str) -> Result<()> {
         self.conn
             .execute(
-                "INSERT INTO tasks (task_id, stage, agent, tool, status, span_id) VALUES (?1, ?2, ?3, ?4, 'pending', ?5)
+                "INSERT INTO tasks (task_id, stage, agent, tool, status, span_id) VALUES (?1, ?2, ?3, ?4, ?6, ?5)
                  ON CONFLICT(task_id) DO NOTHING",
-                params![task_id, stage, agent, tool, span_id],
+                params![task_id, stage, agent, tool, span_id, TaskStatus::Pending.as_str()],
             )
             .map_err(|e| self.wrap(e))?;
         Ok(())
@@ -283,12 +286,12 @@ impl Journal {
             .map_err(|e| self.wrap(e))?;
         self.conn
             .execute(
-                "INSERT INTO attempts (task_id, attempt, agent, status, started_at, trace_id, span_id) VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6)",
-                params![task_id, attempt, agent, now_ms(), trace_id, span_id],
+                "INSERT INTO attempts (task_id, attempt, agent, status, started_at, trace_id, span_id) VALUES (?1, ?2, ?3, ?7, ?4, ?5, ?6)",
+                params![task_id, attempt, agent, now_ms(), trace_id, span_id, AttemptStatus::Running.as_str()],
             )
             .map_err(|e| self.wrap(e))?;
         self.conn
-            .execute("UPDATE tasks SET status = 'running', agent = ?2 WHERE task_id = ?1", params![task_id, agent])
+            .execute("UPDATE tasks SET status = ?3, agent = ?2 WHERE task_id = ?1", params![task_id, agent, TaskStatus::Running.as_str()])
             .map_err(|e| self.wrap(e))?;
         Ok(attempt)
     }
@@ -296,12 +299,12 @@ impl Journal {
     pub fn fail_attempt(&self, task_id: &str, attempt: u32, exit_code: i32, error: &str, duration_ms: i64) -> Result<()> {
         self.conn
             .execute(
-                "UPDATE attempts SET status = 'failed', exit_code = ?3, error = ?4, duration_ms = ?5 WHERE task_id = ?1 AND attempt = ?2",
-                params![task_id, attempt, exit_code, error, duration_ms],
+                "UPDATE attempts SET status = ?6, exit_code = ?3, error = ?4, duration_ms = ?5 WHERE task_id = ?1 AND attempt = ?2",
+                params![task_id, attempt, exit_code, error, duration_ms, AttemptStatus::Failed.as_str()],
             )
             .map_err(|e| self.wrap(e))?;
         self.conn
-            .execute("UPDATE tasks SET status = 'failed' WHERE task_id = ?1", params![task_id])
+            .execute("UPDATE tasks SET status = ?2 WHERE task_id = ?1", params![task_id, TaskStatus::Failed.as_str()])
             .map_err(|e| self.wrap(e))?;
         Ok(())
     }
@@ -314,13 +317,13 @@ impl Journal {
         let wrap = |source| StoreError::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(wrap)?;
         tx.execute(
-            "UPDATE attempts SET status = 'succeeded', exit_code = 0, duration_ms = ?3 WHERE task_id = ?1 AND attempt = ?2",
-            params![task_id, attempt, duration_ms],
+            "UPDATE attempts SET status = ?4, exit_code = ?5, duration_ms = ?3 WHERE task_id = ?1 AND attempt = ?2",
+            params![task_id, attempt, duration_ms, AttemptStatus::Succeeded.as_str(), ExitCode::Ok.code()],
         )
         .map_err(wrap)?;
         tx.execute(
-            "UPDATE tasks SET status = 'merging', output = ?2, staging = ?3 WHERE task_id = ?1",
-            params![task_id, output, staging],
+            "UPDATE tasks SET status = ?4, output = ?2, staging = ?3 WHERE task_id = ?1",
+            params![task_id, output, staging, TaskStatus::Merging.as_str()],
         )
         .map_err(wrap)?;
         for (file, sha) in files {
@@ -335,7 +338,7 @@ impl Journal {
 
     pub fn finish_task(&self, task_id: &str) -> Result<()> {
         self.conn
-            .execute("UPDATE tasks SET status = 'done' WHERE task_id = ?1", params![task_id])
+            .execute("UPDATE tasks SET status = ?2 WHERE task_id = ?1", params![task_id, TaskStatus::Done.as_str()])
             .map_err(|e| self.wrap(e))?;
         Ok(())
     }

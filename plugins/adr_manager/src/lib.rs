@@ -19,13 +19,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use service_model::adr::{self, Adr};
-use service_model::{Envelope, Finding, paths, source::Out};
+use service_model::{Finding, paths, source::Out};
 use taylordash_sdk::{Context, Level, Tool, ToolError, export_tool};
+
+mod records;
+pub use records::*;
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct AdrManagerInput {
-    #[serde(flatten)]
-    pub envelope: Envelope,
     #[serde(flatten)]
     pub other: BTreeMap<String, Value>,
 }
@@ -61,8 +62,9 @@ impl Tool for AdrManager {
     type Input = AdrManagerInput;
     type Output = AdrManagerOutput;
 
-    fn run(input: AdrManagerInput, _cx: &Context) -> Result<AdrManagerOutput, ToolError> {
-        input.envelope.log(Self::NAME, &input.other);
+    fn run(input: AdrManagerInput, cx: &Context) -> Result<AdrManagerOutput, ToolError> {
+        service_model::log_envelope(Self::NAME, cx.envelope());
+        service_model::log_ignored(Self::NAME, &input.other);
         let adrs = adr::read_all();
         let (records, problems) = manage(&adrs);
         let mut out = Out::new();
@@ -81,215 +83,5 @@ impl Tool for AdrManager {
 
 export_tool!(AdrManager);
 
-fn name_of(file: &str) -> &str {
-    file.rsplit('/').next().unwrap_or(file)
-}
-
-pub fn manage(adrs: &[Adr]) -> (Vec<Record>, Vec<Finding>) {
-    let mut problems = Vec::new();
-    let mut by_number: BTreeMap<u32, &Adr> = BTreeMap::new();
-    for a in adrs {
-        for (line, m) in &a.problems {
-            problems.push(Finding::new(&a.file, format!("{line}:1"), m.clone()));
-        }
-        if let Some(first) = by_number.get(&a.number) {
-            problems.push(Finding::new(&a.file, "1:1", format!("number {:04} is also {}", a.number, first.file)));
-        } else {
-            by_number.insert(a.number, a);
-        }
-    }
-    let mut superseded_by: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-    for a in adrs {
-        let line = supersedes_line(a);
-        for s in &a.supersedes {
-            if *s == a.number {
-                problems.push(Finding::new(&a.file, format!("{line}:1"), format!("supersedes itself ({s:04})")));
-            } else if !by_number.contains_key(s) {
-                problems.push(Finding::new(&a.file, format!("{line}:1"), format!("supersedes {s:04}, which does not exist")));
-            } else if a.status != "rejected" {
-                superseded_by.entry(*s).or_default().push(a.number);
-            }
-        }
-    }
-    // A cycle (0003 supersedes 0004 supersedes 0003) leaves no decision standing.
-    for a in adrs {
-        let mut seen = BTreeSet::new();
-        let mut stack: Vec<u32> = a.supersedes.clone();
-        while let Some(n) = stack.pop() {
-            if n == a.number && !a.supersedes.contains(&a.number) {
-                problems.push(Finding::new(&a.file, format!("{}:1", supersedes_line(a)), "supersedes cycle back to this record".to_string()));
-                break;
-            }
-            if seen.insert(n)
-                && let Some(b) = by_number.get(&n)
-            {
-                stack.extend(b.supersedes.iter().copied());
-            }
-        }
-    }
-    let records = adrs
-        .iter()
-        .map(|a| {
-            let by = superseded_by.get(&a.number).cloned().unwrap_or_default();
-            let effective = if by.is_empty() {
-                if a.status.is_empty() { "unknown".to_string() } else { a.status.clone() }
-            } else {
-                format!("superseded by {}", by.iter().map(|n| format!("{n:04}")).collect::<Vec<_>>().join(", "))
-            };
-            Record {
-                number: a.number,
-                file: a.file.clone(),
-                title: a.title.clone(),
-                status: a.status.clone(),
-                effective_status: effective,
-                item: a.item.clone(),
-                supersedes: a.supersedes.clone(),
-                superseded_by: by,
-            }
-        })
-        .collect();
-    problems.sort();
-    problems.dedup();
-    (records, problems)
-}
-
-fn supersedes_line(a: &Adr) -> usize {
-    a.supersedes_line
-}
-
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
-
-pub fn index_md(records: &[Record], problems: &[Finding]) -> String {
-    let link = |n: u32| {
-        records
-            .iter()
-            .find(|r| r.number == n)
-            .map(|r| format!("[{n:04}]({})", name_of(&r.file)))
-            .unwrap_or_else(|| format!("{n:04}"))
-    };
-    let mut md = String::from("# Architecture decision records\n\n");
-    if records.is_empty() {
-        md.push_str("No decisions recorded yet.\n");
-        return md;
-    }
-    let accepted = records.iter().filter(|r| r.effective_status == "accepted").count();
-    let superseded = records.iter().filter(|r| !r.superseded_by.is_empty()).count();
-    md.push_str(&format!(
-        "{} records: {accepted} accepted, {superseded} superseded. Records are never edited: a changed decision is a new \
-         record that supersedes the old one, and this index (written by `adr_manager`) shows the effect.\n\n",
-        records.len()
-    ));
-    md.push_str("| ADR | Decision | Status | Backlog item | Supersedes |\n|---|---|---|---|---|\n");
-    for r in records {
-        let status = if r.superseded_by.is_empty() {
-            cell(&r.effective_status)
-        } else {
-            format!("superseded by {}", r.superseded_by.iter().map(|n| link(*n)).collect::<Vec<_>>().join(", "))
-        };
-        md.push_str(&format!(
-            "| [{:04}]({}) | {} | {} | {} | {} |\n",
-            r.number,
-            name_of(&r.file),
-            cell(if r.title.is_empty() { "(untitled)" } else { &r.title }),
-            status,
-            r.item.as_deref().map(|i| format!("`{i}`")).unwrap_or_default(),
-            r.supersedes.iter().map(|n| link(*n)).collect::<Vec<_>>().join(", "),
-        ));
-    }
-    if !problems.is_empty() {
-        md.push_str("\n## Problems\n\n");
-        for p in problems {
-            md.push_str(&format!("* `{}` line {}: {}\n", name_of(&p.file), p.location.split(':').next().unwrap_or(""), p.message));
-        }
-    }
-    md
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-    use taylordash_sdk::testing::Harness;
-
-    fn record(h: &Harness, file: &str, front: &str, title: &str) {
-        h.write_workspace(&format!("docs/adr/{file}"), format!("---\n{front}---\n\n# {title}\n\nBody.\n"));
-    }
-
-    #[test]
-    fn indexes_records_with_effective_status_and_links() {
-        let h = Harness::new();
-        record(&h, "0001-record-architecture-decisions.md", "status: accepted\n", "Record architecture decisions");
-        record(&h, "0002-publish-events.md", "status: accepted\nbacklog-item: events-endpoint\n", "Publish events as received");
-        record(&h, "0003-validate-events.md", "status: accepted\nbacklog-item: events-endpoint\nsupersedes: \"0002\"\n", "Validate events | then publish");
-        h.write_workspace("docs/adr/index.md", "old index, not a record\n");
-        h.write_workspace("docs/adr/notes.md", "not numbered\n");
-        let out = h.run::<AdrManager>(json!({ "task": { "stage": "documentation" }, "previous": { "files": ["mkdocs.yml"] } })).unwrap();
-        assert_eq!(out.files, ["docs/adr/index.md"]);
-        assert_eq!(out.problems, []);
-        let statuses: Vec<(u32, &str, &[u32])> =
-            out.records.iter().map(|r| (r.number, r.effective_status.as_str(), r.superseded_by.as_slice())).collect();
-        assert_eq!(statuses, [(1, "accepted", &[][..]), (2, "superseded by 0003", &[3][..]), (3, "accepted", &[][..])]);
-        let md = h.out_file("docs/adr/index.md");
-        assert!(md.starts_with("# Architecture decision records\n\n3 records: 2 accepted, 1 superseded."));
-        assert!(md.contains(
-            "| [0002](0002-publish-events.md) | Publish events as received | superseded by [0003](0003-validate-events.md) | `events-endpoint` |  |\n"
-        ));
-        assert!(md.contains(
-            "| [0003](0003-validate-events.md) | Validate events \\| then publish | accepted | `events-endpoint` | [0002](0002-publish-events.md) |\n"
-        ));
-        assert!(!md.contains("## Problems"));
-    }
-
-    #[test]
-    fn problems_are_listed_with_file_and_line() {
-        let h = Harness::new();
-        record(&h, "0001-a.md", "status: accepted\nsupersedes: \"0009\"\n", "A");
-        record(&h, "0002-b.md", "status: accepted\nsupersedes: \"0003\"\n", "B");
-        record(&h, "0003-c.md", "status: accepted\nsupersedes: \"0002\"\n", "C");
-        record(&h, "0003-d.md", "status: maybe\n", "D");
-        h.write_workspace("docs/adr/0004-e.md", "---\nstatus: accepted\n---\nno heading\n");
-        let out = h.run::<AdrManager>(json!({})).unwrap();
-        let got: Vec<String> = out.problems.iter().map(|p| format!("{}:{} {}", p.file, p.location, p.message)).collect();
-        assert_eq!(
-            got,
-            [
-                "docs/adr/0001-a.md:3:1 supersedes 0009, which does not exist",
-                "docs/adr/0002-b.md:3:1 supersedes cycle back to this record",
-                "docs/adr/0003-c.md:3:1 supersedes cycle back to this record",
-                "docs/adr/0003-d.md:1:1 number 0003 is also docs/adr/0003-c.md",
-                "docs/adr/0003-d.md:1:1 status `maybe` is not one of proposed, accepted, rejected, deprecated, superseded",
-                "docs/adr/0004-e.md:4:1 no `# Title` heading",
-            ]
-        );
-        let md = h.out_file("docs/adr/index.md");
-        assert!(md.contains("## Problems\n\n* `0001-a.md` line 3: supersedes 0009, which does not exist\n"));
-        assert!(md.contains("| [0004](0004-e.md) | (untitled) | accepted |"));
-    }
-
-    #[test]
-    fn no_records_gives_an_empty_index() {
-        let h = Harness::new();
-        let out = h.run::<AdrManager>(json!({})).unwrap();
-        assert!(out.records.is_empty());
-        assert_eq!(h.out_file("docs/adr/index.md"), "# Architecture decision records\n\nNo decisions recorded yet.\n");
-    }
-
-    #[test]
-    fn output_is_byte_identical_across_runs() {
-        let run = || {
-            let h = Harness::new();
-            record(&h, "0001-a.md", "status: accepted\n", "A");
-            record(&h, "0002-b.md", "status: proposed\nsupersedes: [1]\n", "B");
-            let out = h.run::<AdrManager>(json!({})).unwrap();
-            (out, h.out_file("docs/adr/index.md"))
-        };
-        assert_eq!(run(), run());
-    }
-
-    #[test]
-    fn describe_names_the_tool_after_its_crate() {
-        assert_eq!(taylordash_sdk::describe::<AdrManager>(env!("CARGO_PKG_VERSION")).name, env!("CARGO_PKG_NAME"));
-    }
-}
+mod tests;

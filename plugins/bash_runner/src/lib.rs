@@ -24,9 +24,12 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use service_model::{Envelope, paths, source};
+use service_model::{paths, source};
 use taylordash_sdk::exec::{self, Command};
 use taylordash_sdk::{Context, Level, Tool, ToolError, export_tool};
+
+mod runner;
+pub use runner::*;
 
 pub const DEFAULT_COMMAND: &str =
     "python3 -B -m pytest -q -p no:cacheprovider -o asyncio_default_fixture_loop_scope=function";
@@ -56,8 +59,6 @@ pub struct BashRunnerInput {
     /// workspace, else `python3 -B -m pytest -q …`.
     #[serde(default)]
     pub commands: Option<Vec<CommandSpec>>,
-    #[serde(flatten)]
-    pub envelope: Envelope,
     #[serde(flatten)]
     pub other: BTreeMap<String, Value>,
 }
@@ -103,8 +104,9 @@ impl Tool for BashRunner {
     type Input = BashRunnerInput;
     type Output = BashRunnerOutput;
 
-    fn run(input: BashRunnerInput, _cx: &Context) -> Result<BashRunnerOutput, ToolError> {
-        input.envelope.log(Self::NAME, &input.other);
+    fn run(input: BashRunnerInput, cx: &Context) -> Result<BashRunnerOutput, ToolError> {
+        service_model::log_envelope(Self::NAME, cx.envelope());
+        service_model::log_ignored(Self::NAME, &input.other);
         let (specs, origin) = match input.commands {
             Some(c) => (c, "input"),
             None if source::exists(CONFIG) => {
@@ -176,289 +178,5 @@ impl Tool for BashRunner {
 
 export_tool!(BashRunner);
 
-/// Split a command line into words: whitespace separates, `'…'` and `"…"`
-/// group, `\` escapes (outside single quotes). No globbing, no variables.
-pub fn split_words(line: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = line.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(x) => cur.push(x),
-                        None => return Err(format!("unclosed ' in `{line}`")),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(x) => cur.push(x),
-                            None => return Err(format!("trailing \\ in `{line}`")),
-                        },
-                        Some(x) => cur.push(x),
-                        None => return Err(format!("unclosed \" in `{line}`")),
-                    }
-                }
-            }
-            '\\' => match chars.next() {
-                Some(x) => {
-                    in_word = true;
-                    cur.push(x);
-                }
-                None => return Err(format!("trailing \\ in `{line}`")),
-            },
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                cur.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(cur);
-    }
-    Ok(words)
-}
-
-fn to_command(spec: &CommandSpec) -> Result<Command, String> {
-    match spec {
-        CommandSpec::Line(line) => {
-            let mut words = split_words(line)?;
-            if words.is_empty() {
-                return Err("an empty command".into());
-            }
-            let program = words.remove(0);
-            Ok(Command { program, args: words, stdin: None })
-        }
-        CommandSpec::Parts { program, args, stdin } => {
-            if program.trim().is_empty() {
-                return Err("program is empty".into());
-            }
-            Ok(Command { program: program.clone(), args: args.clone(), stdin: stdin.clone() })
-        }
-    }
-}
-
-fn shown(cmd: &Command) -> String {
-    std::iter::once(cmd.program.as_str())
-        .chain(cmd.args.iter().map(String::as_str))
-        .map(|w| if w.is_empty() || w.contains(char::is_whitespace) { format!("'{w}'") } else { w.to_string() })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// Remove ANSI colour sequences (`ESC [ … letter`).
-pub fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' && chars.peek() == Some(&'[') {
-            chars.next();
-            for x in chars.by_ref() {
-                if x.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn tail(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut start = s.len() - max;
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    &s[start..]
-}
-
-/// Counts from pytest's summary line (`1 failed, 18 passed, 2 skipped in
-/// 0.64s`, with or without `=` rules) and the `FAILED`/`ERROR` lines.
-pub fn parse(command: &str, exit_code: i32, output: &str) -> CommandResult {
-    let mut r = CommandResult {
-        command: command.to_string(),
-        exit_code,
-        passed: 0,
-        failed: 0,
-        errors: 0,
-        skipped: 0,
-        summary: None,
-        failures: Vec::new(),
-    };
-    for line in output.lines().rev() {
-        let l = line.trim().trim_matches('=').trim();
-        let is_summary = (l.contains(" in ") && l.ends_with('s'))
-            && (l.contains("passed") || l.contains("failed") || l.contains("error") || l.contains("skipped") || l.starts_with("no tests ran"));
-        if !is_summary {
-            continue;
-        }
-        for part in l.split(" in ").next().unwrap_or("").split(',') {
-            let mut words = part.split_whitespace();
-            let (Some(n), Some(what)) = (words.next(), words.next()) else { continue };
-            let Ok(n) = n.parse::<u32>() else { continue };
-            match what {
-                "passed" => r.passed = n,
-                "failed" => r.failed = n,
-                "error" | "errors" => r.errors = n,
-                "skipped" => r.skipped = n,
-                _ => {}
-            }
-        }
-        r.summary = Some(l.to_string());
-        break;
-    }
-    for line in output.lines() {
-        for prefix in ["FAILED ", "ERROR "] {
-            if let Some(rest) = line.strip_prefix(prefix) {
-                let id = rest.split(" - ").next().unwrap_or(rest).trim().to_string();
-                if !r.failures.contains(&id) {
-                    r.failures.push(id);
-                }
-            }
-        }
-    }
-    r
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-    use std::cell::RefCell;
-    use std::rc::Rc;
-    use taylordash_sdk::testing::Harness;
-
-    const PASS: &str = "...................                                                      [100%]\n19 passed in 0.57s\n";
-    const FAIL: &str = "..F................\n=================================== FAILURES ===================================\n\
-                        ______________________________ test_delete_project _____________________________\n\
-                        E   assert 200 == 404\n=========================== short test summary info ============================\n\
-                        FAILED tests/test_api.py::test_delete_project - assert 200 == 404\n\u{1b}[31m1 failed, 18 passed in 0.64s\u{1b}[0m\n";
-
-    fn grant(h: &Harness, status: i32, stdout: &'static str) -> Rc<RefCell<Vec<Command>>> {
-        let seen = Rc::new(RefCell::new(Vec::new()));
-        let s = seen.clone();
-        h.grant_exec(move |cmd| {
-            s.borrow_mut().push(cmd.clone());
-            Ok(exec::Output { status, stdout: stdout.to_string(), stderr: String::new() })
-        });
-        seen
-    }
-
-    #[test]
-    fn runs_pytest_by_default_and_counts() {
-        let h = Harness::new();
-        let seen = grant(&h, 0, PASS);
-        let out = h.run::<BashRunner>(json!({ "previous": { "suite": "tests/test_api.py" }, "task": {} })).unwrap();
-        assert_eq!((out.passed, out.failed, out.errors, out.skipped, out.exit_code), (19, 0, 0, 0, 0));
-        assert_eq!(out.source, "default");
-        let cmds = seen.borrow();
-        assert_eq!(cmds.len(), 1);
-        assert_eq!(cmds[0].program, "python3");
-        assert_eq!(cmds[0].args, ["-B", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "asyncio_default_fixture_loop_scope=function"]);
-        assert_eq!(out.commands[0].summary.as_deref(), Some("19 passed in 0.57s"));
-        let report: BashRunnerOutput = serde_json::from_str(&h.out_file("reports/bash_runner.json")).unwrap();
-        assert_eq!(report, out);
-        assert!(h.out_file("reports/bash_runner.log").starts_with("$ python3 -B -m pytest -q"));
-    }
-
-    #[test]
-    fn a_failing_test_fails_the_tool_and_names_the_test() {
-        let h = Harness::new();
-        grant(&h, 1, FAIL);
-        let err = h.run::<BashRunner>(json!({})).unwrap_err();
-        assert_eq!(
-            err,
-            ToolError::Failed(format!(
-                "`{DEFAULT_COMMAND}` exited 1: 18 passed, 1 failed, 0 errors; failing: tests/test_api.py::test_delete_project"
-            ))
-        );
-    }
-
-    #[test]
-    fn commands_from_input_or_the_workspace_config() {
-        let h = Harness::new();
-        let seen = grant(&h, 0, "2 passed, 1 skipped in 0.1s\n");
-        h.write_workspace(CONFIG, r#"{"commands": [{"program": "/opt/venv/bin/python", "args": ["-m", "pytest", "-q"]}]}"#);
-        let out = h.run::<BashRunner>(json!({})).unwrap();
-        assert_eq!(out.source, "bash_runner.json");
-        assert_eq!(seen.borrow()[0].program, "/opt/venv/bin/python");
-        assert_eq!((out.passed, out.skipped), (2, 1));
-        let out = h.run::<BashRunner>(json!({ "commands": ["bash -c 'echo \"a b\"'", "true"] })).unwrap();
-        assert_eq!(out.source, "input");
-        let cmds = seen.borrow();
-        assert_eq!(cmds[1].program, "bash");
-        assert_eq!(cmds[1].args, ["-c", "echo \"a b\""]);
-        assert_eq!(cmds[2].program, "true");
-        assert_eq!(out.commands[0].command, "bash -c 'echo \"a b\"'");
-    }
-
-    #[test]
-    fn exec_denied_is_a_failure_naming_the_program() {
-        let h = Harness::new();
-        let err = h.run::<BashRunner>(json!({ "commands": ["python3 -m pytest"] })).unwrap_err();
-        assert_eq!(
-            err,
-            ToolError::Failed(
-                "commands[0] `python3 -m pytest`: cannot run: exec denied: the tool has no exec grant (program `python3`)".into()
-            )
-        );
-    }
-
-    #[test]
-    fn bad_commands_are_invalid_input() {
-        let h = Harness::new();
-        grant(&h, 0, "");
-        assert_eq!(
-            h.run::<BashRunner>(json!({ "commands": ["python3 -c 'unclosed"] })).unwrap_err(),
-            ToolError::InvalidInput("commands[0]: unclosed ' in `python3 -c 'unclosed`".into())
-        );
-        assert_eq!(
-            h.run::<BashRunner>(json!({ "commands": [] })).unwrap_err(),
-            ToolError::InvalidInput("commands: empty (from input)".into())
-        );
-        assert_eq!(
-            h.run::<BashRunner>(json!({ "commands": ["  "] })).unwrap_err(),
-            ToolError::InvalidInput("commands[0]: an empty command".into())
-        );
-    }
-
-    #[test]
-    fn no_tests_collected_fails() {
-        let h = Harness::new();
-        grant(&h, 5, "\nno tests ran in 0.01s\n");
-        let err = h.run::<BashRunner>(json!({})).unwrap_err();
-        assert!(matches!(err, ToolError::Failed(m) if m.ends_with("exited 5: 0 passed, 0 failed, 0 errors")));
-    }
-
-    #[test]
-    fn parses_summaries_with_rules_and_errors() {
-        let r = parse("x", 1, "==== 2 failed, 10 passed, 3 skipped, 1 error in 1.2s ====\nERROR tests/t.py::test_a - fixture\n");
-        assert_eq!((r.passed, r.failed, r.skipped, r.errors), (10, 2, 3, 1));
-        assert_eq!(r.failures, ["tests/t.py::test_a"]);
-        assert_eq!(strip_ansi("\u{1b}[32m19 passed\u{1b}[0m"), "19 passed");
-    }
-
-    #[test]
-    fn describe_names_the_tool_after_its_crate() {
-        assert_eq!(taylordash_sdk::describe::<BashRunner>(env!("CARGO_PKG_VERSION")).name, env!("CARGO_PKG_NAME"));
-    }
-}
+mod tests;

@@ -7,19 +7,7 @@ use taylordash_sdk::testing::Harness;
 /// `tests/toolset/check_artifacts.sh`).
 fn example(h: &Harness) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/toolset/fixtures/example");
-    fn copy(from: &std::path::Path, to: &std::path::Path) {
-        for e in std::fs::read_dir(from).unwrap() {
-            let e = e.unwrap();
-            let dest = to.join(e.file_name());
-            if e.file_type().unwrap().is_dir() {
-                std::fs::create_dir_all(&dest).unwrap();
-                copy(&e.path(), &dest);
-            } else {
-                std::fs::copy(e.path(), dest).unwrap();
-            }
-        }
-    }
-    copy(&root, h.workspace());
+    h.copy_into_workspace(&root);
 }
 
 fn gate_input() -> Value {

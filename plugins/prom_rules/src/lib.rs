@@ -23,6 +23,9 @@ use serde_json::Value;
 use service_model::{Doc, Endpoint, GenInput, ServiceModel, doc, names, paths, source::Out};
 use taylordash_sdk::{Context, Level, Tool, ToolError, export_tool};
 
+mod rules;
+pub use rules::*;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PromRulesOutput {
     pub rules_file: String,
@@ -43,8 +46,8 @@ impl Tool for PromRules {
     type Input = GenInput;
     type Output = PromRulesOutput;
 
-    fn run(input: GenInput, _cx: &Context) -> Result<PromRulesOutput, ToolError> {
-        let model = input.model(Self::NAME)?;
+    fn run(input: GenInput, cx: &Context) -> Result<PromRulesOutput, ToolError> {
+        let model = input.model(Self::NAME, cx)?;
         let doc = rules(&model);
         let mut out = Out::new();
         out.write(paths::PROM_RULES, &doc.to_yaml_text())?;
@@ -81,164 +84,5 @@ impl Tool for PromRules {
 
 export_tool!(PromRules);
 
-/// Fast-burn multiplier: 2 % of a 30-day budget in one hour.
-pub const FAST_BURN: &str = "14.4";
-
-/// `create_project` → `CreateProject`.
-pub fn alert_prefix(e: &Endpoint) -> String {
-    names::pascal(&e.operation_id)
-}
-
-pub fn rules(model: &ServiceModel) -> Doc {
-    let svc = &model.service.name;
-    let duration = model.duration_metric();
-    let requests = model.requests_metric();
-    let mut groups = Vec::new();
-    for e in &model.endpoints {
-        let sel = e.selector();
-        let op = e.operation_id.as_str();
-        let labels = || doc!({ "operation": op });
-        let threshold = e.slo.latency_seconds();
-        let budget = e.slo.error_budget();
-        let p95 = format!("{svc}:http_request_duration_seconds:p95_5m");
-        let ratio = format!("{svc}:http_requests:error_ratio_5m");
-        let rules = doc!([
-            {
-                "record": (p95.as_str()),
-                "expr": (format!("histogram_quantile(0.95, sum by (le) (rate({duration}_bucket{{{sel}}}[5m])))")),
-                "labels": (labels())
-            },
-            {
-                "record": (format!("{svc}:http_requests:rate_5m")),
-                "expr": (format!("sum(rate({requests}{{{sel}}}[5m]))")),
-                "labels": (labels())
-            },
-            {
-                "record": (ratio.as_str()),
-                "expr": (format!(
-                    "sum(rate({requests}{{{sel},status=~\"5..\"}}[5m])) / clamp_min(sum(rate({requests}{{{sel}}}[5m])), 1e-9)"
-                )),
-                "labels": (labels())
-            },
-            {
-                "alert": (format!("{}LatencySLO", alert_prefix(e))),
-                "expr": (format!("{p95}{{{sel}}} > {threshold}")),
-                "for": "10m",
-                "labels": { "severity": "warning", "operation": op, "slo": "latency" },
-                "annotations": {
-                    "summary": (format!("{} p95 latency above {threshold} s", e.label())),
-                    "description": (format!(
-                        "The p95 latency of {op} has been {{{{ $value | humanizeDuration }}}} for 10 minutes; the objective is {threshold} s (backlog item {}).",
-                        e.item
-                    ))
-                }
-            },
-            {
-                "alert": (format!("{}ErrorBudgetBurn", alert_prefix(e))),
-                "expr": (format!("{ratio}{{{sel}}} > ({FAST_BURN} * {budget})")),
-                "for": "5m",
-                "labels": { "severity": "critical", "operation": op, "slo": "availability" },
-                "annotations": {
-                    "summary": (format!("{} is burning its error budget", e.label())),
-                    "description": (format!(
-                        "5xx ratio of {op} is {{{{ $value | humanizePercentage }}}}, over {FAST_BURN} times the budget of {budget} ({}% availability).",
-                        e.slo.availability_percent()
-                    ))
-                }
-            }
-        ]);
-        groups.push(doc!({ "name": (format!("{svc}-slo-{op}")), "rules": rules }));
-    }
-    if model.metrics.iter().any(|m| m.name == model.publish_metric()) {
-        let publish = model.publish_metric();
-        let ratio = format!("{svc}:mqtt_publish:error_ratio_5m");
-        groups.push(doc!({
-            "name": (format!("{svc}-mqtt")),
-            "rules": [
-                {
-                    "record": (ratio.as_str()),
-                    "expr": (format!("sum(rate({publish}{{result=\"error\"}}[5m])) / clamp_min(sum(rate({publish}[5m])), 1e-9)"))
-                },
-                {
-                    "alert": (format!("{}MqttPublishFailing", names::pascal(svc))),
-                    "expr": (format!("{ratio} > 0.01")),
-                    "for": "5m",
-                    "labels": { "severity": "critical" },
-                    "annotations": {
-                        "summary": "MQTT publishes are failing",
-                        "description": "{{ $value | humanizePercentage }} of MQTT publishes failed in the last 5 minutes."
-                    }
-                }
-            ]
-        }));
-    }
-    doc!({ "groups": (Doc::Seq(groups)) })
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-    use taylordash_sdk::testing::Harness;
-
-    const BACKLOG: &str = include_str!("../../../pipelines/examples/backlog.yaml");
-
-    fn run_example() -> (Harness, PromRulesOutput) {
-        let h = Harness::new();
-        h.write_workspace("backlog.yaml", BACKLOG);
-        let out = h.run::<PromRules>(json!({ "previous": { "module": "app/telemetry.py" } })).unwrap();
-        (h, out)
-    }
-
-    #[test]
-    fn a_group_per_endpoint_with_recording_and_alerting_rules() {
-        let (h, out) = run_example();
-        assert_eq!(out.files, ["observability/prometheus/rules.yml"]);
-        assert_eq!(out.groups.len(), 8);
-        assert_eq!(out.groups[0], "taylordash-slo-list_projects");
-        assert_eq!(out.groups[7], "taylordash-mqtt");
-        assert_eq!(out.recording.len(), 7 * 3 + 1);
-        assert_eq!(out.alerts.len(), 7 * 2 + 1);
-        assert!(out.alerts.contains(&"PublishEventLatencySLO".to_string()));
-        let y: Value = serde_yaml_ng::from_str(&h.out_file("observability/prometheus/rules.yml")).unwrap();
-        let publish = &y["groups"][5]["rules"];
-        assert_eq!(
-            publish[0]["expr"],
-            "histogram_quantile(0.95, sum by (le) (rate(taylordash_http_request_duration_seconds_bucket{operation=\"publish_event\"}[5m])))"
-        );
-        assert_eq!(publish[3]["expr"], "taylordash:http_request_duration_seconds:p95_5m{operation=\"publish_event\"} > 0.1");
-        assert_eq!(publish[4]["expr"], "taylordash:http_requests:error_ratio_5m{operation=\"publish_event\"} > (14.4 * 0.001)");
-        assert_eq!(publish[4]["labels"], json!({ "severity": "critical", "operation": "publish_event", "slo": "availability" }));
-        assert_eq!(publish[3]["for"], "10m");
-        assert!(publish[3]["annotations"]["description"].as_str().unwrap().contains("{{ $value | humanizeDuration }}"));
-    }
-
-    #[test]
-    fn every_expression_is_balanced() {
-        let (h, _) = run_example();
-        let y: Value = serde_yaml_ng::from_str(&h.out_file("observability/prometheus/rules.yml")).unwrap();
-        for g in y["groups"].as_array().unwrap() {
-            for r in g["rules"].as_array().unwrap() {
-                let e = r["expr"].as_str().unwrap();
-                for (open, close) in [('(', ')'), ('{', '}'), ('[', ']')] {
-                    assert_eq!(e.matches(open).count(), e.matches(close).count(), "{e}");
-                }
-                assert!(r.get("record").is_some() != r.get("alert").is_some());
-            }
-        }
-    }
-
-    #[test]
-    fn output_is_byte_identical_across_runs() {
-        let run = || {
-            let (h, out) = run_example();
-            (out, h.out_file("observability/prometheus/rules.yml"))
-        };
-        assert_eq!(run(), run());
-    }
-
-    #[test]
-    fn describe_names_the_tool_after_its_crate() {
-        assert_eq!(taylordash_sdk::describe::<PromRules>(env!("CARGO_PKG_VERSION")).name, env!("CARGO_PKG_NAME"));
-    }
-}
+mod tests;

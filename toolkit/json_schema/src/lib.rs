@@ -727,13 +727,31 @@ impl<'s> Validator<'s> {
             .draft
             .base_in(base, s)
             .unwrap_or_else(|| base.to_string());
+        let at = At { s, base: &base, inst, ip, sp, depth, err };
+        if self.check_refs(&at, out, ev) {
+            return;
+        }
+        check_value(&at, out);
+        self.check_in_place(&at, out, ev);
+        self.check_conditional(&at, out, ev);
+        match inst {
+            Value::Number(n) => self.check_number(s, n, inst, out, err),
+            Value::String(text) => self.check_string(s, text, inst, out, err),
+            Value::Array(items) => self.check_array(&at, items, out, ev),
+            Value::Object(map) => self.check_object(&at, map, out, ev),
+            _ => {}
+        }
+    }
 
-        // In-place applicators by reference.
+    /// `$ref` (and `$dynamicRef`, `$recursiveRef`); true when a legacy
+    /// draft's `$ref` makes the schema's other keywords void.
+    fn check_refs(&self, at: &At<'_>, out: &mut Vec<Error>, ev: &mut Evaluated) -> bool {
+        let At { s, base, inst, ip, sp, depth, err } = *at;
         let mut has_ref = false;
         for key in REF_KEYS {
             if let Some(Value::String(reference)) = s.get(key) {
                 has_ref = true;
-                match self.store.lookup(&resolve(&base, reference)) {
+                match self.store.lookup(&resolve(base, reference)) {
                     Ok((target, target_base)) => {
                         let before = out.len();
                         let sub = self.check(
@@ -753,59 +771,18 @@ impl<'s> Validator<'s> {
                 }
             }
         }
-        if has_ref && self.store.draft.legacy_ref() {
-            return;
-        }
+        has_ref && self.store.draft.legacy_ref()
+    }
 
-        // Any instance type.
-        match s.get("type") {
-            Some(Value::String(t)) if !type_matches(t, inst) => err(
-                out,
-                "type",
-                format!("{} is not of type \"{t}\"", show(inst)),
-            ),
-            Some(Value::Array(ts)) => {
-                let mut names: Vec<&str> = ts.iter().filter_map(Value::as_str).collect();
-                names.sort_unstable();
-                if !names.iter().any(|t| type_matches(t, inst)) {
-                    let list: Vec<String> = names.iter().map(|t| format!("\"{t}\"")).collect();
-                    err(
-                        out,
-                        "type",
-                        format!("{} is not of types {}", show(inst), list.join(", ")),
-                    );
-                }
-            }
-            _ => {}
-        }
-        if let Some(Value::Array(options)) = s.get("enum")
-            && !options.iter().any(|o| json_eq(o, inst))
-        {
-            let shown: Vec<String> = options.iter().map(show).collect();
-            let list = match shown.len() {
-                0 => "nothing".to_string(),
-                1..=3 => match shown.split_last() {
-                    Some((last, [])) => last.clone(),
-                    Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
-                    None => String::new(),
-                },
-                n => format!("{} or {} other candidates", shown[..2].join(", "), n - 2),
-            };
-            err(out, "enum", format!("{} is not one of {list}", show(inst)));
-        }
-        if let Some(expected) = s.get("const")
-            && !json_eq(expected, inst)
-        {
-            err(out, "const", format!("{} was expected", show(expected)));
-        }
-
-        // Applicators in place.
+    /// `allOf`, `anyOf`, `oneOf`, `not`.
+    fn check_in_place(&self, at: &At<'_>, out: &mut Vec<Error>, ev: &mut Evaluated) {
+        let At { s, base, inst, ip, sp, depth, err } = *at;
         if let Some(Value::Array(list)) = s.get("allOf") {
             for (i, sub) in list.iter().enumerate() {
                 let before = out.len();
                 let e = self.check(
                     sub,
-                    &base,
+                    base,
                     inst,
                     ip,
                     &format!("{sp}/allOf/{i}"),
@@ -823,7 +800,7 @@ impl<'s> Validator<'s> {
                 let mut scratch = Vec::new();
                 let e = self.check(
                     sub,
-                    &base,
+                    base,
                     inst,
                     ip,
                     &format!("{sp}/anyOf/{i}"),
@@ -852,7 +829,7 @@ impl<'s> Validator<'s> {
                 let mut scratch = Vec::new();
                 let e = self.check(
                     sub,
-                    &base,
+                    base,
                     inst,
                     ip,
                     &format!("{sp}/oneOf/{i}"),
@@ -887,7 +864,7 @@ impl<'s> Validator<'s> {
             let mut scratch = Vec::new();
             self.check(
                 sub,
-                &base,
+                base,
                 inst,
                 ip,
                 &format!("{sp}/not"),
@@ -902,11 +879,16 @@ impl<'s> Validator<'s> {
                 );
             }
         }
+    }
+
+    /// `if` / `then` / `else`.
+    fn check_conditional(&self, at: &At<'_>, out: &mut Vec<Error>, ev: &mut Evaluated) {
+        let At { s, base, inst, ip, sp, depth, .. } = *at;
         if let Some(cond) = s.get("if") {
             let mut scratch = Vec::new();
             let e = self.check(
                 cond,
-                &base,
+                base,
                 inst,
                 ip,
                 &format!("{sp}/if"),
@@ -923,7 +905,7 @@ impl<'s> Validator<'s> {
                 let before = out.len();
                 let e = self.check(
                     sub,
-                    &base,
+                    base,
                     inst,
                     ip,
                     &format!("{sp}/{branch}"),
@@ -934,18 +916,6 @@ impl<'s> Validator<'s> {
                     ev.merge(e);
                 }
             }
-        }
-
-        match inst {
-            Value::Number(n) => self.check_number(s, n, inst, out, err),
-            Value::String(text) => self.check_string(s, text, inst, out, err),
-            Value::Array(items) => {
-                self.check_array(s, &base, items, inst, ip, sp, depth, out, ev, err)
-            }
-            Value::Object(map) => {
-                self.check_object(s, &base, map, inst, ip, sp, depth, out, ev, err)
-            }
-            _ => {}
         }
     }
 
@@ -1106,71 +1076,25 @@ impl<'s> Validator<'s> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn check_array(
-        &self,
-        s: &Map<String, Value>,
-        base: &str,
-        items: &[Value],
-        inst: &Value,
-        ip: &str,
-        sp: &str,
-        depth: usize,
-        out: &mut Vec<Error>,
-        ev: &mut Evaluated,
-        err: &dyn Fn(&mut Vec<Error>, &str, String),
-    ) {
-        let count = items.len() as u64;
-        if let Some(max) = as_count(s.get("maxItems"))
-            && count > max
-        {
-            err(
-                out,
-                "maxItems",
-                format!(
-                    "{} has more than {}",
-                    show(inst),
-                    plural(max, "item", "items")
-                ),
-            );
-        }
-        if let Some(min) = as_count(s.get("minItems"))
-            && count < min
-        {
-            err(
-                out,
-                "minItems",
-                format!(
-                    "{} has less than {}",
-                    show(inst),
-                    plural(min, "item", "items")
-                ),
-            );
-        }
-        if s.get("uniqueItems") == Some(&Value::Bool(true)) {
-            let duplicate = (0..items.len())
-                .any(|i| (i + 1..items.len()).any(|j| json_eq(&items[i], &items[j])));
-            if duplicate {
-                err(
-                    out,
-                    "uniqueItems",
-                    format!("{} has non-unique elements", show(inst)),
-                );
-            }
-        }
+    /// Keywords on an array: counts, `uniqueItems`, the items, `contains`,
+    /// `unevaluatedItems`.
+    fn check_array(&self, at: &At<'_>, items: &[Value], out: &mut Vec<Error>, ev: &mut Evaluated) {
+        check_array_counts(at, items, out);
+        self.check_items(at, items, out, ev);
+        self.check_contains(at, items, out, ev);
+        self.check_unevaluated_items(at, items, out, ev);
+    }
 
-        let item = |i: usize, sub: &Value, path: String, out: &mut Vec<Error>| {
-            self.check(
-                sub,
-                base,
-                &items[i],
-                &format!("{ip}/{i}"),
-                &path,
-                depth + 1,
-                out,
-            );
-        };
-        // Tuple part: `prefixItems`, or `items` as an array (drafts before 2020-12).
+    /// Check item `i` of `items` against `sub` at schema path `path`.
+    fn check_item(&self, at: &At<'_>, items: &[Value], i: usize, sub: &Value, path: String, out: &mut Vec<Error>) {
+        self.check(sub, at.base, &items[i], &format!("{}/{i}", at.ip), &path, at.depth + 1, out);
+    }
+
+    /// The tuple part (`prefixItems`, or `items` as an array before
+    /// 2020-12) and the rest (`items`, or `additionalItems`).
+    fn check_items(&self, at: &At<'_>, items: &[Value], out: &mut Vec<Error>, ev: &mut Evaluated) {
+        let At { s, sp, err, .. } = *at;
+        let item = |i: usize, sub: &Value, path: String, out: &mut Vec<Error>| self.check_item(at, items, i, sub, path, out);
         let (tuple, tuple_key) = match (s.get("prefixItems"), s.get("items")) {
             (Some(Value::Array(t)), _) => (Some(t), "prefixItems"),
             (_, Some(Value::Array(t))) => (Some(t), "items"),
@@ -1209,7 +1133,11 @@ impl<'s> Validator<'s> {
             }
             ev.all_items = true;
         }
+    }
 
+    /// `contains`, `minContains`, `maxContains`.
+    fn check_contains(&self, at: &At<'_>, items: &[Value], out: &mut Vec<Error>, ev: &mut Evaluated) {
+        let At { s, base, inst, ip, sp, depth, err } = *at;
         if let Some(sub) = s.get("contains") {
             let mut matched = 0u64;
             for (i, value) in items.iter().enumerate() {
@@ -1261,7 +1189,12 @@ impl<'s> Validator<'s> {
                 );
             }
         }
+    }
 
+    /// `unevaluatedItems`: the items no other keyword evaluated.
+    fn check_unevaluated_items(&self, at: &At<'_>, items: &[Value], out: &mut Vec<Error>, ev: &mut Evaluated) {
+        let At { s, sp, err, .. } = *at;
+        let item = |i: usize, sub: &Value, path: String, out: &mut Vec<Error>| self.check_item(at, items, i, sub, path, out);
         if let Some(sub) = s.get("unevaluatedItems") {
             let unevaluated: Vec<usize> = if ev.all_items {
                 Vec::new()
@@ -1289,75 +1222,19 @@ impl<'s> Validator<'s> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn check_object(
-        &self,
-        s: &Map<String, Value>,
-        base: &str,
-        map: &Map<String, Value>,
-        inst: &Value,
-        ip: &str,
-        sp: &str,
-        depth: usize,
-        out: &mut Vec<Error>,
-        ev: &mut Evaluated,
-        err: &dyn Fn(&mut Vec<Error>, &str, String),
-    ) {
-        let count = map.len() as u64;
-        if let Some(max) = as_count(s.get("maxProperties"))
-            && count > max
-        {
-            err(
-                out,
-                "maxProperties",
-                format!(
-                    "{} has more than {}",
-                    show(inst),
-                    plural(max, "property", "properties")
-                ),
-            );
-        }
-        if let Some(min) = as_count(s.get("minProperties"))
-            && count < min
-        {
-            err(
-                out,
-                "minProperties",
-                format!(
-                    "{} has less than {}",
-                    show(inst),
-                    plural(min, "property", "properties")
-                ),
-            );
-        }
-        if let Some(Value::Array(required)) = s.get("required") {
-            for name in required.iter().filter_map(Value::as_str) {
-                if !map.contains_key(name) {
-                    err(
-                        out,
-                        "required",
-                        format!("\"{name}\" is a required property"),
-                    );
-                }
-            }
-        }
-        if let Some(Value::Object(deps)) = s.get("dependentRequired") {
-            for (trigger, needed) in deps {
-                if map.contains_key(trigger)
-                    && let Value::Array(needed) = needed
-                {
-                    for name in needed.iter().filter_map(Value::as_str) {
-                        if !map.contains_key(name) {
-                            err(
-                                out,
-                                "dependentRequired",
-                                format!("\"{name}\" is a required property"),
-                            );
-                        }
-                    }
-                }
-            }
-        }
+    /// Keywords on an object: counts and required names, dependencies, the
+    /// properties, `propertyNames`, `unevaluatedProperties`.
+    fn check_object(&self, at: &At<'_>, map: &Map<String, Value>, out: &mut Vec<Error>, ev: &mut Evaluated) {
+        check_object_counts(at, map, out);
+        self.check_dependencies(at, map, out, ev);
+        self.check_properties(at, map, out, ev);
+        self.check_property_names(at, map, out);
+        self.check_unevaluated_properties(at, map, out, ev);
+    }
+
+    /// `dependentSchemas` and the legacy `dependencies` (names or a schema).
+    fn check_dependencies(&self, at: &At<'_>, map: &Map<String, Value>, out: &mut Vec<Error>, ev: &mut Evaluated) {
+        let At { s, base, inst, ip, sp, depth, err } = *at;
         for key in ["dependentSchemas", "dependencies"] {
             if let Some(Value::Object(deps)) = s.get(key) {
                 for (trigger, dep) in deps {
@@ -1384,7 +1261,11 @@ impl<'s> Validator<'s> {
                 }
             }
         }
+    }
 
+    /// `properties`, `patternProperties`, `additionalProperties`.
+    fn check_properties(&self, at: &At<'_>, map: &Map<String, Value>, out: &mut Vec<Error>, ev: &mut Evaluated) {
+        let At { s, base, ip, sp, depth, err, .. } = *at;
         let child = |name: &str| format!("{ip}/{}", escape_token(name));
         let props = match s.get("properties") {
             Some(Value::Object(p)) => Some(p),
@@ -1450,6 +1331,11 @@ impl<'s> Validator<'s> {
             }
             ev.props.extend(extra.into_iter().cloned());
         }
+    }
+
+    /// `propertyNames`: each name, as a string instance.
+    fn check_property_names(&self, at: &At<'_>, map: &Map<String, Value>, out: &mut Vec<Error>) {
+        let At { s, base, ip, sp, depth, .. } = *at;
         if let Some(sub) = s.get("propertyNames") {
             for name in map.keys() {
                 self.check(
@@ -1463,6 +1349,12 @@ impl<'s> Validator<'s> {
                 );
             }
         }
+    }
+
+    /// `unevaluatedProperties`: the properties no other keyword evaluated.
+    fn check_unevaluated_properties(&self, at: &At<'_>, map: &Map<String, Value>, out: &mut Vec<Error>, ev: &mut Evaluated) {
+        let At { s, base, ip, sp, depth, err, .. } = *at;
+        let child = |name: &str| format!("{ip}/{}", escape_token(name));
         if let Some(sub) = s.get("unevaluatedProperties") {
             let unevaluated: Vec<&String> = map.keys().filter(|k| !ev.props.contains(*k)).collect();
             if sub == &Value::Bool(false) {
@@ -1491,6 +1383,167 @@ impl<'s> Validator<'s> {
                 }
             }
             ev.props.extend(unevaluated.into_iter().cloned());
+        }
+    }
+}
+
+/// Where a check stands: the schema object and its base URI, the instance
+/// and both paths, the depth, and how to report an error there.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    s: &'a Map<String, Value>,
+    base: &'a str,
+    inst: &'a Value,
+    ip: &'a str,
+    sp: &'a str,
+    depth: usize,
+    err: &'a dyn Fn(&mut Vec<Error>, &str, String),
+}
+
+/// `type`, `enum`, `const`: keywords on any instance.
+fn check_value(at: &At<'_>, out: &mut Vec<Error>) {
+    let At { s, inst, err, .. } = *at;
+    match s.get("type") {
+        Some(Value::String(t)) if !type_matches(t, inst) => err(
+            out,
+            "type",
+            format!("{} is not of type \"{t}\"", show(inst)),
+        ),
+        Some(Value::Array(ts)) => {
+            let mut names: Vec<&str> = ts.iter().filter_map(Value::as_str).collect();
+            names.sort_unstable();
+            if !names.iter().any(|t| type_matches(t, inst)) {
+                let list: Vec<String> = names.iter().map(|t| format!("\"{t}\"")).collect();
+                err(
+                    out,
+                    "type",
+                    format!("{} is not of types {}", show(inst), list.join(", ")),
+                );
+            }
+        }
+        _ => {}
+    }
+    if let Some(Value::Array(options)) = s.get("enum")
+        && !options.iter().any(|o| json_eq(o, inst))
+    {
+        let shown: Vec<String> = options.iter().map(show).collect();
+        let list = match shown.len() {
+            0 => "nothing".to_string(),
+            1..=3 => match shown.split_last() {
+                Some((last, [])) => last.clone(),
+                Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+                None => String::new(),
+            },
+            n => format!("{} or {} other candidates", shown[..2].join(", "), n - 2),
+        };
+        err(out, "enum", format!("{} is not one of {list}", show(inst)));
+    }
+    if let Some(expected) = s.get("const")
+        && !json_eq(expected, inst)
+    {
+        err(out, "const", format!("{} was expected", show(expected)));
+    }
+}
+
+/// `maxItems`, `minItems`, `uniqueItems`.
+fn check_array_counts(at: &At<'_>, items: &[Value], out: &mut Vec<Error>) {
+    let At { s, inst, err, .. } = *at;
+    let count = items.len() as u64;
+    if let Some(max) = as_count(s.get("maxItems"))
+        && count > max
+    {
+        err(
+            out,
+            "maxItems",
+            format!(
+                "{} has more than {}",
+                show(inst),
+                plural(max, "item", "items")
+            ),
+        );
+    }
+    if let Some(min) = as_count(s.get("minItems"))
+        && count < min
+    {
+        err(
+            out,
+            "minItems",
+            format!(
+                "{} has less than {}",
+                show(inst),
+                plural(min, "item", "items")
+            ),
+        );
+    }
+    if s.get("uniqueItems") == Some(&Value::Bool(true)) {
+        let duplicate = (0..items.len())
+            .any(|i| (i + 1..items.len()).any(|j| json_eq(&items[i], &items[j])));
+        if duplicate {
+            err(
+                out,
+                "uniqueItems",
+                format!("{} has non-unique elements", show(inst)),
+            );
+        }
+    }
+}
+
+/// `maxProperties`, `minProperties`, `required`, `dependentRequired`.
+fn check_object_counts(at: &At<'_>, map: &Map<String, Value>, out: &mut Vec<Error>) {
+    let At { s, inst, err, .. } = *at;
+    let count = map.len() as u64;
+    if let Some(max) = as_count(s.get("maxProperties"))
+        && count > max
+    {
+        err(
+            out,
+            "maxProperties",
+            format!(
+                "{} has more than {}",
+                show(inst),
+                plural(max, "property", "properties")
+            ),
+        );
+    }
+    if let Some(min) = as_count(s.get("minProperties"))
+        && count < min
+    {
+        err(
+            out,
+            "minProperties",
+            format!(
+                "{} has less than {}",
+                show(inst),
+                plural(min, "property", "properties")
+            ),
+        );
+    }
+    if let Some(Value::Array(required)) = s.get("required") {
+        for name in required.iter().filter_map(Value::as_str) {
+            if !map.contains_key(name) {
+                err(
+                    out,
+                    "required",
+                    format!("\"{name}\" is a required property"),
+                );
+            }
+        }
+    }
+    if let Some(Value::Object(deps)) = s.get("dependentRequired") {
+        for (trigger, needed) in deps {
+            if map.contains_key(trigger)
+                && let Value::Array(needed) = needed
+            {
+                for name in needed.iter().filter_map(Value::as_str) {
+                    if !map.contains_key(name) {
+                        err(
+                            out,
+                            "dependentRequired",
+                            format!("\"{name}\" is a required property"),
+                        );
+                    }
+                }
+            }
         }
     }
 }

@@ -10,7 +10,9 @@
 //! Also here: [`source`] (inputs as inline values or workspace files, JSON or
 //! YAML; the out dir), [`doc`] (ordered JSON/YAML documents), [`py`] (Python
 //! literals and templates), [`locate`] (JSON pointer → line:col) and
-//! [`Envelope`], the keys the orchestrator adds to every tool's input.
+//! [`log_envelope`], which logs what the orchestrator's envelope (see
+//! `taylordash-protocol`) told the tool. Gate input and verdict are the
+//! protocol's [`GateInput`] and [`GateOutput`] (= `GateVerdict`).
 //!
 //! A library, not a plugin: it lives under `toolkit/`, outside `plugins/`,
 //! because every crate there is built as a component.
@@ -18,7 +20,7 @@
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use taylordash_sdk::Level;
 
@@ -36,55 +38,33 @@ pub use model::{
     ServiceModel, Slo, load_model, model_from_text, paths,
 };
 
-/// The keys the orchestrator adds to every tool's input (see
-/// `host/src/orchestrator/run.rs`); tools accept them and use what they need.
-#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
-pub struct Envelope {
-    /// The previous tool's JSON output in the same agent.
-    #[serde(default)]
-    pub previous: Option<Value>,
-    /// The failed gates' report when the stage is retried.
-    #[serde(default)]
-    pub feedback: Option<Value>,
-    /// The pipeline's shared context names that exist.
-    #[serde(default)]
-    pub shared_context: Option<Value>,
-    /// `{ run_id, task_id, stage, agent, tool, attempt, trace_id, span_id }`.
-    #[serde(default)]
-    pub task: Option<Value>,
-}
+pub use taylordash_sdk::protocol::{Envelope, Finding, GateInput, GateVerdict as GateOutput};
 
-impl Envelope {
-    /// Log what the tool was handed beyond its own inputs: a retry's gate
-    /// feedback, and input keys it does not know (so a typo is visible).
-    pub fn log(&self, tool: &str, extra: &BTreeMap<String, Value>) {
-        if let Some(fb) = &self.feedback {
-            let gates: Vec<String> = fb
-                .get("failed_gates")
-                .and_then(Value::as_array)
-                .map(|list| {
-                    list.iter()
-                        .filter_map(|g| g.get("gate").and_then(Value::as_str).map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            taylordash_sdk::log(
-                Level::Info,
-                &format!(
-                    "{tool}: retry after failed gate(s) {}; outputs are derived from the backlog again",
-                    if gates.is_empty() { "(unnamed)".to_string() } else { gates.join(", ") }
-                ),
-            );
-        }
-        if !extra.is_empty() {
-            let keys: Vec<&str> = extra.keys().map(String::as_str).collect();
-            taylordash_sdk::log(Level::Debug, &format!("{tool}: ignoring input key(s) {}", keys.join(", ")));
-        }
+/// Log what the orchestrator handed the tool beside its own input: a
+/// retry's gate feedback.
+pub fn log_envelope(tool: &str, envelope: &Envelope) {
+    if let Some(fb) = &envelope.feedback {
+        let gates = fb.gate_names();
+        taylordash_sdk::log(
+            Level::Info,
+            &format!(
+                "{tool}: retry after failed gate(s) {}; outputs are derived from the backlog again",
+                if gates.is_empty() { "(unnamed)".to_string() } else { gates.join(", ") }
+            ),
+        );
     }
 }
 
-/// The input of every generator: where the backlog is, plus what the
-/// orchestrator adds.
+/// Log input keys the tool does not know (so a typo is visible).
+pub fn log_ignored(tool: &str, extra: &BTreeMap<String, Value>) {
+    if !extra.is_empty() {
+        let keys: Vec<&str> = extra.keys().map(String::as_str).collect();
+        taylordash_sdk::log(Level::Debug, &format!("{tool}: ignoring input key(s) {}", keys.join(", ")));
+    }
+}
+
+/// The input of every generator: where the backlog is. The orchestrator's
+/// envelope comes through the [`Context`](taylordash_sdk::Context).
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct GenInput {
     /// The backlog: a workspace-relative `.json`/`.yaml`/`.yml` path or an
@@ -92,8 +72,6 @@ pub struct GenInput {
     /// `backlog.yml` in the workspace root.
     #[serde(default)]
     pub backlog: Option<Value>,
-    #[serde(flatten)]
-    pub envelope: Envelope,
     /// Other keys the stage passes (ignored, logged at debug level).
     #[serde(flatten)]
     pub other: BTreeMap<String, Value>,
@@ -101,65 +79,13 @@ pub struct GenInput {
 
 impl GenInput {
     /// Log the envelope, load the model, log its notes.
-    pub fn model(&self, tool: &str) -> Result<ServiceModel, taylordash_sdk::ToolError> {
-        self.envelope.log(tool, &self.other);
+    pub fn model(&self, tool: &str, cx: &taylordash_sdk::Context) -> Result<ServiceModel, taylordash_sdk::ToolError> {
+        log_envelope(tool, cx.envelope());
+        log_ignored(tool, &self.other);
         let model = load_model(self.backlog.as_ref())?;
         log_notes(tool, &model);
         Ok(model)
     }
-}
-
-/// A gate's finding: which file, where in it, what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
-pub struct Finding {
-    pub file: String,
-    /// `line:col (json pointer)`, `line:col`, or a pointer.
-    pub location: String,
-    pub message: String,
-}
-
-impl Finding {
-    pub fn new(file: impl Into<String>, location: impl Into<String>, message: impl Into<String>) -> Finding {
-        Finding { file: file.into(), location: location.into(), message: message.into() }
-    }
-}
-
-/// What the orchestrator hands a gate (`host/src/orchestrator/run.rs`):
-/// `{ gate, stage, attempt, files, outputs, task }`. Gates check the
-/// workspace as a whole; `files` (merged in the stage) is reported.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-pub struct GateInput {
-    /// The gate's name in the pipeline.
-    #[serde(default)]
-    pub gate: Option<String>,
-    /// The stage the gate follows.
-    #[serde(default)]
-    pub stage: Option<String>,
-    /// The stage's attempt.
-    #[serde(default)]
-    pub attempt: Option<u32>,
-    /// Workspace paths merged by the stage.
-    #[serde(default)]
-    pub files: Vec<String>,
-    /// The stage's declared outputs.
-    #[serde(default)]
-    pub outputs: Option<Value>,
-    #[serde(flatten)]
-    pub envelope: Envelope,
-    #[serde(flatten)]
-    pub other: BTreeMap<String, Value>,
-}
-
-/// What a gate returns: `passed`, every finding, and what it looked at.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct GateOutput {
-    pub passed: bool,
-    /// Sorted by file, then location.
-    pub findings: Vec<Finding>,
-    /// The workspace files the gate read.
-    pub checked: Vec<String>,
-    /// One line: what passed or failed.
-    pub summary: String,
 }
 
 /// Finish a gate: sort and dedupe findings, log one line per finding, write

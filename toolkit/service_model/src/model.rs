@@ -772,7 +772,51 @@ fn identifier(s: &str) -> bool {
 }
 
 fn build(name: &str, raw: RawBacklog) -> Result<ServiceModel, String> {
-    let service = match raw.service {
+    let service = service_of(name, raw.service)?;
+    let raw_items = raw.items.ok_or_else(|| format!("{name}: items is missing"))?;
+    let Parsed { mut items, index_of, fields_of, slo_of } = parse_items(name, raw_items)?;
+    let mut slos = Vec::with_capacity(items.len());
+    for (i, raw) in slo_of.into_iter().enumerate() {
+        slos.push(match raw {
+            None => None,
+            Some(s) => Some(parse_slo(name, i, s)?),
+        });
+    }
+
+    let texts: Vec<ItemText> = items.iter().map(ItemText::of).collect();
+    for (i, item) in items.iter_mut().enumerate() {
+        item.kind = classify(item, &texts[i]);
+    }
+    let api_prefix = texts
+        .iter()
+        .flat_map(|t| t.endpoints.iter())
+        .find_map(|(_, p)| api_prefix_of(p))
+        .unwrap_or_else(|| "/api/v1".to_string());
+    let service = Service { api_prefix, ..service };
+
+    let mut notes = Vec::new();
+    let resources = resources_of(&service, &mut items, &fields_of, &mut notes);
+    let mut events = resource_events(&service, &items, &texts, &resources);
+    let mut endpoints = crud_endpoints(&resources, &index_of, &slos);
+    let cx = ItemCx { service: &service, items: &items, texts: &texts, index_of: &index_of, slos: &slos };
+    item_endpoints(&cx, &mut events, &mut endpoints, &mut notes);
+    check_unique(name, &endpoints)?;
+    let metrics = metrics_of(&service, &items, &endpoints, !events.is_empty());
+    for item in &items {
+        if item.kind == ItemKind::Other {
+            notes.push(format!(
+                "items[{}] (`{}`): no resource, endpoint, metric or contract recognised; documented only",
+                item.index, item.id
+            ));
+        }
+    }
+
+    Ok(ServiceModel { source: name.to_string(), service, items, resources, events, endpoints, metrics, notes })
+}
+
+/// The backlog's `service`, or the default one (its `api_prefix` comes later).
+fn service_of(name: &str, raw: Option<RawService>) -> Result<Service, String> {
+    Ok(match raw {
         Some(s) => {
             let svc_name = match s.name {
                 Some(n) => {
@@ -799,10 +843,20 @@ fn build(name: &str, raw: RawBacklog) -> Result<ServiceModel, String> {
             description: String::new(),
             api_prefix: String::new(),
         },
-    };
-    let raw_items = raw.items.ok_or_else(|| format!("{name}: items is missing"))?;
+    })
+}
 
-    // Items, validated as the planner validates them.
+/// The items as parsed, before classification, with what each declared.
+struct Parsed {
+    items: Vec<Item>,
+    index_of: BTreeMap<String, usize>,
+    fields_of: Vec<Option<Vec<Field>>>,
+    slo_of: Vec<Option<RawSlo>>,
+}
+
+/// Items, validated as the planner validates them: ids, titles, resources,
+/// acceptance, fields, known and acyclic dependencies.
+fn parse_items(name: &str, raw_items: Vec<RawItem>) -> Result<Parsed, String> {
     let mut items = Vec::with_capacity(raw_items.len());
     let mut index_of: BTreeMap<String, usize> = BTreeMap::new();
     let mut fields_of: Vec<Option<Vec<Field>>> = Vec::new();
@@ -856,29 +910,12 @@ fn build(name: &str, raw: RawBacklog) -> Result<ServiceModel, String> {
         }
     }
     check_acyclic(name, &items, &index_of)?;
+    Ok(Parsed { items, index_of, fields_of, slo_of })
+}
 
-    let mut slos = Vec::with_capacity(items.len());
-    for (i, raw) in slo_of.into_iter().enumerate() {
-        slos.push(match raw {
-            None => None,
-            Some(s) => Some(parse_slo(name, i, s)?),
-        });
-    }
-
-    // Classify.
-    let mut notes = Vec::new();
-    let texts: Vec<ItemText> = items.iter().map(ItemText::of).collect();
-    for (i, item) in items.iter_mut().enumerate() {
-        item.kind = classify(item, &texts[i]);
-    }
-    let api_prefix = texts
-        .iter()
-        .flat_map(|t| t.endpoints.iter())
-        .find_map(|(_, p)| api_prefix_of(p))
-        .unwrap_or_else(|| "/api/v1".to_string());
-    let service = Service { api_prefix, ..service };
-
-    // Resources (CRUD items), one per resource name.
+/// Resources (CRUD items), one per resource name; a second item naming the
+/// same resource is noted and documented only.
+fn resources_of(service: &Service, items: &mut [Item], fields_of: &[Option<Vec<Field>>], notes: &mut Vec<String>) -> Vec<Resource> {
     let mut resources: Vec<Resource> = Vec::new();
     for (i, item) in items.iter_mut().enumerate() {
         if item.kind != ItemKind::Crud {
@@ -909,15 +946,18 @@ fn build(name: &str, raw: RawBacklog) -> Result<ServiceModel, String> {
             fields,
         });
     }
+    resources
+}
 
-    // Event types: one per resource, topics from the publishing items.
+/// Event types: one per resource, topics from the publishing items.
+fn resource_events(service: &Service, items: &[Item], texts: &[ItemText], resources: &[Resource]) -> Vec<EventType> {
     let topics: Vec<String> = items
         .iter()
-        .zip(&texts)
+        .zip(texts)
         .filter(|(item, _)| item.kind == ItemKind::EventIngest)
         .flat_map(|(_, t)| t.topics.clone())
         .collect();
-    let mut events: Vec<EventType> = resources
+    resources
         .iter()
         .map(|r| {
             let key = r.id_param.clone();
@@ -939,11 +979,13 @@ fn build(name: &str, raw: RawBacklog) -> Result<ServiceModel, String> {
                 topic,
             }
         })
-        .collect();
+        .collect()
+}
 
-    // Endpoints.
+/// The five CRUD endpoints of each resource.
+fn crud_endpoints(resources: &[Resource], index_of: &BTreeMap<String, usize>, slos: &[Option<Slo>]) -> Vec<Endpoint> {
     let mut endpoints: Vec<Endpoint> = Vec::new();
-    for r in &resources {
+    for r in resources {
         let item_index = index_of.get(&r.item).copied().unwrap_or(0);
         let slo = slos.get(item_index).copied().flatten();
         let one = format!("{}/{{{}}}", r.path, r.id_param);
@@ -973,12 +1015,28 @@ fn build(name: &str, raw: RawBacklog) -> Result<ServiceModel, String> {
             });
         }
     }
+    endpoints
+}
+
+/// What [`item_endpoints`] reads of the model being built.
+struct ItemCx<'a> {
+    service: &'a Service,
+    items: &'a [Item],
+    texts: &'a [ItemText],
+    index_of: &'a BTreeMap<String, usize>,
+    slos: &'a [Option<Slo>],
+}
+
+/// The endpoints items declare in their text: event publishing (adding a
+/// generic event type when the item publishes nothing known yet) and metrics.
+fn item_endpoints(cx: &ItemCx<'_>, events: &mut Vec<EventType>, endpoints: &mut Vec<Endpoint>, notes: &mut Vec<String>) {
+    let ItemCx { service, items, texts, index_of, slos } = *cx;
     for (i, item) in items.iter().enumerate() {
         let text = &texts[i];
         let slo = slos[i];
         match item.kind {
             ItemKind::EventIngest => {
-                let accepted = accepted_events(item, &items, &index_of, &events);
+                let accepted = accepted_events(item, items, index_of, events);
                 if accepted.is_empty() && events.iter().all(|e| e.item != item.id) {
                     // Nothing to publish yet: a generic event for this item.
                     let key = text.topics.first().and_then(|t| placeholders(t).into_iter().next());
@@ -1065,10 +1123,13 @@ fn build(name: &str, raw: RawBacklog) -> Result<ServiceModel, String> {
             _ => {}
         }
     }
-    // Unique operation ids and routes.
+}
+
+/// Operation ids and routes are unique across items.
+fn check_unique(name: &str, endpoints: &[Endpoint]) -> Result<(), String> {
     let mut seen_ops: BTreeMap<String, String> = BTreeMap::new();
     let mut seen_routes: BTreeMap<(Method, String), String> = BTreeMap::new();
-    for e in &endpoints {
+    for e in endpoints {
         if let Some(other) = seen_ops.insert(e.operation_id.clone(), e.item.clone()) {
             return Err(format!(
                 "{name}: items `{other}` and `{}` both define operation `{}`",
@@ -1079,8 +1140,12 @@ fn build(name: &str, raw: RawBacklog) -> Result<ServiceModel, String> {
             return Err(format!("{name}: items `{other}` and `{}` both define `{}`", e.item, e.label()));
         }
     }
+    Ok(())
+}
 
-    // Metrics.
+/// The request counter and latency histogram (buckets include every SLO),
+/// and the MQTT publish counter when there are events.
+fn metrics_of(service: &Service, items: &[Item], endpoints: &[Endpoint], has_events: bool) -> Vec<Metric> {
     let metrics_item = items.iter().find(|i| i.kind == ItemKind::Metrics).map(|i| i.id.clone());
     let mut buckets: BTreeSet<u32> = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000].into_iter().collect();
     buckets.extend(endpoints.iter().map(|e| e.slo.latency_p95_ms));
@@ -1104,7 +1169,7 @@ fn build(name: &str, raw: RawBacklog) -> Result<ServiceModel, String> {
             item: metrics_item.clone(),
         },
     ];
-    if !events.is_empty() {
+    if has_events {
         metrics.push(Metric {
             name: format!("{}_mqtt_publish_total", service.name),
             kind: MetricKind::Counter,
@@ -1115,17 +1180,7 @@ fn build(name: &str, raw: RawBacklog) -> Result<ServiceModel, String> {
             item: metrics_item,
         });
     }
-
-    for item in &items {
-        if item.kind == ItemKind::Other {
-            notes.push(format!(
-                "items[{}] (`{}`): no resource, endpoint, metric or contract recognised; documented only",
-                item.index, item.id
-            ));
-        }
-    }
-
-    Ok(ServiceModel { source: name.to_string(), service, items, resources, events, endpoints, metrics, notes })
+    metrics
 }
 
 trait IfEmpty {

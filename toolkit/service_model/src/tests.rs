@@ -188,24 +188,31 @@ fn load_model_finds_the_workspace_backlog() {
     );
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-struct Probe {
-    #[serde(default)]
-    backlog: Option<Value>,
-    #[serde(flatten)]
-    envelope: Envelope,
-    #[serde(flatten)]
-    extra: BTreeMap<String, Value>,
+/// A generator that reports what it was handed.
+struct Probe;
+
+impl taylordash_sdk::Tool for Probe {
+    const NAME: &'static str = "probe";
+    const DESCRIPTION: &'static str = "reports its input";
+    type Input = GenInput;
+    type Output = Value;
+
+    fn run(input: GenInput, cx: &taylordash_sdk::Context) -> Result<Value, taylordash_sdk::ToolError> {
+        let env = cx.envelope();
+        Ok(json!({
+            "backlog": input.backlog,
+            "previous": env.previous,
+            "attempt": env.task.as_ref().map(|t| t.attempt),
+            "extra": input.other.keys().collect::<Vec<_>>(),
+        }))
+    }
 }
 
 #[test]
-fn envelope_takes_the_orchestrator_keys_and_extra_the_rest() {
-    let p: Probe = serde_json::from_value(json!({
-        "backlog": "backlog.yaml", "previous": {"a": 1}, "task": {"attempt": 2}, "snapshot": "s.json"
-    }))
-    .unwrap();
-    assert_eq!(p.backlog, Some(json!("backlog.yaml")));
-    assert_eq!(p.envelope.previous, Some(json!({"a": 1})));
-    assert_eq!(p.envelope.task, Some(json!({"attempt": 2})));
-    assert_eq!(p.extra.keys().collect::<Vec<_>>(), ["snapshot"]);
+fn the_envelope_reaches_the_context_and_extra_keys_stay_in_the_input() {
+    let h = taylordash_sdk::testing::Harness::new();
+    let out = h
+        .run::<Probe>(json!({ "backlog": "backlog.yaml", "previous": {"a": 1}, "task": {"attempt": 2}, "snapshot": "s.json" }))
+        .unwrap();
+    assert_eq!(out, json!({ "backlog": "backlog.yaml", "previous": {"a": 1}, "attempt": 2, "extra": ["snapshot"] }));
 }

@@ -51,13 +51,14 @@ impl Tool for Probe {
     type Input = Value;
     type Output = Value;
 
-    fn run(input: Value, _cx: &Context) -> Result<Value, ToolError> {
+    fn run(input: Value, cx: &Context) -> Result<Value, ToolError> {
+        let envelope = cx.envelope();
         let cfg = config();
         if let Some(name) = input["gate"].as_str() {
             return Ok(gate(name, &cfg));
         }
         let started = now_ms();
-        let agent = input["task"]["agent"].as_str().unwrap_or_default().to_string();
+        let agent = envelope.task.as_ref().map(|t| t.agent.clone()).unwrap_or_default();
         let me = &cfg["agents"][&agent];
         if let Some(ms) = me["sleep_ms"].as_u64() {
             std::thread::sleep(Duration::from_millis(ms));
@@ -72,7 +73,7 @@ impl Tool for Probe {
             .as_object()
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().replace("{agent}", &agent))).collect())
             .unwrap_or_default();
-        if let (Some(fix), true) = (me["fix_on_feedback"].as_str(), input.get("feedback").is_some()) {
+        if let (Some(fix), true) = (me["fix_on_feedback"].as_str(), envelope.feedback.is_some()) {
             files.push((fix.to_string(), format!("fixed by {agent}")));
         }
         for (rel, content) in files {
@@ -89,8 +90,8 @@ impl Tool for Probe {
         }
         out.insert("agent".into(), json!(agent));
         out.insert("wrote".into(), json!(wrote));
-        out.insert("saw_previous".into(), json!(input.get("previous").is_some()));
-        out.insert("saw_feedback".into(), json!(input.get("feedback").is_some()));
+        out.insert("saw_previous".into(), json!(envelope.previous.is_some()));
+        out.insert("saw_feedback".into(), json!(envelope.feedback.is_some()));
         out.insert("started_ms".into(), json!(started));
         out.insert("finished_ms".into(), json!(now_ms()));
         Ok(Value::Object(out))
