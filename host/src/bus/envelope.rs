@@ -1,4 +1,4 @@
-//! The envelope every bus message carries (DESIGN.md, "Bus"), its JSON
+//! The envelope every bus message carries (docs/architecture.md, "The bus contract"), its JSON
 //! encoding, and the MQTT v5 properties that go with it. The shapes (header
 //! and payloads) are `taylordash_protocol::bus`'s; this module adds the
 //! wire: [`Wire`], [`TaskWire`], [`ResultWire`].

@@ -1,5 +1,5 @@
 //! The bus: how tasks, results and status travel between the orchestrator
-//! and workers over MQTT v5 (DESIGN.md, "Bus").
+//! and workers over MQTT v5 (docs/architecture.md, "The bus contract").
 //!
 //! This module owns the transport and nothing above it: the topic names
 //! ([`topics`]), the envelope every message carries ([`envelope`]), the one

@@ -1,6 +1,6 @@
 //! The `taylordash` command line: parse, dispatch to the library, map errors
 //! to the exit codes. Kept thin: every command is a few lines over the
-//! library (sandbox, pipeline, orchestrator, bus, policy, store).
+//! library (docs/architecture.md: the CLI may use every module; none uses it).
 
 mod audit;
 mod bus;

@@ -54,7 +54,7 @@ pub struct TaskResult {
 #[error("{message}")]
 pub struct TaskError {
     pub message: String,
-    /// The exit code the failure means (DESIGN.md).
+    /// The exit code the failure means (docs/architecture.md, "Exit codes").
     pub exit_code: i32,
     pub retryable: bool,
     pub timed_out: bool,

@@ -509,7 +509,7 @@ impl Run<'_> {
             match self.gates(stage, attempt, &files)? {
                 None => {
                     self.journal(|j| j.set_stage(&stage.name, position, StageStatus::Done, attempt, None))?;
-                    self.say(format_args!("[{}] done in {:?}", stage.name, started.elapsed()));
+                    self.say(format_args!("[{}] done in {} ms", stage.name, started.elapsed().as_millis()));
                     return Ok(());
                 }
                 Some(report) if attempt <= budget => {
@@ -712,8 +712,8 @@ impl Run<'_> {
         let (agent, tool, task_id) = (call.agent, call.tool, call.task_id);
         let Some(row) = self.journal(|j| j.task(task_id))? else { return Ok(None) };
         let output = || row.output.as_deref().and_then(|o| serde_json::from_str(o).ok()).unwrap_or(Value::Null);
-        match row.status.as_str() {
-            "done" => {
+        match row.status.parse::<TaskStatus>() {
+            Ok(TaskStatus::Done) => {
                 let files = self.journal(|j| j.merges())?
                     .into_iter()
                     .filter(|(_, id, _)| id == task_id)
@@ -722,7 +722,7 @@ impl Run<'_> {
                 self.say(format_args!("  {agent}/{tool}: done before, not run again"));
                 Ok(Some((output(), files)))
             }
-            "merging" => {
+            Ok(TaskStatus::Merging) => {
                 let staging = PathBuf::from(row.staging.clone().unwrap_or_default());
                 let files = self.merge(call, &row.agent, &staging)?;
                 self.journal(|j| j.finish_task(task_id))?;
@@ -783,7 +783,7 @@ impl Run<'_> {
         self.consecutive_failures.fetch_add(1, Ordering::SeqCst);
         self.journal(|j| {
             j.fail_attempt(task_id, task.attempt, error.exit_code, &error.message, ms)?;
-            if matches!(error.exit_code, 3 | 4) {
+            if ExitCode::is_refusal(error.exit_code) {
                 let decision = json!({ "task": task_id, "plugin": tool, "decision": "deny", "exit_code": error.exit_code, "detail": error.message });
                 j.event("audit", &decision)?;
             }

@@ -64,7 +64,7 @@ fn role_phrase(role: &str) -> String {
 }
 
 impl IdentityError {
-    /// Refused, as a capability is (DESIGN.md's exit codes).
+    /// Refused, as a capability is (docs/architecture.md, "Exit codes").
     pub fn exit_code(&self) -> i32 {
         taylordash_protocol::ExitCode::Denied.code()
     }

@@ -1,5 +1,5 @@
 //! What can go wrong when loading or calling a plugin, each case tied to the
-//! CLI exit code it means (DESIGN.md: 1 tool failed, 2 usage/config,
+//! CLI exit code it means (docs/architecture.md, "Exit codes": 1 tool failed, 2 usage/config,
 //! 3 denied, 4 quota exceeded, 5 plugin trapped).
 
 use taylordash_protocol::ExitCode;
