@@ -309,7 +309,7 @@ fn a_plugin_whose_digest_does_not_match_is_refused_before_compilation() {
     let out = env.taylordash(&["--policy", &policy, "--as", "tester", "invoke", &adversary(), "--input", r#"{"attack":"read_env"}"#]);
     assert_eq!(code(&out), 3);
     assert!(
-        stderr(&out).contains(&format!("plugin `adversary` refused before compilation: its sha256 is sha256:")),
+        stderr(&out).contains("plugin `adversary` refused before compilation: its sha256 is sha256:"),
         "{}",
         stderr(&out)
     );

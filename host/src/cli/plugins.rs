@@ -5,7 +5,7 @@
 //! text or as JSON (serde_json leaves DEL, C1 controls and bidi overrides raw).
 
 use taylordash_protocol::ExitCode;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Subcommand;
@@ -123,7 +123,7 @@ fn verify(cli: &Cli, path: &std::path::Path, trusted: &[String]) -> anyhow::Resu
     }
 }
 
-fn list(sandbox: &Sandbox, dir: &PathBuf, as_json: bool) -> anyhow::Result<i32> {
+fn list(sandbox: &Sandbox, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
     let paths = list_plugins(dir)
         .map_err(|e| super::UsageError(format!("cannot list plugins in {}: {e}", dir.display())))?;
     let mut rows = Vec::new();
@@ -160,7 +160,7 @@ fn list(sandbox: &Sandbox, dir: &PathBuf, as_json: bool) -> anyhow::Result<i32> 
     Ok(if failed { 1 } else { 0 })
 }
 
-fn inspect(sandbox: &Sandbox, path: &PathBuf, as_json: bool) -> anyhow::Result<i32> {
+fn inspect(sandbox: &Sandbox, path: &Path, as_json: bool) -> anyhow::Result<i32> {
     let plugin = sandbox.load(path)?;
     let info = sandbox.describe(&plugin)?;
     let (imports, exports) = plugin.interface(sandbox.engine());

@@ -70,11 +70,11 @@ pub fn check(p: &Pipeline, cx: &Context, diags: &mut Diagnostics) {
                 }
             }
         }
-        if let Some(backup) = &stage.backup_agent {
-            if !agent_names.contains(backup.name.as_str()) {
-                let hint = did_you_mean(&backup.name, agent_names.iter().copied());
-                diags.push(file, backup.pos, format!("`backup_agent` names unknown agent `{}`{hint}", backup.name));
-            }
+        if let Some(backup) = &stage.backup_agent
+            && !agent_names.contains(backup.name.as_str())
+        {
+            let hint = did_you_mean(&backup.name, agent_names.iter().copied());
+            diags.push(file, backup.pos, format!("`backup_agent` names unknown agent `{}`{hint}", backup.name));
         }
     }
 
