@@ -88,10 +88,10 @@ const ops = {
   },
 
   async call(step) {
-    const progress = [];
+    const progress = (wire.progress = []);
     const abort = new AbortController();
     const options = { signal: abort.signal };
-    if (step.progress) options.onprogress = ({ progress: p, total, message }) => progress.push({ progress: p, total, message });
+    if (step.progress) options.onprogress = () => {}; // makes the SDK send a progressToken; see `wire`
     if (step.timeout_s !== undefined) options.timeout = step.timeout_s * 1000;
     // Aborting the signal makes the SDK send notifications/cancelled for the request and reject it.
     const timer = step.cancel_after_ms !== undefined && setTimeout(() => abort.abort('cancel_after_ms'), step.cancel_after_ms);
@@ -108,6 +108,7 @@ const ops = {
       throw err;
     } finally {
       clearTimeout(timer);
+      wire.token = wire.progress = undefined;
     }
   },
 
@@ -137,6 +138,23 @@ try {
   await client.close().catch(() => {});
   process.exit(3);
 }
+// Progress is recorded as it comes off the transport, for the token of the call in flight: the
+// SDK hands notifications to onprogress on a later microtask but settles the response at once, so
+// it drops a progress notification read together with the response (typescript-sdk issue 2580).
+const wire = { token: undefined, progress: undefined };
+const send = transport.send.bind(transport);
+transport.send = (msg, opts) => {
+  if (msg.method === 'tools/call') wire.token = msg.params?._meta?.progressToken;
+  return send(msg, opts);
+};
+const onmessage = transport.onmessage;
+transport.onmessage = (msg, extra) => {
+  const p = msg.method === 'notifications/progress' ? msg.params : undefined;
+  if (p && wire.progress && wire.token !== undefined && p.progressToken === wire.token) {
+    wire.progress.push({ progress: p.progress, total: p.total ?? null, message: p.message ?? null });
+  }
+  onmessage(msg, extra);
+};
 emit({ op: 'initialize', protocolVersion, serverInfo: client.getServerVersion() ?? null,
   capabilities: client.getServerCapabilities() ?? null });
 

@@ -42,15 +42,15 @@ def leaf(exc):
 
 
 class Http:
-    """Last HTTP error status seen by the transport. The SDK turns a non-2xx answer into an
-    MCPError (-32603 "Server returned an error response", or the body's JSON-RPC error) and drops
-    the status, so an httpx2 response hook keeps it for the error line."""
+    """Last HTTP error status answering a POST (a message sent) in this step. The SDK turns a
+    non-2xx answer into an MCPError (-32603 "Server returned an error response", or the body's
+    JSON-RPC error) and drops the status, so an httpx2 response hook keeps it for the line."""
 
     status = None
 
     @classmethod
     async def hook(cls, response):
-        if response.status_code >= 400:
+        if response.status_code >= 400 and response.request.method == "POST":
             cls.status = response.status_code
 
 
