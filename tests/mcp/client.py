@@ -231,7 +231,7 @@ OPS = {"list_tools", "call", "wait_list_changed", "copy", "remove", "sleep"}
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--mode", default="auto", help="auto | legacy | 2026-07-28")
+    p.add_argument("--mode", default="auto", choices=["auto", "legacy", "2026-07-28"])
     sub = p.add_subparsers(dest="transport", required=True)
     s = sub.add_parser("stdio")
     s.add_argument("command", nargs=argparse.REMAINDER)
