@@ -17,6 +17,7 @@ pub mod bus;
 pub mod catalog;
 pub mod cli;
 pub mod dispatch;
+pub mod mcp;
 pub mod orchestrator;
 pub mod paths;
 pub mod pipeline;

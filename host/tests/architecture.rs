@@ -98,7 +98,7 @@ fn pipeline_never_imports_the_sandbox() {
 /// The leaves name nothing of the crate but each other's leaves.
 #[test]
 fn leaves_stay_leaves() {
-    let upper = ["pipeline", "policy", "sandbox", "audit", "dispatch", "orchestrator", "bus", "store", "preflight", "cli"];
+    let upper = ["pipeline", "policy", "sandbox", "audit", "dispatch", "orchestrator", "bus", "store", "preflight", "mcp", "cli"];
     for leaf in ["units", "catalog", "paths", "yaml"] {
         assert_eq!(violations(leaf, &upper), Vec::<String>::new(), "{leaf}");
     }
@@ -124,9 +124,20 @@ fn policy_decides_and_runs_nothing() {
 
 #[test]
 fn nothing_below_the_cli_imports_it() {
-    for module in ["pipeline", "policy", "sandbox", "orchestrator", "bus", "store", "dispatch", "audit"] {
+    for module in ["pipeline", "policy", "sandbox", "orchestrator", "bus", "store", "dispatch", "audit", "mcp"] {
         assert_eq!(violations(module, &["cli"]), Vec::<String>::new(), "{module}");
     }
+}
+
+/// The MCP gateway is a door like the CLI: only the CLI opens it, and it
+/// reaches tools through the same policy, sandbox and orchestrator, never
+/// through the bus.
+#[test]
+fn only_the_cli_imports_the_mcp_gateway() {
+    for module in ["pipeline", "policy", "sandbox", "orchestrator", "bus", "store", "dispatch", "audit", "preflight"] {
+        assert_eq!(violations(module, &["mcp"]), Vec::<String>::new(), "{module}");
+    }
+    assert_eq!(violations("mcp", &["bus", "store"]), Vec::<String>::new());
 }
 
 /// Plugins, the SDK, the toolkit and the protocol crate never link the host.

@@ -85,6 +85,9 @@ status!(
         Failed = "failed",
         /// Halted for a human (a security gate, too many failures, no progress).
         NeedsReview = "needs_review",
+        /// Stopped on the caller's request (an MCP client's cancellation);
+        /// `resume` continues it.
+        Cancelled = "cancelled",
     }
 );
 
@@ -138,7 +141,7 @@ mod tests {
     #[test]
     fn texts_are_the_journals() {
         let texts = |all: &[&str]| all.join(",");
-        assert_eq!(texts(&RunStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()), "running,completed,failed,needs_review");
+        assert_eq!(texts(&RunStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()), "running,completed,failed,needs_review,cancelled");
         assert_eq!(texts(&StageStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()), "running,done,failed,skipped");
         assert_eq!(texts(&TaskStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()), "pending,running,failed,merging,done");
         assert_eq!(texts(&AttemptStatus::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>()), "running,failed,succeeded");

@@ -143,7 +143,17 @@ pub fn describe<T: Tool>(version: &str) -> ToolInfo {
     }
 }
 
-fn schema_text(schema: schemars::Schema) -> String {
+/// A schema as the official MCP clients accept it: no boolean subschemas
+/// (`"model": true` for a `serde_json::Value` field becomes `{}`; the
+/// TypeScript SDK refuses a tool list holding one) and `"type": "object"` at
+/// the root (a tool's input and output are JSON objects; the Python SDK
+/// requires it).
+fn schema_text(mut schema: schemars::Schema) -> String {
+    use schemars::transform::Transform;
+    let mut no_bools = schemars::transform::ReplaceBoolSchemas::default();
+    no_bools.skip_additional_properties = true;
+    no_bools.transform(&mut schema);
+    schema.ensure_object().entry("type").or_insert_with(|| "object".into());
     serde_json::to_string(&schema).unwrap_or_else(|_| "{}".to_string())
 }
 
@@ -241,5 +251,37 @@ pub mod __private {
             ToolError::Failed(m) => wit::ToolError::Failed(m),
             ToolError::Retryable(m) => wit::ToolError::Retryable(m),
         }
+    }
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, schemars::JsonSchema)]
+    #[allow(dead_code)]
+    struct WithAnyValue {
+        model: serde_json::Value,
+        name: String,
+    }
+
+    #[derive(serde::Serialize, schemars::JsonSchema)]
+    #[serde(untagged)]
+    #[allow(dead_code)]
+    enum Either {
+        Done { files: Vec<String> },
+        Skipped { skipped: String },
+    }
+
+    #[test]
+    fn schemas_have_an_object_root_and_no_boolean_subschemas() {
+        let with_value: serde_json::Value = serde_json::from_str(&schema_text(schemars::schema_for!(WithAnyValue))).unwrap();
+        assert_eq!(with_value["type"], "object");
+        assert_eq!(with_value["properties"]["model"], serde_json::json!({}));
+        let untagged: serde_json::Value = serde_json::from_str(&schema_text(schemars::schema_for!(Either))).unwrap();
+        assert_eq!(untagged["type"], "object");
+        assert!(untagged["anyOf"].is_array());
+        let any: serde_json::Value = serde_json::from_str(&schema_text(schemars::schema_for!(serde_json::Value))).unwrap();
+        assert_eq!(any["type"], "object");
     }
 }

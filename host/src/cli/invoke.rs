@@ -57,21 +57,22 @@ pub fn run(cli: &Cli, args: &InvokeArgs) -> anyhow::Result<i32> {
     let name = crate::catalog::plugin_name(&path);
     let policy = cli.policy()?;
     let caller = cli.caller()?;
-    let plugin_policy = policy.as_ref().and_then(|p| p.plugins.get(&name));
-    let base = match plugin_policy {
-        Some(pp) => pp.quotas(&Quotas::default()).map_err(|e| UsageError(format!("policy for `{name}`: {e}")))?,
-        None => Quotas::default(),
-    };
+    if let Some(p) = policy.as_ref()
+        && !p.may_call(&name, &caller.role)
+    {
+        let refusal = crate::dispatch::role_refusal(&name, &caller);
+        cli.audit_log().append(&[caller.subject(name.clone()).event("rbac", "deny", refusal.message.clone())]);
+        eprintln!("error: {refusal}");
+        return Ok(refusal.exit_code);
+    }
+    let (base, grants) = crate::policy::call_limits(policy.as_ref(), &name, &caller.role, Quotas::default())
+        .map_err(|e| UsageError(format!("policy for `{name}`: {e}")))?;
     let quotas = Quotas {
         memory: args.memory.unwrap_or(base.memory),
         fuel: args.fuel.unwrap_or(base.fuel),
         timeout: args.timeout.unwrap_or(base.timeout),
         output: args.output.unwrap_or(base.output),
         ..base
-    };
-    let grants = match (policy.as_ref(), plugin_policy) {
-        (Some(p), Some(pp)) => pp.grants(p, &caller.role),
-        _ => Default::default(),
     };
     let sandbox = cli.sandbox()?;
     let plugin = sandbox.load_checked(&path, |n, sha| Ok(crate::policy::admit(policy.as_ref(), &path, n, sha)?)).inspect_err(|e| {
@@ -118,7 +119,7 @@ fn read_input(spec: &str) -> Result<String, UsageError> {
     Ok(text)
 }
 
-fn existing_dir(dir: &Path, flag: &str) -> Result<PathBuf, UsageError> {
+pub(super) fn existing_dir(dir: &Path, flag: &str) -> Result<PathBuf, UsageError> {
     let canonical = dir
         .canonicalize()
         .map_err(|e| UsageError(format!("{flag} {}: {e}", dir.display())))?;

@@ -5,6 +5,7 @@
 mod audit;
 mod bus;
 mod invoke;
+mod mcp;
 mod plugins;
 mod policy;
 mod run;
@@ -73,6 +74,9 @@ enum Command {
     /// Call one tool with a JSON input and print its JSON output.
     #[command(after_help = "Examples:\n  taylordash invoke planner --input @pipelines/examples/planner-input.json --workspace ws\n  echo '{}' | taylordash invoke mkdocs_writer --input @- --out site")]
     Invoke(invoke::InvokeArgs),
+    /// Serve the plugins and pipelines to AI agents over MCP (stdio, or streamable HTTP).
+    #[command(after_help = "Examples:\n  taylordash mcp --workspace ws\n  taylordash --policy policy.yaml mcp --http 127.0.0.1:8765 --workspace ws --out ws/out\n  taylordash policy token alice   # a bearer token for --http")]
+    Mcp(mcp::McpArgs),
     /// Check pipeline files; report every problem as file:line:col.
     #[command(after_help = "Examples:\n  taylordash validate pipelines/*.yaml\n  taylordash validate pipelines/orchestration_flow.yaml --json")]
     Validate(validate::ValidateArgs),
@@ -130,6 +134,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     match &cli.command {
         Command::Plugins(cmd) => plugins::run(&cli, cmd),
         Command::Invoke(args) => invoke::run(&cli, args),
+        Command::Mcp(args) => mcp::run(&cli, args),
         Command::Validate(args) => validate::run(&cli, args),
         Command::Run(args) => run::run(&cli, args),
         Command::Resume(args) => run::resume(&cli, args),

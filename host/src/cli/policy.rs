@@ -21,6 +21,13 @@ pub enum PolicyCommand {
     /// Report every problem of a policy (and of pipelines checked against
     /// it) as file:line:col, and which stages each principal may run.
     Check(CheckArgs),
+    /// Make a bearer token for the MCP gateway's HTTP transport: prints the
+    /// token (give it to the client) and the `mcp_tokens` line for the
+    /// policy (which keeps only its sha256).
+    Token {
+        /// The principal the token stands for (a name under `principals`).
+        principal: String,
+    },
 }
 
 #[derive(Args)]
@@ -40,7 +47,20 @@ pub struct CheckArgs {
 pub fn run(cli: &Cli, cmd: &PolicyCommand) -> anyhow::Result<i32> {
     match cmd {
         PolicyCommand::Check(args) => check(cli, args),
+        PolicyCommand::Token { principal } => token(principal),
     }
+}
+
+/// 32 random bytes as hex; the policy line holds their digest only.
+fn token(principal: &str) -> anyhow::Result<i32> {
+    use sha2::Digest;
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for a token: {e}"))?;
+    let token = format!("td_{}", hex::encode(bytes));
+    let digest = hex::encode(sha2::Sha256::digest(token.as_bytes()));
+    println!("{token}");
+    eprintln!("add to policy.yaml (the token itself is not stored anywhere):\n\nmcp_tokens:\n  \"sha256:{digest}\": {principal}\n");
+    Ok(0)
 }
 
 fn check(cli: &Cli, args: &CheckArgs) -> anyhow::Result<i32> {

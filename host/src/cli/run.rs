@@ -85,7 +85,7 @@ fn finish(outcome: Result<RunOutcome, OrchestratorError>) -> anyhow::Result<i32>
     match outcome {
         Ok(o) => Ok(match o.status {
             RunStatus::Completed => ExitCode::Ok,
-            RunStatus::Failed(_) | RunStatus::NeedsReview(_) => ExitCode::Failed,
+            RunStatus::Failed(_) | RunStatus::NeedsReview(_) | RunStatus::Cancelled => ExitCode::Failed,
         }
         .code()),
         Err(e) => {
@@ -165,6 +165,7 @@ fn summary(outcome: &RunOutcome, elapsed: std::time::Duration) {
         RunStatus::Completed => "completed",
         RunStatus::Failed(_) => "failed",
         RunStatus::NeedsReview(_) => "needs review",
+        RunStatus::Cancelled => "cancelled",
     };
     eprintln!(
         "summary: run {} {status} in {:.1} s: {done} of {} stages done, {} tasks, {failed_attempts} failed attempts",

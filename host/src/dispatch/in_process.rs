@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use super::{Dispatch, Task, TaskError, TaskResult};
 use crate::audit::{AuditLog, Subject, call_events};
-use crate::policy::{Caller, Policy, PluginPolicy};
+use crate::policy::{Caller, Policy};
 use crate::sandbox::{Call, CallContext, Grants, Plugin, Quotas, Sandbox, SandboxError, resolve_plugin};
 
 /// Runs tasks in this process, through one shared sandbox.
@@ -54,10 +54,6 @@ impl InProcess {
         self
     }
 
-    fn plugin_policy(&self, tool: &str) -> Option<&PluginPolicy> {
-        self.policy.as_ref().and_then(|p| p.plugins.get(tool))
-    }
-
     fn plugin(&self, tool: &str) -> Result<Arc<Plugin>, SandboxError> {
         if let Some(p) = self.loaded.lock().ok().and_then(|m| m.get(tool).cloned()) {
             return Ok(p);
@@ -80,6 +76,15 @@ impl Dispatch for InProcess {
             worker: self.worker.clone(),
             ..self.caller.subject(task.tool.clone())
         };
+        if let Some(policy) = self.policy.as_deref()
+            && !policy.may_call(&task.tool, &self.caller.role)
+        {
+            let refusal = role_refusal(&task.tool, &self.caller);
+            if let Some(log) = &self.audit {
+                log.append(&[subject.event("rbac", "deny", refusal.message.clone())]);
+            }
+            return Err(refusal);
+        }
         let result = self.call(task);
         if let Some(log) = &self.audit {
             log.append(&call_events(&subject, result.as_ref()));
@@ -89,17 +94,27 @@ impl Dispatch for InProcess {
     }
 }
 
+/// A caller whose role the plugin's `roles` do not list (exit 3).
+pub fn role_refusal(tool: &str, caller: &Caller) -> TaskError {
+    TaskError {
+        message: format!(
+            "denied: plugin `{tool}` may not be called by `{}` (role `{}`): its policy entry's `roles` do not list the role",
+            caller.principal, caller.role
+        ),
+        exit_code: taylordash_protocol::ExitCode::Denied.code(),
+        retryable: false,
+        timed_out: false,
+    }
+}
+
 impl InProcess {
     fn call(&self, task: &Task) -> Result<crate::sandbox::CallOutcome, SandboxError> {
         let plugin = self.plugin(&task.tool)?;
         // The stage's timeout bounds the call; a policy may only lower it.
-        let (quotas, grants) = match (self.policy.as_deref(), self.plugin_policy(&task.tool)) {
-            (Some(policy), Some(pp)) => {
-                let q = pp.quotas(&Quotas { timeout: task.timeout, ..Quotas::default() }).unwrap_or_default();
-                (Quotas { timeout: q.timeout.min(task.timeout), ..q }, pp.grants(policy, &self.caller.role))
-            }
-            _ => (Quotas { timeout: task.timeout, ..Quotas::default() }, Grants::default()),
-        };
+        let base = Quotas { timeout: task.timeout, ..Quotas::default() };
+        let (q, grants) = crate::policy::call_limits(self.policy.as_deref(), &task.tool, &self.caller.role, base)
+            .unwrap_or((base, Grants::default()));
+        let quotas = Quotas { timeout: q.timeout.min(task.timeout), ..q };
         let call = Call {
             input: &task.input,
             context: CallContext {

@@ -8,7 +8,7 @@
 
 mod in_process;
 
-pub use in_process::InProcess;
+pub use in_process::{InProcess, role_refusal};
 
 use std::path::PathBuf;
 use std::time::Duration;

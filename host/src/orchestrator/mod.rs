@@ -14,6 +14,7 @@ pub mod merge;
 pub mod report;
 pub mod run;
 
+pub use report::{PrintRunId, RunObserver};
 pub use run::{Orchestrator, OrchestratorError, RunOptions, RunOutcome, RunStatus};
 
 use std::path::PathBuf;

@@ -7,7 +7,33 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use taylordash_protocol::StageStatus;
+
 use crate::store::{Journal, StoreError};
+
+/// Who watches a run as it goes. The CLI prints the run id on stdout; the
+/// MCP gateway turns stages into `notifications/progress` and a client's
+/// `notifications/cancelled` into [`RunObserver::cancelled`].
+pub trait RunObserver: Send + Sync {
+    /// The run has its id and its journal.
+    fn started(&self, _run_id: &str) {}
+    /// A stage ended (done, failed or skipped); `finished` of `total` have.
+    fn stage_finished(&self, _stage: &str, _status: StageStatus, _finished: usize, _total: usize) {}
+    /// Whether the run should stop: asked before each stage and each task;
+    /// a cancelled run ends `cancelled`, and `resume` continues it.
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
+/// The CLI's observer: the run id on stdout, for scripts.
+pub struct PrintRunId;
+
+impl RunObserver for PrintRunId {
+    fn started(&self, run_id: &str) {
+        println!("{run_id}");
+    }
+}
 
 /// A progress line, unless quiet.
 pub fn progress(quiet: bool, line: std::fmt::Arguments<'_>) {

@@ -20,7 +20,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -30,7 +30,7 @@ use taylordash_protocol::{self as protocol, Envelope, ExitCode, FailedGate, Feed
 use crate::dispatch::{Dispatch, Task, TaskError, TaskResult};
 use super::inputs::{self, InputError};
 use super::merge::{self, Action, Merger, MergeRefused};
-use super::report::{progress, write_agents_json};
+use super::report::{PrintRunId, RunObserver, progress, write_agents_json};
 use crate::pipeline::{self, Pipeline, Stage};
 use crate::audit::{AuditLog, Subject};
 use crate::store::{Journal, MergeIntent, NewRun, StoreError};
@@ -59,6 +59,8 @@ pub enum RunStatus {
     /// Halted for a human: a security gate failed, too many failures in a
     /// row, or no progress (circular coordination).
     NeedsReview(String),
+    /// Stopped at the caller's request ([`RunObserver::cancelled`]).
+    Cancelled,
 }
 
 impl RunStatus {
@@ -68,6 +70,7 @@ impl RunStatus {
             RunStatus::Completed => protocol::RunStatus::Completed,
             RunStatus::Failed(_) => protocol::RunStatus::Failed,
             RunStatus::NeedsReview(_) => protocol::RunStatus::NeedsReview,
+            RunStatus::Cancelled => protocol::RunStatus::Cancelled,
         }
     }
 }
@@ -117,12 +120,14 @@ pub struct Orchestrator<'d> {
     /// How tasks are dispatched (the bus options), journaled with
     /// `run_started` so that `resume` can default to them.
     dispatch_note: Value,
+    observer: Arc<dyn RunObserver>,
 }
 
 /// Why a stage did not complete.
 enum Stop {
     Failed(String),
     Review(String),
+    Cancelled,
 }
 
 impl From<StoreError> for Stop {
@@ -145,11 +150,24 @@ struct Run<'a> {
     consecutive_failures: AtomicU32,
     quiet: bool,
     max_parallel_stages: usize,
+    observer: &'a dyn RunObserver,
 }
 
 impl<'d> Orchestrator<'d> {
     pub fn new(dispatch: &'d dyn Dispatch) -> Self {
-        Orchestrator { dispatch, audit: None, max_parallel_stages: usize::MAX, dispatch_note: Value::Null }
+        Orchestrator {
+            dispatch,
+            audit: None,
+            max_parallel_stages: usize::MAX,
+            dispatch_note: Value::Null,
+            observer: Arc::new(PrintRunId),
+        }
+    }
+
+    /// Who watches the run (default: [`PrintRunId`]).
+    pub fn with_observer(mut self, observer: Arc<dyn RunObserver>) -> Self {
+        self.observer = observer;
+        self
     }
 
     /// Run at most `n` independent stages at once (default: all that are
@@ -214,7 +232,7 @@ impl<'d> Orchestrator<'d> {
             "run_started",
             &json!({ "principal": opts.principal, "role": opts.role, "trace_id": trace_id, "dispatch": self.dispatch_note }),
         )?;
-        println!("{id}");
+        self.observer.started(&id);
         progress(opts.quiet, format_args!("run {id}: {} ({} stages), trace {trace_id}", pipeline.file, pipeline.stages.len()));
         let run = Run {
             id,
@@ -228,6 +246,7 @@ impl<'d> Orchestrator<'d> {
             consecutive_failures: AtomicU32::new(0),
             quiet: opts.quiet,
             max_parallel_stages: self.max_parallel_stages,
+            observer: self.observer.as_ref(),
         };
         Ok(run.execute())
     }
@@ -252,6 +271,7 @@ impl<'d> Orchestrator<'d> {
         journal.set_run_status(protocol::RunStatus::Running, None)?;
         journal.event("run_resumed", &json!({}))?;
         progress(quiet, format_args!("run {}: resuming {}", row.id, row.pipeline));
+        self.observer.started(&row.id);
         let run = Run {
             id: row.id,
             dir: run_dir.to_path_buf(),
@@ -264,6 +284,7 @@ impl<'d> Orchestrator<'d> {
             consecutive_failures: AtomicU32::new(0),
             quiet,
             max_parallel_stages: self.max_parallel_stages,
+            observer: self.observer.as_ref(),
         };
         Ok(run.execute())
     }
@@ -322,7 +343,7 @@ fn next_ready(deps: &[Vec<usize>], state: &[StageState]) -> Option<usize> {
 }
 
 /// The inputs of stages with no dependencies: they come from the run.
-fn entry_inputs(p: &Pipeline) -> Vec<String> {
+pub fn entry_inputs(p: &Pipeline) -> Vec<String> {
     let deps = pipeline::plan::dependencies(p);
     let mut names: Vec<String> = Vec::new();
     for (i, s) in p.stages.iter().enumerate() {
@@ -384,9 +405,10 @@ impl Run<'_> {
             Ok(()) => self.finish_checks(),
             Err(Stop::Failed(m)) => RunStatus::Failed(m),
             Err(Stop::Review(m)) => RunStatus::NeedsReview(m),
+            Err(Stop::Cancelled) => RunStatus::Cancelled,
         };
         let error = match &status {
-            RunStatus::Completed => None,
+            RunStatus::Completed | RunStatus::Cancelled => None,
             RunStatus::Failed(m) | RunStatus::NeedsReview(m) => Some(m.clone()),
         };
         let _ = self.journal(|j| {
@@ -398,6 +420,7 @@ impl Run<'_> {
             RunStatus::Completed => self.say(format_args!("run {}: completed", self.id)),
             RunStatus::Failed(m) => self.say(format_args!("run {}: failed: {m}", self.id)),
             RunStatus::NeedsReview(m) => self.say(format_args!("run {}: needs review: {m}", self.id)),
+            RunStatus::Cancelled => self.say(format_args!("run {}: cancelled (resume continues it)", self.id)),
         }
         RunOutcome { run_id: self.id.clone(), run_dir: self.dir.clone(), status }
     }
@@ -423,10 +446,16 @@ impl Run<'_> {
             loop {
                 while first_stop.is_none() && running < self.max_parallel_stages {
                     let Some(i) = next_ready(&deps, &state) else { break };
+                    if self.observer.cancelled() {
+                        first_stop = Some(Stop::Cancelled);
+                        break;
+                    }
                     let stage = &self.pipeline.stages[i];
                     match self.skipped(i, stage) {
                         Ok(true) => {
                             state[i] = StageState::Done;
+                            let finished = state.iter().filter(|s| matches!(s, StageState::Done | StageState::Stopped)).count();
+                            self.observer.stage_finished(&stage.name, StageStatus::Skipped, finished, deps.len());
                             continue;
                         }
                         Ok(false) => {}
@@ -452,13 +481,17 @@ impl Run<'_> {
                 // lives on here: this receives once per running stage.
                 let Ok((i, result)) = finished_rx.recv() else { break };
                 running -= 1;
+                let finished = state.iter().filter(|s| matches!(s, StageState::Done | StageState::Stopped)).count() + 1;
+                let name = &self.pipeline.stages[i].name;
                 match result {
                     Ok(()) => {
                         state[i] = StageState::Done;
                         self.write_agents_json();
+                        self.observer.stage_finished(name, StageStatus::Done, finished, deps.len());
                     }
                     Err(stop) => {
                         state[i] = StageState::Stopped;
+                        self.observer.stage_finished(name, StageStatus::Failed, finished, deps.len());
                         first_stop.get_or_insert(stop);
                     }
                 }
@@ -621,6 +654,9 @@ impl Run<'_> {
         let mut previous: Option<Value> = None;
         let mut files = Vec::new();
         for tool in &tools {
+            if self.observer.cancelled() {
+                return Err(Stop::Cancelled);
+            }
             let task_id = format!("{}/{}/{}#{}", stage.name, agent, tool.name, attempt);
             let call = ToolCall { stage, agent, tool: &tool.name, task_id: &task_id, previous: previous.as_ref(), feedback, priority };
             let (output, merged) = self.task(&call)?;

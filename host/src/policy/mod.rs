@@ -33,6 +33,29 @@ pub struct Policy {
     pub trusted_keys: Vec<String>,
     /// How the caller is known: `--as` taken at its word, or the OS account.
     pub identity: identity::Identity,
+    /// MCP bearer tokens: lower-case hex sha256 of the token → principal.
+    pub mcp_tokens: BTreeMap<String, String>,
+    /// What one MCP principal may ask of the gateway.
+    pub mcp: McpLimits,
+}
+
+/// Per-principal limits of the MCP gateway (`mcp:` in policy.yaml).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct McpLimits {
+    /// Tool calls of one principal running at once; more wait their turn.
+    pub concurrency: usize,
+    /// Tool calls one principal may start in a minute; more are refused.
+    pub calls_per_minute: u32,
+    /// The largest request body, in bytes (HTTP).
+    pub max_request: u64,
+    /// The longest a pipeline tool may run; a plugin call is bounded by its quotas.
+    pub call_timeout: Duration,
+}
+
+impl Default for McpLimits {
+    fn default() -> Self {
+        McpLimits { concurrency: 4, calls_per_minute: 600, max_request: 4 << 20, call_timeout: Duration::from_secs(30 * 60) }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -43,6 +66,8 @@ pub struct PluginPolicy {
     pub grants: GrantSpec,
     /// The least powerful role that may use this plugin's powerful grants.
     pub max_role_to_grant: Option<String>,
+    /// The roles that may call the plugin at all (`None`: every role).
+    pub roles: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -187,6 +212,23 @@ impl Policy {
         if self.roles.is_empty() { ROLES.to_vec() } else { self.roles.iter().map(String::as_str).collect() }
     }
 
+    /// Whether a caller of `role` may call `tool` at all: the plugin's
+    /// `roles` list it, or it has no such list.
+    pub fn may_call(&self, tool: &str, role: &str) -> bool {
+        match self.plugins.get(tool).and_then(|p| p.roles.as_ref()) {
+            Some(roles) => roles.iter().any(|r| r == role),
+            None => true,
+        }
+    }
+
+    /// The principal an MCP bearer token stands for, if the policy maps it.
+    /// Compared as digests, so the policy never holds a usable token.
+    pub fn token_principal(&self, token: &str) -> Option<&str> {
+        use sha2::Digest;
+        let digest = hex::encode(sha2::Sha256::digest(token.as_bytes()));
+        self.mcp_tokens.get(&digest).map(String::as_str)
+    }
+
     /// The rank of a role: 0 is the most powerful.
     pub fn rank(&self, role: &str) -> Option<usize> {
         self.roles().iter().position(|r| *r == role)
@@ -211,6 +253,15 @@ pub fn admit(policy: Option<&Policy>, path: &Path, name: &str, sha256: &str) -> 
         trust::verify(path, name, sha256, &policy.trusted_keys).map_err(|e| AdmissionError::Untrusted(e.to_string()))?;
     }
     Ok(())
+}
+
+/// The quotas and grants of one call of `tool` by a caller of `role`: the
+/// policy's for the plugin over `base`, or `base` and no grants.
+pub fn call_limits(policy: Option<&Policy>, tool: &str, role: &str, base: Quotas) -> Result<(Quotas, Grants), String> {
+    match (policy, policy.and_then(|p| p.plugins.get(tool))) {
+        (Some(policy), Some(pp)) => Ok((pp.quotas(&base)?, pp.grants(policy, role))),
+        _ => Ok((base, Grants::default())),
+    }
 }
 
 /// Resolve the caller as claimed (`identity: claimed`, or no policy):

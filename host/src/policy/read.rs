@@ -9,14 +9,15 @@
 
 use std::collections::BTreeMap;
 
-use super::{ExecSpec, GrantSpec, Policy, PluginPolicy, QuotaSpec, ROLES, Size, trust};
+use super::{ExecSpec, GrantSpec, McpLimits, Policy, PluginPolicy, QuotaSpec, ROLES, Size, trust};
 use crate::units::{parse_bytes, parse_duration};
 use crate::yaml::diagnostic::{Diagnostics, did_you_mean};
 use crate::yaml::reader::{Reader as YamlReader, Wording, at_path as at};
 use crate::yaml::{self, Named, Node, Pos, Value};
 
-const TOP_KEYS: [&str; 5] = ["roles", "principals", "plugins", "trusted_keys", "identity"];
-const PLUGIN_KEYS: [&str; 4] = ["digest", "quotas", "grants", "max_role_to_grant"];
+const TOP_KEYS: [&str; 7] = ["roles", "principals", "plugins", "trusted_keys", "identity", "mcp_tokens", "mcp"];
+const PLUGIN_KEYS: [&str; 5] = ["digest", "quotas", "grants", "max_role_to_grant", "roles"];
+const MCP_KEYS: [&str; 4] = ["concurrency", "calls_per_minute", "max_request", "call_timeout"];
 const QUOTA_KEYS: [&str; 9] = ["memory", "fuel", "timeout", "output", "log", "host_calls", "http_body", "out_bytes", "out_files"];
 const GRANT_KEYS: [&str; 4] = ["fs", "env", "exec", "http"];
 const EXEC_KEYS: [&str; 7] = ["programs", "timeout", "output", "processes", "memory", "cpu", "require_isolation"];
@@ -133,9 +134,58 @@ impl Reader<'_> {
                 "plugins" => self.plugins(node),
                 "trusted_keys" => self.trusted_keys(node),
                 "identity" => self.identity(node),
+                "mcp_tokens" => self.mcp_tokens(node),
+                "mcp" => self.mcp(node),
                 _ => {}
             }
         }
+    }
+
+    /// `mcp_tokens: { "sha256:<hex>": principal }`: bearer tokens of the MCP
+    /// gateway, stored as digests (`taylordash policy token NAME` makes one).
+    fn mcp_tokens(&mut self, node: &Node) {
+        for (key, digest, value) in self.mapping(node, "mcp_tokens") {
+            let here = format!("mcp_tokens.{digest}");
+            let hex = digest.strip_prefix("sha256:").unwrap_or_default();
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                self.error(key.pos, format!("mcp_tokens: `{digest}` is not `sha256:<64 hex digits>` of a token (`taylordash policy token NAME` prints one); never write the token itself here"));
+                continue;
+            }
+            let Some(principal) = self.string(value, &here) else { continue };
+            self.policy.mcp_tokens.insert(hex.to_ascii_lowercase(), principal);
+        }
+    }
+
+    /// `mcp: { concurrency, calls_per_minute, max_request, call_timeout }`.
+    fn mcp(&mut self, node: &Node) {
+        let mut limits = McpLimits::default();
+        for (key, v) in self.fields(node, "mcp", &MCP_KEYS) {
+            let here = format!("mcp.{key}");
+            match key {
+                "concurrency" => {
+                    if let Some(n) = self.whole(v, &here).filter(|n| self.nonzero(*n, v, &here)) {
+                        limits.concurrency = usize::try_from(n).unwrap_or(usize::MAX);
+                    }
+                }
+                "calls_per_minute" => {
+                    if let Some(n) = self.whole(v, &here).filter(|n| self.nonzero(*n, v, &here)) {
+                        limits.calls_per_minute = u32::try_from(n).unwrap_or(u32::MAX);
+                    }
+                }
+                "max_request" => {
+                    if let Some(size) = self.nonzero_size(v, &here) {
+                        limits.max_request = super::size(&size).unwrap_or(limits.max_request);
+                    }
+                }
+                "call_timeout" => {
+                    if let Some(t) = self.duration(v, &here) {
+                        limits.call_timeout = parse_duration(&t).unwrap_or(limits.call_timeout);
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.policy.mcp = limits;
     }
 
     fn roles(&mut self, node: &Node) {
@@ -200,6 +250,16 @@ impl Reader<'_> {
                 "digest" => p.digest = self.digest(v, &here),
                 "quotas" => p.quotas = self.quotas(v, &here),
                 "grants" => p.grants = self.grants(v, &here),
+                "roles" => {
+                    let mut roles = Vec::new();
+                    for (i, Named { name: role, pos }) in self.names(v, &here).into_iter().enumerate() {
+                        match self.unknown_role(&role) {
+                            Some(why) => self.error(pos, format!("{here}[{i}]: {why}")),
+                            None => roles.push(role),
+                        }
+                    }
+                    p.roles = Some(roles);
+                }
                 "max_role_to_grant" => {
                     if let Some(role) = self.string(v, &here) {
                         match self.unknown_role(&role) {
