@@ -22,12 +22,17 @@ const SEED_TOOLS: [&str; 16] = [
     "mkdocs_writer", "adr_writer", "security_check",
 ];
 
+/// The repository root (this test's own, whatever build shares the target dir).
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ has a parent").to_path_buf()
+}
+
 /// The official clients, installed once per test binary; `None` when they cannot be.
 fn clients() -> Option<&'static (PathBuf, PathBuf)> {
     static CLIENTS: OnceLock<Option<(PathBuf, PathBuf)>> = OnceLock::new();
     CLIENTS
         .get_or_init(|| {
-            let root = xtask::workspace_root();
+            let root = repo();
             let setup = Command::new("bash").arg("tests/mcp/setup.sh").current_dir(&root).output();
             match setup {
                 Ok(o) if o.status.success() => Some((root.join("target/mcp-venv/bin/python"), root.join("tests/mcp"))),
@@ -65,7 +70,7 @@ impl Rig {
             std::fs::copy(common::test_plugin(tool), rig.path(&format!("plugins/{tool}.wasm"))).expect("copying a test plugin");
         }
         std::fs::copy(common::test_plugin("probe"), rig.path("spare/probe.wasm")).expect("copying probe");
-        copy_dir(&xtask::workspace_root().join("pipelines/examples"), &rig.path("ws"));
+        copy_dir(&repo().join("pipelines/examples"), &rig.path("ws"));
         std::fs::write(rig.path("policy.yaml"), policy).expect("writing the policy");
         rig
     }
@@ -94,7 +99,7 @@ impl Rig {
     }
 
     fn env(&self, cmd: &mut Command) {
-        let cache = xtask::workspace_root().join("target/tmp/mcp-test-cache");
+        let cache = repo().join("target/tmp/mcp-test-cache");
         cmd.env("TAYLORDASH_CACHE_DIR", cache)
             .env("TAYLORDASH_RUNS_DIR", self.path("runs"))
             .env("TAYLORDASH_AUDIT_LOG", self.path("audit.jsonl"))
@@ -188,7 +193,7 @@ fn text_of(result: &Value) -> String {
     result["content"].as_array().map(|c| c.iter().filter_map(|t| t.as_str().map(String::from).or_else(|| t["text"].as_str().map(String::from))).collect::<Vec<_>>().join("\n")).unwrap_or_default()
 }
 
-const ADMIN_POLICY: &str = "principals: { alice: admin }\nplugins:\n  adversary:\n    quotas: { timeout: 1s }\n";
+const ADMIN_POLICY: &str = "principals: { alice: admin }\nplugins:\n  adversary:\n    quotas: { timeout: 1s, fuel: 1000000000000000 }\n";
 
 /// The CLI's answer for the same call, to compare structured content with.
 fn invoke(rig: &Rig, tool: &str, input: &Value) -> Value {
@@ -266,7 +271,7 @@ fn token_policy() -> (String, &'static str, &'static str) {
     let (admin, viewer) = ("td_admin_token_for_tests", "td_viewer_token_for_tests");
     let digest = |t: &str| hex::encode(sha2::Sha256::digest(t.as_bytes()));
     let policy = format!(
-        "principals: {{ alice: admin, val: viewer }}\nmcp_tokens:\n  \"sha256:{}\": alice\n  \"sha256:{}\": val\nplugins:\n  adversary:\n    roles: [admin, maintainer]\n    quotas: {{ timeout: 1s }}\n",
+        "principals: {{ alice: admin, val: viewer }}\nmcp_tokens:\n  \"sha256:{}\": alice\n  \"sha256:{}\": val\nplugins:\n  adversary:\n    roles: [admin, maintainer]\n    quotas: {{ timeout: 1s, fuel: 1000000000000000 }}\n",
         digest(admin),
         digest(viewer)
     );

@@ -132,7 +132,7 @@ fn a_policy_with_many_problems_reports_each_at_its_line_and_column() {
             at("8:26: plugins.bash_runner.grants.exec.programs[0]: `python3 -m pytest` is not a program: name the program alone; its arguments come from the call"),
             at("9:14: plugins.bash_runner.grants.http[0]: `example.com` is not `host:port` (e.g. api.example.com:443, [::1]:8080): the port is missing"),
             at("10:24: plugins.bash_runner.max_role_to_grant: unknown role `root`; roles are admin, maintainer, viewer"),
-            at("11:5: plugins.bash_runner: unknown field `grnts` (did you mean \"grants\"?); fields are digest, quotas, grants, max_role_to_grant"),
+            at("11:5: plugins.bash_runner: unknown field `grnts` (did you mean \"grants\"?); fields are digest, quotas, grants, max_role_to_grant, roles"),
             at(&format!(
                 "12:3: plugins.bash_runer: no bash_runer.wasm in {} (did you mean \"bash_runner\"?); this entry applies to nothing",
                 env.path("plugins").display()

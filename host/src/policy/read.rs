@@ -545,7 +545,7 @@ trusted_keys: [\"ed25519:zz\"]
                 "p.yaml:9:27: plugins.x.grants.http[1]: `http://a.b:80` is not `host:port` (e.g. api.example.com:443, [::1]:8080): no scheme or path, the grant is for a host and port",
                 "p.yaml:10:24: plugins.x.grants.fs.workspace: `write` cannot be granted: /workspace is always mounted read-only; a tool's writes go to /out and are merged after the call",
                 "p.yaml:11:24: plugins.x.max_role_to_grant: unknown role `root`; roles are admin, maintainer, viewer",
-                "p.yaml:12:5: plugins.x: unknown field `grnts` (did you mean \"grants\"?); fields are digest, quotas, grants, max_role_to_grant",
+                "p.yaml:12:5: plugins.x: unknown field `grnts` (did you mean \"grants\"?); fields are digest, quotas, grants, max_role_to_grant, roles",
                 "p.yaml:13:16: trusted_keys[0]: `ed25519:zz` is not an Ed25519 public key: Invalid character 'z' at position 0",
             ]
         );
@@ -559,7 +559,7 @@ trusted_keys: [\"ed25519:zz\"]
                 "p.yaml:1:16: roles[1]: `owner` is listed twice",
                 "p.yaml:2:15: principal `a` has unknown role `admin`; roles are owner",
                 "p.yaml:3:10: plugins: must be a mapping, found a list",
-                "p.yaml:4:1: unknown field `rols` (did you mean \"roles\"?); fields are roles, principals, plugins, trusted_keys, identity",
+                "p.yaml:4:1: unknown field `rols` (did you mean \"roles\"?); fields are roles, principals, plugins, trusted_keys, identity, mcp_tokens, mcp",
             ]
         );
         assert_eq!(
@@ -570,5 +570,26 @@ trusted_keys: [\"ed25519:zz\"]
         assert_eq!(read("p.yaml", "identity: os\n").policy.identity, super::super::identity::Identity::Os);
         assert_eq!(problems(""), ["p.yaml:1:1: the policy is empty (a policy without principals gives nobody a role)"]);
         assert_eq!(problems("a: &x 1\n"), ["p.yaml:1:4: anchors (`&name`) are not supported in policy files"]);
+    }
+
+    #[test]
+    fn mcp_tokens_roles_and_limits_are_read_and_checked() {
+        let digest = "a".repeat(64);
+        let text = format!(
+            "principals: {{ alice: admin }}\nmcp_tokens:\n  \"sha256:{digest}\": alice\n  \"td_plain_token\": alice\nmcp: {{ concurrency: 0, calls_per_minute: 30, call_timeout: 5m }}\nplugins:\n  x:\n    roles: [admin, viewr]\n"
+        );
+        assert_eq!(
+            problems(&text),
+            [
+                "p.yaml:4:3: mcp_tokens: `td_plain_token` is not `sha256:<64 hex digits>` of a token (`taylordash policy token NAME` prints one); never write the token itself here",
+                "p.yaml:5:20: mcp.concurrency: must be at least 1",
+                "p.yaml:8:21: plugins.x.roles[1]: unknown role `viewr` (did you mean \"viewer\"?); roles are admin, maintainer, viewer",
+            ]
+        );
+        let read = read("p.yaml", &text);
+        assert_eq!(read.policy.mcp_tokens.get(&digest).map(String::as_str), Some("alice"));
+        assert_eq!(read.policy.mcp.calls_per_minute, 30);
+        assert_eq!(read.policy.mcp.call_timeout, std::time::Duration::from_secs(300));
+        assert_eq!(read.policy.plugins["x"].roles, Some(vec!["admin".to_string()]));
     }
 }
