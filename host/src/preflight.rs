@@ -6,7 +6,8 @@
 //!
 //! A tool's needs are read from what it will do in this workspace: the
 //! commands of `bash_runner.json` (else bash_runner's default command), the
-//! endpoint of `minio_uploader.json`. Every missing grant is named in one
+//! endpoint of `minio_uploader.json`, the MCP endpoint of `context7.json`
+//! (for `context7_resolve_library` and `context7_get_docs`). Every missing grant is named in one
 //! [`PreflightError`], with a `policy.yaml` snippet that grants them all.
 //! Pure decisions over the pipeline, the workspace and the policy: nothing
 //! is run, nothing is audited.
@@ -87,6 +88,7 @@ fn tool_needs(tool: &str, workspace: &Path) -> Vec<Need> {
     match tool {
         "bash_runner" => vec![bash_runner_needs(workspace)],
         "minio_uploader" => minio_uploader_needs(workspace).into_iter().collect(),
+        "context7_resolve_library" | "context7_get_docs" => endpoint_needs(workspace, "context7.json").into_iter().collect(),
         _ => Vec::new(),
     }
 }
@@ -135,7 +137,14 @@ fn first_word(line: &str) -> Option<String> {
 /// The `host:port` of `minio_uploader.json`'s endpoint; no endpoint means
 /// uploading is skipped, which needs nothing.
 fn minio_uploader_needs(workspace: &Path) -> Option<Need> {
-    let text = std::fs::read_to_string(workspace.join("minio_uploader.json")).ok()?;
+    endpoint_needs(workspace, "minio_uploader.json")
+}
+
+/// The `host:port` of the `endpoint` URL in the workspace's JSON file
+/// `file`; none when the file or its endpoint is absent (the tool then
+/// skips, or fails naming what is missing).
+fn endpoint_needs(workspace: &Path, file: &str) -> Option<Need> {
+    let text = std::fs::read_to_string(workspace.join(file)).ok()?;
     let doc: Value = serde_json::from_str(&text).ok()?;
     let endpoint = doc.get("endpoint")?.as_str()?;
     let (default_port, rest) = match endpoint.split_once("://") {
@@ -143,10 +152,10 @@ fn minio_uploader_needs(workspace: &Path) -> Option<Need> {
         Some((_, rest)) => (80, rest),
         None => (80, endpoint),
     };
-    let authority = rest.split('/').next().filter(|a| !a.is_empty())?.to_ascii_lowercase();
+    let authority = rest.split(['/', '?']).next().filter(|a| !a.is_empty())?.to_ascii_lowercase();
     let has_port = if authority.starts_with('[') { authority.contains("]:") } else { authority.contains(':') };
     let host_port = if has_port { authority } else { format!("{authority}:{default_port}") };
-    Some(Need::Http { host_port, source: "the endpoint of minio_uploader.json".into() })
+    Some(Need::Http { host_port, source: format!("the endpoint of {file}") })
 }
 
 /// Check every need against what `policy` grants a caller of `role`
@@ -284,5 +293,15 @@ mod tests {
         assert_eq!(minio_uploader_needs(ws.path()), Some(Need::Http { host_port: "127.0.0.1:9000".into(), source: "the endpoint of minio_uploader.json".into() }));
         std::fs::write(ws.path().join("minio_uploader.json"), r#"{"endpoint": "https://S3.example.com"}"#).expect("writing");
         assert_eq!(minio_uploader_needs(ws.path()), Some(Need::Http { host_port: "s3.example.com:443".into(), source: "the endpoint of minio_uploader.json".into() }));
+    }
+
+    #[test]
+    fn the_context7_tools_need_the_mcp_endpoint_of_context7_json() {
+        let ws = tempfile::tempdir().expect("a temp dir");
+        assert_eq!(tool_needs("context7_get_docs", ws.path()), Vec::new());
+        std::fs::write(ws.path().join("context7.json"), r#"{"endpoint": "http://127.0.0.1:8931/mcp?x=1"}"#).expect("writing");
+        let need = Need::Http { host_port: "127.0.0.1:8931".into(), source: "the endpoint of context7.json".into() };
+        assert_eq!(tool_needs("context7_resolve_library", ws.path()), [need.clone()]);
+        assert_eq!(tool_needs("context7_get_docs", ws.path()), [need]);
     }
 }

@@ -10,7 +10,7 @@ command -v python3 >/dev/null || { echo "tests/mcp/setup.sh: python3 not found; 
 venv="$root/target/mcp-venv"
 stamp="$venv/.requirements-stamp"
 if [ ! -x "$venv/bin/python" ] || [ "$here/requirements.txt" -nt "$stamp" ] || [ ! -e "$stamp" ]; then
-  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  [ -x "$venv/bin/python" ] || { mkdir -p "$root/target"; python3 -m venv "$venv"; }
   echo "tests/mcp/setup.sh: pip install into target/mcp-venv: $(tr '\n' ' ' < "$here/requirements.txt")"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
   touch "$stamp"

@@ -8,6 +8,24 @@ pub struct App {
     pub routers: Vec<String>,
 }
 
+/// Where the library research of a run lives in the workspace.
+pub const RESEARCH_DIR: &str = "docs/libraries";
+
+/// `docs/libraries/*.md` under `workspace`, as workspace-relative paths,
+/// sorted; empty when the directory is absent or unreadable.
+pub fn research_notes(workspace: &std::path::Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(workspace.join(RESEARCH_DIR)) else { return Vec::new() };
+    let mut notes: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|name| name.ends_with(".md") && !name.starts_with('.'))
+        .map(|name| format!("{RESEARCH_DIR}/{name}"))
+        .collect();
+    notes.sort();
+    notes
+}
+
 pub(crate) fn env_prefix(model: &ServiceModel) -> String {
     model.service.name.to_ascii_uppercase()
 }

@@ -22,7 +22,9 @@
 //!
 //! The package imports `app/events.py` (`mqtt_client`) and `app/telemetry.py`
 //! (`otel_instrument`), written by the tools after it in the same run.
-//! Returns the modules and operations written. Deterministic.
+//! Returns the modules and operations written, and the library research the
+//! workspace holds (`docs/libraries/*.md`, fetched by `context7_get_docs`).
+//! Deterministic.
 
 mod templates;
 
@@ -54,6 +56,12 @@ pub struct FastapiGenOutput {
     /// Every file written into the out dir.
     pub files: Vec<String>,
     pub model: Value,
+    /// The library research the workspace holds for the implementer:
+    /// `docs/libraries/*.md` (what `context7_get_docs` fetched earlier in the
+    /// run, e.g. in the `context7_mcp + backend_dev` combination), sorted;
+    /// absent when there is none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub research: Vec<String>,
 }
 
 pub struct FastapiGen;
@@ -75,6 +83,10 @@ impl Tool for FastapiGen {
         for r in &app.routers {
             taylordash_sdk::log(Level::Info, &format!("router {r}"));
         }
+        let research = research_notes(&taylordash_sdk::workspace_dir());
+        for doc in &research {
+            taylordash_sdk::log(Level::Info, &format!("library research: {doc}"));
+        }
         Ok(FastapiGenOutput {
             package: "app".into(),
             routers: app.routers,
@@ -86,6 +98,7 @@ impl Tool for FastapiGen {
             token_env: format!("{}_API_TOKEN", env_prefix(&model)),
             files: out.files,
             model: model.summary(),
+            research,
         })
     }
 }

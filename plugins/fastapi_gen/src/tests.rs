@@ -154,3 +154,20 @@ fn describe_names_the_tool_after_its_crate() {
     let info = taylordash_sdk::describe::<FastapiGen>(env!("CARGO_PKG_VERSION"));
     assert_eq!(info.name, env!("CARGO_PKG_NAME"));
 }
+
+#[test]
+fn lists_the_library_research_in_the_workspace() {
+    let (_h, out) = run_example();
+    assert!(out.research.is_empty());
+    let json = serde_json::to_value(&out).unwrap();
+    assert!(json.get("research").is_none(), "absent when there is none: {json}");
+
+    let h = Harness::new();
+    h.write_workspace("backlog.yaml", BACKLOG);
+    h.write_workspace("docs/libraries/tiangolo_fastapi.md", "# FastAPI");
+    h.write_workspace("docs/libraries/eclipse_paho.mqtt.python.md", "# paho");
+    h.write_workspace("docs/libraries/notes.txt", "not research");
+    let out = h.run::<FastapiGen>(json!({})).unwrap();
+    assert_eq!(out.research, ["docs/libraries/eclipse_paho.mqtt.python.md", "docs/libraries/tiangolo_fastapi.md"]);
+    assert!(h.logs().iter().any(|(_, m)| m == "library research: docs/libraries/tiangolo_fastapi.md"));
+}
