@@ -432,3 +432,26 @@ fn a_pipeline_tool_reports_progress_per_stage_and_stops_when_cancelled() {
     assert!(runs.iter().any(|(_, s)| s == "completed"), "{runs:?}");
     assert!(runs.iter().any(|(_, s)| s == "cancelled"), "the journal says cancelled: {runs:?}");
 }
+
+/// `plugins.<tool>.roles` binds every door, not only the gateway: `invoke`
+/// refuses a caller of another role (exit 3, audited).
+#[test]
+fn plugin_roles_bind_invoke_too() {
+    let rig = Rig::new("principals: { alice: admin, val: viewer }\nplugins:\n  echo:\n    roles: [admin]\n");
+    let run = |who: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_taylordash"));
+        cmd.args(["--plugins-dir", &rig.path("plugins").display().to_string(), "--policy", &rig.path("policy.yaml").display().to_string()])
+            .args(["--as", who, "invoke", "echo", "--input", "{\"a\":1}", "--workspace", &rig.path("ws").display().to_string()]);
+        rig.env(&mut cmd);
+        cmd.output().expect("taylordash invoke")
+    };
+    let viewer = run("val");
+    assert_eq!(viewer.status.code(), Some(3), "{}", String::from_utf8_lossy(&viewer.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&viewer.stderr).trim(),
+        "error: denied: plugin `echo` may not be called by `val` (role `viewer`): its policy entry's `roles` do not list the role"
+    );
+    let admin = run("alice");
+    assert!(admin.status.success(), "{}", String::from_utf8_lossy(&admin.stderr));
+    assert!(rig.audit().iter().any(|e| e["capability"] == "rbac" && e["principal"] == "val" && e["decision"] == "deny"));
+}

@@ -582,8 +582,8 @@ trusted_keys: [\"ed25519:zz\"]
             problems(&text),
             [
                 "p.yaml:4:3: mcp_tokens: `td_plain_token` is not `sha256:<64 hex digits>` of a token (`taylordash policy token NAME` prints one); never write the token itself here",
-                "p.yaml:5:20: mcp.concurrency: must be at least 1",
-                "p.yaml:8:21: plugins.x.roles[1]: unknown role `viewr` (did you mean \"viewer\"?); roles are admin, maintainer, viewer",
+                "p.yaml:5:21: mcp.concurrency: must be at least 1",
+                "p.yaml:8:20: plugins.x.roles[1]: unknown role `viewr` (did you mean \"viewer\"?); roles are admin, maintainer, viewer",
             ]
         );
         let read = read("p.yaml", &text);
