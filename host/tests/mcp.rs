@@ -431,6 +431,11 @@ fn a_pipeline_tool_reports_progress_per_stage_and_stops_when_cancelled() {
     assert_eq!(runs.len(), 2, "{runs:?}");
     assert!(runs.iter().any(|(_, s)| s == "completed"), "{runs:?}");
     assert!(runs.iter().any(|(_, s)| s == "cancelled"), "the journal says cancelled: {runs:?}");
+    let audit = rig.audit();
+    assert!(
+        audit.iter().any(|e| e["capability"] == "mcp:call" && e["plugin"] == "pipeline_three" && e["decision"] == "ok"),
+        "a pipeline call is audited too: {audit:#?}"
+    );
 }
 
 /// `plugins.<tool>.roles` binds every door, not only the gateway: `invoke`

@@ -163,10 +163,16 @@ impl ServerHandler for Handler {
             (None, Some(tool)) => {
                 let progress = cx.meta.get_progress_token().map(|token| (token, cx.peer.clone()));
                 let req = CallRequest { caller, arguments, progress, cancel: cx.ct.clone() };
-                match call_pipeline(gw, tool, req).await {
+                let started = std::time::Instant::now();
+                let result = match call_pipeline(gw, tool, req).await {
                     Ok(result) => result,
                     Err(why) => error_result(why),
-                }
+                };
+                let failed = result.is_error == Some(true);
+                let run = result.structured_content.as_ref().and_then(|s| s["run_id"].as_str()).unwrap_or("no run").to_string();
+                let detail = format!("{run}, {} ms", started.elapsed().as_millis());
+                gw.audit.append(&[subject.event("mcp:call", if failed { "failed" } else { "ok" }, detail)]);
+                result
             }
             (None, None) => return Err(ErrorData::invalid_params(format!("unknown tool `{name}`"), None)),
         };

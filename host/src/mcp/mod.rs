@@ -28,7 +28,6 @@ use crate::policy::{Caller, Policy};
 use crate::sandbox::Sandbox;
 
 pub use handler::Handler;
-pub use limits::RateLimited;
 
 /// How the gateway serves.
 #[derive(Debug, Clone)]
@@ -80,11 +79,6 @@ impl Gateway {
         };
         let limits = limits::Limits::new(policy.as_ref().map(|p| p.mcp).unwrap_or_default());
         Ok(Arc::new(Gateway { options, sandbox, policy, audit, registry, pipelines, limits }))
-    }
-
-    /// The tools a caller sees, as names (what `tools/list` holds).
-    pub fn tool_names(&self, caller: &Caller) -> Vec<String> {
-        handler::tools_for(self, caller).into_iter().map(|t| t.name.into_owned()).collect()
     }
 }
 
