@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 const BARE_ENV: &str = "TD_BENCH_BARE_MCP";
 const TOKEN: &str = "td_bench_token";
-const ARGS: &str = r#"{"task":"bench","n":1}"#;
+const ARGS: &str = r#"{"query":"bench","n":1}"#;
 
 fn main() {
     // Criterion-style flags from `cargo bench` are ignored; `--list` lists nothing.
@@ -189,7 +189,7 @@ fn call(id: usize) -> Value {
 fn stdio_latencies(child: &mut Child, calls: usize) -> [Duration; 3] {
     let mut stdin = child.stdin.take().expect("stdin");
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut send = |stdin: &mut ChildStdin, v: &Value| {
+    let send = |stdin: &mut ChildStdin, v: &Value| {
         writeln!(stdin, "{v}").expect("writing to the server");
         stdin.flush().expect("flushing");
     };
@@ -230,6 +230,7 @@ mod http {
     impl Client {
         pub async fn connect(addr: SocketAddr, token: Option<&'static str>) -> Self {
             let stream = tokio::net::TcpStream::connect(addr).await.expect("connecting");
+            stream.set_nodelay(true).expect("TCP_NODELAY");
             let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.expect("handshake");
             tokio::spawn(conn);
             let mut client = Client { sender, token, session: None };
@@ -347,6 +348,7 @@ mod bare {
             let listener = tokio::net::TcpListener::bind(addr).await.expect("binding");
             loop {
                 let Ok((stream, _)) = listener.accept().await else { continue };
+                let _ = stream.set_nodelay(true);
                 let service = service.clone();
                 tokio::spawn(async move {
                     let svc = hyper::service::service_fn(move |req| {

@@ -88,8 +88,21 @@ impl AuditLog {
         &self.path
     }
 
-    /// Append events; a failure to audit is logged loudly, never swallowed silently.
+    /// Append events, durably (`fdatasync`); a failure to audit is logged
+    /// loudly, never swallowed silently.
     pub fn append(&self, events: &[AuditEvent]) {
+        self.write(events, true);
+    }
+
+    /// Append routine events (a call that went well and used no grant)
+    /// without waiting for the disk: a crash may lose the last of them, never
+    /// a denial or a grant, which go through [`AuditLog::append`]. The
+    /// fsync costs more than a whole sandboxed call.
+    pub fn append_routine(&self, events: &[AuditEvent]) {
+        self.write(events, false);
+    }
+
+    fn write(&self, events: &[AuditEvent], durable: bool) {
         if events.is_empty() {
             return;
         }
@@ -107,7 +120,7 @@ impl AuditLog {
             // One write per batch on an O_APPEND file: concurrent writers never interleave lines.
             let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.path)?;
             f.write_all(text.as_bytes())?;
-            f.sync_data()
+            if durable { f.sync_data() } else { Ok(()) }
         })();
         if let Err(e) = result {
             tracing::error!(path = %self.path.display(), error = %e, "could not write the audit log");

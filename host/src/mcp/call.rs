@@ -56,8 +56,13 @@ fn run(gw: &Gateway, entry: &Entry, caller: &Caller, input: &str) -> Result<Call
     let result = gw.sandbox.run_task(&entry.plugin, &call, &gw.options.out, gw.options.add_only);
     let subject = crate::audit::Subject { trace_id, ..caller.subject(name) };
     let mut events = call_events(&subject, result.as_ref().map(|t| &t.call));
+    let routine = events.is_empty() && result.is_ok();
     events.push(subject.event("mcp:call", if result.is_ok() { "ok" } else { "failed" }, summary(&result, started)));
-    gw.audit.append(&events);
+    if routine {
+        gw.audit.append_routine(&events);
+    } else {
+        gw.audit.append(&events);
+    }
     match result {
         Ok(task) => Ok(success(entry, task)),
         Err(SandboxError::Tool { failure: ToolFailure::InvalidInput(why), .. }) => {

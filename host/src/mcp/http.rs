@@ -101,6 +101,8 @@ pub async fn serve(gateway: Arc<Gateway>, options: HttpOptions, ready: impl FnOn
                 continue;
             }
         };
+        // Small JSON answers: without this, Nagle and delayed ACKs add 40 ms to each.
+        let _ = stream.set_nodelay(true);
         let doors = Arc::clone(&doors);
         let header_timeout = options.header_timeout;
         tokio::spawn(async move {
