@@ -47,6 +47,12 @@ impl Handler {
     }
 }
 
+/// What a `tools/call` names.
+enum Target {
+    Plugin(Arc<super::registry::Entry>),
+    Pipeline(Arc<PipelineTool>),
+}
+
 /// Whether `caller` may call plugin `tool` at all: under a policy, the
 /// caller needs a role, and the plugin's `roles` must list it.
 fn may_call_plugin(gateway: &Gateway, caller: &Caller, tool: &str) -> bool {
@@ -128,15 +134,17 @@ impl ServerHandler for Handler {
         let caller = self.caller(&cx.extensions)?;
         let gw = &self.gateway;
         let name = request.name.to_string();
-        let plugin = gw.registry.get(&name);
-        let pipeline = gw.pipelines.get(&name);
-        if plugin.is_none() && pipeline.is_none() {
-            return Err(ErrorData::invalid_params(format!("unknown tool `{name}`"), None));
-        }
+        // One lookup decides both what is checked and what runs (a plugin
+        // wins over a pipeline of the same name, as in `tools/list`).
+        let target = match (gw.registry.get(&name), gw.pipelines.get(&name)) {
+            (Some(entry), _) => Target::Plugin(entry),
+            (None, Some(tool)) => Target::Pipeline(tool),
+            (None, None) => return Err(ErrorData::invalid_params(format!("unknown tool `{name}`"), None)),
+        };
         let subject = caller.subject(name.clone());
-        let allowed = match &pipeline {
-            Some(p) => p.allows(&caller),
-            None => may_call_plugin(gw, &caller, &name),
+        let allowed = match &target {
+            Target::Plugin(_) => may_call_plugin(gw, &caller, &name),
+            Target::Pipeline(p) => p.allows(&caller),
         };
         if !allowed {
             let why = format!(
@@ -155,12 +163,12 @@ impl ServerHandler for Handler {
             }
         };
         let arguments = request.arguments.unwrap_or_default();
-        let result = match (plugin, pipeline) {
-            (Some(entry), _) => match call_plugin(gw, entry, &caller, arguments).await {
+        let result = match target {
+            Target::Plugin(entry) => match call_plugin(gw, entry, &caller, arguments).await {
                 Ok(result) => result,
                 Err(CallError::InvalidArguments(why)) => return Err(ErrorData::invalid_params(why, None)),
             },
-            (None, Some(tool)) => {
+            Target::Pipeline(tool) => {
                 let progress = cx.meta.get_progress_token().map(|token| (token, cx.peer.clone()));
                 let req = CallRequest { caller, arguments, progress, cancel: cx.ct.clone() };
                 let started = std::time::Instant::now();
@@ -174,7 +182,6 @@ impl ServerHandler for Handler {
                 gw.audit.append(&[subject.event("mcp:call", if failed { "failed" } else { "ok" }, detail)]);
                 result
             }
-            (None, None) => return Err(ErrorData::invalid_params(format!("unknown tool `{name}`"), None)),
         };
         Ok(CallToolResponse::Complete(result))
     }
