@@ -26,7 +26,7 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
     n.checked_mul(mult).ok_or_else(|| format!("`{text}` is too large"))
 }
 
-/// Parse a duration: `250ms`, `2s`, `1m`, or plain seconds `3`.
+/// Parse a duration: `250ms`, `2s`, `1m`, `24h`, `7d`, or plain seconds `3`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
@@ -38,7 +38,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "ms" => value / 1000.0,
         "" | "s" => value,
         "m" | "min" => value * 60.0,
-        other => return Err(format!("`{text}`: unknown duration unit `{other}` (use ms, s, m)")),
+        "h" => value * 3600.0,
+        "d" => value * 86_400.0,
+        other => return Err(format!("`{text}`: unknown duration unit `{other}` (use ms, s, m, h, d)")),
     };
     Duration::try_from_secs_f64(secs).map_err(|_| format!("`{text}` is not a valid duration"))
 }

@@ -98,7 +98,7 @@ fn pipeline_never_imports_the_sandbox() {
 /// The leaves name nothing of the crate but each other's leaves.
 #[test]
 fn leaves_stay_leaves() {
-    let upper = ["pipeline", "policy", "sandbox", "audit", "dispatch", "orchestrator", "bus", "store", "preflight", "mcp", "cli"];
+    let upper = ["pipeline", "policy", "sandbox", "audit", "dispatch", "orchestrator", "bus", "store", "preflight", "mcp", "observe", "serve", "cli"];
     for leaf in ["units", "catalog", "paths", "yaml"] {
         assert_eq!(violations(leaf, &upper), Vec::<String>::new(), "{leaf}");
     }
@@ -124,7 +124,7 @@ fn policy_decides_and_runs_nothing() {
 
 #[test]
 fn nothing_below_the_cli_imports_it() {
-    for module in ["pipeline", "policy", "sandbox", "orchestrator", "bus", "store", "dispatch", "audit", "mcp"] {
+    for module in ["pipeline", "policy", "sandbox", "orchestrator", "bus", "store", "dispatch", "audit", "mcp", "observe", "serve"] {
         assert_eq!(violations(module, &["cli"]), Vec::<String>::new(), "{module}");
     }
 }
@@ -138,6 +138,20 @@ fn only_the_cli_imports_the_mcp_gateway() {
         assert_eq!(violations(module, &["mcp"]), Vec::<String>::new(), "{module}");
     }
     assert_eq!(violations("mcp", &["bus", "store"]), Vec::<String>::new());
+}
+
+/// Measuring reads what runs journaled and never drives one; the server
+/// that shows it is a door only the CLI opens.
+#[test]
+fn observe_measures_and_serve_is_a_door() {
+    assert_eq!(
+        violations("observe", &["orchestrator", "dispatch", "bus", "policy", "pipeline", "mcp", "serve", "cli"]),
+        Vec::<String>::new()
+    );
+    assert_eq!(violations("serve", &["orchestrator", "dispatch", "policy", "sandbox", "mcp", "cli"]), Vec::<String>::new());
+    for module in ["pipeline", "policy", "sandbox", "orchestrator", "bus", "store", "dispatch", "audit", "mcp", "observe"] {
+        assert_eq!(violations(module, &["serve"]), Vec::<String>::new(), "{module}");
+    }
 }
 
 /// Plugins, the SDK, the toolkit and the protocol crate never link the host.

@@ -376,6 +376,7 @@ impl Dispatch for Answer {
             output: format!("{{\"answered\":\"{}\"}}", task.task_id),
             logs: Vec::new(),
             events: vec![taylordash::sandbox::Event { topic: "docs/update/trigger".into(), payload: "{\"why\":\"acl test\"}".into() }],
+            usage: Default::default(),
             ack: None,
         })
     }

@@ -86,11 +86,34 @@ pub struct WireEvent {
     pub payload: String,
 }
 
+/// What a successful call cost, as the sandbox measured it: the journal
+/// keeps it per attempt, `stats`, `/metrics` and traces report it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Usage {
+    /// Fuel (wasm instructions, roughly) the call consumed.
+    pub fuel: u64,
+    /// Peak linear memory of the component, bytes.
+    pub memory_peak: u64,
+    /// Time inside the sandbox call, milliseconds (the rest of an attempt is coordination).
+    pub call_ms: u64,
+    /// Bytes of the tool's input and of its JSON output.
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
 /// A task's outcome, as a worker reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum ResultPayload {
-    Ok { output: String, logs: Vec<WireLog>, events: Vec<WireEvent> },
+    Ok {
+        output: String,
+        logs: Vec<WireLog>,
+        events: Vec<WireEvent>,
+        /// Absent from older workers: zeroes.
+        #[serde(default)]
+        usage: Usage,
+    },
     /// `exit_code` is an [`ExitCode`](crate::ExitCode) number.
     Failed { message: String, exit_code: i32, retryable: bool, timed_out: bool },
 }

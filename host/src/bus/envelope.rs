@@ -237,6 +237,7 @@ impl ResultWire for ResultPayload {
                 output: r.output.clone(),
                 logs: r.logs.iter().map(|l| WireLog { level: l.level.to_string(), message: l.message.clone() }).collect(),
                 events: r.events.iter().map(|e| WireEvent { topic: e.topic.clone(), payload: e.payload.clone() }).collect(),
+                usage: r.usage,
             },
             Err(e) => ResultPayload::failed(e),
         }
@@ -249,10 +250,11 @@ impl ResultWire for ResultPayload {
     /// Back into what [`Dispatch::run`](crate::dispatch::Dispatch::run) returns (without an ack).
     fn into_outcome(self) -> Result<TaskResult, TaskError> {
         match self {
-            ResultPayload::Ok { output, logs, events } => Ok(TaskResult {
+            ResultPayload::Ok { output, logs, events, usage } => Ok(TaskResult {
                 output,
                 logs: logs.into_iter().map(|l| LogLine { level: static_level(&l.level), message: l.message }).collect(),
                 events: events.into_iter().map(|e| Event { topic: e.topic, payload: e.payload }).collect(),
+                usage,
                 ack: None,
             }),
             ResultPayload::Failed { message, exit_code, retryable, timed_out } => {

@@ -102,6 +102,12 @@ pub struct WorkerArgs {
     /// directory (repeatable). Whoever can publish tasks chooses those paths.
     #[arg(long = "allow-root")]
     pub allow_roots: Vec<PathBuf>,
+    /// Serve this worker's Prometheus metrics at http://ADDR/metrics.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
+    /// Allow --metrics on an address that is not loopback.
+    #[arg(long)]
+    pub public: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -185,7 +191,8 @@ fn inner_dispatch(cli: &Cli, identity: &str) -> anyhow::Result<InProcess> {
     Ok(InProcess::new(Arc::new(cli.sandbox()?), cli.plugins_dir.clone())
         .with_policy(policy, caller)
         .with_audit(cli.audit_log())
-        .with_worker(identity))
+        .with_worker(identity)
+        .with_tracing(cli.otlp()?))
 }
 
 /// `taylordash worker`: take tasks from the broker until killed.
@@ -219,7 +226,13 @@ pub fn worker(cli: &Cli, args: &WorkerArgs) -> anyhow::Result<i32> {
             .collect::<Result<Vec<_>, _>>()?;
         opts.allowed_roots = Some(roots);
     }
-    let inner: Arc<dyn Dispatch> = Arc::new(inner_dispatch(cli, &opts.identity())?);
+    let mut inner = inner_dispatch(cli, &opts.identity())?;
+    if let Some(addr) = args.metrics {
+        let live = Arc::new(crate::observe::metrics::Live::default());
+        super::serve::spawn_metrics(addr, args.public, live.clone())?;
+        inner = inner.with_metrics(live);
+    }
+    let inner: Arc<dyn Dispatch> = Arc::new(inner);
     let worker = bus::run_worker(opts, inner)?;
     eprintln!("worker {} ready", worker.id());
     worker.join();

@@ -9,6 +9,8 @@ mod mcp;
 mod plugins;
 mod policy;
 mod run;
+mod serve;
+mod stats;
 mod time;
 mod validate;
 
@@ -59,11 +61,18 @@ pub struct Cli {
     /// More log lines on stderr: `-v` info, `-vv` debug, `-vvv` trace.
     #[arg(long, short, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// Export traces over OTLP/HTTP (protobuf) to this collector, e.g.
+    /// http://127.0.0.1:4318 (default: $OTEL_EXPORTER_OTLP_ENDPOINT; none: no traces).
+    #[arg(long, global = true, value_name = "URL")]
+    otlp: Option<String>,
     #[command(subcommand)]
     command: Command,
     /// The caller, once decided (and its decision audited once).
     #[arg(skip)]
     caller: std::sync::OnceLock<crate::policy::Caller>,
+    /// The trace exporter, once started (flushed before the process exits).
+    #[arg(skip)]
+    otlp_exporter: std::sync::OnceLock<Option<std::sync::Arc<crate::observe::trace::Otlp>>>,
 }
 
 #[derive(Subcommand)]
@@ -101,6 +110,12 @@ enum Command {
     /// Check a policy file (and pipelines against it).
     #[command(subcommand, after_help = "Examples:\n  taylordash policy check policy.yaml pipelines/orchestration_flow.yaml")]
     Policy(policy::PolicyCommand),
+    /// The seed's agent metrics from the journals, each against its target.
+    #[command(after_help = "Examples:\n  taylordash stats\n  taylordash stats --since 1h --json\n  taylordash stats --run run-0123456789ab\n  taylordash stats --check   # exit 1 when a stage is > 50% slower than its baseline")]
+    Stats(stats::StatsArgs),
+    /// Serve the KPI page, its JSON API and Prometheus /metrics over the runs directory.
+    #[command(after_help = "Examples:\n  taylordash serve\n  taylordash serve --listen 127.0.0.1:8080\n  curl -s 127.0.0.1:8080/metrics")]
+    Serve(serve::ServeArgs),
     /// List runs, show one.
     #[command(subcommand, after_help = "Examples:\n  taylordash runs list\n  taylordash runs show run-0123456789ab")]
     Runs(run::RunsCommand),
@@ -121,29 +136,36 @@ pub struct UsageError(pub String);
 pub fn main() -> i32 {
     let cli = Cli::parse();
     init_tracing(&log_filter(cli.log.as_deref(), cli.verbose));
-    match run(cli) {
+    let code = match run(&cli) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
             exit_code(&err)
         }
+    };
+    // Spans still queued go out before the process ends.
+    if let Some(Some(otlp)) = cli.otlp_exporter.get() {
+        otlp.shutdown();
     }
+    code
 }
 
-fn run(cli: Cli) -> anyhow::Result<i32> {
+fn run(cli: &Cli) -> anyhow::Result<i32> {
     match &cli.command {
-        Command::Plugins(cmd) => plugins::run(&cli, cmd),
-        Command::Invoke(args) => invoke::run(&cli, args),
-        Command::Mcp(args) => mcp::run(&cli, args),
-        Command::Validate(args) => validate::run(&cli, args),
-        Command::Run(args) => run::run(&cli, args),
-        Command::Resume(args) => run::resume(&cli, args),
-        Command::Runs(cmd) => run::runs(&cli, cmd),
-        Command::Audit(args) => audit::run(&cli, args),
-        Command::Policy(cmd) => policy::run(&cli, cmd),
-        Command::Worker(args) => bus::worker(&cli, args),
-        Command::Broker(args) => bus::broker(&cli, args),
-        Command::Dlq(cmd) => bus::dlq(&cli, cmd),
+        Command::Plugins(cmd) => plugins::run(cli, cmd),
+        Command::Invoke(args) => invoke::run(cli, args),
+        Command::Mcp(args) => mcp::run(cli, args),
+        Command::Validate(args) => validate::run(cli, args),
+        Command::Run(args) => run::run(cli, args),
+        Command::Resume(args) => run::resume(cli, args),
+        Command::Runs(cmd) => run::runs(cli, cmd),
+        Command::Audit(args) => audit::run(cli, args),
+        Command::Stats(args) => stats::run(cli, args),
+        Command::Serve(args) => serve::run(cli, args),
+        Command::Policy(cmd) => policy::run(cli, cmd),
+        Command::Worker(args) => bus::worker(cli, args),
+        Command::Broker(args) => bus::broker(cli, args),
+        Command::Dlq(cmd) => bus::dlq(cli, cmd),
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut <Cli as clap::CommandFactory>::command(), "taylordash", &mut std::io::stdout());
             Ok(0)
@@ -236,6 +258,19 @@ impl Cli {
         crate::audit::AuditLog::new(
             self.audit_log.clone().unwrap_or_else(crate::audit::AuditLog::default_path),
         )
+    }
+
+    /// The trace exporter `--otlp` or the OTel variables ask for, started once.
+    fn otlp(&self) -> anyhow::Result<Option<std::sync::Arc<crate::observe::trace::Otlp>>> {
+        use crate::observe::trace::{Otlp, OtlpSettings};
+        if let Some(otlp) = self.otlp_exporter.get() {
+            return Ok(otlp.clone());
+        }
+        let started = match OtlpSettings::resolve(self.otlp.as_deref(), |k| std::env::var(k).ok()) {
+            Some(settings) => Some(std::sync::Arc::new(Otlp::start(&settings).map_err(|e| UsageError(e.to_string()))?)),
+            None => None,
+        };
+        Ok(self.otlp_exporter.get_or_init(|| started).clone())
     }
 
     fn runs_dir(&self) -> PathBuf {

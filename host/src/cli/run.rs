@@ -78,7 +78,8 @@ fn dispatcher(cli: &Cli) -> anyhow::Result<InProcess> {
     let caller = cli.caller()?;
     Ok(InProcess::new(Arc::new(cli.sandbox()?), cli.plugins_dir.clone())
         .with_policy(policy, caller)
-        .with_audit(cli.audit_log()))
+        .with_audit(cli.audit_log())
+        .with_tracing(cli.otlp()?))
 }
 
 fn finish(outcome: Result<RunOutcome, OrchestratorError>) -> anyhow::Result<i32> {
@@ -129,6 +130,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<i32> {
     let started = std::time::Instant::now();
     let outcome = Orchestrator::new(dispatch)
         .with_audit(cli.audit_log())
+        .with_tracing(cli.otlp()?)
         .with_dispatch_note(args.bus.note())
         .start(&pipeline, &source, &opts);
     if let (Ok(o), false) = (&outcome, args.quiet) {
@@ -186,7 +188,7 @@ pub fn resume(cli: &Cli, args: &ResumeArgs) -> anyhow::Result<i32> {
         Some(bus) => bus,
         None => &in_process,
     };
-    finish(Orchestrator::new(dispatch).with_audit(cli.audit_log()).resume(&run_dir, &cx, args.quiet))
+    finish(Orchestrator::new(dispatch).with_audit(cli.audit_log()).with_tracing(cli.otlp()?).resume(&run_dir, &cx, args.quiet))
 }
 
 /// The bus options the run journaled when it started (`null` for a run

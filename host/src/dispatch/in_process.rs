@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use super::{Dispatch, Task, TaskError, TaskResult};
+use super::{Dispatch, Task, TaskError, TaskResult, Usage};
 use crate::audit::{AuditLog, Subject, call_events};
 use crate::policy::{Caller, Policy};
 use crate::sandbox::{Call, CallContext, Grants, Plugin, Quotas, Sandbox, SandboxError, resolve_plugin};
@@ -21,6 +21,10 @@ pub struct InProcess {
     audit: Option<AuditLog>,
     /// The worker identity named in every audit event (empty: not a worker).
     worker: String,
+    /// Counts every call for `/metrics` (a worker's `--metrics`).
+    metrics: Option<Arc<crate::observe::metrics::Live>>,
+    /// Reports every call as a span (a child of the task's attempt span).
+    otlp: Option<Arc<crate::observe::trace::Otlp>>,
 }
 
 impl InProcess {
@@ -34,6 +38,8 @@ impl InProcess {
             caller: crate::policy::caller(None, None),
             audit: None,
             worker: String::new(),
+            metrics: None,
+            otlp: None,
         }
     }
 
@@ -51,6 +57,18 @@ impl InProcess {
     /// Calls run for a worker: its identity goes into their audit events.
     pub fn with_worker(mut self, identity: impl Into<String>) -> Self {
         self.worker = identity.into();
+        self
+    }
+
+    /// Count every call in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::observe::metrics::Live>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Export a span for every call.
+    pub fn with_tracing(mut self, otlp: Option<Arc<crate::observe::trace::Otlp>>) -> Self {
+        self.otlp = otlp;
         self
     }
 
@@ -85,12 +103,41 @@ impl Dispatch for InProcess {
             }
             return Err(refusal);
         }
+        let started = std::time::Instant::now();
+        let started_at = std::time::SystemTime::now();
         let result = self.call(task);
+        let events = call_events(&subject, result.as_ref());
         if let Some(log) = &self.audit {
-            log.append(&call_events(&subject, result.as_ref()));
+            log.append(&events);
+        }
+        let usage = result.as_ref().ok().map(|out| Usage {
+            fuel: out.fuel_used,
+            memory_peak: out.memory_peak,
+            call_ms: out.duration.as_millis() as u64,
+            bytes_in: task.input.len() as u64,
+            bytes_out: out.output.len() as u64,
+        });
+        let facts = crate::observe::CallFacts {
+            run_id: &task.run_id,
+            task_id: &task.task_id,
+            stage: &task.stage,
+            agent: &task.agent,
+            tool: &task.tool,
+            attempt: task.attempt,
+            trace_id: &task.trace_id,
+            span_id: &task.span_id,
+        };
+        if let Some(metrics) = &self.metrics {
+            metrics.record(&facts, started.elapsed().as_secs_f64(), usage.as_ref(), &events);
+        }
+        if let Some(otlp) = &self.otlp {
+            let error = result.as_ref().err().map(|e| e.to_string());
+            let span = crate::observe::trace::call_span(&facts, started_at, std::time::SystemTime::now(), usage.as_ref(), &events, error.as_deref());
+            otlp.send(span.into_iter().collect());
         }
         let out = result?;
-        Ok(TaskResult { output: out.output, logs: out.logs, events: out.events, ack: None })
+        let usage = usage.unwrap_or_default();
+        Ok(TaskResult { output: out.output, logs: out.logs, events: out.events, usage, ack: None })
     }
 }
 

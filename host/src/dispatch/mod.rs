@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::sandbox::{Event, LogLine, SandboxError};
+pub use taylordash_protocol::bus::Usage;
 
 /// One tool call of a run.
 #[derive(Debug, Clone)]
@@ -46,6 +47,8 @@ pub struct TaskResult {
     pub output: String,
     pub logs: Vec<LogLine>,
     pub events: Vec<Event>,
+    /// What the call cost (zeroes from a worker too old to say).
+    pub usage: Usage,
     pub ack: Option<Ack>,
 }
 

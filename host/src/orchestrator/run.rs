@@ -21,19 +21,21 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 use taylordash_protocol::{self as protocol, Envelope, ExitCode, FailedGate, Feedback, GateInput, GateVerdict, StageStatus, TaskInfo, TaskStatus};
 
-use crate::dispatch::{Dispatch, Task, TaskError, TaskResult};
+use crate::dispatch::{Dispatch, Task, TaskError, TaskResult, Usage};
 use super::inputs::{self, InputError};
 use super::merge::{self, Action, Merger, MergeRefused};
 use super::report::{PrintRunId, RunObserver, progress, write_agents_json};
 use crate::pipeline::{self, Pipeline, Stage};
 use crate::audit::{AuditLog, Subject};
 use crate::store::{Journal, MergeIntent, NewRun, StoreError};
+use crate::observe::cpu::thread_cpu;
+use crate::observe::trace::Otlp;
 
 /// Wall-clock budget of one task when its stage names none.
 const DEFAULT_TASK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -121,6 +123,8 @@ pub struct Orchestrator<'d> {
     /// `run_started` so that `resume` can default to them.
     dispatch_note: Value,
     observer: Arc<dyn RunObserver>,
+    /// Where the run's spans go when it ends (none: no spans are built).
+    otlp: Option<Arc<Otlp>>,
 }
 
 /// Why a stage did not complete.
@@ -151,6 +155,11 @@ struct Run<'a> {
     quiet: bool,
     max_parallel_stages: usize,
     observer: &'a dyn RunObserver,
+    /// Microseconds of CPU the orchestrator spent on tasks outside their
+    /// calls, and milliseconds the calls took (journaled at the end).
+    coordination_cpu_us: AtomicU64,
+    tool_ms: AtomicU64,
+    otlp: Option<&'a Otlp>,
 }
 
 impl<'d> Orchestrator<'d> {
@@ -161,6 +170,7 @@ impl<'d> Orchestrator<'d> {
             max_parallel_stages: usize::MAX,
             dispatch_note: Value::Null,
             observer: Arc::new(PrintRunId),
+            otlp: None,
         }
     }
 
@@ -180,6 +190,12 @@ impl<'d> Orchestrator<'d> {
     /// Journal `note` (how tasks are dispatched) in the `run_started` event.
     pub fn with_dispatch_note(mut self, note: Value) -> Self {
         self.dispatch_note = note;
+        self
+    }
+
+    /// Export each run's spans (run → stage → agent → task → attempt) when it ends.
+    pub fn with_tracing(mut self, otlp: Option<Arc<Otlp>>) -> Self {
+        self.otlp = otlp;
         self
     }
 
@@ -244,9 +260,12 @@ impl<'d> Orchestrator<'d> {
             dispatch: self.dispatch,
             artifacts: Mutex::new(resolved),
             consecutive_failures: AtomicU32::new(0),
+            coordination_cpu_us: AtomicU64::new(0),
+            tool_ms: AtomicU64::new(0),
             quiet: opts.quiet,
             max_parallel_stages: self.max_parallel_stages,
             observer: self.observer.as_ref(),
+            otlp: self.otlp.as_deref(),
         };
         Ok(run.execute())
     }
@@ -282,9 +301,12 @@ impl<'d> Orchestrator<'d> {
             dispatch: self.dispatch,
             artifacts: Mutex::new(artifacts),
             consecutive_failures: AtomicU32::new(0),
+            coordination_cpu_us: AtomicU64::new(0),
+            tool_ms: AtomicU64::new(0),
             quiet,
             max_parallel_stages: self.max_parallel_stages,
             observer: self.observer.as_ref(),
+            otlp: self.otlp.as_deref(),
         };
         Ok(run.execute())
     }
@@ -311,6 +333,7 @@ struct Succeeded<'s> {
     ms: i64,
     output: &'s str,
     staging: &'s Path,
+    usage: Usage,
 }
 
 /// Where a stage is in [`Run::stages`].
@@ -411,11 +434,22 @@ impl Run<'_> {
             RunStatus::Completed | RunStatus::Cancelled => None,
             RunStatus::Failed(m) | RunStatus::NeedsReview(m) => Some(m.clone()),
         };
+        let cpu = json!({
+            "coordination_cpu_ms": self.coordination_cpu_us.load(Ordering::Relaxed) / 1000,
+            "tool_ms": self.tool_ms.load(Ordering::Relaxed),
+        });
         let _ = self.journal(|j| {
             j.set_run_status(status.label(), error.as_deref())?;
+            j.event("orchestrator_cpu", &cpu)?;
             j.event("run_finished", &json!({ "status": status.label(), "error": error }))
         });
         self.write_agents_json();
+        if let Some(otlp) = self.otlp {
+            match self.journal(|j| j.snapshot()) {
+                Ok(snapshot) => otlp.send(crate::observe::trace::run_spans(&snapshot, crate::store::now_ms())),
+                Err(e) => tracing::warn!("no spans for run {}: {e}", self.id),
+            }
+        }
         match &status {
             RunStatus::Completed => self.say(format_args!("run {}: completed", self.id)),
             RunStatus::Failed(m) => self.say(format_args!("run {}: failed: {m}", self.id)),
@@ -717,15 +751,24 @@ impl Run<'_> {
             if self.consecutive_failures.load(Ordering::SeqCst) > limit {
                 return Err(Stop::Review(format!("more than {limit} consecutive failures (last: {})", call.task_id)));
             }
+            let cpu = thread_cpu();
             let task = self.prepare_attempt(call, &running_as)?;
+            let mut own_cpu = thread_cpu().saturating_sub(cpu);
             let started = Instant::now();
             let result = self.dispatch.run(&task);
             let ms = started.elapsed().as_millis() as i64;
+            let cpu = thread_cpu();
+            let result = match result {
+                Ok(res) => {
+                    self.tool_ms.fetch_add(res.usage.call_ms, Ordering::Relaxed);
+                    self.accept(call, &task, ms, res)
+                }
+                Err(e) => Err(e),
+            };
+            own_cpu += thread_cpu().saturating_sub(cpu);
+            self.coordination_cpu_us.fetch_add(own_cpu.as_micros() as u64, Ordering::Relaxed);
             let error = match result {
-                Ok(res) => match self.accept(call, &task, ms, res) {
-                    Ok(finished) => return Ok(finished),
-                    Err(e) => e,
-                },
+                Ok(finished) => return Ok(finished),
                 Err(e) => e,
             };
             failures += 1;
@@ -802,7 +845,7 @@ impl Run<'_> {
     /// Publish a successful attempt's files; acknowledge its result only
     /// once that is journaled.
     fn accept(&self, call: &ToolCall<'_>, task: &Task, ms: i64, mut res: TaskResult) -> Result<(Value, Vec<String>), TaskError> {
-        let done = Succeeded { agent: &task.agent, attempt: task.attempt, ms, output: &res.output, staging: &task.staging };
+        let done = Succeeded { agent: &task.agent, attempt: task.attempt, ms, output: &res.output, staging: &task.staging, usage: res.usage };
         let files = self.publish(call, &done)?;
         if let Some(ack) = res.ack.take() {
             ack();
@@ -845,7 +888,7 @@ impl Run<'_> {
     /// Journal the attempt's success and merge intent, then merge.
     fn publish(&self, call: &ToolCall<'_>, done: &Succeeded<'_>) -> Result<Vec<String>, TaskError> {
         let (stage, task_id) = (call.stage, call.task_id);
-        let Succeeded { agent, attempt, ms, output, staging } = *done;
+        let Succeeded { agent, attempt, ms, output, staging, usage } = *done;
         let refused = |e: MergeRefused| TaskError {
             exit_code: if matches!(e, MergeRefused::AddOnly(_) | MergeRefused::Staging(_)) { ExitCode::Denied } else { ExitCode::Failed }
                 .code(),
@@ -871,6 +914,7 @@ impl Run<'_> {
                 files: &intents,
                 agent,
                 stage: &stage.name,
+                usage,
             })
             .map_err(|e| refused(e.into()))?;
         for f in &planned {

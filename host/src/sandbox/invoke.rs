@@ -57,6 +57,8 @@ pub struct CallOutcome {
     /// Powerful grants the call used: (capability, what).
     pub grants_used: Vec<(&'static str, String)>,
     pub fuel_used: u64,
+    /// Peak linear memory, bytes.
+    pub memory_peak: u64,
     pub duration: Duration,
 }
 
@@ -149,6 +151,7 @@ impl Sandbox {
             denials,
             grants_used: state.grants_used,
             fuel_used,
+            memory_peak: state.limiter.memory_peak(),
             duration,
         })
     }

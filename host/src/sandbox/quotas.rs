@@ -119,6 +119,11 @@ impl Limiter {
         Limiter { quotas, memory_used: 0, table_elements_used: 0, refused: None }
     }
 
+    /// Linear memory granted so far: wasm memories never shrink, so this is the call's peak.
+    pub fn memory_peak(&self) -> u64 {
+        self.memory_used
+    }
+
     /// Account a growth from `current` to `desired` against `used`/`limit`;
     /// a refusal is remembered as a breach of `kind`.
     fn grow(used: &mut u64, limit: u64, current: usize, desired: usize) -> bool {

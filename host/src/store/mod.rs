@@ -6,9 +6,14 @@
 //! after the merge: a crash at any instant leaves a journal from which
 //! `resume` can tell what finished, what was half-merged, and what never ran.
 
+mod snapshot;
+
+pub use snapshot::{AttemptFact, RunSnapshot, StageSpan, read_runs};
+
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
+use taylordash_protocol::bus::Usage;
 use taylordash_protocol::{AttemptStatus, ExitCode, RunStatus, StageStatus, TaskStatus};
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +102,8 @@ pub struct MergeIntent<'a> {
     pub files: &'a [(String, String)],
     pub agent: &'a str,
     pub stage: &'a str,
+    /// What the call cost (fuel, memory, sandbox time, bytes).
+    pub usage: Usage,
 }
 
 /// `(attempt, agent, status, exit_code, error)`: one attempt of a task.
@@ -136,7 +143,8 @@ CREATE TABLE IF NOT EXISTS tasks (
 CREATE TABLE IF NOT EXISTS attempts (
   task_id TEXT NOT NULL, attempt INTEGER NOT NULL, agent TEXT NOT NULL, status TEXT NOT NULL,
   exit_code INTEGER, error TEXT, started_at INTEGER NOT NULL, duration_ms INTEGER,
-  trace_id TEXT NOT NULL, span_id TEXT NOT NULL, PRIMARY KEY (task_id, attempt));
+  trace_id TEXT NOT NULL, span_id TEXT NOT NULL, fuel INTEGER, memory_peak INTEGER, call_ms INTEGER,
+  bytes_in INTEGER, bytes_out INTEGER, PRIMARY KEY (task_id, attempt));
 CREATE TABLE IF NOT EXISTS merges (
   path TEXT NOT NULL, task_id TEXT NOT NULL, agent TEXT NOT NULL, stage TEXT NOT NULL, sha256 TEXT NOT NULL,
   PRIMARY KEY (path, task_id));
@@ -163,6 +171,7 @@ impl Journal {
         conn.pragma_update(None, "synchronous", "FULL").map_err(wrap)?;
         conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(wrap)?;
         conn.execute_batch(SCHEMA).map_err(wrap)?;
+        migrate(&conn).map_err(wrap)?;
         Ok(Journal { conn, path: path.to_path_buf() })
     }
 
@@ -312,13 +321,17 @@ impl Journal {
     /// The attempt succeeded: its output and the files it is about to merge
     /// (with their digests), in one transaction, before the workspace changes.
     pub fn record_merge_intent(&mut self, intent: &MergeIntent<'_>) -> Result<()> {
-        let MergeIntent { task_id, attempt, duration_ms, output, staging, files, agent, stage } = *intent;
+        let MergeIntent { task_id, attempt, duration_ms, output, staging, files, agent, stage, usage } = *intent;
         let path = self.path.clone();
         let wrap = |source| StoreError::Sqlite { path: path.clone(), source };
         let tx = self.conn.transaction().map_err(wrap)?;
         tx.execute(
-            "UPDATE attempts SET status = ?4, exit_code = ?5, duration_ms = ?3 WHERE task_id = ?1 AND attempt = ?2",
-            params![task_id, attempt, duration_ms, AttemptStatus::Succeeded.as_str(), ExitCode::Ok.code()],
+            "UPDATE attempts SET status = ?4, exit_code = ?5, duration_ms = ?3, fuel = ?6, memory_peak = ?7, call_ms = ?8,
+               bytes_in = ?9, bytes_out = ?10 WHERE task_id = ?1 AND attempt = ?2",
+            params![
+                task_id, attempt, duration_ms, AttemptStatus::Succeeded.as_str(), ExitCode::Ok.code(),
+                usage.fuel as i64, usage.memory_peak as i64, usage.call_ms as i64, usage.bytes_in as i64, usage.bytes_out as i64
+            ],
         )
         .map_err(wrap)?;
         tx.execute(
@@ -471,6 +484,30 @@ impl Journal {
             .map_err(|e| self.wrap(e))?;
         rows.collect::<std::result::Result<_, _>>().map_err(|e| self.wrap(e))
     }
+}
+
+/// Columns added after a journal's first release: a journal written by an
+/// older TaylorDash gains them (empty) when opened.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("attempts", "fuel", "INTEGER"),
+    ("attempts", "memory_peak", "INTEGER"),
+    ("attempts", "call_ms", "INTEGER"),
+    ("attempts", "bytes_in", "INTEGER"),
+    ("attempts", "bytes_out", "INTEGER"),
+];
+
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    for (table, column, kind) in ADDED_COLUMNS {
+        let present: bool = conn.query_row(
+            &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),
+            params![column],
+            |r| r.get(0),
+        )?;
+        if !present {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
+        }
+    }
+    Ok(())
 }
 
 fn task_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TaskRow> {
