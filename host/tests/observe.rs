@@ -271,7 +271,7 @@ fn the_kpi_page_in_chromium_shows_every_kpi_and_follows_new_runs() {
     env.write("ws/probe.json", &json!({ "agents": { "slow": { "sleep_ms": 300 } } }).to_string());
     let pipeline = env.write(
         "p.yaml",
-        "orchestration_flow:\n  stages:\n    - stage: \"one\"\n      agent: \"first\"\n      tools: [\"probe\"]\n      rbac: [\"admin\"]\n    - stage: \"two\"\n      agent: \"slow\"\n      tools: [\"probe\"]\n      rbac: [\"admin\"]\n",
+        "orchestration_flow:\n  stages:\n    - stage: \"one\"\n      agent: \"first\"\n      tools: [\"probe\"]\n      rbac: [\"admin\"]\n    - stage: \"two\"\n      agent: \"slow\"\n      tools: [\"probe\"]\n      rbac: [\"admin\"]\n      gates: [{ gate: \"check\", plugin: \"probe\" }]\n",
     );
     let run = |env: &Env| {
         let out = env.cmd(&["run", &pipeline, "--workspace", "ws", "--broker", "in-process", "-q"]).output().unwrap();
