@@ -336,9 +336,10 @@ fn a_run_over_the_bus_exports_one_trace_with_the_workers_calls_in_it() {
     broker.wait_for(&url, 30);
     let key = env.write("bus.key", &"5a".repeat(32));
     std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let metrics: Vec<String> = (0..2).map(|_| format!("127.0.0.1:{}", free_port())).collect();
     let mut workers: Vec<Proc> = (1..=2)
         .map(|n| {
-            let mut c = env.cmd(&["worker", "--broker", &url, "--bus-key", &key, "--session-expiry", "2", "--otlp", &otlp]);
+            let mut c = env.cmd(&["worker", "--broker", &url, "--bus-key", &key, "--session-expiry", "2", "--otlp", &otlp, "--metrics", &metrics[n - 1]]);
             c.env("OTEL_SERVICE_NAME", format!("worker-{n}"));
             Proc::spawn(c)
         })
@@ -391,6 +392,19 @@ fn a_run_over_the_bus_exports_one_trace_with_the_workers_calls_in_it() {
         assert!(a["taylordash.memory_peak_bytes"].as_i64().unwrap() > 0, "memory on {}: {a}", s["name"]);
         assert_eq!(a["taylordash.outcome"], "succeeded");
     }
+    // Each worker counted its own calls on its /metrics: three between them.
+    let counted: f64 = metrics
+        .iter()
+        .map(|addr| {
+            let (status, text) = get(addr, "/metrics", "text/plain");
+            assert_eq!(status, 200, "{text}");
+            text.lines()
+                .filter(|l| l.starts_with("taylordash_tasks_total{") && l.contains("outcome=\"succeeded\"") && l.contains("tool=\"probe\""))
+                .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+                .sum::<f64>()
+        })
+        .sum();
+    assert_eq!(counted, 3.0, "the workers' /metrics");
     drop(workers);
     drop(receiver);
 }

@@ -95,7 +95,8 @@ pub struct Usage {
     pub fuel: u64,
     /// Peak linear memory of the component, bytes.
     pub memory_peak: u64,
-    /// Time inside the sandbox call, milliseconds (the rest of an attempt is coordination).
+    /// Time in the sandbox (loading the plugin, then the call), milliseconds;
+    /// the rest of an attempt is coordination.
     pub call_ms: u64,
     /// Bytes of the tool's input and of its JSON output.
     pub bytes_in: u64,

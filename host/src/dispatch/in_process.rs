@@ -106,6 +106,9 @@ impl Dispatch for InProcess {
         let started = std::time::Instant::now();
         let started_at = std::time::SystemTime::now();
         let result = self.call(task);
+        // The sandbox's time: loading the plugin (compiling it, or reading
+        // the cache) and the call; the rest of an attempt is coordination.
+        let sandbox_time = started.elapsed();
         let events = call_events(&subject, result.as_ref());
         if let Some(log) = &self.audit {
             log.append(&events);
@@ -113,7 +116,7 @@ impl Dispatch for InProcess {
         let usage = result.as_ref().ok().map(|out| Usage {
             fuel: out.fuel_used,
             memory_peak: out.memory_peak,
-            call_ms: out.duration.as_millis() as u64,
+            call_ms: sandbox_time.as_millis() as u64,
             bytes_in: task.input.len() as u64,
             bytes_out: out.output.len() as u64,
         });
@@ -128,7 +131,7 @@ impl Dispatch for InProcess {
             span_id: &task.span_id,
         };
         if let Some(metrics) = &self.metrics {
-            metrics.record(&facts, started.elapsed().as_secs_f64(), usage.as_ref(), &events);
+            metrics.record(&facts, sandbox_time.as_secs_f64(), usage.as_ref(), &events);
         }
         if let Some(otlp) = &self.otlp {
             let error = result.as_ref().err().map(|e| e.to_string());
