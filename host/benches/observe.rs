@@ -32,7 +32,7 @@ fn task(ws: &std::path::Path) -> Task {
         agent: "a".into(),
         tool: "echo".into(),
         attempt: 1,
-        input: r#"{"task":"bench"}"#.into(),
+        input: r#"{"message":"bench"}"#.into(),
         trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
         span_id: "00f067aa0ba902b7".into(),
         timeout: Duration::from_secs(10),

@@ -34,7 +34,7 @@ pub fn run(cli: &Cli, args: &StatsArgs) -> anyhow::Result<i32> {
     // With --run, the window is that run whenever it ran.
     let since = if args.run.is_some() { i64::MIN } else { since };
     let scope = observe::Scope { since_ms: since, now_ms: now, run: args.run.as_deref(), queue_samples: &[] };
-    let look = observe::look(&runs_dir, &audit, scope);
+    let look = observe::look(crate::store::read_runs(&runs_dir), &audit, scope);
     if let Some(run) = &args.run
         && !look.runs.iter().any(|r| &r.run.id == run)
     {

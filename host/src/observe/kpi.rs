@@ -7,19 +7,16 @@
 //! journal can honestly support (context retention, knowledge application,
 //! failure-probability modelling) are reported as such, never invented.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::detect::{Detector, detectors};
+use super::stages::{Bottleneck, StageStat, slowdown_alerts, stage_stats};
 use crate::audit::AuditEvent;
 use crate::store::{AttemptFact, RunSnapshot};
 
 const HOUR_MS: i64 = 3_600_000;
-/// A stage this much slower than its baseline raises the seed's manual
-/// trigger `performance_degradation: "> 50% slower than baseline"`.
-pub const SLOWDOWN_TRIGGER: f64 = 1.5;
-/// A task attempted this often in one run counts as context thrashing.
-const THRASHING_ATTEMPTS: u32 = 3;
 /// Upper bounds (seconds) of the task latency histogram.
 pub const LATENCY_BUCKETS: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
@@ -78,28 +75,6 @@ pub struct Latency {
     pub buckets: Vec<LatencyBucket>,
 }
 
-/// A stage's time across the window, and in the latest run against the
-/// median of the runs of the same pipeline before it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StageStat {
-    pub pipeline: String,
-    pub stage: String,
-    pub runs: usize,
-    pub mean_seconds: f64,
-    pub latest_run: String,
-    pub latest_seconds: f64,
-    /// Median of the earlier runs; `None` for a stage never run before.
-    pub baseline_seconds: Option<f64>,
-    pub slowdown: Option<f64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Bottleneck {
-    pub pipeline: String,
-    pub stage: String,
-    pub seconds: f64,
-}
-
 /// What an agent (or a tool) cost over the window.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Usage {
@@ -108,15 +83,6 @@ pub struct Usage {
     pub memory_peak_bytes: u64,
     /// Seconds inside the sandbox.
     pub call_seconds: f64,
-}
-
-/// One of the seed's anti-pattern detectors.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Detector {
-    pub key: &'static str,
-    pub label: &'static str,
-    pub fired: bool,
-    pub detail: String,
 }
 
 /// A raised trigger or threshold breach.
@@ -203,11 +169,11 @@ pub fn compute(w: &Window<'_>) -> Stats {
     }
 }
 
-fn ended(a: &AttemptFact) -> bool {
+pub(super) fn ended(a: &AttemptFact) -> bool {
     a.status != "running"
 }
 
-fn end_ms(a: &AttemptFact) -> Option<i64> {
+pub(super) fn end_ms(a: &AttemptFact) -> Option<i64> {
     a.duration_ms.map(|d| a.started_at + d)
 }
 
@@ -239,11 +205,11 @@ pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
     Some(v[rank - 1])
 }
 
-fn median(values: &[f64]) -> Option<f64> {
+pub(super) fn median(values: &[f64]) -> Option<f64> {
     quantile(values, 0.5)
 }
 
-fn ratio(part: f64, whole: f64) -> Option<f64> {
+pub(super) fn ratio(part: f64, whole: f64) -> Option<f64> {
     (whole > 0.0).then(|| part / whole)
 }
 
@@ -294,7 +260,7 @@ fn latency(latencies: &[f64]) -> Latency {
 }
 
 /// `[start, end)` intervals merged; their total length.
-fn union_ms(mut spans: Vec<(i64, i64)>) -> i64 {
+pub(super) fn union_ms(mut spans: Vec<(i64, i64)>) -> i64 {
     spans.sort();
     let (mut total, mut cur): (i64, Option<(i64, i64)>) = (0, None);
     for (s, e) in spans {
@@ -311,11 +277,11 @@ fn union_ms(mut spans: Vec<(i64, i64)>) -> i64 {
 }
 
 /// A run's wall time: creation to its last update (now, while it runs).
-fn run_span(r: &RunSnapshot) -> (i64, i64) {
+pub(super) fn run_span(r: &RunSnapshot) -> (i64, i64) {
     (r.run.created_at, r.run.updated_at.max(r.run.created_at))
 }
 
-fn stage_span(s: &crate::store::StageSpan) -> Option<(i64, i64)> {
+pub(super) fn stage_span(s: &crate::store::StageSpan) -> Option<(i64, i64)> {
     Some((s.started_at?, s.finished_at?)).filter(|(a, b)| b >= a)
 }
 
@@ -523,11 +489,11 @@ fn lost_message(error: &str) -> bool {
     error.starts_with("no worker finished task") || error.starts_with("bus:")
 }
 
-fn mean(values: &[f64]) -> Option<f64> {
+pub(super) fn mean(values: &[f64]) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
 }
 
-fn group_tasks<'a>(attempts: &[(&'a RunSnapshot, &'a AttemptFact)]) -> BTreeMap<(&'a str, &'a str), Vec<&'a AttemptFact>> {
+pub(super) fn group_tasks<'a>(attempts: &[(&'a RunSnapshot, &'a AttemptFact)]) -> BTreeMap<(&'a str, &'a str), Vec<&'a AttemptFact>> {
     let mut groups: BTreeMap<(&str, &str), Vec<&AttemptFact>> = BTreeMap::new();
     for (r, a) in attempts {
         groups.entry((r.run.id.as_str(), a.task_id.as_str())).or_default().push(a);
@@ -547,122 +513,6 @@ fn usage_by<'a>(attempts: &[(&'a RunSnapshot, &'a AttemptFact)], key: impl Fn(&'
         }
     }
     out
-}
-
-/// Per pipeline and stage: mean time in the window; the latest run against
-/// the median of the earlier runs of the same pipeline.
-fn stage_stats(all: &[RunSnapshot], measured: &[&RunSnapshot]) -> Vec<StageStat> {
-    let mut out = Vec::new();
-    let mut seen = BTreeSet::new();
-    for r in measured.iter().rev() {
-        for s in &r.stages {
-            let key = (r.run.pipeline.clone(), s.stage.clone());
-            if s.status != "done" || seen.contains(&key) {
-                continue;
-            }
-            let Some((ss, se)) = stage_span(s) else { continue };
-            seen.insert(key);
-            let durations = |runs: &mut dyn Iterator<Item = &RunSnapshot>| -> Vec<f64> {
-                runs.filter(|o| o.run.pipeline == r.run.pipeline)
-                    .flat_map(|o| o.stages.iter().filter(|x| x.stage == s.stage && x.status == "done"))
-                    .filter_map(stage_span)
-                    .map(|(a, b)| (b - a) as f64 / 1000.0)
-                    .collect()
-            };
-            let window = durations(&mut measured.iter().copied());
-            let earlier = durations(&mut all.iter().filter(|o| o.run.created_at < r.run.created_at));
-            let latest = (se - ss) as f64 / 1000.0;
-            let baseline = median(&earlier);
-            out.push(StageStat {
-                pipeline: r.run.pipeline.clone(),
-                stage: s.stage.clone(),
-                runs: window.len(),
-                mean_seconds: mean(&window).unwrap_or(latest),
-                latest_run: r.run.id.clone(),
-                latest_seconds: latest,
-                baseline_seconds: baseline,
-                slowdown: baseline.filter(|b| *b > 0.0).map(|b| latest / b),
-            });
-        }
-    }
-    out.sort_by(|a, b| (&a.pipeline, &a.stage).cmp(&(&b.pipeline, &b.stage)));
-    out
-}
-
-fn slowdown_alerts(stages: &[StageStat], all: &[RunSnapshot]) -> Vec<Alert> {
-    stages
-        .iter()
-        .filter(|s| s.slowdown.is_some_and(|x| x > SLOWDOWN_TRIGGER))
-        .map(|s| {
-            let earlier = all.iter().filter(|r| r.run.pipeline == s.pipeline && r.run.id != s.latest_run).count();
-            Alert {
-                run: s.latest_run.clone(),
-                at: all.iter().find(|r| r.run.id == s.latest_run).map_or(0, |r| r.run.updated_at),
-                kind: "performance_degradation",
-                message: format!(
-                    "stage `{}` of {} took {:.2} s in run {}: {:.1}× its baseline {:.2} s (median of {earlier} earlier run(s); the seed's trigger is > 50% slower)",
-                    s.stage,
-                    s.pipeline,
-                    s.latest_seconds,
-                    s.latest_run,
-                    s.slowdown.unwrap_or(0.0),
-                    s.baseline_seconds.unwrap_or(0.0)
-                ),
-            }
-        })
-        .collect()
-}
-
-fn detectors(runs: &[&RunSnapshot], attempts: &[(&RunSnapshot, &AttemptFact)], w: &Window<'_>) -> Vec<Detector> {
-    // Orchestrator overload: the orchestrator's own CPU (journaled at run end)
-    // against the tools' time; the seed: "orchestrator doing specialist work".
-    let (mut orchestrator_ms, mut tool_ms) = (0u64, 0u64);
-    for r in runs {
-        if let Some(cpu) = r.events.iter().rev().find(|e| e.kind == "orchestrator_cpu")
-            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&cpu.data)
-        {
-            orchestrator_ms += v.get("coordination_cpu_ms").and_then(|x| x.as_u64()).unwrap_or(0);
-            tool_ms += v.get("tool_ms").and_then(|x| x.as_u64()).unwrap_or(0);
-        }
-    }
-    let share = ratio(orchestrator_ms as f64, (orchestrator_ms + tool_ms) as f64);
-    let thrashing: Vec<String> = group_tasks(attempts)
-        .into_iter()
-        .filter(|(_, g)| g.len() as u32 >= THRASHING_ATTEMPTS)
-        .map(|((run, task), g)| format!("{task} ({} attempts, run {run})", g.len()))
-        .collect();
-    let rising = w.queue_samples.len() >= 5 && w.queue_samples.windows(2).rev().take(4).all(|p| p[1] > p[0]);
-    vec![
-        Detector {
-            key: "orchestrator_overload",
-            label: "Orchestrator overload",
-            fired: share.is_some_and(|s| s > 0.5),
-            detail: match share {
-                Some(s) => format!("orchestrator CPU {:.1}% of orchestrator + tool time (fires above 50%)", s * 100.0),
-                None => "no run in the window journaled its CPU time".to_string(),
-            },
-        },
-        Detector {
-            key: "context_thrashing",
-            label: "Context thrashing",
-            fired: !thrashing.is_empty(),
-            detail: if thrashing.is_empty() {
-                format!("no task attempted {THRASHING_ATTEMPTS} or more times")
-            } else {
-                format!("tasks asked again and again for their context: {}", thrashing.join(", "))
-            },
-        },
-        Detector {
-            key: "resource_starvation",
-            label: "Resource starvation",
-            fired: rising,
-            detail: match w.queue_samples.last() {
-                Some(depth) if rising => format!("queue depth rising for 5 samples, now {depth}"),
-                Some(depth) => format!("queue depth {depth}, not rising"),
-                None => "one look: the queue depth trend needs `taylordash serve`'s samples".to_string(),
-            },
-        },
-    ]
 }
 
 #[cfg(test)]

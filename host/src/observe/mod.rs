@@ -1,5 +1,6 @@
 //! Measuring agents: the seed's KPIs computed from the run journals and the
-//! audit log (`kpi`), their Prometheus exposition (`metrics`), OpenTelemetry
+//! audit log (`kpi`; stage baselines in `stages`, anti-pattern detectors in
+//! `detect`), their Prometheus exposition (`metrics`), OpenTelemetry
 //! spans of a run (`trace`), and the orchestrator's own CPU clock (`cpu`).
 //!
 //! Nothing here drives a run: it reads what runs journaled, and writes only
@@ -8,8 +9,10 @@
 //! [`look`], so they never disagree.
 
 pub mod cpu;
+pub mod detect;
 pub mod kpi;
 pub mod metrics;
+pub mod stages;
 pub mod trace;
 
 use std::path::Path;
@@ -17,7 +20,7 @@ use std::path::Path;
 pub use kpi::{Alert, Stats};
 
 use crate::audit::{AuditEvent, AuditLog};
-use crate::store::{Journal, RunSnapshot, read_runs};
+use crate::store::{Journal, RunSnapshot};
 
 /// One sandbox call of a task attempt, as metrics and spans name it (the
 /// dispatcher fills it from its task: this module sits below `dispatch`).
@@ -51,9 +54,10 @@ pub struct Scope<'a> {
     pub queue_samples: &'a [u64],
 }
 
-/// Read every run of `runs_dir` and the audit log, and measure `scope`.
-pub fn look(runs_dir: &Path, audit: &AuditLog, scope: Scope<'_>) -> Look {
-    let runs = read_runs(runs_dir, i64::MIN);
+/// Measure `scope` over `runs` (every run of a directory, oldest first:
+/// [`crate::store::read_runs`], or a server's [`crate::store::Snapshots`])
+/// and the audit log.
+pub fn look(runs: Vec<RunSnapshot>, audit: &AuditLog, scope: Scope<'_>) -> Look {
     let audit = audit.read().unwrap_or_else(|e| {
         tracing::warn!(path = %audit.path().display(), "cannot read the audit log: {e}");
         Vec::new()

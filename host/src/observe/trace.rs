@@ -32,6 +32,10 @@ const QUEUE: usize = 4096;
 /// Spans sent in one request.
 const BATCH: usize = 512;
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the exporter gathers spans after the first of a burst (the
+/// SDK's batch processor waits 5 s; a CLI run wants its spans out sooner,
+/// and its exit waits at most this long for them).
+const LINGER: Duration = Duration::from_millis(200);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
@@ -96,17 +100,18 @@ impl Otlp {
         let thread = std::thread::Builder::new()
             .name("otlp".into())
             .spawn(move || {
-                // Block for the first span, then take what else is queued.
+                // Block for the first span of a burst, then sleep LINGER and
+                // take what came meanwhile: one request per burst, and no
+                // wake-up of this thread per span sent (a sender finds no
+                // receiver waiting while it sleeps).
                 while let Ok(first) = rx.recv() {
+                    std::thread::sleep(LINGER);
                     let mut batch = vec![first];
-                    while batch.len() < BATCH {
-                        match rx.try_recv() {
-                            Ok(span) => batch.push(span),
-                            Err(_) => break,
+                    batch.extend(rx.try_iter());
+                    for chunk in batch.chunks(BATCH) {
+                        if let Err(e) = runtime.block_on(exporter.export(chunk.to_vec())) {
+                            tracing::warn!("OTLP export to {url} failed: {e}");
                         }
-                    }
-                    if let Err(e) = runtime.block_on(exporter.export(batch)) {
-                        tracing::warn!("OTLP export to {url} failed: {e}");
                     }
                 }
             })

@@ -45,6 +45,8 @@ const STALE: Duration = Duration::from_secs(5);
 
 struct Shared {
     options: ServeOptions,
+    /// The journals as last read (each read again only when it changed).
+    snapshots: std::sync::Mutex<crate::store::Snapshots>,
     look: RwLock<Arc<Look>>,
     changes: watch::Sender<u64>,
 }
@@ -57,9 +59,13 @@ impl Shared {
 
 /// Serve the page, API and metrics on `listener` until the process ends.
 pub async fn serve(listener: tokio::net::TcpListener, options: ServeOptions) -> std::io::Result<()> {
-    let first = measure(&options, &[]);
     let (changes, _) = watch::channel(0u64);
-    let shared = Arc::new(Shared { options, look: RwLock::new(Arc::new(first)), changes });
+    let shared = Arc::new(Shared { options, snapshots: Default::default(), look: RwLock::new(Arc::new(empty_look())), changes });
+    let first = {
+        let shared = shared.clone();
+        tokio::task::spawn_blocking(move || measure(&shared, &[])).await.map_err(std::io::Error::other)?
+    };
+    *shared.look.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(first);
     tokio::spawn(watch_files(shared.clone()));
     let app = Router::new()
         .route("/", get(page))
@@ -85,11 +91,19 @@ pub async fn serve_metrics(listener: tokio::net::TcpListener, live: Arc<metrics:
     axum::serve(listener, app).await
 }
 
-fn measure(options: &ServeOptions, samples: &[u64]) -> Look {
+fn measure(shared: &Shared, samples: &[u64]) -> Look {
+    let options = &shared.options;
     let now = crate::store::now_ms();
     let since = now.saturating_sub(options.window.as_millis() as i64);
     let scope = observe::Scope { since_ms: since, now_ms: now, run: None, queue_samples: samples };
-    observe::look(&options.runs_dir, &options.audit, scope)
+    let runs = shared.snapshots.lock().unwrap_or_else(|p| p.into_inner()).read(&options.runs_dir);
+    observe::look(runs, &options.audit, scope)
+}
+
+/// What the server shows before its first measure.
+fn empty_look() -> Look {
+    let window = observe::kpi::Window { runs: &[], audit: &[], now_ms: 0, since_ms: 0, queue_samples: &[], only_run: None };
+    Look { runs: Vec::new(), audit: Vec::new(), stats: observe::kpi::compute(&window) }
 }
 
 /// Sizes and modification times of everything a look reads.
@@ -125,9 +139,9 @@ async fn watch_files(shared: Arc<Shared>) {
         if print == last && measured.elapsed() < STALE {
             continue;
         }
-        let options = shared.options.clone();
         let seen = samples.clone();
-        let Ok(look) = tokio::task::spawn_blocking(move || measure(&options, &seen)).await else { continue };
+        let measuring = shared.clone();
+        let Ok(look) = tokio::task::spawn_blocking(move || measure(&measuring, &seen)).await else { continue };
         last = print;
         measured = std::time::Instant::now();
         samples.push(api::queue_depth(&look));

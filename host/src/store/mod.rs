@@ -8,7 +8,7 @@
 
 mod snapshot;
 
-pub use snapshot::{AttemptFact, RunSnapshot, StageSpan, read_runs};
+pub use snapshot::{AttemptFact, RunSnapshot, Snapshots, StageSpan, read_runs};
 
 use std::path::{Path, PathBuf};
 

@@ -4,7 +4,9 @@
 //! and event. Reading never writes: the journals of the runs directory are
 //! opened as they are.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use rusqlite::params;
 
@@ -127,24 +129,50 @@ impl Journal {
     }
 }
 
-/// Every run under `runs_dir` last updated at or after `since_ms`, oldest
-/// first. A journal that cannot be read is skipped with a warning: one bad
-/// run must not blind the operator to the others.
-pub fn read_runs(runs_dir: &Path, since_ms: i64) -> Vec<RunSnapshot> {
-    let Ok(entries) = std::fs::read_dir(runs_dir) else { return Vec::new() };
-    let mut runs: Vec<RunSnapshot> = entries
-        .filter_map(|e| e.ok())
-        .map(|e| e.path().join("journal.sqlite"))
-        .filter(|db| db.is_file())
-        .filter_map(|db| match Journal::open(&db).and_then(|j| j.snapshot()) {
-            Ok(snapshot) => Some(snapshot),
-            Err(e) => {
-                tracing::warn!("skipping a run journal: {e}");
-                None
+/// Every run under `runs_dir`, oldest first. A journal that cannot be read
+/// is skipped with a warning: one bad run must not blind the operator to
+/// the others.
+pub fn read_runs(runs_dir: &Path) -> Vec<RunSnapshot> {
+    Snapshots::default().read(runs_dir)
+}
+
+/// Sizes and modification times of a journal and its write-ahead log: a
+/// commit changes one of them.
+type Stamp = [(u64, Option<SystemTime>); 2];
+
+fn stamp(db: &Path) -> Stamp {
+    let of = |p: &Path| std::fs::metadata(p).map_or((0, None), |m| (m.len(), m.modified().ok()));
+    [of(db), of(&db.with_extension("sqlite-wal"))]
+}
+
+/// The runs of a directory read again and again (a server's view): a
+/// journal is read only when it changed since the last look.
+#[derive(Default)]
+pub struct Snapshots {
+    seen: HashMap<PathBuf, (Stamp, RunSnapshot)>,
+}
+
+impl Snapshots {
+    pub fn read(&mut self, runs_dir: &Path) -> Vec<RunSnapshot> {
+        let dbs: Vec<PathBuf> = match std::fs::read_dir(runs_dir) {
+            Ok(entries) => entries.filter_map(|e| e.ok()).map(|e| e.path().join("journal.sqlite")).filter(|db| db.is_file()).collect(),
+            Err(_) => Vec::new(),
+        };
+        self.seen.retain(|db, _| dbs.contains(db));
+        for db in dbs {
+            let now = stamp(&db);
+            if self.seen.get(&db).is_some_and(|(was, _)| *was == now) {
+                continue;
             }
-        })
-        .filter(|s| s.run.updated_at >= since_ms)
-        .collect();
-    runs.sort_by(|a, b| (a.run.created_at, &a.run.id).cmp(&(b.run.created_at, &b.run.id)));
-    runs
+            match Journal::open(&db).and_then(|j| j.snapshot()) {
+                Ok(snapshot) => {
+                    self.seen.insert(db, (now, snapshot));
+                }
+                Err(e) => tracing::warn!("skipping a run journal: {e}"),
+            }
+        }
+        let mut runs: Vec<RunSnapshot> = self.seen.values().map(|(_, s)| s.clone()).collect();
+        runs.sort_by(|a, b| (a.run.created_at, &a.run.id).cmp(&(b.run.created_at, &b.run.id)));
+        runs
+    }
 }
