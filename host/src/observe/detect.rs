@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::kpi::{Window, group_tasks, ratio};
+use super::facts::{group_tasks, ratio};
 use crate::store::{AttemptFact, RunSnapshot};
 
 /// A task attempted this often in one run counts as context thrashing.
@@ -19,7 +19,7 @@ pub struct Detector {
     pub detail: String,
 }
 
-pub(super) fn detectors(runs: &[&RunSnapshot], attempts: &[(&RunSnapshot, &AttemptFact)], w: &Window<'_>) -> Vec<Detector> {
+pub(super) fn detectors(runs: &[&RunSnapshot], attempts: &[(&RunSnapshot, &AttemptFact)], queue_samples: &[u64]) -> Vec<Detector> {
     // Orchestrator overload: the orchestrator's own CPU (journaled at run end)
     // against the tools' time; the seed: "orchestrator doing specialist work".
     let (mut orchestrator_ms, mut tool_ms) = (0u64, 0u64);
@@ -37,7 +37,7 @@ pub(super) fn detectors(runs: &[&RunSnapshot], attempts: &[(&RunSnapshot, &Attem
         .filter(|(_, g)| g.len() as u32 >= THRASHING_ATTEMPTS)
         .map(|((run, task), g)| format!("{task} ({} attempts, run {run})", g.len()))
         .collect();
-    let rising = w.queue_samples.len() >= 5 && w.queue_samples.windows(2).rev().take(4).all(|p| p[1] > p[0]);
+    let rising = queue_samples.len() >= 5 && queue_samples.windows(2).rev().take(4).all(|p| p[1] > p[0]);
     vec![
         Detector {
             key: "orchestrator_overload",
@@ -62,7 +62,7 @@ pub(super) fn detectors(runs: &[&RunSnapshot], attempts: &[(&RunSnapshot, &Attem
             key: "resource_starvation",
             label: "Resource starvation",
             fired: rising,
-            detail: match w.queue_samples.last() {
+            detail: match queue_samples.last() {
                 Some(depth) if rising => format!("queue depth rising for 5 samples, now {depth}"),
                 Some(depth) => format!("queue depth {depth}, not rising"),
                 None => "one look: the queue depth trend needs `taylordash serve`'s samples".to_string(),

@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::detect::{Detector, detectors};
-use super::stages::{Bottleneck, StageStat, slowdown_alerts, stage_stats};
+use super::facts::{end_ms, ended, group_tasks, mean, quantile, ratio, run_span, stage_span, union_ms};
+use super::stages::{Alert, Bottleneck, StageStat, slowdown_alerts, stage_stats};
 use crate::audit::AuditEvent;
 use crate::store::{AttemptFact, RunSnapshot};
 
@@ -85,17 +86,6 @@ pub struct Usage {
     pub call_seconds: f64,
 }
 
-/// A raised trigger or threshold breach.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Alert {
-    /// The run it concerns (empty: the window as a whole).
-    pub run: String,
-    pub at: i64,
-    /// `performance_degradation`, `quality_threshold_breach`.
-    pub kind: &'static str,
-    pub message: String,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Stats {
     pub generated_at: i64,
@@ -161,20 +151,12 @@ pub fn compute(w: &Window<'_>) -> Stats {
         trend,
         latency: latency(&latencies),
         bottleneck,
-        detectors: detectors(&measured, &attempts, w),
+        detectors: detectors(&measured, &attempts, w.queue_samples),
         agents: usage_by(&attempts, |a| &a.agent),
         tools: usage_by(&attempts, |a| &a.tool),
         stages,
         alerts,
     }
-}
-
-pub(super) fn ended(a: &AttemptFact) -> bool {
-    a.status != "running"
-}
-
-pub(super) fn end_ms(a: &AttemptFact) -> Option<i64> {
-    a.duration_ms.map(|d| a.started_at + d)
 }
 
 /// Seconds from a task's first attempt to the end of its successful one, per completed task.
@@ -192,25 +174,6 @@ fn task_latencies(attempts: &[(&RunSnapshot, &AttemptFact)]) -> Vec<f64> {
         }
     }
     done.iter().map(|(k, end)| (end - first[k]).max(0) as f64 / 1000.0).collect()
-}
-
-/// The `q`-quantile (0..=1) by the nearest-rank method.
-pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
-    Some(v[rank - 1])
-}
-
-pub(super) fn median(values: &[f64]) -> Option<f64> {
-    quantile(values, 0.5)
-}
-
-pub(super) fn ratio(part: f64, whole: f64) -> Option<f64> {
-    (whole > 0.0).then(|| part / whole)
 }
 
 fn trend(attempts: &[(&RunSnapshot, &AttemptFact)], now: i64) -> Trend {
@@ -257,32 +220,6 @@ fn latency(latencies: &[f64]) -> Latency {
         p95: quantile(latencies, 0.95),
         buckets,
     }
-}
-
-/// `[start, end)` intervals merged; their total length.
-pub(super) fn union_ms(mut spans: Vec<(i64, i64)>) -> i64 {
-    spans.sort();
-    let (mut total, mut cur): (i64, Option<(i64, i64)>) = (0, None);
-    for (s, e) in spans {
-        cur = match cur {
-            Some((cs, ce)) if s <= ce => Some((cs, ce.max(e))),
-            Some((cs, ce)) => {
-                total += ce - cs;
-                Some((s, e))
-            }
-            None => Some((s, e)),
-        };
-    }
-    total + cur.map_or(0, |(s, e)| e - s)
-}
-
-/// A run's wall time: creation to its last update (now, while it runs).
-pub(super) fn run_span(r: &RunSnapshot) -> (i64, i64) {
-    (r.run.created_at, r.run.updated_at.max(r.run.created_at))
-}
-
-pub(super) fn stage_span(s: &crate::store::StageSpan) -> Option<(i64, i64)> {
-    Some((s.started_at?, s.finished_at?)).filter(|(a, b)| b >= a)
 }
 
 struct Fig {
@@ -487,18 +424,6 @@ fn kpis(runs: &[&RunSnapshot], attempts: &[(&RunSnapshot, &AttemptFact)], latenc
 /// An attempt whose result never came back (the bus gave up on it).
 fn lost_message(error: &str) -> bool {
     error.starts_with("no worker finished task") || error.starts_with("bus:")
-}
-
-pub(super) fn mean(values: &[f64]) -> Option<f64> {
-    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
-}
-
-pub(super) fn group_tasks<'a>(attempts: &[(&'a RunSnapshot, &'a AttemptFact)]) -> BTreeMap<(&'a str, &'a str), Vec<&'a AttemptFact>> {
-    let mut groups: BTreeMap<(&str, &str), Vec<&AttemptFact>> = BTreeMap::new();
-    for (r, a) in attempts {
-        groups.entry((r.run.id.as_str(), a.task_id.as_str())).or_default().push(a);
-    }
-    groups
 }
 
 fn usage_by<'a>(attempts: &[(&'a RunSnapshot, &'a AttemptFact)], key: impl Fn(&'a AttemptFact) -> &'a String) -> BTreeMap<String, Usage> {

@@ -10,6 +10,7 @@
 
 pub mod cpu;
 pub mod detect;
+mod facts;
 pub mod kpi;
 pub mod metrics;
 pub mod stages;
@@ -17,7 +18,8 @@ pub mod trace;
 
 use std::path::Path;
 
-pub use kpi::{Alert, Stats};
+pub use kpi::Stats;
+pub use stages::Alert;
 
 use crate::audit::{AuditEvent, AuditLog};
 use crate::store::{Journal, RunSnapshot};

@@ -7,11 +7,22 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::kpi::{Alert, mean, median, stage_span};
+use super::facts::{mean, median, stage_span};
 use crate::store::RunSnapshot;
 
 /// A stage this much slower than its baseline raises the trigger.
 pub const SLOWDOWN_TRIGGER: f64 = 1.5;
+
+/// A raised trigger or threshold breach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alert {
+    /// The run it concerns (empty: the window as a whole).
+    pub run: String,
+    pub at: i64,
+    /// `performance_degradation`, `quality_threshold_breach`.
+    pub kind: &'static str,
+    pub message: String,
+}
 
 /// A stage's time across the window, and in the latest run against the
 /// median of the runs of the same pipeline before it.
