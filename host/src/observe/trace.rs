@@ -181,6 +181,13 @@ struct Span {
 }
 
 impl Span {
+    /// A span of the orchestrator's tree: it names its run.
+    fn run_data(self, kind: SpanKind, run: &RunSnapshot) -> SpanData {
+        let mut span = self.data(kind, false);
+        span.attributes.push(KeyValue::new("taylordash.run_id", run.run.id.clone()));
+        span
+    }
+
     fn data(self, kind: SpanKind, remote_parent: bool) -> SpanData {
         SpanData {
             span_context: SpanContext::new(self.trace, self.id, TraceFlags::SAMPLED, false, TraceState::default()),
@@ -248,21 +255,10 @@ fn attempt_span(run: &RunSnapshot, trace: TraceId, a: &AttemptFact, now: i64) ->
         attributes,
         error: a.error.clone().filter(|_| a.status == "failed"),
     }
-    .data(SpanKind::Producer, false)
-    .tap_run(run)
+    .run_data(SpanKind::Producer, run)
 }
 
-trait TapRun {
-    fn tap_run(self, run: &RunSnapshot) -> Self;
-}
 
-impl TapRun for SpanData {
-    /// Every span names its run.
-    fn tap_run(mut self, run: &RunSnapshot) -> Self {
-        self.attributes.push(KeyValue::new("taylordash.run_id", run.run.id.clone()));
-        self
-    }
-}
 
 /// The orchestrator's spans of a run: run → stage → agent → task → attempt.
 pub fn run_spans(run: &RunSnapshot, now: i64) -> Vec<SpanData> {
@@ -286,8 +282,7 @@ pub fn run_spans(run: &RunSnapshot, now: i64) -> Vec<SpanData> {
             ],
             error: run.run.error.clone(),
         }
-        .data(SpanKind::Internal, false)
-        .tap_run(run),
+        .run_data(SpanKind::Internal, run),
     ];
     for s in &run.stages {
         let stage_id = derived_id(id, &s.stage);
@@ -317,8 +312,7 @@ pub fn run_spans(run: &RunSnapshot, now: i64) -> Vec<SpanData> {
                 attributes,
                 error: (s.status == "failed").then(|| format!("stage {} failed", s.stage)),
             }
-            .data(SpanKind::Internal, false)
-            .tap_run(run),
+            .run_data(SpanKind::Internal, run),
         );
         // One agent span per agent of the stage; one task span per task.
         let mut agents: Vec<&str> = Vec::new();
@@ -350,8 +344,7 @@ pub fn run_spans(run: &RunSnapshot, now: i64) -> Vec<SpanData> {
                     attributes: vec![KeyValue::new("taylordash.agent", agent.to_string()), KeyValue::new("taylordash.stage", s.stage.clone())],
                     error: None,
                 }
-                .data(SpanKind::Internal, false)
-                .tap_run(run),
+                .run_data(SpanKind::Internal, run),
             );
         }
         for task in &tasks {
@@ -377,8 +370,7 @@ pub fn run_spans(run: &RunSnapshot, now: i64) -> Vec<SpanData> {
                     ],
                     error: None,
                 }
-                .data(SpanKind::Internal, false)
-                .tap_run(run),
+                .run_data(SpanKind::Internal, run),
             );
             spans.extend(attempts.iter().map(|a| attempt_span(run, trace, a, now)));
         }
