@@ -32,7 +32,7 @@ pub use host::{Level, emit, exec, log};
 #[allow(clippy::too_many_arguments)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "tool",
         pub_export_macro: true,
         export_macro_name: "__export_tool_world",

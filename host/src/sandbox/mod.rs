@@ -11,7 +11,7 @@
 
 mod bindings {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../sdk/wit",
         world: "tool",
         imports: { default: trappable },
     });
@@ -30,6 +30,7 @@ pub mod http;
 pub mod isolate;
 mod invoke;
 pub mod out_quota;
+pub mod producers;
 pub mod quotas;
 pub mod staging;
 pub mod world;
