@@ -15,11 +15,12 @@ use super::Cli;
 use crate::policy::trust;
 use crate::sandbox::escape::for_terminal;
 use crate::catalog::list_plugins;
+use crate::sandbox::producers::{Producers, SLOW_COMPILE_BYTES};
 use crate::sandbox::{Sandbox, SandboxError, resolve_plugin};
 
 #[derive(Subcommand)]
 pub enum PluginsCommand {
-    /// Every plugin in the plugins directory: name, version, size, sha256.
+    /// Every plugin in the plugins directory: name, version, language, size, sha256.
     List {
         /// Directory to list (default: --plugins-dir).
         #[arg(long)]
@@ -27,7 +28,8 @@ pub enum PluginsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// What a plugin says about itself: description, schemas, imports, exports.
+    /// What a plugin says about itself (description, schemas) and what it is
+    /// (toolchain from its producers section, size, imports, exports).
     Inspect {
         /// Tool name (looked up in the plugins dir) or path to a .wasm file.
         plugin: String,
@@ -123,16 +125,38 @@ fn verify(cli: &Cli, path: &std::path::Path, trusted: &[String]) -> anyhow::Resu
     }
 }
 
+/// The producers of the file at `path` (read again: the sandbox keeps only the compiled code).
+fn producers_of(path: &Path) -> Producers {
+    std::fs::read(path).map(|bytes| Producers::read(&bytes)).unwrap_or_default()
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
+}
+
 fn list(sandbox: &Sandbox, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
     let paths = list_plugins(dir)
         .map_err(|e| super::UsageError(format!("cannot list plugins in {}: {e}", dir.display())))?;
     let mut rows = Vec::new();
+    let mut warnings = Vec::new();
     let mut failed = false;
     for path in paths {
+        let started = std::time::Instant::now();
         let row = sandbox.load(&path).and_then(|p| {
+            let loaded = started.elapsed();
             let info = sandbox.describe(&p)?;
+            let toolchain = producers_of(&p.path).toolchain();
+            let made_by = for_terminal(&toolchain.to_string());
+            if p.size > SLOW_COMPILE_BYTES {
+                let now = if p.from_cache { String::new() } else { format!(" (this one took {:.1} s)", loaded.as_secs_f64()) };
+                warnings.push(format!(
+                    "warning: {} is {} ({made_by}): its first load on a machine compiles slowly{now}; later loads use the cache",
+                    for_terminal(&p.name), mib(p.size)
+                ));
+            }
             Ok(json!({ "name": for_terminal(&p.name), "tool": for_terminal(&info.name),
-                       "version": for_terminal(&info.version), "size": p.size,
+                       "version": for_terminal(&info.version), "language": toolchain.language,
+                       "toolchain": made_by, "size": p.size,
                        "sha256": p.sha256, "path": p.path }))
         });
         match row {
@@ -146,16 +170,20 @@ fn list(sandbox: &Sandbox, dir: &Path, as_json: bool) -> anyhow::Result<i32> {
     if as_json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
-        println!("{:<20} {:<10} {:>10}  SHA256", "NAME", "VERSION", "SIZE");
+        println!("{:<20} {:<10} {:<10} {:>10}  SHA256", "NAME", "VERSION", "LANGUAGE", "SIZE");
         for r in &rows {
             println!(
-                "{:<20} {:<10} {:>10}  {}",
+                "{:<20} {:<10} {:<10} {:>10}  {}",
                 r["name"].as_str().unwrap_or_default(),
                 r["version"].as_str().unwrap_or_default(),
+                r["language"].as_str().unwrap_or_default(),
                 r["size"].as_u64().unwrap_or_default(),
                 r["sha256"].as_str().unwrap_or_default()
             );
         }
+    }
+    for w in warnings {
+        eprintln!("{w}");
     }
     Ok(if failed { 1 } else { 0 })
 }
@@ -178,9 +206,12 @@ fn inspect(sandbox: &Sandbox, path: &Path, as_json: bool) -> anyhow::Result<i32>
         description: for_terminal(&info.description),
         ..info
     };
+    let producers = producers_of(&plugin.path);
+    let toolchain = producers.toolchain();
     let doc = json!({
         "name": info.name, "version": info.version, "description": info.description,
         "file": { "path": plugin.path, "size": plugin.size, "sha256": plugin.sha256 },
+        "toolchain": escaped(serde_json::to_value(&toolchain)?), "producers": escaped(serde_json::to_value(&producers.entries)?),
         "imports": imports, "exports": exports,
         "input_schema": schema(&info.input_schema)?, "output_schema": schema(&info.output_schema)?,
     });
@@ -189,7 +220,10 @@ fn inspect(sandbox: &Sandbox, path: &Path, as_json: bool) -> anyhow::Result<i32>
         return Ok(ExitCode::Ok.code());
     }
     println!("{} {} — {}", info.name, info.version, info.description);
-    println!("file     {} ({} bytes, sha256 {})", plugin.path.display(), plugin.size, plugin.sha256);
+    println!("file     {} ({} bytes, {}, sha256 {})", plugin.path.display(), plugin.size, mib(plugin.size), plugin.sha256);
+    let made_by: Vec<String> = producers.entries.iter().map(|p| for_terminal(format!("{} {}", p.name, p.version).trim_end())).collect();
+    println!("made by  {}{}", for_terminal(&toolchain.to_string()),
+        if made_by.is_empty() { String::new() } else { format!(" — {}", made_by.join(", ")) });
     println!("imports  {}", imports.join("\n         "));
     println!("exports  {}", exports.join("\n         "));
     println!("input schema:\n{}", serde_json::to_string_pretty(&doc["input_schema"]).context("schema")?);
