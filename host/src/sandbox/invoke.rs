@@ -115,6 +115,15 @@ impl Sandbox {
                     types::ToolError::Failed(m) => ToolFailure::Failed(for_terminal(&m)),
                     types::ToolError::Retryable(m) => ToolFailure::Retryable(for_terminal(&m)),
                 };
+                // A runtime that catches a refused growth (CPython's
+                // MemoryError, a JS engine's out-of-memory) fails as a tool
+                // error, where Rust aborts: both ran into the quota, so both
+                // report it, and every language exits alike.
+                let state = store.data();
+                if let Some(b) = state.breach.or(state.limiter.refused).or(state.out_usage.breach()) {
+                    tracing::debug!(plugin = %plugin.name, tool_error = %failure, "tool error after a quota refusal");
+                    return Err(quota(plugin, b.kind, b.limit));
+                }
                 // A tool that fails after being refused a capability failed
                 // because of the refusal: report the denial.
                 return Err(match denials.into_iter().next() {
