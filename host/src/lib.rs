@@ -25,6 +25,7 @@ pub mod pipeline;
 pub mod policy;
 pub mod preflight;
 pub mod sandbox;
+pub mod scaffold;
 pub mod serve;
 pub mod store;
 pub mod units;

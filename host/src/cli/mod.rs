@@ -6,6 +6,7 @@ mod audit;
 mod bus;
 mod invoke;
 mod mcp;
+mod new;
 mod plugins;
 mod policy;
 mod run;
@@ -77,6 +78,9 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Start a plugin project of your own (Rust, Python or JavaScript), outside this repository.
+    #[command(after_help = "Examples:\n  taylordash new word_count\n  taylordash new word_count --lang python --dir ~/tools/word_count\n  taylordash new word_count --lang js --sdk ~/taylordash/sdk/js")]
+    New(new::NewArgs),
     /// List, inspect plugins.
     #[command(subcommand, after_help = "Examples:\n  taylordash plugins list\n  taylordash plugins inspect planner --json\n  taylordash plugins sign target/plugins/planner.wasm --key key.hex")]
     Plugins(plugins::PluginsCommand),
@@ -152,6 +156,7 @@ pub fn main() -> i32 {
 
 fn run(cli: &Cli) -> anyhow::Result<i32> {
     match &cli.command {
+        Command::New(args) => new::run(args),
         Command::Plugins(cmd) => plugins::run(cli, cmd),
         Command::Invoke(args) => invoke::run(cli, args),
         Command::Mcp(args) => mcp::run(cli, args),
