@@ -37,6 +37,47 @@ def componentize_py() -> str:
     return found
 
 
+def _leb128(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _name(s: str) -> bytes:
+    data = s.encode()
+    return _leb128(len(data)) + data
+
+
+def stamp_producers(component: Path) -> None:
+    """Append a top-level `producers` custom section naming Python and the
+    tools that made the component, so `taylordash plugins inspect` can tell
+    (componentize-py's own sections name only the Rust and C of its runtime)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(dist: str) -> str:
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            return ""
+
+    fields = [
+        ("language", [("Python", f"{sys.version_info.major}.{sys.version_info.minor}")]),
+        ("processed-by", [("componentize-py", installed("componentize-py")), ("taylordash-sdk", installed("taylordash-sdk"))]),
+    ]
+    body = _leb128(len(fields))
+    for name, values in fields:
+        body += _name(name) + _leb128(len(values))
+        for value_name, value_version in values:
+            body += _name(value_name) + _name(value_version)
+    payload = _name("producers") + body
+    with component.open("ab") as f:
+        f.write(b"\x00" + _leb128(len(payload)) + payload)
+
+
 def build(app: Path, output: Path, wit: Path, requirements: Optional[Path], build_dir: Path) -> None:
     if not app.is_file() or app.suffix != ".py":
         sys.exit(f"taylordash-sdk: {app} is not a Python file")
@@ -66,6 +107,7 @@ def build(app: Path, output: Path, wit: Path, requirements: Optional[Path], buil
     result = subprocess.run(cmd)
     if result.returncode != 0:
         sys.exit(f"taylordash-sdk: componentize-py failed (exit {result.returncode})")
+    stamp_producers(output)
     size = output.stat().st_size
     print(f"taylordash-sdk: {output} ({size / 2**20:.1f} MiB) in {time.monotonic() - started:.1f}s", file=sys.stderr)
 
