@@ -107,3 +107,26 @@ pub fn build_only(root: &Path, only: Option<&[&str]>) -> anyhow::Result<Vec<Buil
     }
     Ok(built)
 }
+
+/// The Python and JavaScript SDKs' build scripts: their own tests, their
+/// examples (`target/py-plugins`, `target/js-plugins`) and the test guests
+/// written in those languages (`target/test-plugins/<name>_py.wasm`,
+/// `<name>_js.wasm`). Each script skips what is already up to date. A
+/// language whose toolchain (python3, npm) is missing is skipped and named
+/// in the result, so the caller can say so loudly.
+pub fn build_guests(root: &Path) -> anyhow::Result<Vec<String>> {
+    let mut skipped = Vec::new();
+    for (lang, needs, script) in [("python", "python3", "sdk/python/build.sh"), ("js", "npm", "sdk/js/build.sh")] {
+        let found = Command::new("sh").args(["-c", &format!("command -v {needs}")]).output().is_ok_and(|o| o.status.success());
+        if !found {
+            skipped.push(format!("{lang}: `{needs}` not found"));
+            continue;
+        }
+        let status = Command::new("bash").arg(root.join(script)).current_dir(root).status()
+            .with_context(|| format!("running {script}"))?;
+        if !status.success() {
+            bail!("{script} failed");
+        }
+    }
+    Ok(skipped)
+}

@@ -3,12 +3,12 @@
 use std::process::Command;
 
 use anyhow::{Context, bail};
-use xtask::{build_plugins, workspace_root};
+use xtask::{build_guests, build_plugins, workspace_root};
 
 const USAGE: &str = "usage: cargo xtask <build-plugins | test | demo | bench>
 
   build-plugins  build every plugin to target/plugins/<tool>.wasm (and tests/plugins to target/test-plugins)
-  test           build the plugins, then run the whole test suite
+  test           build the plugins and the Python/JS SDKs' guests, then run the whole test suite
   demo           build everything and run the seed flow (pipelines/orchestration_flow.yaml) on target/demo
   bench          build the plugins, then run the criterion benchmarks";
 
@@ -56,6 +56,10 @@ fn cargo(args: &[&str]) -> anyhow::Result<()> {
 
 fn test(extra: &[String]) -> anyhow::Result<()> {
     build()?;
+    // Tools and test guests in Python and JavaScript (the same sandbox checks run on them).
+    for skipped in build_guests(&workspace_root())? {
+        eprintln!("xtask: SKIP building the {skipped}; their tests will say SKIP");
+    }
     let mut args = vec!["test", "--workspace"];
     args.extend(extra.iter().map(String::as_str));
     cargo(&args)
@@ -185,6 +189,9 @@ fn demo() -> anyhow::Result<()> {
 
 fn bench(extra: &[String]) -> anyhow::Result<()> {
     build()?;
+    for skipped in build_guests(&workspace_root())? {
+        eprintln!("xtask: SKIP building the {skipped}; the languages benchmark will say SKIP");
+    }
     let mut args = vec!["bench", "-p", "taylordash"];
     args.extend(extra.iter().map(String::as_str));
     cargo(&args)

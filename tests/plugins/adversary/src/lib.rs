@@ -228,6 +228,8 @@ impl Tool for Adversary {
                 Ok(json!({ "refused": refused }))
             }
             "panic" => panic!("adversary panicked on purpose"),
+            // No attack: the host still answers after the others.
+            "ok" => Ok(json!({ "ok": true })),
             other => Err(ToolError::InvalidInput(format!("attack: unknown attack `{other}`"))),
         }
     }
