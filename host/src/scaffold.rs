@@ -242,6 +242,17 @@ mod tests {
         }
     }
 
+    /// The benchmark's Rust baseline (`tests/plugins/hello`) is the Rust
+    /// template's tool, below its module comment: the per-language figures
+    /// compare what `taylordash new` gives in each language.
+    #[test]
+    fn the_benchmarks_rust_hello_is_the_template() {
+        let body = |text: &str| text.lines().skip_while(|l| l.starts_with("//!")).collect::<Vec<_>>().join("\n");
+        let template = RUST.iter().find(|(f, _)| *f == "src/lib.rs").unwrap().1.replace("{{name}}", "hello").replace("{{Name}}", "Hello");
+        let baseline = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/plugins/hello/src/lib.rs")).unwrap();
+        assert_eq!(body(&baseline), body(&template), "copy the template into tests/plugins/hello/src/lib.rs");
+    }
+
     #[test]
     fn a_folder_in_use_is_refused_before_anything_is_written() {
         let dir = tempfile::tempdir().unwrap();
