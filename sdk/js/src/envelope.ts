@@ -74,7 +74,9 @@ export function splitEnvelope(value: unknown): [Envelope, unknown] {
     if ((ENVELOPE_KEYS as readonly string[]).includes(k)) {
       if (v !== null && v !== undefined) present[k] = v;
     } else {
-      own[k] = v;
+      // defineProperty, not `own[k] = v`: an input key `__proto__` stays a
+      // key (and is refused or kept like any other) instead of setting the prototype.
+      Object.defineProperty(own, k, { value: v, enumerable: true, writable: true, configurable: true });
     }
   }
   const parsed = parseJson(EnvelopeSchema, present, "envelope: ");

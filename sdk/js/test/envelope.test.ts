@@ -39,3 +39,10 @@ test("wrap then split round-trips", () => {
   assert.deepEqual(wrapped, { x: true, previous: [1], feedback: { failed_gates: [{ gate: "lint", report: { passed: false } }] } });
   assert.deepEqual(splitEnvelope(wrapped), [env, { x: true }]);
 });
+
+test("an input key __proto__ stays a key, never the prototype", () => {
+  const [, own] = splitEnvelope(JSON.parse('{"__proto__": {"polluted": true}, "name": "x"}'));
+  assert.deepEqual(Object.keys(own as object), ["__proto__", "name"]);
+  assert.equal(Object.getPrototypeOf(own), Object.prototype);
+  assert.equal((own as { polluted?: boolean }).polluted, undefined);
+});
