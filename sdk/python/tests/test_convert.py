@@ -84,3 +84,21 @@ class Loose:
 
 def test_unknown_keys_can_be_ignored_and_optional_fields_default_to_none():
     assert from_json(Loose, {"a": 1, "zzz": 2}) == Loose(a=1, b=None)
+
+
+def test_a_flatten_field_keeps_every_undeclared_key_like_serde():
+    from dataclasses import dataclass, field
+    from typing import Any, Dict
+
+    from taylordash_sdk.convert import from_json, to_json
+    from taylordash_sdk.schema import schema_for
+
+    @dataclass
+    class Loose:
+        name: str = ""
+        other: Dict[str, Any] = field(default_factory=dict, metadata={"flatten": True})
+
+    got = from_json(Loose, {"name": "a", "b": 1, "__proto__": [2]})
+    assert (got.name, got.other) == ("a", {"b": 1, "__proto__": [2]})
+    assert to_json(got) == {"name": "a", "b": 1, "__proto__": [2]}
+    assert "additionalProperties" not in schema_for(Loose) or schema_for(Loose)["additionalProperties"] is not False

@@ -18,7 +18,6 @@ Where the Rust is: `lib.rs` → this module and `adr_types.py`; `records.rs` →
 """
 
 from taylordash_sdk import Context, Level, Tool, export, log
-from taylordash_sdk import tool as _sdk_tool
 
 import records
 from adr_types import AdrManagerInput, AdrManagerOutput
@@ -49,19 +48,5 @@ class AdrManagerPy(Tool):
         log(Level.INFO, f"{paths.ADR_INDEX}: {len(found)} records, {superseded} superseded, {len(problems)} problem(s)")
         return AdrManagerOutput(index=paths.ADR_INDEX, records=found, problems=problems, files=out.files)
 
-
-# The SDK parses an input into its declared fields only; Rust's `#[serde(flatten)]
-# other` keeps every key. Wrap the SDK's parse so `AdrManagerInput.other` gets them.
-_parse = _sdk_tool.from_json
-
-
-def _parse_keeping_other_keys(tp, value, path=""):
-    parsed = _parse(tp, value, path)
-    if tp is AdrManagerInput:  # `value` is an object, or `_parse` raised
-        parsed.other = dict(value)
-    return parsed
-
-
-_sdk_tool.from_json = _parse_keeping_other_keys
 
 export(AdrManagerPy)

@@ -1,7 +1,7 @@
 """`adr_manager`'s input and output types (the structs of `plugins/adr_manager/src/lib.rs`)."""
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from service_model import Finding
 
@@ -10,10 +10,8 @@ from service_model import Finding
 class AdrManagerInput:
     """Any keys: none is read, each is logged as ignored (`#[serde(flatten)] other: BTreeMap<String, Value>`)."""
 
-    ignore_unknown_keys: ClassVar[bool] = True
-
-    other: Dict[str, Any] = field(default_factory=dict, init=False)
-    """The input's keys (set by `adr_manager_py`: the SDK parses declared fields only)."""
+    other: Dict[str, Any] = field(default_factory=dict, metadata={"flatten": True})
+    """Every key of the input (the SDK's flatten field, as serde's)."""
 
 
 @dataclass

@@ -9,7 +9,9 @@ offending value (`items[2].title: missing field `title``), as the Rust SDK's.
 `to_json(obj)` turns a dataclass tree back into plain JSON values.
 
 Unknown keys are refused unless the class says
-`ignore_unknown_keys: ClassVar[bool] = True`. A field's JSON key is its name, or `metadata={"alias": "from"}` for a name
+`ignore_unknown_keys: ClassVar[bool] = True`, or has a `dict[str, T]` field with
+`metadata={"flatten": True}`, which receives every undeclared key (serde's
+`#[serde(flatten)]` map; `to_json` writes them back inline). A field's JSON key is its name, or `metadata={"alias": "from"}` for a name
 Python cannot spell. A field is required unless it has a default or its type
 admits `None` (then a missing key reads as `None`, like serde's `Option`).
 """
@@ -46,7 +48,7 @@ def fields_of(cls: type) -> "list[FieldInfo]":
         hints = typing.get_type_hints(cls, include_extras=True)
         infos = []
         for f in dataclasses.fields(cls):
-            if not f.init:
+            if not f.init or f.metadata.get("flatten"):
                 continue
             tp, notes = strip_annotated(hints[f.name])
             has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
@@ -63,9 +65,22 @@ def fields_of(cls: type) -> "list[FieldInfo]":
     return _FIELDS[cls]
 
 
+def flatten_field(cls: type) -> "tuple[str, Any] | None":
+    """The name and value type of `cls`'s `metadata={"flatten": True}` field, if any."""
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("flatten"):
+            tp, _ = strip_annotated(typing.get_type_hints(cls, include_extras=True)[f.name])
+            args = typing.get_args(tp)
+            if typing.get_origin(tp) is not dict or len(args) != 2 or args[0] is not str:
+                raise TypeError(f"taylordash-sdk: {cls.__name__}.{f.name}: a flatten field is a dict[str, T]")
+            return f.name, args[1]
+    return None
+
+
 def ignores_unknown_keys(cls: type) -> bool:
-    """Whether `cls` says `ignore_unknown_keys: ClassVar[bool] = True` (serde without `deny_unknown_fields`)."""
-    return bool(getattr(cls, "ignore_unknown_keys", False))
+    """Whether `cls` takes unknown keys: `ignore_unknown_keys: ClassVar[bool] = True`
+    (serde without `deny_unknown_fields`) or a flatten field that keeps them."""
+    return bool(getattr(cls, "ignore_unknown_keys", False)) or flatten_field(cls) is not None
 
 
 def strip_annotated(tp: Any) -> "tuple[Any, tuple]":
@@ -210,13 +225,24 @@ def _from_object(cls: type, value: Any, path: str) -> Any:
             raise _fail(path, f"missing field `{f.key}`")
         elif f.default is dataclasses.MISSING and admits_none(f.type):
             kwargs[f.name] = None
-    return cls(**kwargs)
+    flat = flatten_field(cls)
+    if flat is None:
+        return cls(**kwargs)
+    name, value_type = flat
+    extra = {k: from_json(value_type, value[k], f"{path}.{k}" if path else k) for k in unknown}
+    obj = cls(**kwargs)
+    setattr(obj, name, extra)  # also when the field is `init=False`
+    return obj
 
 
 def to_json(obj: Any) -> Any:
     """A dataclass tree as plain JSON values (fields in declaration order)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.key: to_json(getattr(obj, f.name)) for f in fields_of(type(obj))}
+        out = {f.key: to_json(getattr(obj, f.name)) for f in fields_of(type(obj))}
+        flat = flatten_field(type(obj))
+        if flat is not None:
+            out.update({str(k): to_json(v) for k, v in getattr(obj, flat[0]).items() if k not in out})
+        return out
     if isinstance(obj, enum.Enum):
         return obj.value
     if isinstance(obj, (list, tuple)):
