@@ -274,3 +274,39 @@ fn adr_manager_in_three_languages_gives_the_same_bytes() {
         }
     }
 }
+
+#[test]
+fn plugins_inspect_and_list_name_each_components_language() {
+    let root = xtask::workspace_root();
+    let dir = tempfile::tempdir().unwrap();
+    let mut expected = vec![("adversary", "rust", common::test_plugin("adversary"))];
+    expected.extend(common::guest("adversary_py").map(|p| ("adversary_py", "python", p)));
+    expected.extend(common::guest("adversary_js").map(|p| ("adversary_js", "javascript", p)));
+    let taylordash = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_taylordash"))
+            .args(args)
+            .env("HOME", dir.path())
+            .env("TAYLORDASH_CACHE_DIR", root.join("target/test-cache/components"))
+            .env("TAYLORDASH_COMPILE_TIMEOUT", "300s")
+            .env("TAYLORDASH_AUDIT_LOG", dir.path().join("audit.jsonl"))
+            .output()
+            .unwrap()
+    };
+    let listed = dir.path().join("plugins");
+    std::fs::create_dir_all(&listed).unwrap();
+    for (name, language, path) in &expected {
+        std::os::unix::fs::symlink(path, listed.join(format!("{name}.wasm"))).unwrap();
+        let out = taylordash(&["plugins", "inspect", &path.display().to_string(), "--json"]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["toolchain"]["language"], *language, "{name}: {:#}", doc["producers"]);
+        assert_eq!(doc["file"]["size"], std::fs::metadata(path).unwrap().len(), "{name}");
+    }
+    let out = taylordash(&["plugins", "list", "--dir", &listed.display().to_string()]);
+    assert_eq!(out.status.code(), Some(0));
+    let warnings = String::from_utf8_lossy(&out.stderr);
+    for (name, _, _) in &expected {
+        let warned = warnings.contains(&format!("warning: {name} is "));
+        assert_eq!(warned, *name != "adversary", "{name}: only runtime-carrying components are slow to compile: {warnings}");
+    }
+}
