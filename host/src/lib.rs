@@ -13,6 +13,7 @@
 //! imports the orchestrator.
 
 pub mod audit;
+pub mod blobs;
 pub mod bus;
 pub mod catalog;
 pub mod cli;
