@@ -81,7 +81,7 @@ impl Rig {
     fn expect(&self, attack: &str, quotas: Quotas, ends: Ends) -> Vec<tempfile::TempDir> {
         let mut dests = Vec::new();
         for guest in &self.guests {
-            let (result, dest) = self.attack(guest, attack, quotas.clone());
+            let (result, dest) = self.attack(guest, attack, quotas);
             let who = format!("{} / {attack}", guest.name);
             match (ends, result) {
                 (Ends::Fails(text), Err(e)) => {
