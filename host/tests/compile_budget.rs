@@ -299,8 +299,8 @@ fn plugins_list_prints_describe_fields_escaped() {
     assert_eq!(
         stdout(&text),
         format!(
-            "{:<20} {:<10} {:>10}  SHA256\n{:<20} {:<10} {:>10}  {}\n",
-            "NAME", "VERSION", "SIZE", "escapist", "6.6.6\\u{1b}[31m-red", size, sha
+            "{:<20} {:<10} {:<10} {:>10}  SHA256\n{:<20} {:<10} {:<10} {:>10}  {}\n",
+            "NAME", "VERSION", "LANGUAGE", "SIZE", "escapist", "6.6.6\\u{1b}[31m-red", "rust", size, sha
         )
     );
     let json = env.taylordash(&["plugins", "list", "--dir", &dir, "--json"]);

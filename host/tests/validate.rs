@@ -142,10 +142,13 @@ fn the_seed_documents_parse_verbatim() {
         if path.extension().is_some_and(|e| e == "yaml") {
             let p = pipeline::load(&path, &no_tool_check).unwrap_or_else(|d| panic!("{d}"));
             assert!(!p.stages.is_empty());
-            seen += 1;
+            let name = path.file_name().unwrap().to_string_lossy();
+            if name == "orchestration_flow.yaml" || name.starts_with("combination_") {
+                seen += 1;
+            }
         }
     }
-    assert_eq!(seen, 5, "the flow and four combinations");
+    assert_eq!(seen, 5, "the flow and four combinations (other pipelines parse too)");
     let flow = pipeline::load(&dir.join("orchestration_flow.yaml"), &no_tool_check).unwrap();
     let names: Vec<&str> = flow.stages.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["planning", "execution", "validation", "documentation"]);
