@@ -26,6 +26,21 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
     n.checked_mul(mult).ok_or_else(|| format!("`{text}` is too large"))
 }
 
+/// A byte count for people: `512 B`, `3.4 KiB`, `12.0 MiB`, `1.5 GiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 3] = ["KiB", "MiB", "GiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 /// Parse a duration: `250ms`, `2s`, `1m`, `24h`, `7d`, or plain seconds `3`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
@@ -48,6 +63,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_print_for_people() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(3 << 10), "3.0 KiB");
+        assert_eq!(human_bytes(12 << 20 | 1 << 19), "12.5 MiB");
+        assert_eq!(human_bytes(3 << 30), "3.0 GiB");
+    }
 
     #[test]
     fn sizes_parse_with_binary_and_decimal_units() {

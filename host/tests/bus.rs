@@ -89,40 +89,7 @@ fn embedded() -> BrokerAddr {
     B.get_or_init(|| EmbeddedBroker::start(&Default::default()).expect("embedded broker")).addr()
 }
 
-/// A Mosquitto we started; killed when dropped.
-struct OwnMosquitto {
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-impl OwnMosquitto {
-    /// `mosquitto` on `port` (loopback, anonymous, no persistence).
-    fn start(port: u16) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let conf = dir.path().join("mosquitto.conf");
-        std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")).unwrap();
-        let child = Command::new("mosquitto").arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn()
-            .expect("cannot start mosquitto (install the `mosquitto` package)");
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let until = Instant::now() + Duration::from_secs(5);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
-            assert!(Instant::now() < until, "mosquitto did not start on {addr}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        OwnMosquitto { child, _dir: dir }
-    }
-}
-
-impl Drop for OwnMosquitto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::{OwnMosquitto, free_port};
 
 /// The machine's Mosquitto on 1883 when it answers, else one started here
 /// on a free port (kept for the whole test binary).
@@ -838,6 +805,53 @@ fn broker_restart_mid_task_loses_nothing(kind: Kind) {
     assert!(took < Duration::from_secs(15));
 }
 
+/// The seed's `communication_failure: switch_to_backup_transport`: the
+/// primary Mosquitto dies for good while a task runs; worker and dispatcher
+/// move to the backup in their failover list, the deadline republish
+/// reaches the worker there, and the task completes, executed once.
+fn switches_to_the_backup_broker_mid_task(kind: Kind) {
+    assert_eq!(kind, Kind::Mosquitto, "rumqttd cannot be stopped in-process");
+    logs();
+    let (primary_port, backup_port) = (free_port(), free_port());
+    let primary_addr = BrokerAddr::tcp("127.0.0.1", primary_port);
+    let backup_addr = BrokerAddr::tcp("127.0.0.1", backup_port);
+    let mut primary = Some(OwnMosquitto::start(primary_port));
+    let _backup = OwnMosquitto::start(backup_port);
+    let topics = prefix("backup");
+    let (inner, _cache) = in_process();
+    let both = vec![primary_addr.clone(), backup_addr.clone()];
+    let mut wo = worker_options(&primary_addr, &topics);
+    wo.client.brokers = both.clone();
+    wo.client.backoff_max = Duration::from_millis(200);
+    let worker = run_worker(wo, inner).unwrap();
+    let mut d = DispatchOptions::new(both, topics.clone());
+    d.client.backoff_max = Duration::from_millis(200);
+    d.grace = Duration::from_secs(1);
+    let dispatch = Arc::new(MqttDispatch::connect(d).unwrap());
+    assert_eq!(dispatch.bus().broker(), &primary_addr);
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::write(ws.path().join("probe.json"), json!({ "agents": { "slow": { "sleep_ms": 1000 } } }).to_string()).unwrap();
+    let t = task("s/slow/probe#1", "probe", json!({ "task": { "agent": "slow" } }), ws.path(), Duration::from_secs(2));
+    let started = Instant::now();
+    let runner = {
+        let d = dispatch.clone();
+        std::thread::spawn(move || {
+            let mut r = d.run(&t)?;
+            (r.ack.take().unwrap())();
+            Ok::<_, TaskError>(r.output)
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    drop(primary.take()); // SIGKILL, and it never comes back
+    let output = runner.join().unwrap().expect("the task completes on the backup broker");
+    assert_eq!(serde_json::from_str::<Value>(&output).unwrap()["agent"], "slow");
+    assert_eq!(dispatch.bus().broker(), &backup_addr, "the dispatcher moved to the backup");
+    assert_eq!(worker.stats().executed.load(Ordering::SeqCst), 1, "run once");
+    let took = started.elapsed();
+    eprintln!("backup broker: completed in {took:?}");
+    assert!(took < Duration::from_secs(15), "{took:?}");
+}
+
 /// `mqtts://` against a Mosquitto TLS listener with a test CA: worker and
 /// dispatcher verify the broker's certificate and do a round trip.
 fn mqtts_round_trip(kind: Kind) {
@@ -862,7 +876,7 @@ fn mqtts_round_trip(kind: Kind) {
     )
     .unwrap();
     let child = Command::new("mosquitto").arg("-c").arg(d.join("mosquitto.conf")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    let _mosq = OwnMosquitto { child, _dir: tempfile::tempdir().unwrap() };
+    let _mosq = OwnMosquitto::adopt(child, port);
     let sock: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     wait_until("the TLS listener", Duration::from_secs(5), || TcpStream::connect_timeout(&sock, Duration::from_millis(100)).is_ok());
     let addr = BrokerAddr::parse(&format!("mqtts://localhost:{port}")).unwrap();
@@ -1054,7 +1068,7 @@ mod mosquitto {
     against!(Mosquitto, round_trip, two_workers_share, duplicate_executes_once, malformed_is_logged_and_skipped,
              one_trace_per_run, killed_worker_task_is_redelivered, unanswered_task_goes_to_the_dlq,
              pipeline_with_two_worker_processes, falls_over_to_the_next_broker, broker_restart_mid_task_loses_nothing,
-             poison_task_goes_to_the_dlq_then_replays, forged_and_replayed_are_refused,
+             switches_to_the_backup_broker_mid_task, poison_task_goes_to_the_dlq_then_replays, forged_and_replayed_are_refused,
              mqtts_round_trip);
 }
 

@@ -46,7 +46,7 @@ fn journal_run(runs: &Path, id: &str, t0: i64, stages: &[(&str, i64, i64)], atte
         match call {
             Some(call) => {
                 let fuel = if *agent == "a" { 100 } else { 200 };
-                let usage = Usage { fuel, memory_peak: fuel / 100 * MIB, call_ms: (call * 1000.0) as u64, bytes_in: 10, bytes_out: 20 };
+                let usage = Usage { fuel, memory_peak: fuel / 100 * MIB, call_ms: (call * 1000.0) as u64, bytes_in: 10, bytes_out: 20, ..Usage::default() };
                 j.record_merge_intent(&MergeIntent {
                     task_id: task,
                     attempt,

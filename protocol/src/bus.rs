@@ -9,6 +9,7 @@
 //! The host's `bus` module encodes, checks, signs and publishes these; only
 //! the shapes live here.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -69,6 +70,38 @@ pub struct TaskPayload {
     pub workspace: PathBuf,
     /// The task's staging directory (`/out`); a path on the shared filesystem.
     pub staging: PathBuf,
+    /// The workspace by content, for a worker that does not share the
+    /// orchestrator's filesystem: it fetches the blobs from `blobs_from`.
+    /// Absent when the orchestrator ships no files (one machine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<Manifest>,
+    /// The bus node that serves the blobs of `files` (`blobs/get/<node>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blobs_from: Option<String>,
+}
+
+/// A directory's regular files by content: relative path (with `/`) →
+/// digest, size and mode. What a worker without the shared filesystem
+/// materialises as `/workspace`, and what it sends back of `/out`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub files: BTreeMap<String, ManifestEntry>,
+}
+
+/// One file of a [`Manifest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    /// Hex sha256 of the content.
+    pub sha256: String,
+    pub size: u64,
+    /// Unix permission bits; only executable (`0o755`) or not (`0o644`) is kept.
+    pub mode: u32,
+}
+
+impl Manifest {
+    pub fn total_bytes(&self) -> u64 {
+        self.files.values().map(|e| e.size).sum()
+    }
 }
 
 /// A log line a tool wrote.
@@ -101,6 +134,13 @@ pub struct Usage {
     /// Bytes of the tool's input and of its JSON output.
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// For a worker without the shared filesystem: workspace blobs found in
+    /// its cache, workspace blobs it fetched, `/out` blobs the orchestrator
+    /// fetched back, and the bytes fetched both ways.
+    pub blobs_cached: u64,
+    pub blobs_fetched: u64,
+    pub blobs_out: u64,
+    pub bytes_moved: u64,
 }
 
 /// A task's outcome, as a worker reports it.
@@ -114,6 +154,13 @@ pub enum ResultPayload {
         /// Absent from older workers: zeroes.
         #[serde(default)]
         usage: Usage,
+        /// The tool's `/out` by content, when the worker's staging directory
+        /// is not the orchestrator's: the orchestrator fetches the blobs
+        /// from `blobs_from` and verifies them before its merge.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        out: Option<Manifest>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        blobs_from: Option<String>,
     },
     /// `exit_code` is an [`ExitCode`](crate::ExitCode) number.
     Failed { message: String, exit_code: i32, retryable: bool, timed_out: bool },

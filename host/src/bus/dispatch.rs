@@ -22,6 +22,12 @@
 //! - With a key ([`ClientOptions::auth`]), tasks are signed to expire at
 //!   their deadline, and a result without a valid tag (unsigned, forged,
 //!   expired, replayed) is refused, acked and recorded as an audit event.
+//! - With [`DispatchOptions::ship_files`], every task carries its
+//!   workspace's manifest and this dispatcher's blob node, which serves the
+//!   workspace files it listed; a result naming `/out` blobs has them
+//!   fetched into the task's staging directory, each verified, before `run`
+//!   returns. A blob that does not match its digest fails the attempt
+//!   (retryably) and is audited.
 //! - A gate's result is also published on `validation/gates/status`, and
 //!   `docs/update/trigger` / `validation/gates/status` events a tool emitted
 //!   on their topics, all in the run's trace.
@@ -36,15 +42,18 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::auth::{AuthError, Record};
+use super::blob_exchange::{BlobExchange, ExchangeOptions};
 use super::client::{BrokerAddr, BusClient, ClientOptions, FastPath};
 use super::delivery::Delivery;
 use super::dlq::{DeadLetter, DlqStore};
-use super::envelope::{DlqPayload, Envelope, GateStatus, ResultEnvelope, ResultWire, TaskEnvelope, TaskWire, Wire, MAX_MESSAGE};
+use super::envelope::{DlqPayload, Envelope, GateStatus, ResultEnvelope, ResultPayload, ResultWire, TaskEnvelope, TaskWire, Wire, MAX_MESSAGE};
 use taylordash_protocol::{ExitCode, GateVerdict};
 use super::topics::Topics;
 use super::{BusError, hex_id, now_ms};
 use crate::dispatch::{Dispatch, Task, TaskError, TaskResult};
 use crate::audit::AuditLog;
+use crate::blobs::{self, BlobError, Manifest, Scanner};
+use taylordash_protocol::bus::Usage;
 
 #[derive(Debug, Clone)]
 pub struct DispatchOptions {
@@ -60,6 +69,9 @@ pub struct DispatchOptions {
     pub ready_timeout: Duration,
     /// Where refused (unauthenticated) results are recorded.
     pub audit: Option<AuditLog>,
+    /// Send each task's workspace manifest and serve its blobs, for workers
+    /// that do not share this machine's filesystem (a second connection).
+    pub ship_files: bool,
 }
 
 impl DispatchOptions {
@@ -74,6 +86,7 @@ impl DispatchOptions {
             dlq: None,
             ready_timeout: Duration::from_secs(10),
             audit: None,
+            ship_files: false,
         }
     }
 }
@@ -104,6 +117,9 @@ pub struct MqttDispatch {
     /// (run, task, attempt) already dead-lettered.
     dead: Mutex<HashSet<(String, String, u32)>>,
     router: Option<JoinHandle<()>>,
+    /// With `ship_files`: what hashed the workspaces (and serves them), and
+    /// this dispatcher's blob node.
+    files: Option<(Arc<Scanner>, BlobExchange)>,
 }
 
 /// Acks a result once: when the orchestrator calls the hook, or when the
@@ -151,6 +167,7 @@ impl MqttDispatch {
                 None => Some(d),
             })
         };
+        let blob_client = ClientOptions { client_id: format!("{id}-blobs"), ..opts.client.clone() };
         let bus = Arc::new(BusClient::connect_with(opts.client, Some(fast))?);
         bus.wait_ready(opts.ready_timeout)?;
         tracing::info!(dispatcher = %id, broker = %bus.broker(), reply_topic = %reply_topic, "MQTT dispatch ready");
@@ -162,6 +179,15 @@ impl MqttDispatch {
             max_message: opts.max_message,
             audit: opts.audit,
         });
+        let files = if opts.ship_files {
+            let scanner = Arc::new(Scanner::default());
+            let mut xopts = ExchangeOptions::new(blob_client, inner.topics.clone());
+            xopts.audit = inner.audit.clone();
+            xopts.ready_timeout = opts.ready_timeout;
+            Some((scanner.clone(), BlobExchange::start(xopts, scanner)?))
+        } else {
+            None
+        };
         let _ = slot.set(Arc::downgrade(&inner));
         let router = {
             let inner = inner.clone();
@@ -174,6 +200,7 @@ impl MqttDispatch {
             dlq,
             dead: Mutex::new(HashSet::new()),
             router: Some(router),
+            files,
         })
     }
 
@@ -305,6 +332,32 @@ impl MqttDispatch {
     }
 }
 
+impl MqttDispatch {
+    /// Fetch the `/out` blobs a worker named into the task's staging
+    /// directory, each verified against its digest; counted in `usage`.
+    fn receive_out(&self, task: &Task, out: &Manifest, from: Option<&str>, usage: &mut Usage) -> Result<(), TaskError> {
+        let failed = |message: String, retryable: bool| TaskError { message, exit_code: ExitCode::Failed.code(), retryable, timed_out: false };
+        let (Some((_, exchange)), Some(from)) = (&self.files, from) else {
+            return Err(failed(format!("task {}: the worker sent /out as blobs this dispatcher cannot fetch", task.task_id), true));
+        };
+        std::fs::create_dir_all(&task.staging).map_err(|e| failed(format!("staging directory {}: {e}", task.staging.display()), true))?;
+        for (rel, entry) in &out.files {
+            let fetched = blobs::under(&task.staging, rel)
+                .and_then(|path| Ok((path, exchange.fetch(from, &entry.sha256, entry.size)?)))
+                .and_then(|(path, bytes)| blobs::write_file(&path, &bytes, entry.mode, false));
+            if let Err(e) = fetched {
+                if let (Some(audit), BlobError::DigestMismatch { .. }) = (&self.inner.audit, &e) {
+                    audit.append(&[super::blob_exchange::refused_blob(&task.run_id, &task.trace_id, &task.tool, from, &e)]);
+                }
+                return Err(failed(format!("/out/{rel} of task {} from worker node {from}: {e}", task.task_id), e.is_retryable()));
+            }
+            usage.blobs_out += 1;
+            usage.bytes_moved += entry.size;
+        }
+        Ok(())
+    }
+}
+
 impl Dispatch for MqttDispatch {
     /// Past the orchestrator's retry budget (or a final failure): to the DLQ,
     /// unless this attempt went there already for want of a worker.
@@ -327,6 +380,16 @@ impl Dispatch for MqttDispatch {
         let _cleanup = Cleanup { inner: &self.inner, msg_id: &msg_id };
         let window = task.timeout + self.grace;
         let mut env = TaskEnvelope::for_task(task, &msg_id, 1, 0);
+        if let Some((scanner, exchange)) = &self.files {
+            let manifest = scanner.scan(&task.workspace, false).map_err(|e| TaskError {
+                message: format!("the workspace of task {} could not be listed: {e}", task.task_id),
+                exit_code: ExitCode::Failed.code(),
+                retryable: false,
+                timed_out: false,
+            })?;
+            env.payload.files = Some(manifest);
+            env.payload.blobs_from = Some(exchange.node().to_string());
+        }
         for seq in 1..=self.max_deliveries as u64 {
             env.seq = seq;
             env.deadline = now_ms() + window.as_millis() as u64;
@@ -339,10 +402,20 @@ impl Dispatch for MqttDispatch {
             self.publish_task(&env)?;
             let until = Instant::now() + window;
             match rx.recv_deadline(until) {
-                Ok((delivery, result)) => {
+                Ok((delivery, mut result)) => {
                     tracing::debug!(answered_seq = result.seq, "result received");
+                    let sent_out = match &mut result.payload {
+                        ResultPayload::Ok { out, blobs_from, .. } => out.take().map(|m| (m, blobs_from.take())),
+                        ResultPayload::Failed { .. } => None,
+                    };
                     return match result.payload.into_outcome() {
                         Ok(mut r) => {
+                            if let Some((out, from)) = sent_out
+                                && let Err(e) = self.receive_out(task, &out, from.as_deref(), &mut r.usage)
+                            {
+                                self.inner.bus.ack(&delivery);
+                                return Err(e);
+                            }
                             self.publish_status(&env, &r);
                             let guard = AckOnce { bus: self.inner.bus.clone(), delivery: Some(delivery) };
                             r.ack = Some(Box::new(move || guard.ack()));

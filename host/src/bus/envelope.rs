@@ -190,6 +190,8 @@ impl TaskWire for TaskEnvelope {
                 stage: task.stage.clone(),
                 workspace: task.workspace.clone(),
                 staging: task.staging.clone(),
+                files: None,
+                blobs_from: None,
             },
         }
     }
@@ -238,6 +240,8 @@ impl ResultWire for ResultPayload {
                 logs: r.logs.iter().map(|l| WireLog { level: l.level.to_string(), message: l.message.clone() }).collect(),
                 events: r.events.iter().map(|e| WireEvent { topic: e.topic.clone(), payload: e.payload.clone() }).collect(),
                 usage: r.usage,
+                out: None,
+                blobs_from: None,
             },
             Err(e) => ResultPayload::failed(e),
         }
@@ -250,7 +254,7 @@ impl ResultWire for ResultPayload {
     /// Back into what [`Dispatch::run`](crate::dispatch::Dispatch::run) returns (without an ack).
     fn into_outcome(self) -> Result<TaskResult, TaskError> {
         match self {
-            ResultPayload::Ok { output, logs, events, usage } => Ok(TaskResult {
+            ResultPayload::Ok { output, logs, events, usage, .. } => Ok(TaskResult {
                 output,
                 logs: logs.into_iter().map(|l| LogLine { level: static_level(&l.level), message: l.message }).collect(),
                 events: events.into_iter().map(|e| Event { topic: e.topic, payload: e.payload }).collect(),

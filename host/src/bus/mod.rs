@@ -28,15 +28,21 @@
 //! - Malformed or oversized messages are rejected with a logged reason and
 //!   acked, never crashing a worker or the orchestrator.
 //!
-//! **Shared filesystem.** A task travels with the *paths* of its run's
-//! workspace and staging directory, not their contents: a worker reads the
-//! workspace and writes the tool's `/out` at those paths, and the
-//! orchestrator merges from the staging directory after the result arrives.
-//! Workers must therefore see the orchestrator's filesystem at the same
-//! paths (the same machine, or a shared mount). A worker that cannot find
-//! the workspace answers with a non-retryable error saying so.
+//! **Files.** On one machine a task travels with the *paths* of its run's
+//! workspace and staging directory: a worker reads the workspace and writes
+//! the tool's `/out` there, and the orchestrator merges from the staging
+//! directory after the result arrives. When the orchestrator ships files
+//! ([`DispatchOptions::ship_files`], on with an external broker), a task
+//! also carries its workspace's manifest and the name of the orchestrator's
+//! blob node; a worker started with a cache directory
+//! ([`WorkerOptions::files`]) then needs no shared filesystem: it fetches
+//! what its cache lacks over the bus ([`blob_exchange`]), and the
+//! orchestrator fetches `/out` back the same way and verifies every digest
+//! before its usual merge. A worker without either answers a task whose
+//! workspace it cannot see with a non-retryable error saying so.
 
 pub mod auth;
+pub mod blob_exchange;
 pub mod broker;
 pub mod client;
 pub mod delivery;
@@ -50,6 +56,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use auth::{AuthError, BusAuth, BusKey};
+pub use blob_exchange::{BlobExchange, BlobSource, ExchangeOptions, RemoteFiles};
 pub use broker::EmbeddedBroker;
 pub use client::{BrokerAddr, BusClient, ClientOptions, Credentials};
 pub use delivery::Delivery;
@@ -135,6 +142,9 @@ pub struct LocalBusOptions {
     pub audit: Option<AuditLog>,
     /// How the local workers are named in audit events ([`WorkerOptions::identity`]).
     pub worker_identity: String,
+    /// Ship workspace manifests and serve blobs, for workers on other
+    /// machines ([`DispatchOptions::ship_files`]).
+    pub ship_files: bool,
 }
 
 /// A bus for one `taylordash run`: the embedded broker (if chosen), `workers`
@@ -181,6 +191,7 @@ impl LocalBus {
         d.client = with_auth(d.client);
         d.dlq = opts.dlq.clone();
         d.audit = opts.audit.clone();
+        d.ship_files = opts.ship_files;
         let dispatch = MqttDispatch::connect(d)?;
         Ok(LocalBus { dispatch, workers, broker })
     }

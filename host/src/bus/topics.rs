@@ -8,6 +8,8 @@
 //! | `<prefix>validation/gates/status` | a gate's outcome, as the orchestrator receives it |
 //! | `<prefix>docs/update/trigger` | `docs/update/trigger` events a tool emitted |
 //! | `<prefix>orchestrator/dlq` | tasks that exhausted their deliveries |
+//! | `<prefix>blobs/get/<node>` | requests for a chunk of a blob the node holds (workers without the shared filesystem) |
+//! | `<prefix>blobs/data/<node>` | the chunks answering a node's requests |
 
 use super::BusError;
 
@@ -16,6 +18,8 @@ pub const COMPLETE: &str = "agents/status/complete";
 pub const GATES_STATUS: &str = "validation/gates/status";
 pub const DOCS_TRIGGER: &str = "docs/update/trigger";
 pub const DLQ: &str = "orchestrator/dlq";
+pub const BLOBS_GET: &str = "blobs/get";
+pub const BLOBS_DATA: &str = "blobs/data";
 /// The shared-subscription group workers join.
 pub const WORKERS_GROUP: &str = "workers";
 
@@ -39,6 +43,14 @@ fn check_level_chars(what: &'static str, value: &str) -> Result<(), BusError> {
     }
     if value.len() > 1024 {
         return bad("longer than 1024 bytes");
+    }
+    Ok(())
+}
+
+/// One topic level naming a client: letters, digits, `-` and `_`.
+fn check_node(what: &'static str, id: &str) -> Result<(), BusError> {
+    if id.is_empty() || id.len() > 128 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return Err(BusError::BadTopic { what, value: id.into(), reason: "use 1 to 128 letters, digits, `-` and `_`".into() });
     }
     Ok(())
 }
@@ -94,14 +106,20 @@ impl Topics {
 
     /// One dispatcher's response topic, under `agents/status/complete`.
     pub fn results_for(&self, dispatcher: &str) -> Result<String, BusError> {
-        if dispatcher.is_empty() || !dispatcher.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(BusError::BadTopic {
-                what: "dispatcher id",
-                value: dispatcher.into(),
-                reason: "use letters, digits, `-` and `_`".into(),
-            });
-        }
+        check_node("dispatcher id", dispatcher)?;
         Ok(format!("{}/{dispatcher}", self.complete()))
+    }
+
+    /// Where requests for the blobs `node` holds go.
+    pub fn blob_requests(&self, node: &str) -> Result<String, BusError> {
+        check_node("blob node", node)?;
+        Ok(format!("{}/{node}", self.under(BLOBS_GET)))
+    }
+
+    /// Where the chunks answering `node`'s requests go.
+    pub fn blob_replies(&self, node: &str) -> Result<String, BusError> {
+        check_node("blob node", node)?;
+        Ok(format!("{}/{node}", self.under(BLOBS_DATA)))
     }
 
     pub fn gates_status(&self) -> String {
@@ -148,6 +166,9 @@ mod tests {
         assert!(Topics::new("a/+").is_err());
         assert!(Topics::new("$SYS").is_err());
         assert!(Topics::new("").unwrap().results_for("a/b").is_err());
+        assert_eq!(Topics::new("td").unwrap().blob_requests("w-1").unwrap(), "td/blobs/get/w-1");
+        assert_eq!(Topics::new("").unwrap().blob_replies("o_1").unwrap(), "blobs/data/o_1");
+        assert!(Topics::new("").unwrap().blob_requests("+").is_err());
         assert_eq!(Topics::new("p").unwrap().for_event("docs/update/trigger").as_deref(), Some("p/docs/update/trigger"));
         assert_eq!(Topics::new("p").unwrap().for_event("anything/else"), None);
         assert_eq!(Topics::new("").unwrap().worker_group(), "workers");

@@ -24,6 +24,12 @@
 //! - Every audit event a worker writes (refused messages here, the calls of
 //!   its inner dispatch there: [`InProcess::with_worker`](crate::dispatch::InProcess::with_worker))
 //!   names the worker by [`WorkerOptions::identity`].
+//! - With [`WorkerOptions::files`] (`--cache-dir`), the worker does not need
+//!   the orchestrator's filesystem: it builds each task's `/workspace` from
+//!   the manifest the task carries, with blobs from its cache or fetched over
+//!   the bus ([`super::blob_exchange`]), and sends `/out` back as blobs named
+//!   in the result. A blob that does not match its digest fails the task
+//!   (retryably) and is audited. A task without a manifest uses the paths.
 //! - Workers use a short session expiry: a dead worker's session (and the
 //!   shared-subscription messages a broker may still route to it) goes away
 //!   quickly, and the orchestrator's deadline republish covers the rest.
@@ -39,14 +45,16 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::auth::{AuthError, Record, refusal_event};
+use super::blob_exchange::{BlobExchange, ExchangeOptions, RemoteFiles};
 use super::client::{BrokerAddr, BusClient, ClientOptions, Recv};
 use super::delivery::Delivery;
 use super::envelope::{self, Envelope, EnvelopeError, ResultEnvelope, ResultPayload, ResultWire, TaskEnvelope, TaskWire, Wire, MAX_MESSAGE};
 use taylordash_protocol::ExitCode;
 use super::topics::Topics;
 use super::{BusError, hex_id, now_ms};
-use crate::dispatch::{Dispatch, TaskError, TaskResult};
+use crate::dispatch::{Dispatch, Task, TaskError, TaskResult};
 use crate::audit::AuditLog;
+use crate::blobs::{self, BlobError, Manifest, Scanner};
 
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
@@ -72,6 +80,9 @@ pub struct WorkerOptions {
     /// How audit events name this worker (default: the bus username, else
     /// the client id); see [`WorkerOptions::identity`].
     pub identity: Option<String>,
+    /// Set: build each task's workspace from its manifest (blobs cached
+    /// here, fetched over the bus) instead of reading the orchestrator's paths.
+    pub files: Option<RemoteFiles>,
 }
 
 impl WorkerOptions {
@@ -92,6 +103,7 @@ impl WorkerOptions {
             allowed_roots: None,
             audit: None,
             identity: None,
+            files: None,
         }
     }
 
@@ -188,7 +200,15 @@ impl Memory {
     }
 }
 
+/// A worker's side of content-addressed files: where blobs are kept, and
+/// its node of the exchange.
+struct Remote {
+    files: RemoteFiles,
+    exchange: BlobExchange,
+}
+
 struct Inner {
+    remote: Option<Remote>,
     allowed_roots: Option<Vec<PathBuf>>,
     audit: Option<AuditLog>,
     identity: String,
@@ -218,8 +238,24 @@ pub fn run_worker(mut opts: WorkerOptions, dispatch: Arc<dyn Dispatch>) -> Resul
     let bus = Arc::new(BusClient::connect(opts.client.clone())?);
     bus.wait_ready(opts.ready_timeout)?;
     let identity = opts.identity();
-    tracing::info!(worker = %bus.client_id(), %identity, broker = %bus.broker(), subscription = %shared, concurrency, "worker ready");
+    let remote = match opts.files.clone() {
+        Some(files) => {
+            std::fs::create_dir_all(&files.scratch)?;
+            let mut client = opts.client.clone();
+            client.client_id = format!("{}-blobs", opts.client.client_id);
+            client.receive_maximum = 64;
+            let mut xopts = ExchangeOptions::new(client, opts.topics.clone());
+            xopts.audit = opts.audit.clone();
+            xopts.identity = identity.clone();
+            let exchange = BlobExchange::start(xopts, Arc::new(files.cache.clone()))?;
+            Some(Remote { files, exchange })
+        }
+        None => None,
+    };
+    tracing::info!(worker = %bus.client_id(), %identity, broker = %bus.broker(), subscription = %shared, concurrency,
+        blobs = remote.as_ref().map(|r| r.exchange.node()).unwrap_or("-"), "worker ready");
     let inner = Arc::new(Inner {
+        remote,
         allowed_roots: opts.allowed_roots.clone(),
         audit: opts.audit.clone(),
         identity,
@@ -346,13 +382,18 @@ impl Inner {
             span_id = %span_id, parent_span_id = %env.span_id, msg_id = %env.msg_id, seq = env.seq);
         let _entered = span.enter();
         let started = Instant::now();
-        let outcome = self.execute(&env);
+        let (outcome, sent_out) = self.execute(&env);
         self.stats.executed.fetch_add(1, Ordering::Relaxed);
         let mut inner_ack = None;
         let payload = match outcome {
             Ok(mut r) => {
                 inner_ack = r.ack.take();
-                ResultPayload::from_outcome(&Ok(r))
+                let mut payload = ResultPayload::from_outcome(&Ok(r));
+                if let (ResultPayload::Ok { out, blobs_from, .. }, Some(manifest), Some(remote)) = (&mut payload, sent_out, &self.remote) {
+                    *out = Some(manifest);
+                    *blobs_from = Some(remote.exchange.node().to_string());
+                }
+                payload
             }
             Err(e) => ResultPayload::failed(&e),
         };
@@ -392,11 +433,15 @@ impl Inner {
 
     /// What a message may not ask of this worker: a tool by path (only
     /// plugin names from the plugins directory), relative or `..` paths, or
-    /// paths outside the allowed roots.
-    fn refuse(&self, env: &TaskEnvelope) -> Option<String> {
+    /// paths outside the allowed roots (when the worker will use the paths,
+    /// not a manifest).
+    fn refuse(&self, env: &TaskEnvelope, uses_paths: bool) -> Option<String> {
         let tool = &env.tool;
         if tool.is_empty() || !tool.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
             return Some(format!("tool `{tool}` is not a plugin name"));
+        }
+        if !uses_paths {
+            return None;
         }
         for (what, path) in [("workspace", &env.payload.workspace), ("staging", &env.payload.staging)] {
             if !path.is_absolute() || path.components().any(|c| matches!(c, Component::ParentDir)) {
@@ -411,16 +456,70 @@ impl Inner {
         None
     }
 
-    fn execute(&self, env: &TaskEnvelope) -> Result<TaskResult, TaskError> {
-        if let Some(why) = self.refuse(env) {
+    /// Run the task; with remote files, also the `/out` manifest whose
+    /// blobs this worker now holds for the orchestrator to fetch.
+    fn execute(&self, env: &TaskEnvelope) -> (Result<TaskResult, TaskError>, Option<Manifest>) {
+        let uses_paths = self.remote.is_none() || env.payload.files.is_none();
+        if let Some(why) = self.refuse(env, uses_paths) {
             tracing::warn!(reason = %why, "task refused");
-            return Err(TaskError { message: format!("refused by the worker: {why}"), exit_code: ExitCode::Denied.code(), retryable: false, timed_out: false });
+            return (Err(TaskError { message: format!("refused by the worker: {why}"), exit_code: ExitCode::Denied.code(), retryable: false, timed_out: false }), None);
         }
-        let task = env.to_task();
+        match (&self.remote, &env.payload.files) {
+            (Some(remote), Some(files)) => match self.execute_remote(env, remote, files) {
+                Ok((r, out)) => (Ok(r), Some(out)),
+                Err(e) => (Err(e), None),
+            },
+            _ => (self.execute_local(env.to_task()), None),
+        }
+    }
+
+    /// The task in a scratch directory: `/workspace` materialised from its
+    /// manifest, `/out` scanned into blobs afterwards; the directory goes.
+    fn execute_remote(&self, env: &TaskEnvelope, remote: &Remote, files: &Manifest) -> Result<(TaskResult, Manifest), TaskError> {
+        let failed = |message: String, retryable: bool| TaskError { message, exit_code: ExitCode::Failed.code(), retryable, timed_out: false };
+        let Some(from) = env.payload.blobs_from.as_deref() else {
+            return Err(failed("the task carries a manifest but names no node to fetch its blobs from".into(), false));
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("task-")
+            .tempdir_in(&remote.files.scratch)
+            .map_err(|e| failed(format!("scratch directory {}: {e}", remote.files.scratch.display()), true))?;
+        let mut task: Task = env.to_task();
+        task.workspace = dir.path().join("workspace");
+        task.staging = dir.path().join("out");
+        let _ = std::fs::create_dir_all(&task.workspace);
+        let moved = blobs::materialise(files, &task.workspace, &remote.files.cache, |_, e| remote.exchange.fetch(from, &e.sha256, e.size))
+            .map_err(|e| {
+                self.audit_blob(env, &e);
+                failed(format!("the workspace of task {} could not be built on worker {}: {e}", env.task_id, self.identity), e.is_retryable())
+            })?;
+        let mut result = self.execute_local(task.clone())?;
+        let out = Scanner::default().scan(&task.staging, true).map_err(|e| failed(format!("/out of task {}: {e}", env.task_id), false))?;
+        for (rel, entry) in &out.files {
+            let bytes = std::fs::read(blobs::under(&task.staging, rel).map_err(|e| failed(e.to_string(), false))?)
+                .map_err(|e| failed(format!("/out/{rel}: {e}"), true))?;
+            remote.files.cache.put(&entry.sha256, &bytes).map_err(|e| failed(format!("/out/{rel}: {e}"), true))?;
+        }
+        result.usage.blobs_cached += moved.from_cache;
+        result.usage.blobs_fetched += moved.fetched;
+        result.usage.bytes_moved += moved.bytes_fetched;
+        tracing::debug!(task = %env.task_id, cached = moved.from_cache, fetched = moved.fetched, bytes = moved.bytes_fetched, out = out.files.len(), "task ran on remote files");
+        Ok((result, out))
+    }
+
+    /// A blob refused for its digest is an audit event.
+    fn audit_blob(&self, env: &TaskEnvelope, e: &BlobError) {
+        if let (Some(audit), BlobError::DigestMismatch { .. }) = (&self.audit, e) {
+            audit.append(&[super::blob_exchange::refused_blob(&env.run_id, &env.trace_id, &env.tool, &self.identity, e)]);
+        }
+    }
+
+    fn execute_local(&self, task: Task) -> Result<TaskResult, TaskError> {
         if !task.workspace.is_dir() {
             return Err(TaskError {
                 message: format!(
-                    "workspace {} does not exist on worker {}: workers must share the orchestrator's filesystem",
+                    "workspace {} does not exist on worker {}: start the worker with --cache-dir to fetch workspaces over the bus, \
+                     or give it the orchestrator's filesystem",
                     task.workspace.display(),
                     self.bus.client_id()
                 ),

@@ -108,6 +108,15 @@ pub struct WorkerArgs {
     /// Allow --metrics on an address that is not loopback.
     #[arg(long)]
     pub public: bool,
+    /// Keep blobs here and build each task's workspace from the manifest it
+    /// carries, fetching what is missing over the bus: the worker then needs
+    /// no access to the orchestrator's filesystem.
+    #[arg(long, value_name = "DIR", env = "TAYLORDASH_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// The most the blob cache keeps (least recently used blobs go first),
+    /// e.g. `512MiB`, `4GiB`.
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = crate::units::parse_bytes)]
+    pub cache_size: u64,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -226,6 +235,11 @@ pub fn worker(cli: &Cli, args: &WorkerArgs) -> anyhow::Result<i32> {
             .collect::<Result<Vec<_>, _>>()?;
         opts.allowed_roots = Some(roots);
     }
+    if let Some(dir) = &args.cache_dir {
+        let cache = crate::blobs::BlobCache::new(dir.join("blobs"), args.cache_size)
+            .map_err(|e| UsageError(format!("--cache-dir {}: {e}", dir.display())))?;
+        opts.files = Some(bus::RemoteFiles { cache, scratch: dir.join("tasks") });
+    }
     let mut inner = inner_dispatch(cli, &opts.identity())?;
     if let Some(addr) = args.metrics {
         let live = Arc::new(crate::observe::metrics::Live::default());
@@ -282,6 +296,8 @@ pub fn local_bus(cli: &Cli, args: &RunBusArgs) -> anyhow::Result<Option<LocalBus
         ca_file: args.flags.ca_file.clone(),
         dlq: Some(cli.runs_dir().join("dlq.sqlite")),
         worker_identity,
+        // Workers elsewhere can only reach an external broker.
+        ship_files: shared,
     };
     let inner: Arc<dyn Dispatch> = Arc::new(inner_dispatch(cli, &opts.worker_identity)?);
     Ok(Some(LocalBus::start(&opts, inner)?))
@@ -342,6 +358,7 @@ pub fn dlq(cli: &Cli, cmd: &DlqCommand) -> anyhow::Result<i32> {
             opts.client.ca_file = flags.ca_file.clone();
             opts.client.auth = flags.auth(true)?;
             opts.audit = Some(cli.audit_log());
+            opts.ship_files = true;
             let dispatch = bus::MqttDispatch::connect(opts)?;
             match dispatch.replay(&entry.envelope) {
                 Ok(mut res) => {

@@ -264,7 +264,8 @@ fn show_json(j: &Journal) -> anyhow::Result<()> {
             .collect();
         task_docs.push(json!({ "task": t.task_id, "stage": t.stage, "agent": t.agent, "tool": t.tool, "status": t.status, "attempts": attempts }));
     }
-    let doc = json!({ "run": j.run()?, "stages": j.stages()?, "tasks": task_docs, "gates": j.gates()?, "events": j.events()? });
+    let doc = json!({ "run": j.run()?, "stages": j.stages()?, "tasks": task_docs, "gates": j.gates()?, "events": j.events()?,
+                      "blobs": j.blobs_moved()? });
     println!("{}", serde_json::to_string_pretty(&doc)?);
     Ok(())
 }
@@ -279,6 +280,16 @@ fn show_text(j: &Journal) -> anyhow::Result<()> {
     println!("started {}, last change {}", local_rfc3339(run.created_at), local_rfc3339(run.updated_at));
     if let Some(e) = &run.error {
         println!("error: {}", for_terminal(e));
+    }
+    let moved = j.blobs_moved()?;
+    if moved.cached + moved.fetched + moved.out > 0 {
+        println!(
+            "files over the bus: {} moved — workspace blobs {} fetched, {} from workers' caches; {} /out blobs back",
+            crate::units::human_bytes(moved.bytes),
+            moved.fetched,
+            moved.cached,
+            moved.out
+        );
     }
     println!();
     let stages: Vec<Vec<String>> =

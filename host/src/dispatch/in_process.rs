@@ -119,6 +119,7 @@ impl Dispatch for InProcess {
             call_ms: sandbox_time.as_millis() as u64,
             bytes_in: task.input.len() as u64,
             bytes_out: out.output.len() as u64,
+            ..Usage::default()
         });
         let facts = crate::observe::CallFacts {
             run_id: &task.run_id,

@@ -70,6 +70,19 @@ pub struct AttemptRow {
     pub duration_ms: Option<i64>,
 }
 
+/// Blobs a run moved ([`Journal::blobs_moved`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BlobsMoved {
+    /// Workspace blobs found in a worker's cache.
+    pub cached: u64,
+    /// Workspace blobs workers fetched.
+    pub fetched: u64,
+    /// `/out` blobs fetched back from workers.
+    pub out: u64,
+    /// Bytes fetched both ways.
+    pub bytes: u64,
+}
+
 /// A gate's verdict on one stage attempt, with its report.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct GateRow {
@@ -144,7 +157,9 @@ CREATE TABLE IF NOT EXISTS attempts (
   task_id TEXT NOT NULL, attempt INTEGER NOT NULL, agent TEXT NOT NULL, status TEXT NOT NULL,
   exit_code INTEGER, error TEXT, started_at INTEGER NOT NULL, duration_ms INTEGER,
   trace_id TEXT NOT NULL, span_id TEXT NOT NULL, fuel INTEGER, memory_peak INTEGER, call_ms INTEGER,
-  bytes_in INTEGER, bytes_out INTEGER, PRIMARY KEY (task_id, attempt));
+  bytes_in INTEGER, bytes_out INTEGER, blobs_cached INTEGER, blobs_fetched INTEGER, blobs_out INTEGER,
+  bytes_moved INTEGER,
+  PRIMARY KEY (task_id, attempt));
 CREATE TABLE IF NOT EXISTS merges (
   path TEXT NOT NULL, task_id TEXT NOT NULL, agent TEXT NOT NULL, stage TEXT NOT NULL, sha256 TEXT NOT NULL,
   PRIMARY KEY (path, task_id));
@@ -327,10 +342,13 @@ impl Journal {
         let tx = self.conn.transaction().map_err(wrap)?;
         tx.execute(
             "UPDATE attempts SET status = ?4, exit_code = ?5, duration_ms = ?3, fuel = ?6, memory_peak = ?7, call_ms = ?8,
-               bytes_in = ?9, bytes_out = ?10 WHERE task_id = ?1 AND attempt = ?2",
+               bytes_in = ?9, bytes_out = ?10, blobs_cached = ?11, blobs_fetched = ?12, blobs_out = ?13,
+               bytes_moved = ?14
+             WHERE task_id = ?1 AND attempt = ?2",
             params![
                 task_id, attempt, duration_ms, AttemptStatus::Succeeded.as_str(), ExitCode::Ok.code(),
-                usage.fuel as i64, usage.memory_peak as i64, usage.call_ms as i64, usage.bytes_in as i64, usage.bytes_out as i64
+                usage.fuel as i64, usage.memory_peak as i64, usage.call_ms as i64, usage.bytes_in as i64, usage.bytes_out as i64,
+                usage.blobs_cached as i64, usage.blobs_fetched as i64, usage.blobs_out as i64, usage.bytes_moved as i64
             ],
         )
         .map_err(wrap)?;
@@ -423,6 +441,22 @@ impl Journal {
     }
 
     /// Every attempt of a task with its timing, oldest first.
+    /// What the run's attempts moved as blobs (workers without the shared
+    /// filesystem).
+    pub fn blobs_moved(&self) -> Result<BlobsMoved> {
+        self.conn
+            .query_row(
+                "SELECT COALESCE(SUM(blobs_cached), 0), COALESCE(SUM(blobs_fetched), 0), COALESCE(SUM(blobs_out), 0),
+                        COALESCE(SUM(bytes_moved), 0) FROM attempts",
+                [],
+                |r| {
+                    let n = |i: usize| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
+                    Ok(BlobsMoved { cached: n(0)?, fetched: n(1)?, out: n(2)?, bytes: n(3)? })
+                },
+            )
+            .map_err(|e| self.wrap(e))
+    }
+
     pub fn attempt_rows(&self, task_id: &str) -> Result<Vec<AttemptRow>> {
         let mut stmt = self
             .conn
@@ -494,6 +528,10 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("attempts", "call_ms", "INTEGER"),
     ("attempts", "bytes_in", "INTEGER"),
     ("attempts", "bytes_out", "INTEGER"),
+    ("attempts", "blobs_cached", "INTEGER"),
+    ("attempts", "blobs_fetched", "INTEGER"),
+    ("attempts", "blobs_out", "INTEGER"),
+    ("attempts", "bytes_moved", "INTEGER"),
 ];
 
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {

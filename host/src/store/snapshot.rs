@@ -81,7 +81,8 @@ impl Journal {
         )?;
         let attempts = self.query(
             "SELECT a.task_id, t.stage, t.tool, a.agent, a.attempt, a.status, a.exit_code, a.error, a.started_at, a.duration_ms,
-                    a.trace_id, a.span_id, t.span_id, t.status, a.fuel, a.memory_peak, a.call_ms, a.bytes_in, a.bytes_out
+                    a.trace_id, a.span_id, t.span_id, t.status, a.fuel, a.memory_peak, a.call_ms, a.bytes_in, a.bytes_out,
+                    a.blobs_cached, a.blobs_fetched, a.blobs_out, a.bytes_moved
              FROM attempts a JOIN tasks t ON t.task_id = a.task_id ORDER BY a.started_at, a.task_id, a.attempt",
             |r| {
                 let fuel: Option<i64> = r.get(14)?;
@@ -92,6 +93,10 @@ impl Journal {
                         call_ms: r.get::<_, Option<i64>>(16)?.unwrap_or(0).max(0) as u64,
                         bytes_in: r.get::<_, Option<i64>>(17)?.unwrap_or(0).max(0) as u64,
                         bytes_out: r.get::<_, Option<i64>>(18)?.unwrap_or(0).max(0) as u64,
+                        blobs_cached: r.get::<_, Option<i64>>(19)?.unwrap_or(0).max(0) as u64,
+                        blobs_fetched: r.get::<_, Option<i64>>(20)?.unwrap_or(0).max(0) as u64,
+                        blobs_out: r.get::<_, Option<i64>>(21)?.unwrap_or(0).max(0) as u64,
+                        bytes_moved: r.get::<_, Option<i64>>(22)?.unwrap_or(0).max(0) as u64,
                     }),
                     None => None,
                 };

@@ -65,3 +65,56 @@ pub fn shared_cache_sandbox() -> Sandbox {
     let dir = xtask::workspace_root().join("target/test-cache/components");
     Sandbox::new(SandboxOptions { cache_dir: Some(dir), ..SandboxOptions::default() }).expect("sandbox")
 }
+
+/// A free TCP port on loopback (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A Mosquitto we started (loopback, anonymous, no persistence); killed when dropped.
+pub struct OwnMosquitto {
+    child: std::process::Child,
+    pub port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl OwnMosquitto {
+    /// `mosquitto` on `port`, waited for until it accepts connections.
+    pub fn start(port: u16) -> Self {
+        use std::net::{SocketAddr, TcpStream};
+        use std::time::{Duration, Instant};
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("mosquitto.conf");
+        std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_packet_size 16777216\n")).unwrap();
+        let child = std::process::Command::new("mosquitto")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("cannot start mosquitto (install the `mosquitto` package)");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let until = Instant::now() + Duration::from_secs(5);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
+            assert!(Instant::now() < until, "mosquitto did not start on {addr}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        OwnMosquitto { child, port, _dir: dir }
+    }
+
+    /// A Mosquitto started elsewhere (its own configuration), killed when dropped.
+    pub fn adopt(child: std::process::Child, port: u16) -> Self {
+        OwnMosquitto { child, port, _dir: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for OwnMosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
