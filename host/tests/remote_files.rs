@@ -115,6 +115,8 @@ fn seed_workspace(ws: &Path) {
 
 struct Rig {
     home: tempfile::TempDir,
+    /// Extra environment for every party (the S3 store's endpoint and credentials).
+    env: Vec<(String, String)>,
 }
 
 impl Rig {
@@ -140,12 +142,13 @@ impl Rig {
             .env("TAYLORDASH_PLUGINS_DIR", root().join("target/plugins"))
             .env_remove("TAYLORDASH_BROKER")
             .env_remove("TAYLORDASH_CRASH_AT")
-            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT");
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
     }
 
     /// A worker that cannot see `orch/`: a tmpfs hides it in the worker's
     /// own mount namespace.
-    fn hidden_worker(&self, url: &str, prefix: &str) -> Proc {
+    fn hidden_worker(&self, url: &str, prefix: &str, cache: &str, extra: &[&str]) -> Proc {
         let mut cmd = Command::new("unshare");
         self.party_env(&mut cmd, "worker");
         cmd.args(["--mount", "--propagation", "private", "sh", "-c", r#"mount -t tmpfs td-hidden "$HIDE" && exec "$@""#, "sh"])
@@ -156,22 +159,57 @@ impl Rig {
             .arg("--bus-key")
             .arg(self.path("shared/bus.key"))
             .arg("--cache-dir")
-            .arg(self.path("worker/cache"))
+            .arg(self.path(cache))
+            .args(extra)
             .env("HIDE", self.path("orch"))
             .current_dir(self.path("worker"));
         Proc::spawn(cmd)
     }
 
-    fn run_over_bus(&self, ws: &str, url: &str, prefix: &str) -> String {
+    fn run_over_bus(&self, ws: &str, url: &str, prefix: &str, extra: &[&str]) -> std::process::Output {
         let key = self.path("shared/bus.key");
         let ws = self.path(ws);
-        let out = self
-            .taylordash("orch", &["run", "pipelines/orchestration_flow.yaml", "--workspace", ws.to_str().unwrap(), "--broker", url,
-                "--workers", "0", "--prefix", prefix, "--bus-key", key.to_str().unwrap(), "-q"])
-            .output()
-            .unwrap();
+        let mut args = vec!["run", "pipelines/orchestration_flow.yaml", "--workspace", ws.to_str().unwrap(), "--broker", url,
+            "--workers", "0", "--prefix", prefix, "--bus-key", key.to_str().unwrap(), "-q"];
+        args.extend_from_slice(extra);
+        self.taylordash("orch", &args).output().unwrap()
+    }
+
+    /// A run over the bus that must succeed; its id.
+    fn run_ok(&self, ws: &str, url: &str, prefix: &str, extra: &[&str]) -> String {
+        let out = self.run_over_bus(ws, url, prefix, extra);
         assert!(out.status.success(), "the run over the bus failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().trim().to_string()
+    }
+
+    /// The seed flow in process, on one machine: the reference workspace.
+    fn local_run(&self) -> BTreeMap<String, Vec<u8>> {
+        let out = self
+            .taylordash("local", &["run", "pipelines/orchestration_flow.yaml", "--workspace", self.path("local/ws").to_str().unwrap(), "--broker", "in-process", "-q"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "the in-process run failed: {}", String::from_utf8_lossy(&out.stderr));
+        tree(&self.path("local/ws"))
+    }
+
+    /// Directories, the policy (bash_runner may run python3) and the bus key;
+    /// the seed inputs in each of `workspaces`.
+    fn new(env: Vec<(String, String)>, workspaces: &[&str]) -> Rig {
+        let rig = Rig { home: tempfile::tempdir().unwrap(), env };
+        for dir in ["shared", "orch", "worker", "local"] {
+            std::fs::create_dir_all(rig.path(dir)).unwrap();
+        }
+        std::fs::write(
+            rig.path("shared/policy.yaml"),
+            "principals: { tester: admin }\nplugins:\n  bash_runner:\n    grants:\n      exec: { programs: [python3] }\n",
+        )
+        .unwrap();
+        std::fs::write(rig.path("shared/bus.key"), "7c".repeat(32)).unwrap();
+        std::fs::set_permissions(rig.path("shared/bus.key"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        for ws in workspaces.iter().chain(&["local/ws"]) {
+            seed_workspace(&rig.path(ws));
+        }
+        rig
     }
 
     fn runs_show(&self, run: &str) -> String {
@@ -199,20 +237,7 @@ fn a_worker_that_cannot_see_the_workspace_runs_the_seed_flow() {
         eprintln!("SKIP a_worker_that_cannot_see_the_workspace_runs_the_seed_flow: `unshare --mount` is not allowed here ({why}); it needs root");
         return;
     }
-    let rig = Rig { home: tempfile::tempdir().unwrap() };
-    for dir in ["shared", "orch", "worker", "local"] {
-        std::fs::create_dir_all(rig.path(dir)).unwrap();
-    }
-    std::fs::write(
-        rig.path("shared/policy.yaml"),
-        "principals: { tester: admin }\nplugins:\n  bash_runner:\n    grants:\n      exec: { programs: [python3] }\n",
-    )
-    .unwrap();
-    std::fs::write(rig.path("shared/bus.key"), "7c".repeat(32)).unwrap();
-    std::fs::set_permissions(rig.path("shared/bus.key"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    seed_workspace(&rig.path("orch/ws"));
-    seed_workspace(&rig.path("orch/ws2"));
-    seed_workspace(&rig.path("local/ws"));
+    let rig = Rig::new(Vec::new(), &["orch/ws", "orch/ws2"]);
 
     // The hiding works: inside such a namespace the workspace is not there.
     let probe = Command::new("unshare")
@@ -225,19 +250,12 @@ fn a_worker_that_cannot_see_the_workspace_runs_the_seed_flow() {
     let mosquitto = OwnMosquitto::start(free_port());
     let url = mosquitto.url();
     let prefix = format!("td-remote-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let worker = rig.hidden_worker(&url, &prefix);
+    let worker = rig.hidden_worker(&url, &prefix, "worker/cache", &[]);
     worker.wait_for("ready");
 
-    let first = rig.run_over_bus("orch/ws", &url, &prefix);
-    // The reference: the same flow on one machine, in process.
-    let out = rig
-        .taylordash("local", &["run", "pipelines/orchestration_flow.yaml", "--workspace", rig.path("local/ws").to_str().unwrap(), "--broker", "in-process", "-q"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "the in-process run failed: {}", String::from_utf8_lossy(&out.stderr));
-
+    let first = rig.run_ok("orch/ws", &url, &prefix, &[]);
+    let local = rig.local_run();
     let remote = tree(&rig.path("orch/ws"));
-    let local = tree(&rig.path("local/ws"));
     assert_eq!(remote.keys().collect::<Vec<_>>(), local.keys().collect::<Vec<_>>(), "the same files");
     for (path, bytes) in &local {
         assert!(remote[path] == *bytes, "{path} differs from the in-process run's");
@@ -255,7 +273,7 @@ fn a_worker_that_cannot_see_the_workspace_runs_the_seed_flow() {
     // which name it — and nothing unchanged.
     let blobs = rig.path("worker/cache/blobs");
     let held: Vec<String> = raw_tree(&blobs).into_keys().collect();
-    let second = rig.run_over_bus("orch/ws2", &url, &prefix);
+    let second = rig.run_ok("orch/ws2", &url, &prefix, &[]);
     let (fetched2, cached2, _) = moved(&rig.runs_show(&second));
     eprintln!("blobs: first run fetched {fetched}, cached {cached}, {back} back; second run fetched {fetched2}, cached {cached2}");
     assert_eq!(tree(&rig.path("orch/ws2")), local);
@@ -266,4 +284,110 @@ fn a_worker_that_cannot_see_the_workspace_runs_the_seed_flow() {
         let doc: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_else(|_| panic!("blob {digest} is not an agents.json"));
         assert_eq!(doc["run_id"], second.as_str(), "blob {digest} fetched in the second run is its agents.json");
     }
+}
+
+/// `moto_server` from the venv `tests/toolset/moto_venv.sh` makes.
+fn moto_server() -> Result<PathBuf, String> {
+    let venv = std::env::var_os("TD_VENV").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp/td-venv"));
+    let bin = venv.join("bin/moto_server");
+    if bin.is_file() {
+        return Ok(bin);
+    }
+    let why = format!("{} is missing (bash tests/toolset/moto_venv.sh makes it)", bin.display());
+    if std::env::var("TAYLORDASH_REQUIRE_S3").is_ok_and(|v| v == "1") {
+        panic!("{why}; TAYLORDASH_REQUIRE_S3=1");
+    }
+    Err(why)
+}
+
+/// Run `code` with `s3`, a boto3 client of the moto server on `port`
+/// (Python from the same venv as `moto_server`); what it printed.
+fn s3(moto: &Path, port: u16, code: &str) -> String {
+    let python = moto.with_file_name("python");
+    let script = format!("import boto3\ns3 = boto3.client('s3', endpoint_url='http://127.0.0.1:{port}', aws_access_key_id='testing', aws_secret_access_key='testing', region_name='us-east-1')\n{code}\n");
+    let out = Command::new(python).arg("-c").arg(script).output().unwrap();
+    assert!(out.status.success(), "boto3: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// One plain HTTP/1.1 request to moto (which takes unsigned requests); the status.
+fn http(port: u16, method: &str, path: &str, body: &[u8]) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).unwrap();
+    s.write_all(body).unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    answer.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+#[test]
+fn through_an_s3_store_a_hidden_worker_runs_the_seed_flow_and_a_tampered_blob_is_refused() {
+    const TEST: &str = "through_an_s3_store_a_hidden_worker_runs_the_seed_flow_and_a_tampered_blob_is_refused";
+    if let Err(why) = can_unshare() {
+        eprintln!("SKIP {TEST}: `unshare --mount` is not allowed here ({why}); it needs root");
+        return;
+    }
+    let moto = match moto_server() {
+        Ok(bin) => bin,
+        Err(why) => {
+            eprintln!("SKIP {TEST}: {why}");
+            return;
+        }
+    };
+    let port = free_port();
+    let _moto = Proc::spawn({
+        let mut c = Command::new(&moto);
+        c.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        c
+    });
+    let until = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < until, "moto_server did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(http(port, "PUT", "/td-blobs", b""), 200, "bucket created");
+    let aws = [
+        ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}")),
+    ];
+    let rig = Rig::new(aws.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(), &["orch/ws", "orch/ws3"]);
+    let store = ["--artifacts", "s3://td-blobs/runs"];
+    let mosquitto = OwnMosquitto::start(free_port());
+    let url = mosquitto.url();
+    let prefix = format!("td-s3-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let worker = rig.hidden_worker(&url, &prefix, "worker/cache", &store);
+    worker.wait_for("ready");
+
+    let run = rig.run_ok("orch/ws", &url, &prefix, &store);
+    assert_eq!(tree(&rig.path("orch/ws")), rig.local_run(), "the same files as on one machine");
+    let (fetched, _, back) = moved(&rig.runs_show(&run));
+    assert!(fetched > 0 && back > 0, "blobs went through the store both ways");
+    // The store holds the seed's backlog under its digest.
+    let backlog = std::fs::read(rig.path("orch/ws/backlog.yaml")).unwrap();
+    let digest = taylordash::blobs::sha256_hex(&backlog);
+    let object = format!("runs/{digest}");
+    assert_eq!(s3(&moto, port, &format!("print(s3.get_object(Bucket='td-blobs', Key='{object}')['Body'].read().decode(), end='')")), String::from_utf8(backlog.clone()).unwrap(), "the backlog is in the store as {object}");
+    drop(worker);
+
+    // Someone with write access to the bucket changes the backlog's blob: a
+    // worker that has not cached it refuses it, and says so in its audit log.
+    s3(&moto, port, &format!("s3.put_object(Bucket='td-blobs', Key='{object}', Body=b'items: [{{id: evil}}]\\n')"));
+    let fresh = rig.hidden_worker(&url, &prefix, "worker/cache-fresh", &store);
+    fresh.wait_for("ready");
+    let out = rig.run_over_bus("orch/ws3", &url, &prefix, &store);
+    assert!(!out.status.success(), "a run on a tampered blob must not complete");
+    let audit = std::fs::read_to_string(rig.path("worker/audit.jsonl")).unwrap_or_default();
+    let refused: Vec<serde_json::Value> = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["capability"] == "blob:digest")
+        .collect();
+    assert!(!refused.is_empty(), "the refusal is audited; the worker said:\n{}", fresh.output());
+    assert!(refused[0]["detail"].as_str().unwrap().starts_with(&format!("blob {digest}: its content hashes to ")), "{}", refused[0]);
+    assert_eq!(refused[0]["decision"], "deny");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("blob {digest}: its content hashes to ")), "the run says why:\n{stderr}");
 }

@@ -30,11 +30,7 @@ fail() { echo "check_minio_upload: FAIL: $*" >&2; exit 1; }
 [[ -x $td ]] || fail "no taylordash binary at $td (cargo build -p taylordash, or set TAYLORDASH)"
 [[ -f $plugin ]] || fail "no component at $plugin (cargo build -p minio_uploader --target wasm32-wasip2 --profile plugin, or set PLUGIN)"
 
-if [[ ! -x $venv/bin/moto_server ]] || ! "$venv/bin/python" -c 'import boto3' 2>/dev/null; then
-    echo "check_minio_upload: creating $venv (boto3, moto[server])" >&2
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q boto3 'moto[server]'
-fi
+TD_VENV=$venv bash "$root/tests/toolset/moto_venv.sh"
 py=$venv/bin/python
 
 tmp=$(mktemp -d)

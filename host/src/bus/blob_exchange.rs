@@ -39,7 +39,7 @@ use super::envelope::Envelope;
 use super::topics::Topics;
 use super::{BusError, hex_id};
 use crate::audit::AuditLog;
-use crate::blobs::{self, BlobCache, BlobError, Scanner};
+use crate::blobs::{self, ArtifactStore, BlobCache, BlobError, Scanner};
 
 /// The most bytes one chunk message carries.
 pub const CHUNK: usize = 1 << 20;
@@ -381,6 +381,8 @@ pub struct RemoteFiles {
     pub cache: BlobCache,
     /// Scratch space for each task's `/workspace` and `/out` (removed after).
     pub scratch: PathBuf,
+    /// The artifact store tasks may name instead of a bus node (`--artifacts`).
+    pub store: Option<ArtifactStore>,
 }
 
 /// The audit record of a blob refused because its content did not match

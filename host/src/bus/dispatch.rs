@@ -52,7 +52,7 @@ use super::topics::Topics;
 use super::{BusError, hex_id, now_ms};
 use crate::dispatch::{Dispatch, Task, TaskError, TaskResult};
 use crate::audit::AuditLog;
-use crate::blobs::{self, BlobError, Manifest, Scanner};
+use crate::blobs::{self, ArtifactStore, BlobError, Manifest, Scanner};
 use taylordash_protocol::bus::Usage;
 
 #[derive(Debug, Clone)]
@@ -72,6 +72,9 @@ pub struct DispatchOptions {
     /// Send each task's workspace manifest and serve its blobs, for workers
     /// that do not share this machine's filesystem (a second connection).
     pub ship_files: bool,
+    /// With `ship_files`: put blobs in this store instead of serving them
+    /// over the bus (`--artifacts s3://…`).
+    pub artifacts: Option<ArtifactStore>,
 }
 
 impl DispatchOptions {
@@ -87,6 +90,7 @@ impl DispatchOptions {
             ready_timeout: Duration::from_secs(10),
             audit: None,
             ship_files: false,
+            artifacts: None,
         }
     }
 }
@@ -120,6 +124,7 @@ pub struct MqttDispatch {
     /// With `ship_files`: what hashed the workspaces (and serves them), and
     /// this dispatcher's blob node.
     files: Option<(Arc<Scanner>, BlobExchange)>,
+    artifacts: Option<ArtifactStore>,
 }
 
 /// Acks a result once: when the orchestrator calls the hook, or when the
@@ -201,6 +206,7 @@ impl MqttDispatch {
             dead: Mutex::new(HashSet::new()),
             router: Some(router),
             files,
+            artifacts: opts.artifacts,
         })
     }
 
@@ -333,6 +339,27 @@ impl MqttDispatch {
 }
 
 impl MqttDispatch {
+    /// Put the workspace blobs the store lacks; the bytes uploaded.
+    fn upload(&self, task: &Task, manifest: &Manifest, store: &ArtifactStore) -> Result<u64, TaskError> {
+        let mut bytes = 0;
+        for (rel, entry) in &manifest.files {
+            let read = || {
+                let path = blobs::under(&task.workspace, rel)?;
+                std::fs::read(&path).map_err(|source| BlobError::Io { path, source })
+            };
+            let sent = store.ensure(&entry.sha256, read).map_err(|e| TaskError {
+                message: format!("task {}: {rel} could not be put in the artifact store: {e}", task.task_id),
+                exit_code: ExitCode::Failed.code(),
+                retryable: e.is_retryable(),
+                timed_out: false,
+            })?;
+            if sent {
+                bytes += entry.size;
+            }
+        }
+        Ok(bytes)
+    }
+
     /// Fetch the `/out` blobs a worker named into the task's staging
     /// directory, each verified against its digest; counted in `usage`.
     fn receive_out(&self, task: &Task, out: &Manifest, from: Option<&str>, usage: &mut Usage) -> Result<(), TaskError> {
@@ -340,10 +367,20 @@ impl MqttDispatch {
         let (Some((_, exchange)), Some(from)) = (&self.files, from) else {
             return Err(failed(format!("task {}: the worker sent /out as blobs this dispatcher cannot fetch", task.task_id), true));
         };
+        let store = self.artifacts.as_ref().filter(|s| s.url() == from);
+        if store.is_none() && from.starts_with("s3://") {
+            return Err(failed(format!("task {}: the worker put /out in {from}, not in this orchestrator's artifact store", task.task_id), false));
+        }
         std::fs::create_dir_all(&task.staging).map_err(|e| failed(format!("staging directory {}: {e}", task.staging.display()), true))?;
         for (rel, entry) in &out.files {
             let fetched = blobs::under(&task.staging, rel)
-                .and_then(|path| Ok((path, exchange.fetch(from, &entry.sha256, entry.size)?)))
+                .and_then(|path| {
+                    let bytes = match store {
+                        Some(store) => store.get(&entry.sha256)?,
+                        None => exchange.fetch(from, &entry.sha256, entry.size)?,
+                    };
+                    Ok((path, bytes))
+                })
                 .and_then(|(path, bytes)| blobs::write_file(&path, &bytes, entry.mode, false));
             if let Err(e) = fetched {
                 if let (Some(audit), BlobError::DigestMismatch { .. }) = (&self.inner.audit, &e) {
@@ -380,6 +417,7 @@ impl Dispatch for MqttDispatch {
         let _cleanup = Cleanup { inner: &self.inner, msg_id: &msg_id };
         let window = task.timeout + self.grace;
         let mut env = TaskEnvelope::for_task(task, &msg_id, 1, 0);
+        let mut uploaded = 0;
         if let Some((scanner, exchange)) = &self.files {
             let manifest = scanner.scan(&task.workspace, false).map_err(|e| TaskError {
                 message: format!("the workspace of task {} could not be listed: {e}", task.task_id),
@@ -387,8 +425,15 @@ impl Dispatch for MqttDispatch {
                 retryable: false,
                 timed_out: false,
             })?;
+            let from = match &self.artifacts {
+                Some(store) => {
+                    uploaded = self.upload(task, &manifest, store)?;
+                    store.url().to_string()
+                }
+                None => exchange.node().to_string(),
+            };
             env.payload.files = Some(manifest);
-            env.payload.blobs_from = Some(exchange.node().to_string());
+            env.payload.blobs_from = Some(from);
         }
         for seq in 1..=self.max_deliveries as u64 {
             env.seq = seq;
@@ -416,6 +461,7 @@ impl Dispatch for MqttDispatch {
                                 self.inner.bus.ack(&delivery);
                                 return Err(e);
                             }
+                            r.usage.bytes_moved += uploaded;
                             self.publish_status(&env, &r);
                             let guard = AckOnce { bus: self.inner.bus.clone(), delivery: Some(delivery) };
                             r.ack = Some(Box::new(move || guard.ack()));

@@ -145,6 +145,8 @@ pub struct LocalBusOptions {
     /// Ship workspace manifests and serve blobs, for workers on other
     /// machines ([`DispatchOptions::ship_files`]).
     pub ship_files: bool,
+    /// Blobs in this store instead of over the bus ([`DispatchOptions::artifacts`]).
+    pub artifacts: Option<crate::blobs::ArtifactStore>,
 }
 
 /// A bus for one `taylordash run`: the embedded broker (if chosen), `workers`
@@ -192,6 +194,7 @@ impl LocalBus {
         d.dlq = opts.dlq.clone();
         d.audit = opts.audit.clone();
         d.ship_files = opts.ship_files;
+        d.artifacts = opts.artifacts.clone();
         let dispatch = MqttDispatch::connect(d)?;
         Ok(LocalBus { dispatch, workers, broker })
     }

@@ -389,9 +389,9 @@ impl Inner {
             Ok(mut r) => {
                 inner_ack = r.ack.take();
                 let mut payload = ResultPayload::from_outcome(&Ok(r));
-                if let (ResultPayload::Ok { out, blobs_from, .. }, Some(manifest), Some(remote)) = (&mut payload, sent_out, &self.remote) {
+                if let (ResultPayload::Ok { out, blobs_from, .. }, Some((manifest, from))) = (&mut payload, sent_out) {
                     *out = Some(manifest);
-                    *blobs_from = Some(remote.exchange.node().to_string());
+                    *blobs_from = Some(from);
                 }
                 payload
             }
@@ -456,9 +456,9 @@ impl Inner {
         None
     }
 
-    /// Run the task; with remote files, also the `/out` manifest whose
-    /// blobs this worker now holds for the orchestrator to fetch.
-    fn execute(&self, env: &TaskEnvelope) -> (Result<TaskResult, TaskError>, Option<Manifest>) {
+    /// Run the task; with remote files, also the `/out` manifest and where
+    /// the orchestrator fetches its blobs (this worker's node, or the store).
+    fn execute(&self, env: &TaskEnvelope) -> (Result<TaskResult, TaskError>, Option<(Manifest, String)>) {
         let uses_paths = self.remote.is_none() || env.payload.files.is_none();
         if let Some(why) = self.refuse(env, uses_paths) {
             tracing::warn!(reason = %why, "task refused");
@@ -475,7 +475,7 @@ impl Inner {
 
     /// The task in a scratch directory: `/workspace` materialised from its
     /// manifest, `/out` scanned into blobs afterwards; the directory goes.
-    fn execute_remote(&self, env: &TaskEnvelope, remote: &Remote, files: &Manifest) -> Result<(TaskResult, Manifest), TaskError> {
+    fn execute_remote(&self, env: &TaskEnvelope, remote: &Remote, files: &Manifest) -> Result<(TaskResult, (Manifest, String)), TaskError> {
         let failed = |message: String, retryable: bool| TaskError { message, exit_code: ExitCode::Failed.code(), retryable, timed_out: false };
         let Some(from) = env.payload.blobs_from.as_deref() else {
             return Err(failed("the task carries a manifest but names no node to fetch its blobs from".into(), false));
@@ -488,7 +488,15 @@ impl Inner {
         task.workspace = dir.path().join("workspace");
         task.staging = dir.path().join("out");
         let _ = std::fs::create_dir_all(&task.workspace);
-        let moved = blobs::materialise(files, &task.workspace, &remote.files.cache, |_, e| remote.exchange.fetch(from, &e.sha256, e.size))
+        let store = remote.files.store.as_ref().filter(|s| s.url() == from);
+        if store.is_none() && from.starts_with("s3://") {
+            let mine = remote.files.store.as_ref().map(|s| s.url().to_string()).unwrap_or_else(|| "none".into());
+            return Err(failed(format!("the task's blobs are in {from}, and this worker's artifact store is {mine}: start it with --artifacts {from}"), true));
+        }
+        let moved = blobs::materialise(files, &task.workspace, &remote.files.cache, |_, e| match store {
+            Some(store) => store.get(&e.sha256),
+            None => remote.exchange.fetch(from, &e.sha256, e.size),
+        })
             .map_err(|e| {
                 self.audit_blob(env, &e);
                 failed(format!("the workspace of task {} could not be built on worker {}: {e}", env.task_id, self.identity), e.is_retryable())
@@ -496,15 +504,22 @@ impl Inner {
         let mut result = self.execute_local(task.clone())?;
         let out = Scanner::default().scan(&task.staging, true).map_err(|e| failed(format!("/out of task {}: {e}", env.task_id), false))?;
         for (rel, entry) in &out.files {
-            let bytes = std::fs::read(blobs::under(&task.staging, rel).map_err(|e| failed(e.to_string(), false))?)
-                .map_err(|e| failed(format!("/out/{rel}: {e}"), true))?;
+            let path = blobs::under(&task.staging, rel).map_err(|e| failed(e.to_string(), false))?;
+            let bytes = std::fs::read(&path).map_err(|e| failed(format!("/out/{rel}: {e}"), true))?;
             remote.files.cache.put(&entry.sha256, &bytes).map_err(|e| failed(format!("/out/{rel}: {e}"), true))?;
+            if let Some(store) = store {
+                store.ensure(&entry.sha256, || Ok(bytes)).map_err(|e| failed(format!("/out/{rel}: {e}"), true))?;
+            }
         }
         result.usage.blobs_cached += moved.from_cache;
         result.usage.blobs_fetched += moved.fetched;
         result.usage.bytes_moved += moved.bytes_fetched;
         tracing::debug!(task = %env.task_id, cached = moved.from_cache, fetched = moved.fetched, bytes = moved.bytes_fetched, out = out.files.len(), "task ran on remote files");
-        Ok((result, out))
+        let back = match store {
+            Some(store) => store.url().to_string(),
+            None => remote.exchange.node().to_string(),
+        };
+        Ok((result, (out, back)))
     }
 
     /// A blob refused for its digest is an audit event.

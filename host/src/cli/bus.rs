@@ -117,6 +117,33 @@ pub struct WorkerArgs {
     /// e.g. `512MiB`, `4GiB`.
     #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = crate::units::parse_bytes)]
     pub cache_size: u64,
+    #[command(flatten)]
+    pub artifacts: ArtifactFlags,
+}
+
+/// Where blobs go for workers without the orchestrator's filesystem, when
+/// not over the bus; shared by `worker` and `run`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ArtifactFlags {
+    /// An S3-compatible store for workspace and `/out` blobs
+    /// (`s3://bucket/prefix`); credentials from AWS_ACCESS_KEY_ID /
+    /// AWS_SECRET_ACCESS_KEY. Without it, blobs travel over the bus.
+    #[arg(long, value_name = "URL", env = "TAYLORDASH_ARTIFACTS")]
+    pub artifacts: Option<String>,
+    /// The store's endpoint (default: AWS_ENDPOINT_URL, else AWS's own).
+    #[arg(long, value_name = "URL", requires = "artifacts")]
+    pub s3_endpoint: Option<String>,
+    /// The store's region (default: AWS_REGION).
+    #[arg(long, value_name = "REGION", requires = "artifacts")]
+    pub s3_region: Option<String>,
+}
+
+impl ArtifactFlags {
+    fn open(&self) -> Result<Option<crate::blobs::ArtifactStore>, UsageError> {
+        let Some(url) = &self.artifacts else { return Ok(None) };
+        let opts = crate::blobs::StoreOptions { url: url.clone(), endpoint: self.s3_endpoint.clone(), region: self.s3_region.clone() };
+        crate::blobs::ArtifactStore::open(&opts).map(Some).map_err(|e| UsageError(format!("--artifacts: {e}")))
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -142,6 +169,8 @@ pub struct RunBusArgs {
     pub workers: Option<usize>,
     #[command(flatten)]
     pub flags: BrokerFlags,
+    #[command(flatten)]
+    pub artifacts: ArtifactFlags,
 }
 
 impl RunBusArgs {
@@ -157,6 +186,9 @@ impl RunBusArgs {
             "mqtt_username": self.flags.username,
             "mqtt_ca_file": self.flags.ca_file.as_ref().map(absolute),
             "insecure_unsigned_bus": self.flags.insecure_unsigned,
+            "artifacts": self.artifacts.artifacts,
+            "s3_endpoint": self.artifacts.s3_endpoint,
+            "s3_region": self.artifacts.s3_region,
         })
     }
 
@@ -187,6 +219,11 @@ impl RunBusArgs {
         }
         if out.flags.ca_file.is_none() {
             out.flags.ca_file = text("mqtt_ca_file").map(PathBuf::from);
+        }
+        if out.artifacts.artifacts.is_none() {
+            out.artifacts.artifacts = text("artifacts");
+            out.artifacts.s3_endpoint = out.artifacts.s3_endpoint.take().or_else(|| text("s3_endpoint"));
+            out.artifacts.s3_region = out.artifacts.s3_region.take().or_else(|| text("s3_region"));
         }
         out
     }
@@ -238,7 +275,9 @@ pub fn worker(cli: &Cli, args: &WorkerArgs) -> anyhow::Result<i32> {
     if let Some(dir) = &args.cache_dir {
         let cache = crate::blobs::BlobCache::new(dir.join("blobs"), args.cache_size)
             .map_err(|e| UsageError(format!("--cache-dir {}: {e}", dir.display())))?;
-        opts.files = Some(bus::RemoteFiles { cache, scratch: dir.join("tasks") });
+        opts.files = Some(bus::RemoteFiles { cache, scratch: dir.join("tasks"), store: args.artifacts.open()? });
+    } else if args.artifacts.artifacts.is_some() {
+        return Err(UsageError("--artifacts needs --cache-dir: the worker builds workspaces from blobs only with a cache".into()).into());
     }
     let mut inner = inner_dispatch(cli, &opts.identity())?;
     if let Some(addr) = args.metrics {
@@ -298,7 +337,11 @@ pub fn local_bus(cli: &Cli, args: &RunBusArgs) -> anyhow::Result<Option<LocalBus
         worker_identity,
         // Workers elsewhere can only reach an external broker.
         ship_files: shared,
+        artifacts: args.artifacts.open()?,
     };
+    if opts.artifacts.is_some() && !shared {
+        return Err(UsageError("--artifacts is for workers on other machines: it needs an external --broker".into()).into());
+    }
     let inner: Arc<dyn Dispatch> = Arc::new(inner_dispatch(cli, &opts.worker_identity)?);
     Ok(Some(LocalBus::start(&opts, inner)?))
 }

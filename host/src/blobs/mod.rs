@@ -5,7 +5,8 @@
 //! verifies every blob's digest when it is stored and again when it is read,
 //! and [`materialise`], which builds a read-only workspace from a manifest
 //! with blobs from the cache or a fetcher. Transports (the bus, S3) move the
-//! bytes; nothing here knows them.
+//! bytes: the bus (`bus::blob_exchange`) or an S3-compatible store
+//! ([`store`]).
 //!
 //! A workspace's manifest holds what a tool may read: regular files only — a
 //! symlink or a special file is left out, as the sandbox never follows one —
@@ -20,6 +21,9 @@ use std::time::SystemTime;
 
 use sha2::{Digest as _, Sha256};
 
+pub mod store;
+
+pub use store::{ArtifactStore, StoreOptions};
 pub use taylordash_protocol::bus::{Manifest, ManifestEntry as Entry};
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +38,8 @@ pub enum BlobError {
     Unavailable { sha256: String, reason: String },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error("artifact store `{url}`: {reason}")]
+    BadStore { url: String, reason: String },
 }
 
 impl BlobError {
