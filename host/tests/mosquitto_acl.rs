@@ -10,7 +10,9 @@
 //!   orchestrator, and a message of the bus's largest size passes;
 //! - a worker cannot publish tasks, DLQ entries, gate or docs status;
 //! - a worker cannot read results (one dispatcher's, all of them), nor `#`
-//!   beyond the tasks, nor `$SYS`.
+//!   beyond the tasks, nor `$SYS`;
+//! - the blob exchange works between the two users, and a blob node reads
+//!   only the blob traffic addressed to its own client id.
 //!
 //! A denial is never shown by silence alone: each "nothing arrived" is
 //! checked against a reader that may read the same topic and did receive, or
@@ -593,4 +595,42 @@ fn workers_cannot_read_results_or_anything_but_tasks() {
         }
     }
     assert!(leaks.is_empty(), "{}", leaks.join("\n"));
+}
+
+/// Blobs (workers without the orchestrator's filesystem): the real blob
+/// exchange works between the `orchestrator` and `worker` users, and a
+/// third party with the `worker` login, subscribed to every blob topic,
+/// reads only what is addressed to its own client id.
+#[test]
+fn blob_nodes_read_only_what_is_addressed_to_them() {
+    use taylordash::blobs::{BlobCache, sha256_hex};
+    use taylordash::bus::{BlobExchange, ExchangeOptions};
+    let broker = Broker::start();
+    let t = topics();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = BlobCache::new(dir.path().join("orch"), 1 << 20).unwrap();
+    let blob = b"workspace file".to_vec();
+    cache.put(&sha256_hex(&blob), &blob).unwrap();
+    let exchange = |user: &str, cache: BlobCache| {
+        let opts = ExchangeOptions::new(broker.options(&format!("{}-blobs", unique(user)), Some(user), password(user), &[]), t.clone());
+        BlobExchange::start(opts, Arc::new(cache)).unwrap_or_else(|e| panic!("{user}'s blob node: {e}\nbroker log:\n{}", broker.log_tail()))
+    };
+    let orch = exchange("orchestrator", cache);
+    let worker = exchange("worker", BlobCache::new(dir.path().join("worker"), 1 << 20).unwrap());
+    let snoop_id = format!("{}-blobs", unique("worker"));
+    let snoop = broker.client_named("worker", &snoop_id, &[format!("{PREFIX}/blobs/#")]);
+
+    let got = worker.fetch(orch.node(), &sha256_hex(&blob), blob.len() as u64).expect("the worker fetches the orchestrator's blob");
+    assert_eq!(got, blob);
+    // Control: the snooper's subscription is live for its own node.
+    let own = t.blob_requests(&snoop_id).unwrap();
+    publish(&orch_client(&broker), &own, "for-the-snooper");
+    let seen = until(&snoop, "for-the-snooper", &broker);
+    let leaked: Vec<_> = seen.iter().chain(drain(&snoop).iter()).filter(|(_, p)| p != "for-the-snooper").cloned().collect();
+    assert!(leaked.is_empty(), "a worker read blob traffic addressed to others: {leaked:?}");
+}
+
+/// A plain orchestrator-user client.
+fn orch_client(broker: &Broker) -> BusClient {
+    broker.client("orchestrator", &[])
 }
