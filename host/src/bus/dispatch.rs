@@ -75,6 +75,10 @@ pub struct DispatchOptions {
     /// With `ship_files`: put blobs in this store instead of serving them
     /// over the bus (`--artifacts s3://…`).
     pub artifacts: Option<ArtifactStore>,
+    /// The most `/out` bytes one result may name (a worker enforces the
+    /// tool's own `out_bytes` quota; this bounds what a misbehaving one can
+    /// make this machine fetch and write).
+    pub max_out_bytes: u64,
 }
 
 impl DispatchOptions {
@@ -91,6 +95,7 @@ impl DispatchOptions {
             audit: None,
             ship_files: false,
             artifacts: None,
+            max_out_bytes: 1 << 30,
         }
     }
 }
@@ -125,6 +130,7 @@ pub struct MqttDispatch {
     /// this dispatcher's blob node.
     files: Option<(Arc<Scanner>, BlobExchange)>,
     artifacts: Option<ArtifactStore>,
+    max_out_bytes: u64,
 }
 
 /// Acks a result once: when the orchestrator calls the hook, or when the
@@ -207,6 +213,7 @@ impl MqttDispatch {
             router: Some(router),
             files,
             artifacts: opts.artifacts,
+            max_out_bytes: opts.max_out_bytes,
         })
     }
 
@@ -367,6 +374,12 @@ impl MqttDispatch {
         let (Some((_, exchange)), Some(from)) = (&self.files, from) else {
             return Err(failed(format!("task {}: the worker sent /out as blobs this dispatcher cannot fetch", task.task_id), true));
         };
+        if out.total_bytes() > self.max_out_bytes {
+            return Err(failed(
+                format!("task {}: worker node {from} names {} bytes of /out, more than the {} this orchestrator accepts", task.task_id, out.total_bytes(), self.max_out_bytes),
+                false,
+            ));
+        }
         let store = self.artifacts.as_ref().filter(|s| s.url() == from);
         if store.is_none() && from.starts_with("s3://") {
             return Err(failed(format!("task {}: the worker put /out in {from}, not in this orchestrator's artifact store", task.task_id), false));
