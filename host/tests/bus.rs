@@ -1051,6 +1051,39 @@ fn pipeline_with_two_worker_processes(kind: Kind) {
     drop(workers);
 }
 
+/// The seed's `resource_exhaustion: scale_out_agent_pool`: one local worker
+/// and six parallel tasks, the pool grows to its maximum of three; idle
+/// during the next one-task stage, it shrinks back to one. Each change is a
+/// journal event.
+#[test]
+fn the_local_worker_pool_grows_with_the_queue_and_shrinks_when_idle() {
+    plugins_dir();
+    let home = tempfile::tempdir().unwrap();
+    let ws = home.path().join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    let agents = ["a", "b", "c", "d", "e", "f"];
+    let mut probe: serde_json::Map<String, Value> = agents.iter().map(|a| (a.to_string(), json!({ "sleep_ms": 700 }))).collect();
+    probe.insert("tail".into(), json!({ "sleep_ms": 2500 }));
+    std::fs::write(ws.join("probe.json"), json!({ "agents": probe }).to_string()).unwrap();
+    let yaml = format!(
+        "orchestration_flow:\n  stages:\n    - stage: \"fan\"\n      parallel: true\n      agents:\n{}    - stage: \"tail\"\n      agent: \"tail\"\n      tools: [\"probe\"]\n      rbac: [\"admin\"]\n",
+        agents.iter().map(|a| format!("        - {{ name: \"{a}\", tools: [\"probe\"], rbac: [\"admin\"] }}\n")).collect::<String>()
+    );
+    std::fs::write(home.path().join("pool.yaml"), yaml).unwrap();
+    let out = taylordash(home.path(), &["run", "pool.yaml", "--workspace", "ws", "--workers", "1", "--max-workers", "3", "--pool-idle", "300ms", "-q"])
+        .current_dir(home.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "run failed: {}", String::from_utf8_lossy(&out.stderr));
+    let run = String::from_utf8_lossy(&out.stdout).lines().next().unwrap().trim().to_string();
+    let journal = Journal::open(&home.path().join("runs").join(&run).join("journal.sqlite")).unwrap();
+    let sizes = |kind: &str| -> Vec<u64> {
+        journal.events().unwrap().iter().filter(|e| e.kind == kind).map(|e| serde_json::from_str::<Value>(&e.data).unwrap()["workers"].as_u64().unwrap()).collect()
+    };
+    assert_eq!(sizes("scale_out_agent_pool"), [2, 3], "grew one worker at a time to the maximum");
+    assert_eq!(sizes("scale_in_agent_pool"), [2, 1], "shrank back to the minimum while idle");
+}
+
 macro_rules! against {
     ($kind:ident, $($name:ident),* $(,)?) => {
         $( #[test] fn $name() { super::$name(super::Kind::$kind) } )*

@@ -225,6 +225,13 @@ impl MqttDispatch {
         &self.inner.topics
     }
 
+    /// Counts the tasks published and not yet answered (the queue a worker
+    /// pool is sized by); usable from another thread.
+    pub fn queue_depth(&self) -> impl Fn() -> usize + Send + Sync + 'static {
+        let inner = self.inner.clone();
+        move || inner.lock_pending().len()
+    }
+
     pub fn dlq(&self) -> Option<&DlqStore> {
         self.dlq.as_ref()
     }

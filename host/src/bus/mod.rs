@@ -49,6 +49,7 @@ pub mod delivery;
 pub mod dispatch;
 pub mod dlq;
 pub mod envelope;
+pub mod pool;
 pub mod topics;
 pub mod worker;
 
@@ -63,6 +64,7 @@ pub use delivery::Delivery;
 pub use dispatch::{DispatchOptions, MqttDispatch};
 pub use dlq::{DlqEntry, DlqStore};
 pub use envelope::{Envelope, EnvelopeError, ResultPayload, ResultWire, TaskPayload, TaskWire, Wire};
+pub use pool::{Pool, PoolOptions};
 pub use topics::Topics;
 pub use worker::{Worker, WorkerOptions, WorkerStats, run_worker};
 
@@ -147,6 +149,11 @@ pub struct LocalBusOptions {
     pub ship_files: bool,
     /// Blobs in this store instead of over the bus ([`DispatchOptions::artifacts`]).
     pub artifacts: Option<crate::blobs::ArtifactStore>,
+    /// The most local workers the pool grows to while tasks queue up
+    /// (`workers` when it must not grow).
+    pub max_workers: usize,
+    /// How long local workers stand idle before the pool shrinks by one.
+    pub idle_after: std::time::Duration,
 }
 
 /// A bus for one `taylordash run`: the embedded broker (if chosen), `workers`
@@ -154,7 +161,7 @@ pub struct LocalBusOptions {
 /// Dropping it stops the workers and disconnects.
 pub struct LocalBus {
     pub dispatch: MqttDispatch,
-    pub workers: Vec<Worker>,
+    pub pool: Pool,
     pub broker: Option<EmbeddedBroker>,
 }
 
@@ -181,14 +188,19 @@ impl LocalBus {
             c.auth = key.clone().map(|k| Arc::new(BusAuth::new(k)));
             c
         };
-        let mut workers = Vec::with_capacity(opts.workers);
-        for _ in 0..opts.workers {
+        let worker_options = {
             let mut w = WorkerOptions::new(brokers.clone(), topics.clone());
             w.client = with_auth(w.client);
             w.audit = opts.audit.clone();
             w.identity = Some(opts.worker_identity.clone());
-            workers.push(run_worker(w, inner.clone())?);
-        }
+            w
+        };
+        let spawn = Box::new(move || {
+            let mut w = worker_options.clone();
+            // Each worker its own client id.
+            w.client.client_id = format!("td-worker-{}", hex_id(12));
+            run_worker(w, inner.clone())
+        });
         let mut d = DispatchOptions::new(brokers, topics);
         d.client = with_auth(d.client);
         d.dlq = opts.dlq.clone();
@@ -196,7 +208,9 @@ impl LocalBus {
         d.ship_files = opts.ship_files;
         d.artifacts = opts.artifacts.clone();
         let dispatch = MqttDispatch::connect(d)?;
-        Ok(LocalBus { dispatch, workers, broker })
+        let pool_options = PoolOptions { max: opts.max_workers.max(opts.workers), idle_after: opts.idle_after, ..PoolOptions::fixed(opts.workers) };
+        let pool = Pool::start(pool_options, spawn, Box::new(dispatch.queue_depth()))?;
+        Ok(LocalBus { dispatch, pool, broker })
     }
 }
 
@@ -207,6 +221,10 @@ impl Dispatch for LocalBus {
 
     fn gave_up(&self, task: &Task, error: &TaskError) {
         self.dispatch.gave_up(task, error)
+    }
+
+    fn take_events(&self) -> Vec<(String, serde_json::Value)> {
+        self.pool.take_events()
     }
 }
 

@@ -167,6 +167,13 @@ pub struct RunBusArgs {
     /// Local workers to start (0 = only external `taylordash worker`s). Default 2 with `--broker`.
     #[arg(long)]
     pub workers: Option<usize>,
+    /// Let the local worker pool grow to this many while tasks queue up
+    /// (the seed's scale_out_agent_pool); it shrinks back when idle.
+    #[arg(long, value_name = "N")]
+    pub max_workers: Option<usize>,
+    /// How long local workers stand idle before the pool shrinks by one.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = crate::units::parse_duration)]
+    pub pool_idle: Duration,
     #[command(flatten)]
     pub flags: BrokerFlags,
     #[command(flatten)]
@@ -181,6 +188,7 @@ impl RunBusArgs {
         serde_json::json!({
             "brokers": self.brokers,
             "workers": self.workers,
+            "max_workers": self.max_workers,
             "prefix": self.flags.prefix,
             "bus_key": self.flags.bus_key.as_ref().map(absolute),
             "mqtt_username": self.flags.username,
@@ -206,6 +214,9 @@ impl RunBusArgs {
         }
         if out.workers.is_none() {
             out.workers = note.get("workers").and_then(|v| v.as_u64()).and_then(|n| usize::try_from(n).ok());
+        }
+        if out.max_workers.is_none() {
+            out.max_workers = note.get("max_workers").and_then(|v| v.as_u64()).and_then(|n| usize::try_from(n).ok());
         }
         if out.flags.prefix.is_empty() {
             out.flags.prefix = text("prefix").unwrap_or_default();
@@ -338,7 +349,12 @@ pub fn local_bus(cli: &Cli, args: &RunBusArgs) -> anyhow::Result<Option<LocalBus
         // Workers elsewhere can only reach an external broker.
         ship_files: shared,
         artifacts: args.artifacts.open()?,
+        max_workers: args.max_workers.unwrap_or(workers),
+        idle_after: args.pool_idle,
     };
+    if args.max_workers.is_some_and(|m| m < workers) {
+        return Err(UsageError(format!("--max-workers {} is fewer than --workers {workers}", args.max_workers.unwrap_or(0))).into());
+    }
     if opts.artifacts.is_some() && !shared {
         return Err(UsageError("--artifacts is for workers on other machines: it needs an external --broker".into()).into());
     }

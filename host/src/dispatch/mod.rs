@@ -80,4 +80,10 @@ pub trait Dispatch: Send + Sync {
     /// the failure is final): a transport with a dead-letter queue records
     /// it there, to be replayed once the cause is fixed. Default: nothing.
     fn gave_up(&self, _task: &Task, _error: &TaskError) {}
+
+    /// What the transport did that a run's journal should tell (a worker
+    /// pool that grew or shrank): (event kind, data), each once. Default: nothing.
+    fn take_events(&self) -> Vec<(String, serde_json::Value)> {
+        Vec::new()
+    }
 }

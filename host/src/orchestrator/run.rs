@@ -757,6 +757,9 @@ impl Run<'_> {
             let started = Instant::now();
             let result = self.dispatch.run(&task);
             let ms = started.elapsed().as_millis() as i64;
+            for (kind, data) in self.dispatch.take_events() {
+                self.journal(|j| j.event(&kind, &data))?;
+            }
             let cpu = thread_cpu();
             let result = match result {
                 Ok(res) => {
