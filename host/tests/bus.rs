@@ -89,7 +89,7 @@ fn embedded() -> BrokerAddr {
     B.get_or_init(|| EmbeddedBroker::start(&Default::default()).expect("embedded broker")).addr()
 }
 
-use common::{OwnMosquitto, free_port};
+use common::{OwnMosquitto, Proc, free_port};
 
 /// The machine's Mosquitto on 1883 when it answers, else one started here
 /// on a free port (kept for the whole test binary).
@@ -761,6 +761,21 @@ fn falls_over_to_the_next_broker(kind: Kind) {
     assert_eq!(worker.stats().executed.load(Ordering::SeqCst), 1);
 }
 
+/// A `probe` task of agent `slow` (1 s of work, a 2 s timeout) run through
+/// `dispatch` on its own thread, its result acked; the thread gives its output.
+fn slow_task_in_background(dispatch: &Arc<MqttDispatch>) -> (tempfile::TempDir, std::thread::JoinHandle<Result<String, TaskError>>) {
+    let ws = tempfile::tempdir().unwrap();
+    std::fs::write(ws.path().join("probe.json"), json!({ "agents": { "slow": { "sleep_ms": 1000 } } }).to_string()).unwrap();
+    let t = task("s/slow/probe#1", "probe", json!({ "task": { "agent": "slow" } }), ws.path(), Duration::from_secs(2));
+    let d = dispatch.clone();
+    let runner = std::thread::spawn(move || {
+        let mut r = d.run(&t)?;
+        (r.ack.take().unwrap())();
+        Ok::<_, TaskError>(r.output)
+    });
+    (ws, runner)
+}
+
 /// Mosquitto (our own, on a free port) restarted while a task runs: both
 /// sides reconnect and resubscribe; the result lost with the broker is
 /// recovered by the deadline republish, answered from the worker's cache:
@@ -780,18 +795,8 @@ fn broker_restart_mid_task_loses_nothing(kind: Kind) {
     d.client.backoff_max = Duration::from_millis(200);
     d.grace = Duration::from_secs(1);
     let dispatch = Arc::new(MqttDispatch::connect(d).unwrap());
-    let ws = tempfile::tempdir().unwrap();
-    std::fs::write(ws.path().join("probe.json"), json!({ "agents": { "slow": { "sleep_ms": 1000 } } }).to_string()).unwrap();
-    let t = task("s/slow/probe#1", "probe", json!({ "task": { "agent": "slow" } }), ws.path(), Duration::from_secs(2));
+    let (_ws, runner) = slow_task_in_background(&dispatch);
     let started = Instant::now();
-    let runner = {
-        let d = dispatch.clone();
-        std::thread::spawn(move || {
-            let mut r = d.run(&t)?;
-            (r.ack.take().unwrap())();
-            Ok::<_, TaskError>(r.output)
-        })
-    };
     std::thread::sleep(Duration::from_millis(300));
     drop(mosq.take()); // SIGKILL: sessions and in-flight messages are gone
     // Down until after the worker has finished: its result has nowhere to go.
@@ -829,18 +834,8 @@ fn switches_to_the_backup_broker_mid_task(kind: Kind) {
     d.grace = Duration::from_secs(1);
     let dispatch = Arc::new(MqttDispatch::connect(d).unwrap());
     assert_eq!(dispatch.bus().broker(), &primary_addr);
-    let ws = tempfile::tempdir().unwrap();
-    std::fs::write(ws.path().join("probe.json"), json!({ "agents": { "slow": { "sleep_ms": 1000 } } }).to_string()).unwrap();
-    let t = task("s/slow/probe#1", "probe", json!({ "task": { "agent": "slow" } }), ws.path(), Duration::from_secs(2));
+    let (_ws, runner) = slow_task_in_background(&dispatch);
     let started = Instant::now();
-    let runner = {
-        let d = dispatch.clone();
-        std::thread::spawn(move || {
-            let mut r = d.run(&t)?;
-            (r.ack.take().unwrap())();
-            Ok::<_, TaskError>(r.output)
-        })
-    };
     std::thread::sleep(Duration::from_millis(300));
     drop(primary.take()); // SIGKILL, and it never comes back
     let output = runner.join().unwrap().expect("the task completes on the backup broker");
@@ -942,38 +937,6 @@ fn poison_task_goes_to_the_dlq_then_replays(kind: Kind) {
 
 // ---------------------------------------------------------------- processes
 
-/// A `taylordash` process whose output lines are collected.
-struct Proc {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl Proc {
-    fn spawn(mut cmd: Command) -> Proc {
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        for out in [Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>, Box::new(child.stderr.take().unwrap())] {
-            let l = lines.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(out).lines().map_while(Result::ok) {
-                    l.lock().unwrap().push(line);
-                }
-            });
-        }
-        Proc { child, lines }
-    }
-
-    fn wait_for(&self, what: &str) {
-        wait_until(what, Duration::from_secs(20), || self.lines.lock().unwrap().iter().any(|l| l.contains(what)));
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn taylordash(home: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_taylordash"));
@@ -1049,6 +1012,31 @@ fn pipeline_with_two_worker_processes(kind: Kind) {
     let took = started.elapsed();
     assert!(took < Duration::from_secs(15), "{took:?}");
     drop(workers);
+}
+
+/// A worker without the shared filesystem (`--cache-dir`) never reads paths
+/// a message names: a task without a manifest is refused, non-retryably.
+#[test]
+fn a_cache_dir_worker_refuses_a_task_without_a_manifest() {
+    let addr = broker(Kind::Embedded);
+    let topics = prefix("nomanifest");
+    let (inner, _cache) = in_process();
+    let mut wo = worker_options(&addr, &topics);
+    let dir = tempfile::tempdir().unwrap();
+    wo.files = Some(taylordash::bus::RemoteFiles {
+        cache: taylordash::blobs::BlobCache::new(dir.path().join("blobs"), 1 << 20).unwrap(),
+        scratch: dir.path().join("tasks"),
+        store: None,
+    });
+    let worker = run_worker(wo, inner).unwrap();
+    let mut d = DispatchOptions::new(vec![addr.clone()], topics.clone());
+    d.ship_files = false;
+    let dispatch = MqttDispatch::connect(d).unwrap();
+    let ws = tempfile::tempdir().unwrap();
+    let err = dispatch.run(&task("s/a/echo#1", "echo", json!({}), ws.path(), Duration::from_secs(10))).err().expect("refused");
+    assert_eq!(err.message, "refused by the worker: it has no shared filesystem (--cache-dir) and the task carries no manifest of its workspace");
+    assert!(!err.retryable);
+    assert_eq!(worker.stats().executed.load(Ordering::SeqCst), 1, "answered once");
 }
 
 /// The seed's `resource_exhaustion: scale_out_agent_pool`: one local worker

@@ -318,8 +318,8 @@ fn resume_defaults_to_the_bus_the_run_used() {
     let data: Value = serde_json::from_str(&started.data).expect("json");
     assert_eq!(
         data["dispatch"],
-        json!({ "brokers": ["in-process"], "workers": null, "prefix": "", "bus_key": null, "mqtt_username": null,
-                "mqtt_ca_file": null, "insecure_unsigned_bus": false })
+        json!({ "brokers": ["in-process"], "workers": null, "max_workers": null, "prefix": "", "bus_key": null, "mqtt_username": null,
+                "mqtt_ca_file": null, "insecure_unsigned_bus": false, "artifacts": null, "s3_endpoint": null, "s3_region": null })
     );
     // `--workers` with the recorded `in-process` broker is refused: the
     // recorded broker was used.

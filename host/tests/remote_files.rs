@@ -12,13 +12,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{OwnMosquitto, free_port};
+use common::{OwnMosquitto, Proc, free_port};
 
 fn root() -> PathBuf {
     common::plugins_built().clone()
@@ -33,46 +31,6 @@ fn can_unshare() -> Result<(), String> {
     if out.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&out.stderr).trim().to_string()) }
 }
 
-/// A process whose output lines are collected; killed when dropped.
-struct Proc {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl Proc {
-    fn spawn(mut cmd: Command) -> Proc {
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        for out in [Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>, Box::new(child.stderr.take().unwrap())] {
-            let l = lines.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(out).lines().map_while(Result::ok) {
-                    l.lock().unwrap().push(line);
-                }
-            });
-        }
-        Proc { child, lines }
-    }
-
-    fn wait_for(&self, what: &str) {
-        let until = Instant::now() + Duration::from_secs(30);
-        while !self.lines.lock().unwrap().iter().any(|l| l.contains(what)) {
-            assert!(Instant::now() < until, "waited for `{what}`; the process printed:\n{}", self.lines.lock().unwrap().join("\n"));
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn output(&self) -> String {
-        self.lines.lock().unwrap().join("\n")
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Every regular file under `dir`: relative path → bytes; `agents.json`
 /// without the ids that name the run (`run_id`, `trace_id`).

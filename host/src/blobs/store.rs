@@ -25,6 +25,8 @@ pub struct StoreOptions {
     pub url: String,
     pub endpoint: Option<String>,
     pub region: Option<String>,
+    /// Access key id and secret (default: the AWS variables).
+    pub credentials: Option<(String, String)>,
 }
 
 /// An S3-compatible store of blobs named by digest.
@@ -64,6 +66,9 @@ impl ArtifactStore {
         }
         if let Some(region) = &opts.region {
             builder = builder.with_region(region);
+        }
+        if let Some((id, secret)) = &opts.credentials {
+            builder = builder.with_access_key_id(id).with_secret_access_key(secret);
         }
         let store = builder.build().map_err(|e| bad(e.to_string()))?;
         let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -29,7 +29,8 @@
 //!   the manifest the task carries, with blobs from its cache or fetched over
 //!   the bus ([`super::blob_exchange`]), and sends `/out` back as blobs named
 //!   in the result. A blob that does not match its digest fails the task
-//!   (retryably) and is audited. A task without a manifest uses the paths.
+//!   (retryably) and is audited. Such a worker refuses a task without a
+//!   manifest: it never reads paths a message names.
 //! - Workers use a short session expiry: a dead worker's session (and the
 //!   shared-subscription messages a broker may still route to it) goes away
 //!   quickly, and the orchestrator's deadline republish covers the rest.
@@ -469,7 +470,13 @@ impl Inner {
                 Ok((r, out)) => (Ok(r), Some(out)),
                 Err(e) => (Err(e), None),
             },
-            _ => (self.execute_local(env.to_task()), None),
+            // A worker without the shared filesystem never reads paths a message names.
+            (Some(_), None) => {
+                tracing::warn!(task = %env.task_id, "task without a manifest refused: this worker has no shared filesystem");
+                let message = "refused by the worker: it has no shared filesystem (--cache-dir) and the task carries no manifest of its workspace";
+                (Err(TaskError { message: message.into(), exit_code: ExitCode::Usage.code(), retryable: false, timed_out: false }), None)
+            }
+            (None, _) => (self.execute_local(env.to_task()), None),
         }
     }
 

@@ -141,7 +141,12 @@ pub struct ArtifactFlags {
 impl ArtifactFlags {
     fn open(&self) -> Result<Option<crate::blobs::ArtifactStore>, UsageError> {
         let Some(url) = &self.artifacts else { return Ok(None) };
-        let opts = crate::blobs::StoreOptions { url: url.clone(), endpoint: self.s3_endpoint.clone(), region: self.s3_region.clone() };
+        let opts = crate::blobs::StoreOptions {
+            url: url.clone(),
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+            credentials: None,
+        };
         crate::blobs::ArtifactStore::open(&opts).map(Some).map_err(|e| UsageError(format!("--artifacts: {e}")))
     }
 }

@@ -118,3 +118,48 @@ impl Drop for OwnMosquitto {
         let _ = self.child.wait();
     }
 }
+
+/// A child process whose stdout and stderr lines are collected; killed when dropped.
+pub struct Proc {
+    child: std::process::Child,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Proc {
+    pub fn spawn(mut cmd: std::process::Command) -> Proc {
+        use std::io::BufRead as _;
+        let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let outs: [Box<dyn std::io::Read + Send>; 2] = [Box::new(child.stdout.take().unwrap()), Box::new(child.stderr.take().unwrap())];
+        for out in outs {
+            let l = lines.clone();
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                    l.lock().unwrap().push(line);
+                }
+            });
+        }
+        Proc { child, lines }
+    }
+
+    /// Wait (up to 30 s) for a line containing `what`; panics with what the process printed.
+    pub fn wait_for(&self, what: &str) {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !self.lines.lock().unwrap().iter().any(|l| l.contains(what)) {
+            assert!(std::time::Instant::now() < until, "waited for `{what}`; the process printed:\n{}", self.output());
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Everything printed so far, one line each.
+    pub fn output(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
