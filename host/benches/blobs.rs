@@ -186,7 +186,7 @@ fn main() {
                 agent: "a".into(),
                 tool: "echo".into(),
                 attempt: 1,
-                input: r#"{"task":"bench"}"#.into(),
+                input: "{}".into(),
                 trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
                 span_id: "b7ad6b7169203331".into(),
                 timeout: Duration::from_secs(10),
