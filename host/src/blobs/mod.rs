@@ -43,6 +43,11 @@ pub enum BlobError {
 }
 
 impl BlobError {
+    /// A blob that could not be had, and why.
+    pub fn unavailable(sha256: &str, reason: impl Into<String>) -> BlobError {
+        BlobError::Unavailable { sha256: sha256.to_string(), reason: reason.into() }
+    }
+
     /// Whether the same fetch may succeed later (a peer that did not answer,
     /// a blob damaged in transit), as opposed to a manifest that is wrong.
     pub fn is_retryable(&self) -> bool {

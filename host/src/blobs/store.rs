@@ -46,9 +46,6 @@ impl std::fmt::Debug for ArtifactStore {
     }
 }
 
-fn unavailable(sha256: &str, reason: impl Into<String>) -> BlobError {
-    BlobError::Unavailable { sha256: sha256.to_string(), reason: reason.into() }
-}
 
 impl ArtifactStore {
     pub fn open(opts: &StoreOptions) -> Result<ArtifactStore, BlobError> {
@@ -88,7 +85,7 @@ impl ArtifactStore {
 
     fn path(&self, sha256: &str) -> Result<ObjectPath, BlobError> {
         if !is_digest(sha256) {
-            return Err(unavailable(sha256, "not a sha256 digest"));
+            return Err(BlobError::unavailable(sha256, "not a sha256 digest"));
         }
         Ok(if self.prefix.is_empty() { ObjectPath::from(sha256) } else { ObjectPath::from(format!("{}/{sha256}", self.prefix)) })
     }
@@ -107,10 +104,10 @@ impl ArtifactStore {
                 let bytes = verified(sha256, bytes()?)?;
                 self.runtime
                     .block_on(self.store.put(&path, PutPayload::from(bytes)))
-                    .map_err(|e| unavailable(sha256, format!("upload to {}: {e}", self.url)))?;
+                    .map_err(|e| BlobError::unavailable(sha256, format!("upload to {}: {e}", self.url)))?;
                 true
             }
-            Err(e) => return Err(unavailable(sha256, format!("{}: {e}", self.url))),
+            Err(e) => return Err(BlobError::unavailable(sha256, format!("{}: {e}", self.url))),
         };
         self.present.lock().unwrap_or_else(|p| p.into_inner()).insert(sha256.to_string());
         Ok(uploaded)
@@ -122,7 +119,7 @@ impl ArtifactStore {
         let bytes = self
             .runtime
             .block_on(async { self.store.get(&path).await?.bytes().await })
-            .map_err(|e| unavailable(sha256, format!("{}: {e}", self.url)))?;
+            .map_err(|e| BlobError::unavailable(sha256, format!("{}: {e}", self.url)))?;
         verified(sha256, bytes.to_vec())
     }
 }

@@ -196,9 +196,6 @@ impl Drop for BlobExchange {
     }
 }
 
-fn unavailable(sha256: &str, reason: impl Into<String>) -> BlobError {
-    BlobError::Unavailable { sha256: sha256.to_string(), reason: reason.into() }
-}
 
 impl Inner {
     fn receive(&self, serve: flume::Sender<Delivery>) {
@@ -289,20 +286,20 @@ impl Inner {
     }
 
     fn ask(&self, to: &str, fetch: &str, sha256: &str, offset: u64, len: u64) -> Result<(), BlobError> {
-        let topic = self.topics.blob_requests(to).map_err(|e| unavailable(sha256, e.to_string()))?;
-        let reply = self.topics.blob_replies(&self.node).map_err(|e| unavailable(sha256, e.to_string()))?;
+        let topic = self.topics.blob_requests(to).map_err(|e| BlobError::unavailable(sha256, e.to_string()))?;
+        let reply = self.topics.blob_replies(&self.node).map_err(|e| BlobError::unavailable(sha256, e.to_string()))?;
         let body = serde_json::to_vec(&Request { sha256: sha256.to_string(), offset, len }).unwrap_or_default();
         let props = PublishProperties {
             response_topic: Some(reply),
             correlation_data: Some(Bytes::from(format!("{fetch}:{offset}"))),
             ..PublishProperties::default()
         };
-        self.bus.publish(&topic, body, props).map_err(|e| unavailable(sha256, e.to_string()))
+        self.bus.publish(&topic, body, props).map_err(|e| BlobError::unavailable(sha256, e.to_string()))
     }
 
     fn fetch(&self, from: &str, sha256: &str, size: u64) -> Result<Vec<u8>, BlobError> {
         if size > MAX_BLOB {
-            return Err(unavailable(sha256, format!("{size} bytes is more than the {MAX_BLOB} a blob may have")));
+            return Err(BlobError::unavailable(sha256, format!("{size} bytes is more than the {MAX_BLOB} a blob may have")));
         }
         if size == 0 {
             return blobs::verified(sha256, Vec::new());
@@ -319,7 +316,7 @@ impl Inner {
     fn collect(&self, from: &str, fetch: &str, sha256: &str, size: u64, rx: &flume::Receiver<Reply>) -> Result<Vec<u8>, BlobError> {
         let chunk = CHUNK as u64;
         let mut buf = vec![0u8; 0];
-        buf.try_reserve(size.min(64 << 20) as usize).map_err(|e| unavailable(sha256, e.to_string()))?;
+        buf.try_reserve(size.min(64 << 20) as usize).map_err(|e| BlobError::unavailable(sha256, e.to_string()))?;
         let mut next = 0u64;
         // offset → (asked at, times asked)
         let mut outstanding: HashMap<u64, (Instant, u32)> = HashMap::new();
@@ -337,10 +334,10 @@ impl Inner {
                     if outstanding.remove(&offset).is_none() {
                         continue; // an answer to a chunk asked twice
                     }
-                    let bytes = reply.map_err(|why| unavailable(sha256, format!("node {from}: {why}")))?;
+                    let bytes = reply.map_err(|why| BlobError::unavailable(sha256, format!("node {from}: {why}")))?;
                     let want = chunk.min(size - offset) as usize;
                     if bytes.len() != want {
-                        return Err(unavailable(sha256, format!("node {from} sent {} bytes at offset {offset}, not {want}", bytes.len())));
+                        return Err(BlobError::unavailable(sha256, format!("node {from} sent {} bytes at offset {offset}, not {want}", bytes.len())));
                     }
                     let end = offset as usize + want;
                     if buf.len() < end {
@@ -353,13 +350,13 @@ impl Inner {
                     for offset in late {
                         let (_, times) = outstanding[&offset];
                         if times >= self.attempts {
-                            return Err(unavailable(sha256, format!("node {from} did not answer ({times} requests of {:?})", self.chunk_timeout)));
+                            return Err(BlobError::unavailable(sha256, format!("node {from} did not answer ({times} requests of {:?})", self.chunk_timeout)));
                         }
                         self.ask(from, fetch, sha256, offset, chunk.min(size - offset))?;
                         outstanding.insert(offset, (Instant::now(), times + 1));
                     }
                 }
-                Err(flume::RecvTimeoutError::Disconnected) => return Err(unavailable(sha256, "the exchange stopped")),
+                Err(flume::RecvTimeoutError::Disconnected) => return Err(BlobError::unavailable(sha256, "the exchange stopped")),
             }
         }
     }
@@ -385,19 +382,17 @@ pub struct RemoteFiles {
     pub store: Option<ArtifactStore>,
 }
 
-/// The audit record of a blob refused because its content did not match
-/// its digest (changed in the store or on the way).
-pub(crate) fn refused_blob(run_id: &str, trace_id: &str, tool: &str, worker: &str, e: &BlobError) -> crate::audit::AuditEvent {
-    crate::audit::AuditEvent {
-        at: super::now_ms() as i64,
-        principal: String::new(),
-        plugin: tool.to_string(),
-        capability: "blob:digest".into(),
-        decision: "deny".into(),
-        detail: e.to_string(),
-        trace_id: trace_id.to_string(),
-        run_id: run_id.to_string(),
-        actor: String::new(),
-        worker: worker.to_string(),
+/// Record a blob refused because its content did not match its digest
+/// (changed in the store or on the way); other failures are not denials.
+pub(crate) fn audit_refused_blob(audit: Option<&AuditLog>, task: &crate::dispatch::Task, worker: &str, e: &BlobError) {
+    if let (Some(audit), BlobError::DigestMismatch { .. }) = (audit, e) {
+        let subject = crate::audit::Subject {
+            plugin: task.tool.clone(),
+            trace_id: task.trace_id.clone(),
+            run_id: task.run_id.clone(),
+            worker: worker.to_string(),
+            ..Default::default()
+        };
+        audit.append(&[subject.event("blob:digest", "deny", e.to_string())]);
     }
 }

@@ -403,9 +403,7 @@ impl MqttDispatch {
                 })
                 .and_then(|(path, bytes)| blobs::write_file(&path, &bytes, entry.mode, false));
             if let Err(e) = fetched {
-                if let (Some(audit), BlobError::DigestMismatch { .. }) = (&self.inner.audit, &e) {
-                    audit.append(&[super::blob_exchange::refused_blob(&task.run_id, &task.trace_id, &task.tool, from, &e)]);
-                }
+                super::blob_exchange::audit_refused_blob(self.inner.audit.as_ref(), task, from, &e);
                 return Err(failed(format!("/out/{rel} of task {} from worker node {from}: {e}", task.task_id), e.is_retryable()));
             }
             usage.blobs_out += 1;

@@ -55,7 +55,7 @@ use super::topics::Topics;
 use super::{BusError, hex_id, now_ms};
 use crate::dispatch::{Dispatch, Task, TaskError, TaskResult};
 use crate::audit::AuditLog;
-use crate::blobs::{self, BlobError, Manifest, Scanner};
+use crate::blobs::{self, Manifest, Scanner};
 
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
@@ -505,7 +505,7 @@ impl Inner {
             None => remote.exchange.fetch(from, &e.sha256, e.size),
         })
             .map_err(|e| {
-                self.audit_blob(env, &e);
+                super::blob_exchange::audit_refused_blob(self.audit.as_ref(), &task, &self.identity, &e);
                 failed(format!("the workspace of task {} could not be built on worker {}: {e}", env.task_id, self.identity), e.is_retryable())
             })?;
         let mut result = self.execute_local(task.clone())?;
@@ -527,13 +527,6 @@ impl Inner {
             None => remote.exchange.node().to_string(),
         };
         Ok((result, (out, back)))
-    }
-
-    /// A blob refused for its digest is an audit event.
-    fn audit_blob(&self, env: &TaskEnvelope, e: &BlobError) {
-        if let (Some(audit), BlobError::DigestMismatch { .. }) = (&self.audit, e) {
-            audit.append(&[super::blob_exchange::refused_blob(&env.run_id, &env.trace_id, &env.tool, &self.identity, e)]);
-        }
     }
 
     fn execute_local(&self, task: Task) -> Result<TaskResult, TaskError> {
