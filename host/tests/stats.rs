@@ -42,7 +42,7 @@ fn journal_run(runs: &Path, id: &str, t0: i64, stages: &[(&str, i64, i64)], atte
     let mut times = Vec::new();
     for (n, A(task, stage, agent, tool, start, dur, call)) in attempts.iter().enumerate() {
         j.upsert_task(task, stage, agent, tool, &format!("{n:0>16}")).unwrap();
-        let attempt = j.start_attempt(task, agent, &trace, &format!("{:0>16}", n + 100)).unwrap();
+        let attempt = j.start_attempt(task, agent, &trace, &format!("{:0>16}", n + 100), None).unwrap();
         match call {
             Some(call) => {
                 let fuel = if *agent == "a" { 100 } else { 200 };
@@ -57,7 +57,7 @@ fn journal_run(runs: &Path, id: &str, t0: i64, stages: &[(&str, i64, i64)], atte
                     agent,
                     stage,
                     usage,
-                })
+                }, None)
                 .unwrap();
                 j.finish_task(task).unwrap();
             }

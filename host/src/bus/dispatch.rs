@@ -13,6 +13,10 @@
 //!   `orchestrator/dlq` and a row in the DLQ store, and `run` returns a
 //!   non-retryable error. A task the orchestrator gives up on (its retry
 //!   budget spent, or a final failure) goes there too ([`Dispatch::gave_up`]).
+//! - A task's `msg_id` is derived from its run, task and attempt
+//!   ([`attempt_msg_id`]): an orchestrator resuming a run whose previous
+//!   orchestrator died sends an unfinished attempt again under the same key,
+//!   and the worker that ran (or is running) it answers from its memory.
 //! - The first result for a `msg_id` wins; later or unknown ones (a slow
 //!   worker's, a duplicate's, a previous dispatcher's) are dropped and acked.
 //!   A result claiming a `seq` that was never published is dropped.
@@ -425,8 +429,12 @@ impl Dispatch for MqttDispatch {
         self.record_dead_letter(&env, 0, &reason);
     }
 
+    fn resends_attempts(&self) -> bool {
+        true
+    }
+
     fn run(&self, task: &Task) -> Result<TaskResult, TaskError> {
-        let msg_id = uuid::Uuid::new_v4().simple().to_string();
+        let msg_id = attempt_msg_id(task);
         let span = tracing::info_span!("dispatch", run_id = %task.run_id, task_id = %task.task_id,
             trace_id = %task.trace_id, span_id = %task.span_id, msg_id = %msg_id);
         let _entered = span.enter();
@@ -600,4 +608,16 @@ impl Drop for MqttDispatch {
             let _ = r.join();
         }
     }
+}
+
+/// The idempotency key of one attempt of one task of one run: the same for
+/// every orchestrator that sends it, unique across runs (a run id is).
+pub fn attempt_msg_id(task: &Task) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [task.run_id.as_bytes(), task.task_id.as_bytes(), &task.attempt.to_be_bytes()] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part);
+    }
+    hex::encode(&h.finalize()[..16])
 }

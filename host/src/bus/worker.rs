@@ -6,7 +6,9 @@
 //!
 //! - A `msg_id` executes once per worker: the worker remembers what it ran
 //!   (bounded by count and bytes) and answers a duplicate with the cached
-//!   result, or — while the first copy still runs — just acks it.
+//!   result, or — while the first copy still runs — acks it and sends the
+//!   result to its response topic too when the first copy's is done (an
+//!   orchestrator that took over a run sends its unfinished attempts again).
 //! - A task past its deadline is skipped (the orchestrator has already
 //!   published it again for someone else).
 //! - A task naming a tool by path, or relative / `..` / (with
@@ -134,8 +136,13 @@ pub struct WorkerStats {
     pub refused: AtomicU64,
 }
 
+/// Where a result goes besides the reply of the copy that runs: the
+/// response topics (and correlation data) of copies that arrived meanwhile
+/// from another orchestrator (one that took over the run).
+type Waiters = Vec<(String, Bytes)>;
+
 enum Seen {
-    Running,
+    Running(Waiters),
     Done(Arc<Vec<u8>>),
 }
 
@@ -156,15 +163,22 @@ enum Begin {
 
 impl Memory {
     fn is_running(&self, msg_id: &str) -> bool {
-        matches!(self.map.get(msg_id), Some(Seen::Running))
+        matches!(self.map.get(msg_id), Some(Seen::Running(_)))
     }
 
-    fn begin(&mut self, msg_id: &str) -> Begin {
-        match self.map.get(msg_id) {
-            Some(Seen::Running) => Begin::Running,
+    /// A copy of `msg_id` answered at `reply`: new, running (then `reply`
+    /// waits for the result too, unless it is where the result goes), or done.
+    fn begin(&mut self, msg_id: &str, reply: &str, correlation: &Bytes) -> Begin {
+        match self.map.get_mut(msg_id) {
+            Some(Seen::Running(waiters)) => {
+                if !waiters.iter().any(|(r, _)| r == reply) {
+                    waiters.push((reply.to_string(), correlation.clone()));
+                }
+                Begin::Running
+            }
             Some(Seen::Done(r)) => Begin::Done(r.clone()),
             None => {
-                self.map.insert(msg_id.to_string(), Seen::Running);
+                self.map.insert(msg_id.to_string(), Seen::Running(Vec::new()));
                 self.order.push_back(msg_id.to_string());
                 self.evict();
                 Begin::New
@@ -172,12 +186,18 @@ impl Memory {
         }
     }
 
-    fn finish(&mut self, msg_id: &str, result: Arc<Vec<u8>>) {
+    /// Remember `msg_id`'s result; the copies that waited for it.
+    fn finish(&mut self, msg_id: &str, result: Arc<Vec<u8>>) -> Waiters {
         self.bytes += result.len();
-        if let Some(slot) = self.map.get_mut(msg_id) {
-            *slot = Seen::Done(result);
-        }
+        let waiters = match self.map.get_mut(msg_id) {
+            Some(slot) => match std::mem::replace(slot, Seen::Done(result)) {
+                Seen::Running(waiters) => waiters,
+                Seen::Done(_) => Vec::new(),
+            },
+            None => Vec::new(),
+        };
         self.evict();
+        waiters
     }
 
     fn evict(&mut self) {
@@ -185,9 +205,9 @@ impl Memory {
             let Some(old) = self.order.pop_front() else { break };
             match self.map.get(&old) {
                 // Never forget a task that is still running.
-                Some(Seen::Running) => {
+                Some(Seen::Running(_)) => {
                     self.order.push_back(old);
-                    if self.order.iter().all(|k| matches!(self.map.get(k), Some(Seen::Running))) {
+                    if self.order.iter().all(|k| matches!(self.map.get(k), Some(Seen::Running(_)))) {
                         break;
                     }
                 }
@@ -359,7 +379,7 @@ impl Inner {
             self.bus.ack(&d);
             return;
         }
-        let begin = self.memory.lock().unwrap_or_else(|p| p.into_inner()).begin(&env.msg_id);
+        let begin = self.memory.lock().unwrap_or_else(|p| p.into_inner()).begin(&env.msg_id, &reply, &correlation);
         match begin {
             Begin::Done(result) => {
                 tracing::info!(task = %env.task_id, msg_id = %env.msg_id, seq = env.seq, "duplicate task: answering with the result it already has");
@@ -424,7 +444,14 @@ impl Inner {
             tracing::warn!(error = %e, "could not publish the result");
             return;
         }
-        self.memory.lock().unwrap_or_else(|p| p.into_inner()).finish(&env.msg_id, bytes);
+        let waiters = self.memory.lock().unwrap_or_else(|p| p.into_inner()).finish(&env.msg_id, bytes.clone());
+        for (topic, correlation) in waiters.into_iter().filter(|(topic, _)| *topic != reply) {
+            let props = result.properties(None, Some(correlation), None);
+            if let Err(e) = self.bus.publish(&topic, bytes.to_vec(), props) {
+                // That sender republishes at its deadline and is answered from memory.
+                tracing::warn!(error = %e, topic, "could not answer a copy that waited for this result");
+            }
+        }
         if let Some(ack) = inner_ack {
             ack();
         }

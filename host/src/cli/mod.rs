@@ -52,6 +52,16 @@ pub struct Cli {
     /// Where runs are kept (default: $XDG_STATE_HOME/taylordash/runs).
     #[arg(long, global = true, env = "TAYLORDASH_RUNS_DIR")]
     runs_dir: Option<PathBuf>,
+    /// Where runs are journaled: `sqlite` (a file per run in the runs
+    /// directory, the default) or a PostgreSQL URL that several
+    /// orchestrators share, e.g. postgres://taylordash@db/taylordash.
+    #[arg(long, global = true, env = "TAYLORDASH_JOURNAL", value_name = "URL", default_value = "sqlite")]
+    journal: crate::store::JournalUrl,
+    /// How long a run's lease lasts without a heartbeat: another
+    /// orchestrator standing by takes a run over this long after its owner
+    /// died on another host (at once when the owner was on this host).
+    #[arg(long, global = true, env = "TAYLORDASH_LEASE_TTL", default_value = "15s", value_parser = crate::units::parse_duration)]
+    lease_ttl: std::time::Duration,
     /// The append-only audit log (default: $XDG_STATE_HOME/taylordash/audit.jsonl).
     #[arg(long, global = true, env = "TAYLORDASH_AUDIT_LOG")]
     audit_log: Option<PathBuf>,
@@ -280,6 +290,11 @@ impl Cli {
 
     fn runs_dir(&self) -> PathBuf {
         self.runs_dir.clone().unwrap_or_else(crate::orchestrator::default_runs_dir)
+    }
+
+    /// The runs' journals `--journal` names, with the runs directory.
+    fn journals(&self) -> crate::store::Journals {
+        crate::store::Journals::new(self.runs_dir(), self.journal.clone())
     }
 
     fn sandbox(&self) -> Result<Sandbox, SandboxError> {

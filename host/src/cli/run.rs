@@ -12,7 +12,7 @@ use super::{Cli, UsageError};
 use crate::dispatch::InProcess;
 use crate::orchestrator::{Orchestrator, OrchestratorError, RunOptions, RunOutcome, RunStatus};
 use crate::pipeline::{self, Context};
-use crate::store::Journal;
+use crate::store::{Journal, Journals};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -38,6 +38,11 @@ pub struct ResumeArgs {
     /// No progress lines on stderr.
     #[arg(long, short)]
     quiet: bool,
+    /// When another orchestrator drives the run, wait for its lease and
+    /// take the run over if it dies (instead of refusing); exits when the
+    /// run ends under the other.
+    #[arg(long)]
+    standby: bool,
     /// The bus; each option not given is what the run used.
     #[command(flatten)]
     bus: super::bus::RunBusArgs,
@@ -80,6 +85,16 @@ fn dispatcher(cli: &Cli) -> anyhow::Result<InProcess> {
         .with_policy(policy, caller)
         .with_audit(cli.audit_log())
         .with_tracing(cli.otlp()?))
+}
+
+/// The orchestrator over `dispatch` with what the command line sets for
+/// every run: the audit log, traces, journal and lease.
+fn orchestrator<'d>(cli: &Cli, dispatch: &'d dyn crate::dispatch::Dispatch) -> anyhow::Result<Orchestrator<'d>> {
+    Ok(Orchestrator::new(dispatch)
+        .with_audit(cli.audit_log())
+        .with_tracing(cli.otlp()?)
+        .with_journal(cli.journal.clone())
+        .with_lease_ttl(cli.lease_ttl))
 }
 
 fn finish(outcome: Result<RunOutcome, OrchestratorError>) -> anyhow::Result<i32> {
@@ -128,13 +143,9 @@ pub fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<i32> {
         quiet: args.quiet,
     };
     let started = std::time::Instant::now();
-    let outcome = Orchestrator::new(dispatch)
-        .with_audit(cli.audit_log())
-        .with_tracing(cli.otlp()?)
-        .with_dispatch_note(args.bus.note())
-        .start(&pipeline, &source, &opts);
+    let outcome = orchestrator(cli, dispatch)?.with_dispatch_note(args.bus.note()).start(&pipeline, &source, &opts);
     if let (Ok(o), false) = (&outcome, args.quiet) {
-        summary(o, started.elapsed());
+        summary(&cli.journals(), o, started.elapsed());
     }
     finish(outcome)
 }
@@ -154,8 +165,8 @@ fn preflight(cli: &Cli, args: &RunArgs, pipeline: &pipeline::Pipeline, caller: &
 
 /// One closing line: stages, tasks and failed attempts from the journal, and
 /// the wall-clock time.
-fn summary(outcome: &RunOutcome, elapsed: std::time::Duration) {
-    let Ok(journal) = Journal::open(&outcome.run_dir.join("journal.sqlite")) else { return };
+fn summary(journals: &Journals, outcome: &RunOutcome, elapsed: std::time::Duration) {
+    let Ok(journal) = journals.open(&outcome.run_id) else { return };
     let (Ok(stages), Ok(tasks)) = (journal.stages(), journal.tasks()) else { return };
     let done = stages.iter().filter(|(_, status, _)| status == "done").count();
     let failed_attempts: usize = tasks
@@ -180,25 +191,22 @@ fn summary(outcome: &RunOutcome, elapsed: std::time::Duration) {
 
 pub fn resume(cli: &Cli, args: &ResumeArgs) -> anyhow::Result<i32> {
     let cx = context(cli)?;
-    let run_dir = cli.runs_dir().join(&args.run_id);
-    let bus = args.bus.or_noted(&dispatch_note(&run_dir));
+    let journals = cli.journals();
+    let run_dir = journals.run_dir(&args.run_id);
+    let bus = args.bus.or_noted(&dispatch_note(&journals, &args.run_id));
     let in_process = dispatcher(cli)?;
     let local_bus = super::bus::local_bus(cli, &bus)?;
     let dispatch: &dyn crate::dispatch::Dispatch = match &local_bus {
         Some(bus) => bus,
         None => &in_process,
     };
-    finish(Orchestrator::new(dispatch).with_audit(cli.audit_log()).with_tracing(cli.otlp()?).resume(&run_dir, &cx, args.quiet))
+    finish(orchestrator(cli, dispatch)?.with_standby(args.standby).resume(&run_dir, &cx, args.quiet))
 }
 
 /// The bus options the run journaled when it started (`null` for a run
 /// from before they were journaled, or no run at all: resume says which).
-fn dispatch_note(run_dir: &std::path::Path) -> serde_json::Value {
-    let db = run_dir.join("journal.sqlite");
-    // Opening creates a journal: look only at one that exists.
-    let Some(journal) = db.is_file().then(|| Journal::open(&db).ok()).flatten() else {
-        return serde_json::Value::Null;
-    };
+fn dispatch_note(journals: &Journals, run_id: &str) -> serde_json::Value {
+    let Ok(journal) = journals.open(run_id) else { return serde_json::Value::Null };
     journal
         .events()
         .unwrap_or_default()
@@ -210,21 +218,10 @@ fn dispatch_note(run_dir: &std::path::Path) -> serde_json::Value {
 }
 
 pub fn runs(cli: &Cli, cmd: &RunsCommand) -> anyhow::Result<i32> {
-    let dir = cli.runs_dir();
+    let journals = cli.journals();
     match cmd {
         RunsCommand::List { json } => {
-            let mut rows = Vec::new();
-            if let Ok(entries) = std::fs::read_dir(&dir) {
-                for e in entries.filter_map(|e| e.ok()) {
-                    let db = e.path().join("journal.sqlite");
-                    if db.is_file()
-                        && let Ok(row) = Journal::open(&db).and_then(|j| j.run())
-                    {
-                        rows.push(row);
-                    }
-                }
-            }
-            rows.sort_by_key(|r| r.created_at);
+            let rows = journals.runs()?;
             if *json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
@@ -236,11 +233,12 @@ pub fn runs(cli: &Cli, cmd: &RunsCommand) -> anyhow::Result<i32> {
             Ok(ExitCode::Ok.code())
         }
         RunsCommand::Show { run_id, json } => {
-            let db = dir.join(run_id).join("journal.sqlite");
-            if !db.is_file() {
-                return Err(UsageError(format!("no run `{run_id}` in {}", dir.display())).into());
-            }
-            let j = Journal::open(&db)?;
+            let j = match journals.open(run_id) {
+                Err(crate::store::StoreError::NoRun(_)) => {
+                    return Err(UsageError(format!("no run `{run_id}` in {}", journals.describe())).into());
+                }
+                j => j?,
+            };
             if *json {
                 show_json(&j)?;
             } else {

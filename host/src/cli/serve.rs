@@ -28,14 +28,14 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> anyhow::Result<i32> {
     if !args.listen.ip().is_loopback() && !args.public {
         return Err(UsageError(format!("--listen {} is not a loopback address; add --public to listen there", args.listen)).into());
     }
-    let options = ServeOptions { runs_dir: cli.runs_dir(), audit: cli.audit_log(), window: args.window, poll: Duration::from_millis(500) };
+    let options = ServeOptions { journals: cli.journals(), audit: cli.audit_log(), window: args.window, poll: Duration::from_millis(500) };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(|e| UsageError(format!("--listen {}: {e}", args.listen)))?;
         let addr = listener.local_addr()?;
-        eprintln!("serving http://{addr}/ (metrics at /metrics; runs in {})", options.runs_dir.display());
+        eprintln!("serving http://{addr}/ (metrics at /metrics; runs in {})", options.journals.describe());
         serve(listener, options).await?;
         Ok::<_, anyhow::Error>(())
     })?;

@@ -27,18 +27,18 @@ pub struct StatsArgs {
 }
 
 pub fn run(cli: &Cli, args: &StatsArgs) -> anyhow::Result<i32> {
-    let runs_dir = cli.runs_dir();
+    let journals = cli.journals();
     let audit = cli.audit_log();
     let now = now_ms();
     let since = now.saturating_sub(args.since.as_millis() as i64);
     // With --run, the window is that run whenever it ran.
     let since = if args.run.is_some() { i64::MIN } else { since };
     let scope = observe::Scope { since_ms: since, now_ms: now, run: args.run.as_deref(), queue_samples: &[] };
-    let look = observe::look(crate::store::read_runs(&runs_dir), &audit, scope);
+    let look = observe::look(crate::store::read_runs(&journals), &audit, scope);
     if let Some(run) = &args.run
         && !look.runs.iter().any(|r| &r.run.id == run)
     {
-        return Err(UsageError(format!("no run `{run}` in {}", runs_dir.display())).into());
+        return Err(UsageError(format!("no run `{run}` in {}", journals.describe())).into());
     }
     let stats = &look.stats;
     if args.json {
@@ -47,7 +47,7 @@ pub fn run(cli: &Cli, args: &StatsArgs) -> anyhow::Result<i32> {
         print_text(stats);
     }
     if args.check {
-        observe::raise_triggers(stats, &runs_dir, &audit);
+        observe::raise_triggers(stats, &journals, &audit);
         if !stats.alerts.is_empty() {
             for a in &stats.alerts {
                 eprintln!("trigger: {}: {}", a.kind, a.message);

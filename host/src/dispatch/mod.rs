@@ -86,4 +86,12 @@ pub trait Dispatch: Send + Sync {
     fn take_events(&self) -> Vec<(String, serde_json::Value)> {
         Vec::new()
     }
+
+    /// An attempt sent again is answered from the memory of whoever ran it,
+    /// not run twice (a bus: the idempotency key is derived from the run,
+    /// task and attempt). Resuming a run sends its unfinished attempts again
+    /// only then; otherwise it starts new ones. Default: no.
+    fn resends_attempts(&self) -> bool {
+        false
+    }
 }

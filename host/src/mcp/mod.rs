@@ -41,7 +41,8 @@ pub struct GatewayOptions {
     pub add_only: bool,
     /// Pipelines served as tools (`None`: none).
     pub pipelines_dir: Option<PathBuf>,
-    pub runs_dir: PathBuf,
+    /// Where the pipelines' runs are journaled.
+    pub journals: crate::store::Journals,
 }
 
 /// Why the gateway cannot start.

@@ -16,13 +16,12 @@ pub mod metrics;
 pub mod stages;
 pub mod trace;
 
-use std::path::Path;
 
 pub use kpi::Stats;
 pub use stages::Alert;
 
 use crate::audit::{AuditEvent, AuditLog};
-use crate::store::{Journal, RunSnapshot};
+use crate::store::RunSnapshot;
 
 /// One sandbox call of a task attempt, as metrics and spans name it (the
 /// dispatcher fills it from its task: this module sits below `dispatch`).
@@ -72,11 +71,10 @@ pub fn look(runs: Vec<RunSnapshot>, audit: &AuditLog, scope: Scope<'_>) -> Look 
 /// Record each alert of `stats` that concerns a run, once: a
 /// `manual_trigger` event in that run's journal and an `alert` line in the
 /// audit log. Returns the alerts raised now (not those raised before).
-pub fn raise_triggers(stats: &Stats, runs_dir: &Path, audit: &AuditLog) -> Vec<Alert> {
+pub fn raise_triggers(stats: &Stats, journals: &crate::store::Journals, audit: &AuditLog) -> Vec<Alert> {
     let mut raised = Vec::new();
     for alert in stats.alerts.iter().filter(|a| !a.run.is_empty()) {
-        let db = runs_dir.join(&alert.run).join("journal.sqlite");
-        let Ok(journal) = Journal::open(&db) else { continue };
+        let Ok(journal) = journals.open(&alert.run) else { continue };
         let data = serde_json::json!({ "kind": alert.kind, "message": alert.message });
         let seen = journal
             .events()

@@ -21,7 +21,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
@@ -33,7 +33,7 @@ use super::merge::{self, Action, Merger, MergeRefused};
 use super::report::{PrintRunId, RunObserver, progress, write_agents_json};
 use crate::pipeline::{self, Pipeline, Stage};
 use crate::audit::{AuditLog, Subject};
-use crate::store::{Journal, MergeIntent, NewRun, StoreError};
+use crate::store::{Journal, JournalUrl, Journals, Lease, LeaseHolder, MergeIntent, NewRun, Owner, StoreError};
 use crate::observe::cpu::thread_cpu;
 use crate::observe::trace::Otlp;
 
@@ -42,6 +42,8 @@ const DEFAULT_TASK_TIMEOUT: Duration = Duration::from_secs(60);
 /// Retries of a stage (gate failures) and of a task (retryable failures)
 /// when the stage names none.
 const DEFAULT_RETRIES: u32 = 2;
+/// How long a run's lease lasts without a heartbeat (renewed every third of it).
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(15);
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -96,6 +98,10 @@ pub enum OrchestratorError {
     NoRun(String),
     #[error("run `{0}` already completed; nothing to resume")]
     AlreadyCompleted(String),
+    #[error("run `{run}` is being driven by another orchestrator ({holder}); `resume --standby` waits to take it over")]
+    LeaseHeld { run: String, holder: LeaseHolder },
+    #[error("run `{run}` ended as `{status}` under the orchestrator this one stood by for; `resume {run}` continues it")]
+    EndedElsewhere { run: String, status: String },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]
@@ -108,7 +114,8 @@ impl OrchestratorError {
             OrchestratorError::Rbac { .. } => ExitCode::Denied,
             OrchestratorError::Pipeline(_) | OrchestratorError::Input(_) | OrchestratorError::NoRun(_) => ExitCode::Usage,
             OrchestratorError::AlreadyCompleted(_) => ExitCode::Ok,
-            OrchestratorError::Store(_) | OrchestratorError::Io(_) => ExitCode::Failed,
+            OrchestratorError::Store(_) | OrchestratorError::Io(_) | OrchestratorError::LeaseHeld { .. }
+            | OrchestratorError::EndedElsewhere { .. } => ExitCode::Failed,
         }
         .code()
     }
@@ -125,6 +132,11 @@ pub struct Orchestrator<'d> {
     observer: Arc<dyn RunObserver>,
     /// Where the run's spans go when it ends (none: no spans are built).
     otlp: Option<Arc<Otlp>>,
+    /// Where journals live (default: a SQLite file per run).
+    journal_url: JournalUrl,
+    lease_ttl: Duration,
+    /// `resume` waits for another orchestrator's lease instead of refusing.
+    standby: bool,
 }
 
 /// Why a stage did not complete.
@@ -132,11 +144,17 @@ enum Stop {
     Failed(String),
     Review(String),
     Cancelled,
+    /// Another orchestrator took the run's lease: it drives the run now,
+    /// and this one must not write another line of it.
+    LeaseLost(String),
 }
 
 impl From<StoreError> for Stop {
     fn from(e: StoreError) -> Self {
-        Stop::Failed(format!("journal: {e}"))
+        match e {
+            StoreError::LeaseLost { .. } => Stop::LeaseLost(e.to_string()),
+            e => Stop::Failed(format!("journal: {e}")),
+        }
     }
 }
 
@@ -148,6 +166,10 @@ struct Run<'a> {
     trace_id: String,
     pipeline: &'a Pipeline,
     journal: Mutex<Journal>,
+    /// This orchestrator's hold on the run, renewed by [`Run::heartbeat`].
+    lease: Lease,
+    /// Set once the lease is found to be another's.
+    lease_lost: AtomicBool,
     dispatch: &'a dyn Dispatch,
     /// Artifact name → value (run inputs and stage outputs).
     artifacts: Mutex<BTreeMap<String, Value>>,
@@ -171,6 +193,67 @@ impl<'d> Orchestrator<'d> {
             dispatch_note: Value::Null,
             observer: Arc::new(PrintRunId),
             otlp: None,
+            journal_url: JournalUrl::Files,
+            lease_ttl: DEFAULT_LEASE_TTL,
+            standby: false,
+        }
+    }
+
+    /// Keep journals in `url` (default: a SQLite file per run).
+    pub fn with_journal(mut self, url: JournalUrl) -> Self {
+        self.journal_url = url;
+        self
+    }
+
+    /// How long a run's lease lasts without a heartbeat: how soon another
+    /// orchestrator takes over a run whose owner died on another host.
+    pub fn with_lease_ttl(mut self, ttl: Duration) -> Self {
+        self.lease_ttl = ttl.max(Duration::from_millis(300));
+        self
+    }
+
+    /// `resume` a run another orchestrator drives by waiting for its lease
+    /// (taking the run over when that orchestrator dies) instead of refusing.
+    pub fn with_standby(mut self, standby: bool) -> Self {
+        self.standby = standby;
+        self
+    }
+
+    /// Whether the run still needs a driver (its status is `running`).
+    fn still_running(journal: &Journal) -> Result<(), OrchestratorError> {
+        let row = journal.run()?;
+        match row.status.parse::<protocol::RunStatus>() {
+            Ok(protocol::RunStatus::Running) => Ok(()),
+            Ok(protocol::RunStatus::Completed) => Err(OrchestratorError::AlreadyCompleted(row.id)),
+            _ => Err(OrchestratorError::EndedElsewhere { run: row.id, status: row.status }),
+        }
+    }
+
+    /// Take `journal`'s run's lease, or (standing by) wait until it is free.
+    fn take_lease(&self, journal: &Journal, quiet: bool) -> Result<Lease, OrchestratorError> {
+        let owner = Owner::this_process();
+        let mut said = false;
+        loop {
+            match journal.acquire_lease(&owner, self.lease_ttl)? {
+                Ok(lease) => {
+                    // Standing by ends when the owner dies mid-run, not when it finishes.
+                    if said && let Err(ended) = Self::still_running(journal) {
+                        let _ = journal.release_lease(&lease);
+                        return Err(ended);
+                    }
+                    return Ok(lease);
+                }
+                Err(holder) if !self.standby => return Err(OrchestratorError::LeaseHeld { run: journal.run_id().to_string(), holder }),
+                Err(holder) => {
+                    Self::still_running(journal)?;
+                    if !said {
+                        progress(quiet, format_args!("run {}: standing by: driven by {holder}", journal.run_id()));
+                        said = true;
+                    }
+                    let wait = (holder.expires_in + Duration::from_millis(50)).min(self.lease_ttl / 3);
+                    std::thread::sleep(wait.max(Duration::from_millis(50)));
+                }
+            }
         }
     }
 
@@ -232,7 +315,8 @@ impl<'d> Orchestrator<'d> {
         let dir = opts.runs_dir.join(&id);
         std::fs::create_dir_all(dir.join("staging"))
             .map_err(|e| OrchestratorError::Io(format!("run directory {}: {e}", dir.display())))?;
-        let journal = Journal::open(&dir.join("journal.sqlite"))?;
+        let journals = Journals::new(opts.runs_dir.clone(), self.journal_url.clone());
+        let mut journal = journals.create(&id)?;
         let inputs_json = serde_json::to_string(&resolved).unwrap_or_default();
         journal.create_run(&NewRun {
             id: &id,
@@ -244,6 +328,7 @@ impl<'d> Orchestrator<'d> {
             trace_id: &trace_id,
             inputs: &inputs_json,
         })?;
+        let lease = self.take_lease(&journal, opts.quiet)?;
         journal.event(
             "run_started",
             &json!({ "principal": opts.principal, "role": opts.role, "trace_id": trace_id, "dispatch": self.dispatch_note }),
@@ -257,6 +342,8 @@ impl<'d> Orchestrator<'d> {
             trace_id,
             pipeline,
             journal: Mutex::new(journal),
+            lease,
+            lease_lost: AtomicBool::new(false),
             dispatch: self.dispatch,
             artifacts: Mutex::new(resolved),
             consecutive_failures: AtomicU32::new(0),
@@ -274,15 +361,23 @@ impl<'d> Orchestrator<'d> {
     /// run again; a task interrupted mid-merge finishes its merge.
     pub fn resume(&self, run_dir: &Path, cx: &pipeline::Context, quiet: bool) -> Result<RunOutcome, OrchestratorError> {
         let id = run_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let db = run_dir.join("journal.sqlite");
-        if !db.is_file() {
-            return Err(OrchestratorError::NoRun(id));
+        let runs_dir = run_dir.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let journals = Journals::new(runs_dir, self.journal_url.clone());
+        let journal = journals.open(&id).map_err(|e| match e {
+            StoreError::NoRun(_) => OrchestratorError::NoRun(id.clone()),
+            e => e.into(),
+        })?;
+        if journal.run()?.status == protocol::RunStatus::Completed {
+            return Err(OrchestratorError::AlreadyCompleted(id));
         }
-        let journal = Journal::open(&db)?;
+        let lease = self.take_lease(&journal, quiet)?;
         let row = journal.run()?;
         if row.status == protocol::RunStatus::Completed {
+            let _ = journal.release_lease(&lease);
             return Err(OrchestratorError::AlreadyCompleted(row.id));
         }
+        std::fs::create_dir_all(run_dir.join("staging"))
+            .map_err(|e| OrchestratorError::Io(format!("run directory {}: {e}", run_dir.display())))?;
         let (source, inputs_json) = journal.run_source()?;
         let pipeline = pipeline::parse(&row.pipeline, &source, cx).map_err(OrchestratorError::Pipeline)?;
         self.audit_rbac(&pipeline, &row.principal, &row.role)?;
@@ -298,6 +393,8 @@ impl<'d> Orchestrator<'d> {
             trace_id: row.trace_id,
             pipeline: &pipeline,
             journal: Mutex::new(journal),
+            lease,
+            lease_lost: AtomicBool::new(false),
             dispatch: self.dispatch,
             artifacts: Mutex::new(artifacts),
             consecutive_failures: AtomicU32::new(0),
@@ -423,12 +520,47 @@ impl Run<'_> {
         progress(self.quiet, line);
     }
 
+    /// Renew the lease every third of its life until `stop` closes; a
+    /// lease found to be another's stops the run at its next step.
+    fn heartbeat(&self, stop: std::sync::mpsc::Receiver<()>) {
+        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(self.lease.ttl() / 3) {
+            match self.journal(|j| j.renew_lease(&self.lease)) {
+                Ok(()) => {}
+                Err(e @ StoreError::LeaseLost { .. }) => {
+                    tracing::error!("{e}");
+                    self.lease_lost.store(true, Ordering::SeqCst);
+                    return;
+                }
+                // The fenced writes catch a lease lost meanwhile; keep trying.
+                Err(e) => tracing::warn!("could not renew the run's lease: {e}"),
+            }
+        }
+    }
+
+    /// The lease is another's: stop here, writing nothing more.
+    fn lease_gone(&self) -> Option<Stop> {
+        self.lease_lost
+            .load(Ordering::SeqCst)
+            .then(|| Stop::LeaseLost(format!("run `{}` is driven by another orchestrator now: this one lost its lease", self.id)))
+    }
+
     fn execute(self) -> RunOutcome {
-        let status = match self.stages() {
+        let (stop_heartbeat, beats) = std::sync::mpsc::channel::<()>();
+        let stopped = std::thread::scope(|scope| {
+            scope.spawn(|| self.heartbeat(beats));
+            let stopped = self.stages();
+            drop(stop_heartbeat);
+            stopped
+        });
+        let status = match stopped {
             Ok(()) => self.finish_checks(),
             Err(Stop::Failed(m)) => RunStatus::Failed(m),
             Err(Stop::Review(m)) => RunStatus::NeedsReview(m),
             Err(Stop::Cancelled) => RunStatus::Cancelled,
+            Err(Stop::LeaseLost(m)) => {
+                self.say(format_args!("run {}: stopped: {m}", self.id));
+                return RunOutcome { run_id: self.id.clone(), run_dir: self.dir.clone(), status: RunStatus::Failed(m) };
+            }
         };
         let error = match &status {
             RunStatus::Completed | RunStatus::Cancelled => None,
@@ -441,7 +573,8 @@ impl Run<'_> {
         let _ = self.journal(|j| {
             j.set_run_status(status.label(), error.as_deref())?;
             j.event("orchestrator_cpu", &cpu)?;
-            j.event("run_finished", &json!({ "status": status.label(), "error": error }))
+            j.event("run_finished", &json!({ "status": status.label(), "error": error }))?;
+            j.release_lease(&self.lease)
         });
         self.write_agents_json();
         if let Some(otlp) = self.otlp {
@@ -746,13 +879,19 @@ impl Run<'_> {
         let retries = stage_retries(call.stage);
         let mut running_as = call.agent.to_string();
         let mut failures = 0u32;
+        // An attempt a dead orchestrator sent and never saw end is sent
+        // again as itself: the worker that ran it answers from its memory.
+        let mut resend = self.dispatch.resends_attempts();
         loop {
+            if let Some(stop) = self.lease_gone() {
+                return Err(stop);
+            }
             let limit = self.pipeline.policies.max_consecutive_failures;
             if self.consecutive_failures.load(Ordering::SeqCst) > limit {
                 return Err(Stop::Review(format!("more than {limit} consecutive failures (last: {})", call.task_id)));
             }
             let cpu = thread_cpu();
-            let task = self.prepare_attempt(call, &running_as)?;
+            let task = self.prepare_attempt(call, &running_as, std::mem::take(&mut resend))?;
             let mut own_cpu = thread_cpu().saturating_sub(cpu);
             let started = Instant::now();
             let result = self.dispatch.run(&task);
@@ -774,6 +913,9 @@ impl Run<'_> {
                 Ok(finished) => return Ok(finished),
                 Err(e) => e,
             };
+            if let Some(stop) = self.lease_gone() {
+                return Err(stop);
+            }
             failures += 1;
             self.record_failure(call, &task, ms, &error)?;
             if let Some(backup) = self.backup_for(call, &running_as, &error)? {
@@ -817,18 +959,33 @@ impl Run<'_> {
 
     /// Journal a new attempt of `call` by `running_as`, give it a fresh
     /// staging directory, and build the task the dispatcher runs.
-    fn prepare_attempt(&self, call: &ToolCall<'_>, running_as: &str) -> Result<Task, Stop> {
+    /// With `resend`, an attempt journaled as started and never ended is
+    /// sent again as it was (same number, agent and span; its staging kept).
+    fn prepare_attempt(&self, call: &ToolCall<'_>, running_as: &str, resend: bool) -> Result<Task, Stop> {
         let task_id = call.task_id;
-        let span = span_id();
-        let attempt = self.journal(|j| j.start_attempt(task_id, running_as, &self.trace_id, &span))?;
+        let unfinished = if resend { self.journal(|j| j.unfinished_attempt(task_id))? } else { None };
+        let resent = unfinished.is_some();
+        let (attempt, running_as, span) = match unfinished {
+            Some((attempt, agent, _, span)) => {
+                self.journal(|j| j.renew_lease(&self.lease))?;
+                self.say(format_args!("  {agent}/{}: attempt {attempt} sent again (its orchestrator stopped before it ended)", call.tool));
+                (attempt, agent, span)
+            }
+            None => {
+                let span = span_id();
+                (self.journal(|j| j.start_attempt(task_id, running_as, &self.trace_id, &span, Some(&self.lease)))?, running_as.to_string(), span)
+            }
+        };
         let staging = self.dir.join("staging").join(format!("{}-{attempt}", task_id.replace(['/', '#'], "_")));
-        let _ = std::fs::remove_dir_all(&staging);
+        if !resent {
+            let _ = std::fs::remove_dir_all(&staging);
+        }
         std::fs::create_dir_all(&staging).map_err(|e| Stop::Failed(format!("staging {}: {e}", staging.display())))?;
         let mut task = Task {
             run_id: self.id.clone(),
             task_id: task_id.to_string(),
             stage: call.stage.name.clone(),
-            agent: running_as.to_string(),
+            agent: running_as,
             tool: call.tool.to_string(),
             attempt,
             input: String::new(),
@@ -900,7 +1057,7 @@ impl Run<'_> {
             timed_out: false,
         };
         let m = Merger { task_id, agent, stage: &stage.name, agents: call.priority, add_only: self.pipeline.policies.add_only };
-        let mut guard = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+        let guard = self.journal.lock().unwrap_or_else(|p| p.into_inner());
         let planned = merge::plan(&m, &guard, staging, &self.workspace).map_err(refused)?;
         let intents: Vec<(String, String)> = planned
             .iter()
@@ -918,8 +1075,13 @@ impl Run<'_> {
                 agent,
                 stage: &stage.name,
                 usage,
-            })
-            .map_err(|e| refused(e.into()))?;
+            }, Some(&self.lease))
+            .map_err(|e| {
+                if matches!(e, StoreError::LeaseLost { .. }) {
+                    self.lease_lost.store(true, Ordering::SeqCst);
+                }
+                refused(e.into())
+            })?;
         for f in &planned {
             let decision = match (&f.action, &f.overrides) {
                 (Action::KeepOther { winner }, _) => Some((winner.clone(), agent.to_string())),

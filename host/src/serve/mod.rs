@@ -28,7 +28,8 @@ use crate::observe::{self, Look, metrics};
 /// How `serve` watches and measures.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    pub runs_dir: PathBuf,
+    /// The runs' journals (and the runs directory: the DLQ, local files).
+    pub journals: crate::store::Journals,
     pub audit: AuditLog,
     /// The KPI window: runs updated within this long.
     pub window: Duration,
@@ -96,7 +97,7 @@ fn measure(shared: &Shared, samples: &[u64]) -> Look {
     let now = crate::store::now_ms();
     let since = now.saturating_sub(options.window.as_millis() as i64);
     let scope = observe::Scope { since_ms: since, now_ms: now, run: None, queue_samples: samples };
-    let runs = shared.snapshots.lock().unwrap_or_else(|p| p.into_inner()).read(&options.runs_dir);
+    let runs = shared.snapshots.lock().unwrap_or_else(|p| p.into_inner()).read(&options.journals);
     observe::look(runs, &options.audit, scope)
 }
 
@@ -113,8 +114,8 @@ fn fingerprint(options: &ServeOptions) -> Vec<(PathBuf, u64, Option<SystemTime>)
         let (len, modified) = meta.map_or((0, None), |m| (m.len(), m.modified().ok()));
         (p, len, modified)
     };
-    let mut files = vec![stat(options.audit.path().to_path_buf()), stat(options.runs_dir.join("dlq.sqlite"))];
-    if let Ok(entries) = std::fs::read_dir(&options.runs_dir) {
+    let mut files = vec![stat(options.audit.path().to_path_buf()), stat(options.journals.runs_dir().join("dlq.sqlite"))];
+    if let Ok(entries) = std::fs::read_dir(options.journals.runs_dir()) {
         for e in entries.filter_map(|e| e.ok()) {
             for name in ["journal.sqlite", "journal.sqlite-wal"] {
                 files.push(stat(e.path().join(name)));
@@ -175,7 +176,7 @@ async fn page() -> Response {
 
 async fn metrics_text(State(shared): State<Arc<Shared>>) -> Response {
     let look = shared.look();
-    let dlq = shared.options.runs_dir.join("dlq.sqlite");
+    let dlq = shared.options.journals.runs_dir().join("dlq.sqlite");
     let depth = tokio::task::spawn_blocking(move || api::dlq_depth(&dlq)).await.unwrap_or(0);
     prometheus_text(metrics::encode(&metrics::from_look(&look, depth)))
 }

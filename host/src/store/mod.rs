@@ -1,27 +1,46 @@
-//! The run journal: one SQLite database (WAL) per run, holding the run,
-//! its stages, tasks, every attempt, gate results, merges and events.
+//! The run journal: the run, its stages, tasks, every attempt, gate
+//! results, merges and events — in one SQLite file (WAL) per run by default,
+//! or in a PostgreSQL database that several orchestrators share
+//! (`--journal postgres://…`): the same tables with the run in every key,
+//! the same statements ([`db`]).
 //!
 //! The orchestrator writes an attempt's outcome and its merge intent in one
 //! transaction before it touches the workspace, and marks the task done only
 //! after the merge: a crash at any instant leaves a journal from which
 //! `resume` can tell what finished, what was half-merged, and what never ran.
+//! One orchestrator drives a run at a time: it holds the run's lease
+//! ([`lease`]), and the writes that start or commit work check it in the
+//! same statement.
 
+mod db;
+mod journals;
+pub mod lease;
 mod snapshot;
 
+pub use journals::{JournalUrl, Journals};
+pub use lease::{Lease, LeaseHolder, Owner};
 pub use snapshot::{AttemptFact, RunSnapshot, Snapshots, StageSpan, read_runs};
 
-use std::path::{Path, PathBuf};
+use std::cell::RefCell;
+use std::path::Path;
+use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use db::{Db, DbError, Row, TxError, p};
 use taylordash_protocol::bus::Usage;
 use taylordash_protocol::{AttemptStatus, ExitCode, RunStatus, StageStatus, TaskStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("run journal {path}: {source}")]
-    Sqlite { path: PathBuf, source: rusqlite::Error },
+    #[error("run journal {at}: {source}")]
+    Sqlite { at: String, source: rusqlite::Error },
+    #[error("run journal {at}: {source}")]
+    Postgres { at: String, source: postgres::Error },
+    #[error("a journal row's column {index} holds {found}, not {wanted}")]
+    Column { index: usize, wanted: &'static str, found: String },
     #[error("no run `{0}`")]
     NoRun(String),
+    #[error("run `{run}` is driven by another orchestrator now ({holder}): this one lost its lease")]
+    LeaseLost { run: String, holder: String },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -138,37 +157,12 @@ pub struct NewRun<'a> {
 }
 
 pub struct Journal {
-    conn: Connection,
-    path: PathBuf,
+    db: RefCell<Db>,
+    /// The file, or the database URL without its password (for messages).
+    at: String,
+    /// The run this journal is of ('' in a SQLite file until [`Journal::create_run`]).
+    run_id: String,
 }
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS runs (
-  id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, pipeline_text TEXT NOT NULL, workspace TEXT NOT NULL,
-  principal TEXT NOT NULL, role TEXT NOT NULL, status TEXT NOT NULL, trace_id TEXT NOT NULL,
-  inputs TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, error TEXT);
-CREATE TABLE IF NOT EXISTS stages (
-  stage TEXT PRIMARY KEY, position INTEGER NOT NULL, status TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 0,
-  started_at INTEGER, finished_at INTEGER, feedback TEXT);
-CREATE TABLE IF NOT EXISTS tasks (
-  task_id TEXT PRIMARY KEY, stage TEXT NOT NULL, agent TEXT NOT NULL, tool TEXT NOT NULL,
-  status TEXT NOT NULL, output TEXT, staging TEXT, span_id TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS attempts (
-  task_id TEXT NOT NULL, attempt INTEGER NOT NULL, agent TEXT NOT NULL, status TEXT NOT NULL,
-  exit_code INTEGER, error TEXT, started_at INTEGER NOT NULL, duration_ms INTEGER,
-  trace_id TEXT NOT NULL, span_id TEXT NOT NULL, fuel INTEGER, memory_peak INTEGER, call_ms INTEGER,
-  bytes_in INTEGER, bytes_out INTEGER, blobs_cached INTEGER, blobs_fetched INTEGER, blobs_out INTEGER,
-  bytes_moved INTEGER,
-  PRIMARY KEY (task_id, attempt));
-CREATE TABLE IF NOT EXISTS merges (
-  path TEXT NOT NULL, task_id TEXT NOT NULL, agent TEXT NOT NULL, stage TEXT NOT NULL, sha256 TEXT NOT NULL,
-  PRIMARY KEY (path, task_id));
-CREATE TABLE IF NOT EXISTS gates (
-  stage TEXT NOT NULL, attempt INTEGER NOT NULL, gate TEXT NOT NULL, passed INTEGER NOT NULL, report TEXT NOT NULL,
-  PRIMARY KEY (stage, attempt, gate));
-CREATE TABLE IF NOT EXISTS events (
-  id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL);
-";
 
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -177,386 +171,375 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+const TASK_COLUMNS: &str = "SELECT t.task_id, t.stage, t.agent, t.tool, t.status,
+       (SELECT COUNT(*) FROM attempts a WHERE a.run_id = t.run_id AND a.task_id = t.task_id), t.output, t.staging
+     FROM tasks t";
+
 impl Journal {
-    /// Open (or create) the journal at `path`.
+    /// Open (or create) the SQLite journal of one run at `path`.
     pub fn open(path: &Path) -> Result<Self> {
-        let wrap = |source| StoreError::Sqlite { path: path.to_path_buf(), source };
-        let conn = Connection::open(path).map_err(wrap)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(wrap)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(wrap)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(wrap)?;
-        conn.execute_batch(SCHEMA).map_err(wrap)?;
-        migrate(&conn).map_err(wrap)?;
-        Ok(Journal { conn, path: path.to_path_buf() })
+        let at = path.display().to_string();
+        let db = Db::sqlite(path).map_err(|source| StoreError::Sqlite { at: at.clone(), source })?;
+        let journal = Journal { db: RefCell::new(db), at, run_id: String::new() };
+        let run_id = journal.one("SELECT id FROM runs LIMIT 1", p![], |r| r.text(0))?.unwrap_or_default();
+        Ok(Journal { run_id, ..journal })
     }
 
-    fn wrap(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sqlite { path: self.path.clone(), source }
+    /// Connect to run `run_id`'s journal in a PostgreSQL database (creating
+    /// the tables if they are not there).
+    pub fn connect(url: &str, run_id: &str) -> Result<Self> {
+        let at = journals::redact(url);
+        let db = Db::postgres(url).map_err(|source| StoreError::Postgres { at: at.clone(), source })?;
+        Ok(Journal { db: RefCell::new(db), at, run_id: run_id.to_string() })
     }
 
-    pub fn create_run(&self, run: &NewRun<'_>) -> Result<()> {
+    /// The run this journal is of.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    fn wrap(&self, e: DbError) -> StoreError {
+        match e {
+            DbError::Sqlite(source) => StoreError::Sqlite { at: self.at.clone(), source },
+            DbError::Postgres(source) => StoreError::Postgres { at: self.at.clone(), source },
+            DbError::Row(e) => e,
+        }
+    }
+
+    fn exec(&self, sql: &str, params: &[db::P<'_>]) -> Result<u64> {
+        self.db.borrow_mut().exec(sql, params).map_err(|e| self.wrap(e))
+    }
+
+    fn all<T>(&self, sql: &str, params: &[db::P<'_>], each: impl Fn(&Row) -> Result<T>) -> Result<Vec<T>> {
+        let rows = self.db.borrow_mut().rows(sql, params).map_err(|e| self.wrap(e))?;
+        rows.iter().map(each).collect()
+    }
+
+    fn one<T>(&self, sql: &str, params: &[db::P<'_>], each: impl Fn(&Row) -> Result<T>) -> Result<Option<T>> {
+        let row = self.db.borrow_mut().row(sql, params).map_err(|e| self.wrap(e))?;
+        row.as_ref().map(each).transpose()
+    }
+
+    /// Run `f` in one transaction.
+    fn transaction<T>(&self, f: impl FnOnce(&mut Db) -> std::result::Result<T, TxError>) -> Result<T> {
+        self.db.borrow_mut().transaction(f).map_err(|e| match e {
+            TxError::Db(e) => self.wrap(e),
+            TxError::Store(e) => e,
+        })
+    }
+
+    pub fn create_run(&mut self, run: &NewRun<'_>) -> Result<()> {
         let NewRun { id, pipeline, pipeline_text, workspace, principal, role, trace_id, inputs } = *run;
-        let now = now_ms();
-        self.conn
-            .execute(
-                "INSERT INTO runs (id, pipeline, pipeline_text, workspace, principal, role, status, trace_id, inputs, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?10, ?7, ?8, ?9, ?9)",
-                params![id, pipeline, pipeline_text, workspace, principal, role, trace_id, inputs, now, RunStatus::Running.as_str()],
-            )
-            .map_err(|e| self.wrap(e))?;
+        self.run_id = id.to_string();
+        self.exec(
+            "INSERT INTO runs (id, pipeline, pipeline_text, workspace, principal, role, status, trace_id, inputs, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+            p![id, pipeline, pipeline_text, workspace, principal, role, RunStatus::Running.as_str(), trace_id, inputs, now_ms()],
+        )?;
         Ok(())
     }
 
+    /// The run's row ([`StoreError::NoRun`] when the journal holds none).
     pub fn run(&self) -> Result<RunRow> {
-        self.conn
-            .query_row(
-                "SELECT id, pipeline, workspace, principal, role, status, trace_id, created_at, updated_at, error FROM runs LIMIT 1",
-                [],
-                |r| {
-                    Ok(RunRow {
-                        id: r.get(0)?,
-                        pipeline: r.get(1)?,
-                        workspace: r.get(2)?,
-                        principal: r.get(3)?,
-                        role: r.get(4)?,
-                        status: r.get(5)?,
-                        trace_id: r.get(6)?,
-                        created_at: r.get(7)?,
-                        updated_at: r.get(8)?,
-                        error: r.get(9)?,
-                    })
-                },
-            )
-            .map_err(|e| self.wrap(e))
+        self.one(
+            "SELECT id, pipeline, workspace, principal, role, status, trace_id, created_at, updated_at, error FROM runs WHERE id = ?1",
+            p![&self.run_id],
+            run_row,
+        )?
+        .ok_or_else(|| StoreError::NoRun(self.run_id.clone()))
+    }
+
+    /// Every run the database holds (a SQLite file: its one), unordered.
+    fn run_rows(&self) -> Result<Vec<RunRow>> {
+        self.all("SELECT id, pipeline, workspace, principal, role, status, trace_id, created_at, updated_at, error FROM runs", p![], run_row)
     }
 
     /// The pipeline text and run inputs recorded at the start.
     pub fn run_source(&self) -> Result<(String, String)> {
-        self.conn
-            .query_row("SELECT pipeline_text, inputs FROM runs LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(|e| self.wrap(e))
+        self.one("SELECT pipeline_text, inputs FROM runs WHERE id = ?1", p![&self.run_id], |r| Ok((r.text(0)?, r.text(1)?)))?
+            .ok_or_else(|| StoreError::NoRun(self.run_id.clone()))
     }
 
     pub fn set_run_status(&self, status: RunStatus, error: Option<&str>) -> Result<()> {
-        self.conn
-            .execute("UPDATE runs SET status = ?1, error = ?2, updated_at = ?3", params![status.as_str(), error, now_ms()])
-            .map_err(|e| self.wrap(e))?;
+        self.exec("UPDATE runs SET status = ?2, error = ?3, updated_at = ?4 WHERE id = ?1", p![&self.run_id, status.as_str(), error, now_ms()])?;
         Ok(())
     }
 
     /// Status and attempt of a stage, if it was ever started.
     pub fn stage(&self, stage: &str) -> Result<Option<(String, u32, Option<String>)>> {
-        self.conn
-            .query_row("SELECT status, attempt, feedback FROM stages WHERE stage = ?1", params![stage], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .optional()
-            .map_err(|e| self.wrap(e))
+        self.one("SELECT status, attempt, feedback FROM stages WHERE run_id = ?1 AND stage = ?2", p![&self.run_id, stage], |r| {
+            Ok((r.text(0)?, r.u32(1)?, r.opt_text(2)?))
+        })
     }
 
     pub fn set_stage(&self, stage: &str, position: usize, status: StageStatus, attempt: u32, feedback: Option<&str>) -> Result<()> {
-        let now = now_ms();
-        self.conn
-            .execute(
-                "INSERT INTO stages (stage, position, status, attempt, started_at, feedback) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT(stage) DO UPDATE SET status = ?3, attempt = ?4, feedback = ?6,
-                   finished_at = CASE WHEN ?7 THEN ?5 ELSE NULL END",
-                params![stage, position as i64, status.as_str(), attempt, now, feedback, status.is_finished()],
-            )
-            .map_err(|e| self.wrap(e))?;
+        self.exec(
+            "INSERT INTO stages (run_id, stage, position, status, attempt, started_at, feedback) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (run_id, stage) DO UPDATE SET status = ?4, attempt = ?5, feedback = ?7,
+               finished_at = CASE WHEN ?8 = 1 THEN ?6 ELSE NULL END",
+            p![&self.run_id, stage, position as i64, status.as_str(), attempt, now_ms(), feedback, status.is_finished()],
+        )?;
         Ok(())
     }
 
     pub fn task(&self, task_id: &str) -> Result<Option<TaskRow>> {
-        self.conn
-            .query_row(
-                "SELECT t.task_id, t.stage, t.agent, t.tool, t.status, (SELECT COUNT(*) FROM attempts a WHERE a.task_id = t.task_id), t.output, t.staging
-                 FROM tasks t WHERE t.task_id = ?1",
-                params![task_id],
-                task_row,
-            )
-            .optional()
-            .map_err(|e| self.wrap(e))
+        self.one(&format!("{TASK_COLUMNS} WHERE t.run_id = ?1 AND t.task_id = ?2"), p![&self.run_id, task_id], task_row)
     }
 
     pub fn tasks(&self) -> Result<Vec<TaskRow>> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT t.task_id, t.stage, t.agent, t.tool, t.status, (SELECT COUNT(*) FROM attempts a WHERE a.task_id = t.task_id), t.output, t.staging
-                 FROM tasks t ORDER BY t.rowid",
-            )
-            .map_err(|e| self.wrap(e))?;
-        let rows = stmt.query_map([], task_row).map_err(|e| self.wrap(e))?;
-        rows.collect::<std::result::Result<_, _>>().map_err(|e| self.wrap(e))
+        self.all(&format!("{TASK_COLUMNS} WHERE t.run_id = ?1 ORDER BY t.seq"), p![&self.run_id], task_row)
     }
 
     pub fn upsert_task(&self, task_id: &str, stage: &str, agent: &str, tool: &str, span_id: &str) -> Result<()> {
-        self.conn
-            .execute(
-                "INSERT INTO tasks (task_id, stage, agent, tool, status, span_id) VALUES (?1, ?2, ?3, ?4, ?6, ?5)
-                 ON CONFLICT(task_id) DO NOTHING",
-                params![task_id, stage, agent, tool, span_id, TaskStatus::Pending.as_str()],
-            )
-            .map_err(|e| self.wrap(e))?;
+        self.exec(
+            "INSERT INTO tasks (run_id, task_id, stage, agent, tool, status, span_id, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT COALESCE(MAX(seq), 0) + 1 FROM tasks WHERE run_id = ?1))
+             ON CONFLICT (run_id, task_id) DO NOTHING",
+            p![&self.run_id, task_id, stage, agent, tool, TaskStatus::Pending.as_str(), span_id],
+        )?;
         Ok(())
     }
 
     /// Record the start of an attempt; returns its number (1-based).
-    pub fn start_attempt(&self, task_id: &str, agent: &str, trace_id: &str, span_id: &str) -> Result<u32> {
-        let attempt: u32 = self
-            .conn
-            .query_row("SELECT COUNT(*) + 1 FROM attempts WHERE task_id = ?1", params![task_id], |r| r.get(0))
-            .map_err(|e| self.wrap(e))?;
-        self.conn
-            .execute(
-                "INSERT INTO attempts (task_id, attempt, agent, status, started_at, trace_id, span_id) VALUES (?1, ?2, ?3, ?7, ?4, ?5, ?6)",
-                params![task_id, attempt, agent, now_ms(), trace_id, span_id, AttemptStatus::Running.as_str()],
-            )
-            .map_err(|e| self.wrap(e))?;
-        self.conn
-            .execute("UPDATE tasks SET status = ?3, agent = ?2 WHERE task_id = ?1", params![task_id, agent, TaskStatus::Running.as_str()])
-            .map_err(|e| self.wrap(e))?;
-        Ok(attempt)
+    /// Refused with [`StoreError::LeaseLost`] when `lease` is no longer
+    /// this orchestrator's: a run is never driven by two at once.
+    pub fn start_attempt(&self, task_id: &str, agent: &str, trace_id: &str, span_id: &str, lease: Option<&Lease>) -> Result<u32> {
+        let run = self.run_id.clone();
+        self.transaction(|db| {
+            if let Some(lease) = lease {
+                lease.check(db, &run)?;
+            }
+            let attempt = db
+                .row("SELECT COUNT(*) + 1 FROM attempts WHERE run_id = ?1 AND task_id = ?2", p![&run, task_id])?
+                .map(|r| r.u32(0))
+                .transpose()
+                .map_err(|e| TxError::Store(e))?
+                .unwrap_or(1);
+            db.exec(
+                "INSERT INTO attempts (run_id, task_id, attempt, agent, status, started_at, trace_id, span_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                p![&run, task_id, attempt, agent, AttemptStatus::Running.as_str(), now_ms(), trace_id, span_id],
+            )?;
+            db.exec("UPDATE tasks SET status = ?3, agent = ?4 WHERE run_id = ?1 AND task_id = ?2", p![&run, task_id, TaskStatus::Running.as_str(), agent])?;
+            Ok(attempt)
+        })
+    }
+
+    /// The attempt of a task that was started and never ended (its
+    /// orchestrator died while it ran), with its agent, trace and span.
+    pub fn unfinished_attempt(&self, task_id: &str) -> Result<Option<(u32, String, String, String)>> {
+        self.one(
+            "SELECT attempt, agent, trace_id, span_id FROM attempts WHERE run_id = ?1 AND task_id = ?2 AND status = ?3
+             ORDER BY attempt DESC LIMIT 1",
+            p![&self.run_id, task_id, AttemptStatus::Running.as_str()],
+            |r| Ok((r.u32(0)?, r.text(1)?, r.text(2)?, r.text(3)?)),
+        )
     }
 
     pub fn fail_attempt(&self, task_id: &str, attempt: u32, exit_code: i32, error: &str, duration_ms: i64) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE attempts SET status = ?6, exit_code = ?3, error = ?4, duration_ms = ?5 WHERE task_id = ?1 AND attempt = ?2",
-                params![task_id, attempt, exit_code, error, duration_ms, AttemptStatus::Failed.as_str()],
-            )
-            .map_err(|e| self.wrap(e))?;
-        self.conn
-            .execute("UPDATE tasks SET status = ?2 WHERE task_id = ?1", params![task_id, TaskStatus::Failed.as_str()])
-            .map_err(|e| self.wrap(e))?;
-        Ok(())
+        let run = self.run_id.clone();
+        self.transaction(|db| {
+            db.exec(
+                "UPDATE attempts SET status = ?4, exit_code = ?5, error = ?6, duration_ms = ?7 WHERE run_id = ?1 AND task_id = ?2 AND attempt = ?3",
+                p![&run, task_id, attempt, AttemptStatus::Failed.as_str(), exit_code, error, duration_ms],
+            )?;
+            db.exec("UPDATE tasks SET status = ?3 WHERE run_id = ?1 AND task_id = ?2", p![&run, task_id, TaskStatus::Failed.as_str()])?;
+            Ok(())
+        })
     }
 
     /// The attempt succeeded: its output and the files it is about to merge
-    /// (with their digests), in one transaction, before the workspace changes.
-    pub fn record_merge_intent(&mut self, intent: &MergeIntent<'_>) -> Result<()> {
+    /// (with their digests), in one transaction, before the workspace
+    /// changes — refused with [`StoreError::LeaseLost`] when `lease` is no
+    /// longer this orchestrator's.
+    pub fn record_merge_intent(&self, intent: &MergeIntent<'_>, lease: Option<&Lease>) -> Result<()> {
         let MergeIntent { task_id, attempt, duration_ms, output, staging, files, agent, stage, usage } = *intent;
-        let path = self.path.clone();
-        let wrap = |source| StoreError::Sqlite { path: path.clone(), source };
-        let tx = self.conn.transaction().map_err(wrap)?;
-        tx.execute(
-            "UPDATE attempts SET status = ?4, exit_code = ?5, duration_ms = ?3, fuel = ?6, memory_peak = ?7, call_ms = ?8,
-               bytes_in = ?9, bytes_out = ?10, blobs_cached = ?11, blobs_fetched = ?12, blobs_out = ?13,
-               bytes_moved = ?14
-             WHERE task_id = ?1 AND attempt = ?2",
-            params![
-                task_id, attempt, duration_ms, AttemptStatus::Succeeded.as_str(), ExitCode::Ok.code(),
-                usage.fuel as i64, usage.memory_peak as i64, usage.call_ms as i64, usage.bytes_in as i64, usage.bytes_out as i64,
-                usage.blobs_cached as i64, usage.blobs_fetched as i64, usage.blobs_out as i64, usage.bytes_moved as i64
-            ],
-        )
-        .map_err(wrap)?;
-        tx.execute(
-            "UPDATE tasks SET status = ?4, output = ?2, staging = ?3 WHERE task_id = ?1",
-            params![task_id, output, staging, TaskStatus::Merging.as_str()],
-        )
-        .map_err(wrap)?;
-        for (file, sha) in files {
-            tx.execute(
-                "INSERT OR REPLACE INTO merges (path, task_id, agent, stage, sha256) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![file, task_id, agent, stage, sha],
-            )
-            .map_err(wrap)?;
-        }
-        tx.commit().map_err(wrap)
+        let run = self.run_id.clone();
+        self.transaction(|db| {
+            if let Some(lease) = lease {
+                lease.check(db, &run)?;
+            }
+            db.exec(
+                "UPDATE attempts SET status = ?4, exit_code = ?5, duration_ms = ?6, fuel = ?7, memory_peak = ?8, call_ms = ?9,
+                   bytes_in = ?10, bytes_out = ?11, blobs_cached = ?12, blobs_fetched = ?13, blobs_out = ?14, bytes_moved = ?15
+                 WHERE run_id = ?1 AND task_id = ?2 AND attempt = ?3",
+                p![
+                    &run, task_id, attempt, AttemptStatus::Succeeded.as_str(), ExitCode::Ok.code(), duration_ms,
+                    usage.fuel, usage.memory_peak, usage.call_ms, usage.bytes_in, usage.bytes_out,
+                    usage.blobs_cached, usage.blobs_fetched, usage.blobs_out, usage.bytes_moved
+                ],
+            )?;
+            db.exec(
+                "UPDATE tasks SET status = ?3, output = ?4, staging = ?5 WHERE run_id = ?1 AND task_id = ?2",
+                p![&run, task_id, TaskStatus::Merging.as_str(), output, staging],
+            )?;
+            for (file, sha) in files {
+                db.exec(
+                    "INSERT INTO merges (run_id, path, task_id, agent, stage, sha256) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (run_id, path, task_id) DO UPDATE SET agent = ?4, stage = ?5, sha256 = ?6",
+                    p![&run, file, task_id, agent, stage, sha],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     pub fn finish_task(&self, task_id: &str) -> Result<()> {
-        self.conn
-            .execute("UPDATE tasks SET status = ?2 WHERE task_id = ?1", params![task_id, TaskStatus::Done.as_str()])
-            .map_err(|e| self.wrap(e))?;
+        self.exec("UPDATE tasks SET status = ?3 WHERE run_id = ?1 AND task_id = ?2", p![&self.run_id, task_id, TaskStatus::Done.as_str()])?;
         Ok(())
     }
 
     /// Who in this run merged `path` (task, agent, stage, sha256), if anyone.
     pub fn merged_by(&self, path: &str) -> Result<Vec<(String, String, String, String)>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT task_id, agent, stage, sha256 FROM merges WHERE path = ?1")
-            .map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map(params![path], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .map_err(|e| self.wrap(e))?;
-        rows.collect::<std::result::Result<_, _>>().map_err(|e| self.wrap(e))
+        self.all("SELECT task_id, agent, stage, sha256 FROM merges WHERE run_id = ?1 AND path = ?2", p![&self.run_id, path], |r| {
+            Ok((r.text(0)?, r.text(1)?, r.text(2)?, r.text(3)?))
+        })
     }
 
     /// Every merged path with the task that merged it.
     pub fn merges(&self) -> Result<Vec<(String, String, String)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT path, task_id, agent FROM merges ORDER BY path")
-            .map_err(|e| self.wrap(e))?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(|e| self.wrap(e))?;
-        rows.collect::<std::result::Result<_, _>>().map_err(|e| self.wrap(e))
+        self.all("SELECT path, task_id, agent FROM merges WHERE run_id = ?1 ORDER BY path", p![&self.run_id], |r| {
+            Ok((r.text(0)?, r.text(1)?, r.text(2)?))
+        })
     }
 
     pub fn forget_merge(&self, path: &str, task_id: &str) -> Result<()> {
-        self.conn
-            .execute("DELETE FROM merges WHERE path = ?1 AND task_id = ?2", params![path, task_id])
-            .map_err(|e| self.wrap(e))?;
+        self.exec("DELETE FROM merges WHERE run_id = ?1 AND path = ?2 AND task_id = ?3", p![&self.run_id, path, task_id])?;
         Ok(())
     }
 
     pub fn record_gate(&self, stage: &str, attempt: u32, gate: &str, passed: bool, report: &str) -> Result<()> {
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO gates (stage, attempt, gate, passed, report) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![stage, attempt, gate, passed, report],
-            )
-            .map_err(|e| self.wrap(e))?;
+        self.exec(
+            "INSERT INTO gates (run_id, stage, attempt, gate, passed, report) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (run_id, stage, attempt, gate) DO UPDATE SET passed = ?5, report = ?6",
+            p![&self.run_id, stage, attempt, gate, passed, report],
+        )?;
         Ok(())
     }
 
     pub fn event(&self, kind: &str, data: &serde_json::Value) -> Result<()> {
-        self.conn
-            .execute("INSERT INTO events (at, kind, data) VALUES (?1, ?2, ?3)", params![now_ms(), kind, data.to_string()])
-            .map_err(|e| self.wrap(e))?;
+        self.exec("INSERT INTO events (run_id, at, kind, data) VALUES (?1, ?2, ?3, ?4)", p![&self.run_id, now_ms(), kind, &data.to_string()])?;
         Ok(())
     }
 
     pub fn events(&self) -> Result<Vec<EventRow>> {
-        let mut stmt = self.conn.prepare("SELECT at, kind, data FROM events ORDER BY id").map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map([], |r| Ok(EventRow { at: r.get(0)?, kind: r.get(1)?, data: r.get(2)? }))
-            .map_err(|e| self.wrap(e))?;
-        rows.collect::<std::result::Result<_, _>>().map_err(|e| self.wrap(e))
+        self.all("SELECT at, kind, data FROM events WHERE run_id = ?1 ORDER BY id", p![&self.run_id], |r| {
+            Ok(EventRow { at: r.int(0)?, kind: r.text(1)?, data: r.text(2)? })
+        })
     }
 
     /// `(attempt, agent, status, exit_code, error)` of every attempt of a task.
     pub fn attempts(&self, task_id: &str) -> Result<Vec<AttemptSummary>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT attempt, agent, status, exit_code, error FROM attempts WHERE task_id = ?1 ORDER BY attempt")
-            .map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map(params![task_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
-            .map_err(|e| self.wrap(e))?;
-        rows.collect::<std::result::Result<_, _>>().map_err(|e| self.wrap(e))
+        self.all(
+            "SELECT attempt, agent, status, exit_code, error FROM attempts WHERE run_id = ?1 AND task_id = ?2 ORDER BY attempt",
+            p![&self.run_id, task_id],
+            |r| Ok((r.u32(0)?, r.text(1)?, r.text(2)?, r.opt_i32(3)?, r.opt_text(4)?)),
+        )
     }
 
-    /// Every attempt of a task with its timing, oldest first.
     /// What the run's attempts moved as blobs (workers without the shared
     /// filesystem).
     pub fn blobs_moved(&self) -> Result<BlobsMoved> {
-        self.conn
-            .query_row(
-                "SELECT COALESCE(SUM(blobs_cached), 0), COALESCE(SUM(blobs_fetched), 0), COALESCE(SUM(blobs_out), 0),
-                        COALESCE(SUM(bytes_moved), 0) FROM attempts",
-                [],
-                |r| {
-                    let n = |i: usize| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
-                    Ok(BlobsMoved { cached: n(0)?, fetched: n(1)?, out: n(2)?, bytes: n(3)? })
-                },
-            )
-            .map_err(|e| self.wrap(e))
+        let moved = self.one(
+            "SELECT CAST(COALESCE(SUM(blobs_cached), 0) AS BIGINT), CAST(COALESCE(SUM(blobs_fetched), 0) AS BIGINT),
+                    CAST(COALESCE(SUM(blobs_out), 0) AS BIGINT), CAST(COALESCE(SUM(bytes_moved), 0) AS BIGINT)
+             FROM attempts WHERE run_id = ?1",
+            p![&self.run_id],
+            |r| Ok(BlobsMoved { cached: r.amount(0)?, fetched: r.amount(1)?, out: r.amount(2)?, bytes: r.amount(3)? }),
+        )?;
+        Ok(moved.unwrap_or_default())
     }
 
+    /// Every attempt of a task with its timing, oldest first.
     pub fn attempt_rows(&self, task_id: &str) -> Result<Vec<AttemptRow>> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT attempt, agent, status, exit_code, error, started_at, duration_ms FROM attempts WHERE task_id = ?1 ORDER BY attempt",
-            )
-            .map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map(params![task_id], |r| {
+        self.all(
+            "SELECT attempt, agent, status, exit_code, error, started_at, duration_ms FROM attempts
+             WHERE run_id = ?1 AND task_id = ?2 ORDER BY attempt",
+            p![&self.run_id, task_id],
+            |r| {
                 Ok(AttemptRow {
-                    attempt: r.get(0)?,
-                    agent: r.get(1)?,
-                    status: r.get(2)?,
-                    exit_code: r.get(3)?,
-                    error: r.get(4)?,
-                    started_at: r.get(5)?,
-                    duration_ms: r.get(6)?,
+                    attempt: r.u32(0)?,
+                    agent: r.text(1)?,
+                    status: r.text(2)?,
+                    exit_code: r.opt_i32(3)?,
+                    error: r.opt_text(4)?,
+                    started_at: r.int(5)?,
+                    duration_ms: r.opt_int(6)?,
                 })
-            })
-            .map_err(|e| self.wrap(e))?;
-        rows.collect::<std::result::Result<_, _>>().map_err(|e| self.wrap(e))
+            },
+        )
     }
 
     /// Every gate verdict of the run, in stage order, then attempt, then gate.
     pub fn gates(&self) -> Result<Vec<GateRow>> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT g.stage, g.attempt, g.gate, g.passed, g.report FROM gates g LEFT JOIN stages s ON s.stage = g.stage \
-                 ORDER BY s.position, g.attempt, g.gate",
-            )
-            .map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(GateRow { stage: r.get(0)?, attempt: r.get(1)?, gate: r.get(2)?, passed: r.get(3)?, report: r.get(4)? })
-            })
-            .map_err(|e| self.wrap(e))?;
-        rows.collect::<std::result::Result<_, _>>().map_err(|e| self.wrap(e))
+        self.all(
+            "SELECT g.stage, g.attempt, g.gate, g.passed, g.report FROM gates g
+             LEFT JOIN stages s ON s.run_id = g.run_id AND s.stage = g.stage
+             WHERE g.run_id = ?1 ORDER BY s.position, g.attempt, g.gate",
+            p![&self.run_id],
+            |r| Ok(GateRow { stage: r.text(0)?, attempt: r.u32(1)?, gate: r.text(2)?, passed: r.int(3)? != 0, report: r.text(4)? }),
+        )
     }
 
     /// `(stage, status, attempt)` in pipeline order.
     pub fn stages(&self) -> Result<Vec<(String, String, u32)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT stage, status, attempt FROM stages ORDER BY position")
-            .map_err(|e| self.wrap(e))?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(|e| self.wrap(e))?;
-        rows.collect::<std::result::Result<_, _>>().map_err(|e| self.wrap(e))
+        self.all("SELECT stage, status, attempt FROM stages WHERE run_id = ?1 ORDER BY position", p![&self.run_id], |r| {
+            Ok((r.text(0)?, r.text(1)?, r.u32(2)?))
+        })
     }
 
     /// `(gate, passed, report)` of a stage attempt.
     pub fn gate_results(&self, stage: &str, attempt: u32) -> Result<Vec<(String, bool, String)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT gate, passed, report FROM gates WHERE stage = ?1 AND attempt = ?2 ORDER BY gate")
-            .map_err(|e| self.wrap(e))?;
-        let rows = stmt
-            .query_map(params![stage, attempt], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(|e| self.wrap(e))?;
-        rows.collect::<std::result::Result<_, _>>().map_err(|e| self.wrap(e))
+        self.all(
+            "SELECT gate, passed, report FROM gates WHERE run_id = ?1 AND stage = ?2 AND attempt = ?3 ORDER BY gate",
+            p![&self.run_id, stage, attempt],
+            |r| Ok((r.text(0)?, r.int(1)? != 0, r.text(2)?)),
+        )
+    }
+
+    /// Take the run's lease for `owner` for `ttl`: the lease when it is
+    /// free, expired or already `owner`'s, else who holds it.
+    pub fn acquire_lease(&self, owner: &Owner, ttl: Duration) -> Result<std::result::Result<Lease, LeaseHolder>> {
+        let run = self.run_id.clone();
+        self.transaction(|db| lease::acquire(db, &run, owner, ttl))
+    }
+
+    /// Extend the lease; [`StoreError::LeaseLost`] when another took it.
+    pub fn renew_lease(&self, lease: &Lease) -> Result<()> {
+        let run = self.run_id.clone();
+        self.transaction(|db| lease.check(db, &run))
+    }
+
+    /// Give the lease up (the run ended or halted): another may drive it at once.
+    pub fn release_lease(&self, lease: &Lease) -> Result<()> {
+        self.exec("DELETE FROM leases WHERE run_id = ?1 AND owner = ?2", p![&self.run_id, &lease.owner().to_string()])?;
+        Ok(())
     }
 }
 
-/// Columns added after a journal's first release: a journal written by an
-/// older TaylorDash gains them (empty) when opened.
-const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
-    ("attempts", "fuel", "INTEGER"),
-    ("attempts", "memory_peak", "INTEGER"),
-    ("attempts", "call_ms", "INTEGER"),
-    ("attempts", "bytes_in", "INTEGER"),
-    ("attempts", "bytes_out", "INTEGER"),
-    ("attempts", "blobs_cached", "INTEGER"),
-    ("attempts", "blobs_fetched", "INTEGER"),
-    ("attempts", "blobs_out", "INTEGER"),
-    ("attempts", "bytes_moved", "INTEGER"),
-];
-
-fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    for (table, column, kind) in ADDED_COLUMNS {
-        let present: bool = conn.query_row(
-            &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),
-            params![column],
-            |r| r.get(0),
-        )?;
-        if !present {
-            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
-        }
-    }
-    Ok(())
+fn run_row(r: &Row) -> Result<RunRow> {
+    Ok(RunRow {
+        id: r.text(0)?,
+        pipeline: r.text(1)?,
+        workspace: r.text(2)?,
+        principal: r.text(3)?,
+        role: r.text(4)?,
+        status: r.text(5)?,
+        trace_id: r.text(6)?,
+        created_at: r.int(7)?,
+        updated_at: r.int(8)?,
+        error: r.opt_text(9)?,
+    })
 }
 
-fn task_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TaskRow> {
+fn task_row(r: &Row) -> Result<TaskRow> {
     Ok(TaskRow {
-        task_id: r.get(0)?,
-        stage: r.get(1)?,
-        agent: r.get(2)?,
-        tool: r.get(3)?,
-        status: r.get(4)?,
-        attempts: r.get(5)?,
-        output: r.get(6)?,
-        staging: r.get(7)?,
+        task_id: r.text(0)?,
+        stage: r.text(1)?,
+        agent: r.text(2)?,
+        tool: r.text(3)?,
+        status: r.text(4)?,
+        attempts: r.int(5)?,
+        output: r.opt_text(6)?,
+        staging: r.opt_text(7)?,
     })
 }
