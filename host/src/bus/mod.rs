@@ -226,6 +226,10 @@ impl Dispatch for LocalBus {
     fn take_events(&self) -> Vec<(String, serde_json::Value)> {
         self.pool.take_events()
     }
+
+    fn resends_attempts(&self) -> bool {
+        self.dispatch.resends_attempts()
+    }
 }
 
 /// Milliseconds since the Unix epoch.
