@@ -6,7 +6,8 @@
 //! the other stands by, the driver is killed with SIGKILL mid-stage and the
 //! other finishes the run with every task executed exactly once (journal
 //! attempts and the worker's log agree). `runs list/show` and `stats` read
-//! the run from the database.
+//! the run from the database. And `deploy/fleet/try-it.sh`, the example of
+//! that deployment (S3 + PostgreSQL + two workers + a standby), runs.
 //!
 //! PostgreSQL is looked for at `$TAYLORDASH_TEST_POSTGRES` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`); without it the tests say
@@ -317,4 +318,33 @@ fn two_orchestrators_one_drives_the_other_takes_over_after_kill_9() {
     assert!(text.contains("completed") && text.contains("second/two/probe#1"), "{text}");
     let stats = rig.taylordash(&["stats", "--run", &id, "--json"]).output().unwrap();
     assert!(stats.status.success(), "{}", String::from_utf8_lossy(&stats.stderr));
+}
+
+#[test]
+fn the_fleet_example_runs() {
+    const TEST: &str = "the_fleet_example_runs";
+    let Some(_db) = TestDb::create(TEST) else { return };
+    let venv = std::env::var_os("TD_VENV").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp/td-venv"));
+    if !venv.join("bin/moto_server").is_file() {
+        assert!(std::env::var("TAYLORDASH_REQUIRE_S3").is_err(), "{} is missing; TAYLORDASH_REQUIRE_S3=1", venv.display());
+        eprintln!("SKIP {TEST}: no moto venv at {} (bash tests/toolset/moto_venv.sh makes it)", venv.display());
+        return;
+    }
+    common::plugins_built();
+    let root = xtask::workspace_root();
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new("bash")
+        .arg(root.join("deploy/fleet/try-it.sh"))
+        .env("TAYLORDASH", env!("CARGO_BIN_EXE_taylordash"))
+        .env("HOME", home.path())
+        .env("XDG_CACHE_HOME", root.join("target/test-cache/fleet"))
+        .env("TMPDIR", home.path())
+        .env_remove("TAYLORDASH_JOURNAL")
+        .output()
+        .unwrap();
+    let said = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "try-it.sh failed:\n{said}");
+    assert!(said.contains("try-it: orchestrator A exited 0; the standby exited 0"), "{said}");
+    assert!(said.contains("— completed — pipelines/orchestration_flow.yaml"), "runs show from PostgreSQL:\n{said}");
+    assert!(said.contains("files over the bus:") && said.contains("fetched"), "blobs went through the store:\n{said}");
 }

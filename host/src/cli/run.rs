@@ -106,7 +106,12 @@ fn finish(outcome: Result<RunOutcome, OrchestratorError>) -> anyhow::Result<i32>
         .code()),
         Err(e) => {
             let code = e.exit_code();
-            eprintln!("error: {e}");
+            // Nothing to do (a completed run) is said, not reported as an error.
+            if code == ExitCode::Ok.code() {
+                eprintln!("{e}");
+            } else {
+                eprintln!("error: {e}");
+            }
             Ok(code)
         }
     }
