@@ -216,7 +216,10 @@ impl Rig {
     fn orchestrator(&self, args: &[&str]) -> common::Proc {
         let mut full = args.to_vec();
         full.extend_from_slice(&["--broker", &self.broker, "--workers", "0", "--prefix", "ha/"]);
-        common::Proc::spawn(self.taylordash(&full))
+        // Its own audit log: what it audits reaches the others through the database.
+        let mut cmd = self.taylordash(&full);
+        cmd.env("TAYLORDASH_AUDIT_LOG", self.path("b-audit.jsonl"));
+        common::Proc::spawn(cmd)
     }
 }
 
@@ -318,6 +321,15 @@ fn two_orchestrators_one_drives_the_other_takes_over_after_kill_9() {
     assert!(text.contains("completed") && text.contains("second/two/probe#1"), "{text}");
     let stats = rig.taylordash(&["stats", "--run", &id, "--json"]).output().unwrap();
     assert!(stats.status.success(), "{}", String::from_utf8_lossy(&stats.stderr));
+    let stats: Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert!(stats.to_string().contains("\"tasks\""), "{stats}");
+    // The audit trail of both orchestrators, read on a third with an empty log of its own.
+    let audit = rig.taylordash(&["audit", "--json"]).env("TAYLORDASH_AUDIT_LOG", rig.path("c-audit.jsonl")).output().unwrap();
+    assert!(audit.status.success(), "{}", String::from_utf8_lossy(&audit.stderr));
+    let events: Vec<Value> = serde_json::from_slice(&audit.stdout).unwrap();
+    let rbac = events.iter().filter(|e| e["capability"] == "rbac" && e["decision"] == "allow").count();
+    assert!(rbac >= 2, "A's start and B's takeover both audited their role decision: {events:#?}");
+    assert!(!rig.path("c-audit.jsonl").exists() || std::fs::read_to_string(rig.path("c-audit.jsonl")).unwrap().is_empty());
 }
 
 #[test]

@@ -65,7 +65,8 @@ pub fn run(cli: &Cli, args: &McpArgs) -> anyhow::Result<i32> {
         out,
         add_only: args.add_only,
         pipelines_dir,
-        journals: cli.journals(),
+        runs_dir: cli.runs_dir(),
+        journal: cli.journal.clone(),
     };
     let gateway = Gateway::start(options, cli.sandbox()?, cli.policy()?, cli.audit_log()).map_err(usage)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -84,6 +84,9 @@ pub struct Cli {
     /// The trace exporter, once started (flushed before the process exits).
     #[arg(skip)]
     otlp_exporter: std::sync::OnceLock<Option<std::sync::Arc<crate::observe::trace::Otlp>>>,
+    /// The audit log, opened once (a shared trail is one connection).
+    #[arg(skip)]
+    audit: std::sync::OnceLock<crate::audit::AuditLog>,
 }
 
 #[derive(Subcommand)]
@@ -269,10 +272,17 @@ impl Cli {
         }
     }
 
+    /// The audit log; with a PostgreSQL journal, also the fleet's shared trail.
     fn audit_log(&self) -> crate::audit::AuditLog {
-        crate::audit::AuditLog::new(
-            self.audit_log.clone().unwrap_or_else(crate::audit::AuditLog::default_path),
-        )
+        self.audit
+            .get_or_init(|| {
+                let log = crate::audit::AuditLog::new(self.audit_log.clone().unwrap_or_else(crate::audit::AuditLog::default_path));
+                match &self.journal {
+                    crate::store::JournalUrl::Postgres(url) => log.with_shared_trail(url),
+                    crate::store::JournalUrl::Files => log,
+                }
+            })
+            .clone()
     }
 
     /// The trace exporter `--otlp` or the OTel variables ask for, started once.

@@ -41,8 +41,9 @@ pub struct GatewayOptions {
     pub add_only: bool,
     /// Pipelines served as tools (`None`: none).
     pub pipelines_dir: Option<PathBuf>,
+    pub runs_dir: PathBuf,
     /// Where the pipelines' runs are journaled.
-    pub journals: crate::store::Journals,
+    pub journal: crate::orchestrator::JournalUrl,
 }
 
 /// Why the gateway cannot start.

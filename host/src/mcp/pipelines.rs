@@ -190,11 +190,11 @@ fn run(gw: &Gateway, tool: &PipelineTool, caller: Caller, inputs: Vec<(String, P
         principal: caller.principal.clone(),
         role: caller.role.clone(),
         inputs,
-        runs_dir: gw.options.journals.runs_dir().to_path_buf(),
+        runs_dir: gw.options.runs_dir.clone(),
         quiet: true,
     };
     let outcome = Orchestrator::new(&dispatch)
-        .with_journal(gw.options.journals.url().clone())
+        .with_journal(gw.options.journal.clone())
         .with_audit(gw.audit.clone())
         .with_observer(observer)
         .start(&tool.pipeline, &tool.source, &opts)

@@ -15,7 +15,10 @@ pub mod report;
 pub mod run;
 
 pub use report::{PrintRunId, RunObserver};
-pub use run::{Orchestrator, OrchestratorError, RunOptions, RunOutcome, RunStatus};
+pub use run::{DEFAULT_LEASE_TTL, Orchestrator, OrchestratorError, RunOptions, RunOutcome, RunStatus};
+/// Where runs are journaled, as an orchestrator option: callers that must
+/// not touch the journal themselves (the MCP gateway) pass it through.
+pub use crate::store::JournalUrl;
 
 use std::path::PathBuf;
 

@@ -2,12 +2,19 @@
 //! and role decision, as one JSON object per line, appended and never
 //! rewritten. `taylordash audit` reads it back.
 //!
+//! With a shared journal (`--journal postgres://…`) every event is also
+//! written to that database's `audit` table ([`shared`]), and read back from
+//! it: `taylordash audit` on any orchestrator shows the whole fleet's trail.
+//!
 //! This module owns the file and the event shape; the decisions it records
 //! are made elsewhere (policy, sandbox, bus). It imports no policy: a
 //! caller becomes a [`Subject`] through `Caller::subject` in `policy`.
 
+mod shared;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -71,11 +78,21 @@ impl Subject {
 #[derive(Debug, Clone)]
 pub struct AuditLog {
     path: PathBuf,
+    /// The fleet's trail in the shared journal's database, when there is one.
+    shared: Option<Arc<shared::SharedTrail>>,
 }
 
 impl AuditLog {
     pub fn new(path: PathBuf) -> Self {
-        AuditLog { path }
+        AuditLog { path, shared: None }
+    }
+
+    /// Also write every event to the `audit` table of the PostgreSQL
+    /// database at `url` (connected on first use), and read the trail from
+    /// there.
+    pub fn with_shared_trail(mut self, url: &str) -> Self {
+        self.shared = Some(Arc::new(shared::SharedTrail::start(url)));
+        self
     }
 
     /// `$TAYLORDASH_AUDIT_LOG`, else `$XDG_STATE_HOME/taylordash/audit.jsonl`,
@@ -106,6 +123,9 @@ impl AuditLog {
         if events.is_empty() {
             return;
         }
+        if let Some(shared) = &self.shared {
+            shared.append(events, durable);
+        }
         let mut text = String::new();
         for e in events {
             if let Ok(line) = serde_json::to_string(e) {
@@ -127,7 +147,12 @@ impl AuditLog {
         }
     }
 
+    /// Every event, oldest first: the shared trail's when there is one,
+    /// else this file's.
     pub fn read(&self) -> std::io::Result<Vec<AuditEvent>> {
+        if let Some(shared) = &self.shared {
+            return shared.read().map_err(std::io::Error::other);
+        }
         let text = match std::fs::read_to_string(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
