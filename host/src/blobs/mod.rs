@@ -4,7 +4,8 @@
 //! local [`BlobCache`] bounded by size (least recently used goes first) that
 //! verifies every blob's digest when it is stored and again when it is read,
 //! and [`materialise`], which builds a read-only workspace from a manifest
-//! with blobs from the cache or a fetcher. Transports (the bus, S3) move the
+//! with blobs from the cache or a fetcher, kept between tasks by
+//! [`Workspaces`]. Transports (the bus, S3) move the
 //! bytes: the bus (`bus::blob_exchange`) or an S3-compatible store
 //! ([`store`]).
 //!
@@ -22,8 +23,10 @@ use std::time::SystemTime;
 use sha2::{Digest as _, Sha256};
 
 pub mod store;
+pub mod workspaces;
 
 pub use store::{ArtifactStore, StoreOptions};
+pub use workspaces::Workspaces;
 pub use taylordash_protocol::bus::{Manifest, ManifestEntry as Entry};
 
 #[derive(Debug, thiserror::Error)]

@@ -244,7 +244,9 @@ impl MqttDispatch {
     /// `msg_id` and deadline, the same task. Waits for its result like `run`.
     pub fn replay(&self, envelope_json: &str) -> Result<TaskResult, TaskError> {
         let env = TaskEnvelope::decode(envelope_json.as_bytes(), self.inner.max_message)?;
-        self.run(&env.to_task())
+        // A new delivery, not a copy of the dead one: workers remember that
+        // one's (failed) result under its key.
+        self.send(&env.to_task(), uuid::Uuid::new_v4().simple().to_string())
     }
 
     fn publish_task(&self, env: &TaskEnvelope) -> Result<(), TaskError> {
@@ -434,7 +436,13 @@ impl Dispatch for MqttDispatch {
     }
 
     fn run(&self, task: &Task) -> Result<TaskResult, TaskError> {
-        let msg_id = attempt_msg_id(task);
+        self.send(task, attempt_msg_id(task))
+    }
+}
+
+impl MqttDispatch {
+    /// Send `task` under `msg_id` and wait for its result (see [`Dispatch::run`]).
+    fn send(&self, task: &Task, msg_id: String) -> Result<TaskResult, TaskError> {
         let span = tracing::info_span!("dispatch", run_id = %task.run_id, task_id = %task.task_id,
             trace_id = %task.trace_id, span_id = %task.span_id, msg_id = %msg_id);
         let _entered = span.enter();

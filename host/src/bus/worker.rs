@@ -226,7 +226,12 @@ impl Memory {
 struct Remote {
     files: RemoteFiles,
     exchange: BlobExchange,
+    /// Workspaces kept between tasks, by manifest (`<scratch>/workspaces`).
+    workspaces: blobs::Workspaces,
 }
+
+/// Materialised workspaces a worker keeps (each as large as its manifest's files).
+const KEPT_WORKSPACES: usize = 8;
 
 struct Inner {
     remote: Option<Remote>,
@@ -269,7 +274,9 @@ pub fn run_worker(mut opts: WorkerOptions, dispatch: Arc<dyn Dispatch>) -> Resul
             xopts.audit = opts.audit.clone();
             xopts.identity = identity.clone();
             let exchange = BlobExchange::start(xopts, Arc::new(files.cache.clone()))?;
-            Some(Remote { files, exchange })
+            let workspaces = blobs::Workspaces::new(&files.scratch.join("workspaces"), KEPT_WORKSPACES)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            Some(Remote { files, exchange, workspaces })
         }
         None => None,
     };
@@ -507,8 +514,9 @@ impl Inner {
         }
     }
 
-    /// The task in a scratch directory: `/workspace` materialised from its
-    /// manifest, `/out` scanned into blobs afterwards; the directory goes.
+    /// The task on its manifest's workspace (kept from an earlier task, or
+    /// materialised now) and a scratch `/out`, scanned into blobs
+    /// afterwards; the scratch directory goes.
     fn execute_remote(&self, env: &TaskEnvelope, remote: &Remote, files: &Manifest) -> Result<(TaskResult, (Manifest, String)), TaskError> {
         let failed = |message: String, retryable: bool| TaskError { message, exit_code: ExitCode::Failed.code(), retryable, timed_out: false };
         let Some(from) = env.payload.blobs_from.as_deref() else {
@@ -519,22 +527,24 @@ impl Inner {
             .tempdir_in(&remote.files.scratch)
             .map_err(|e| failed(format!("scratch directory {}: {e}", remote.files.scratch.display()), true))?;
         let mut task: Task = env.to_task();
-        task.workspace = dir.path().join("workspace");
         task.staging = dir.path().join("out");
-        let _ = std::fs::create_dir_all(&task.workspace);
         let store = remote.files.store.as_ref().filter(|s| s.url() == from);
         if store.is_none() && from.starts_with("s3://") {
             let mine = remote.files.store.as_ref().map(|s| s.url().to_string()).unwrap_or_else(|| "none".into());
             return Err(failed(format!("the task's blobs are in {from}, and this worker's artifact store is {mine}: start it with --artifacts {from}"), true));
         }
-        let moved = blobs::materialise(files, &task.workspace, &remote.files.cache, |_, e| match store {
-            Some(store) => store.get(&e.sha256),
-            None => remote.exchange.fetch(from, &e.sha256, e.size),
-        })
+        let built = remote.workspaces.checkout(files, |dest| {
+            blobs::materialise(files, dest, &remote.files.cache, |_, e| match store {
+                Some(store) => store.get(&e.sha256),
+                None => remote.exchange.fetch(from, &e.sha256, e.size),
+            })
+        });
+        let (workspace, moved) = built
             .map_err(|e| {
                 super::blob_exchange::audit_refused_blob(self.audit.as_ref(), &task, &self.identity, &e);
                 failed(format!("the workspace of task {} could not be built on worker {}: {e}", env.task_id, self.identity), e.is_retryable())
             })?;
+        task.workspace = workspace.path().to_path_buf();
         let mut result = self.execute_local(task.clone())?;
         let out = Scanner::default().scan(&task.staging, true).map_err(|e| failed(format!("/out of task {}: {e}", env.task_id), false))?;
         for (rel, entry) in &out.files {

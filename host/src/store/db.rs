@@ -270,6 +270,7 @@ impl Db {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SQLITE_SCHEMA)?;
+        let mut added = false;
         for (table, column, kind) in SQLITE_ADDED_COLUMNS {
             let present: i64 = conn.query_row(
                 &format!("SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = ?1"),
@@ -278,14 +279,19 @@ impl Db {
             )?;
             if present == 0 {
                 conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
+                added = true;
             }
         }
-        // Rows of a journal from before `run_id`: the file's one run.
-        for table in ["stages", "tasks", "attempts", "merges", "gates", "events"] {
-            conn.execute(&format!("UPDATE {table} SET run_id = (SELECT id FROM runs) WHERE run_id = '' AND EXISTS (SELECT 1 FROM runs)"), [])?;
+        // Only a journal that just gained columns is written to: opening one
+        // to read it (`serve`, `stats`) writes nothing.
+        if added {
+            // Rows of a journal from before `run_id`: the file's one run.
+            for table in ["stages", "tasks", "attempts", "merges", "gates", "events"] {
+                conn.execute(&format!("UPDATE {table} SET run_id = (SELECT id FROM runs) WHERE run_id = '' AND EXISTS (SELECT 1 FROM runs)"), [])?;
+            }
+            conn.execute("UPDATE tasks SET seq = rowid WHERE seq IS NULL", [])?;
+            conn.execute_batch(SQLITE_KEYS)?;
         }
-        conn.execute("UPDATE tasks SET seq = rowid WHERE seq IS NULL", [])?;
-        conn.execute_batch(SQLITE_KEYS)?;
         Ok(Db::Sqlite(conn))
     }
 

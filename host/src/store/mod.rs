@@ -543,3 +543,63 @@ fn task_row(r: &Row) -> Result<TaskRow> {
         staging: r.opt_text(7)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A journal written before runs could share a database: no `run_id`
+    /// columns, no `tasks.seq`, the old keys.
+    const OLD_JOURNAL: &str = "
+CREATE TABLE runs (id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, pipeline_text TEXT NOT NULL, workspace TEXT NOT NULL,
+  principal TEXT NOT NULL, role TEXT NOT NULL, status TEXT NOT NULL, trace_id TEXT NOT NULL,
+  inputs TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, error TEXT);
+CREATE TABLE stages (stage TEXT PRIMARY KEY, position INTEGER NOT NULL, status TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 0,
+  started_at INTEGER, finished_at INTEGER, feedback TEXT);
+CREATE TABLE tasks (task_id TEXT PRIMARY KEY, stage TEXT NOT NULL, agent TEXT NOT NULL, tool TEXT NOT NULL,
+  status TEXT NOT NULL, output TEXT, staging TEXT, span_id TEXT NOT NULL);
+CREATE TABLE attempts (task_id TEXT NOT NULL, attempt INTEGER NOT NULL, agent TEXT NOT NULL, status TEXT NOT NULL,
+  exit_code INTEGER, error TEXT, started_at INTEGER NOT NULL, duration_ms INTEGER, trace_id TEXT NOT NULL, span_id TEXT NOT NULL,
+  PRIMARY KEY (task_id, attempt));
+CREATE TABLE merges (path TEXT NOT NULL, task_id TEXT NOT NULL, agent TEXT NOT NULL, stage TEXT NOT NULL, sha256 TEXT NOT NULL,
+  PRIMARY KEY (path, task_id));
+CREATE TABLE gates (stage TEXT NOT NULL, attempt INTEGER NOT NULL, gate TEXT NOT NULL, passed INTEGER NOT NULL, report TEXT NOT NULL,
+  PRIMARY KEY (stage, attempt, gate));
+CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL);
+INSERT INTO runs VALUES ('run-old', 'p.yaml', '', '/ws', 'al', 'admin', 'failed', 't', '{}', 1, 2, 'boom');
+INSERT INTO stages VALUES ('build', 0, 'failed', 1, 1, 2, NULL);
+INSERT INTO tasks VALUES ('build/b/echo#1', 'build', 'b', 'echo', 'failed', NULL, NULL, 's2');
+INSERT INTO tasks VALUES ('build/a/echo#1', 'build', 'a', 'echo', 'done', '{}', '/s', 's1');
+INSERT INTO attempts VALUES ('build/b/echo#1', 1, 'b', 'failed', 1, 'boom', 1, 5, 't', 'x');
+INSERT INTO merges VALUES ('a.md', 'build/a/echo#1', 'a', 'build', 'ab');
+INSERT INTO events (at, kind, data) VALUES (1, 'run_started', '{}');
+";
+
+    #[test]
+    fn a_journal_from_before_shared_databases_reads_and_resumes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.sqlite");
+        rusqlite::Connection::open(&path).unwrap().execute_batch(OLD_JOURNAL).unwrap();
+        let journal = Journal::open(&path).unwrap();
+        assert_eq!(journal.run_id(), "run-old");
+        assert_eq!(journal.run().unwrap().error.as_deref(), Some("boom"));
+        let tasks: Vec<String> = journal.tasks().unwrap().into_iter().map(|t| t.task_id).collect();
+        assert_eq!(tasks, ["build/b/echo#1", "build/a/echo#1"], "journaling order kept");
+        assert_eq!(journal.attempts("build/b/echo#1").unwrap().len(), 1);
+        assert_eq!(journal.merges().unwrap(), [("a.md".to_string(), "build/a/echo#1".to_string(), "a".to_string())]);
+        assert_eq!(journal.events().unwrap().len(), 1);
+        // Resuming writes through the new keys.
+        journal.set_stage("build", 0, StageStatus::Running, 2, None).unwrap();
+        journal.upsert_task("build/c/echo#2", "build", "c", "echo", "s3").unwrap();
+        assert_eq!(journal.start_attempt("build/b/echo#1", "b", "t", "y", None).unwrap(), 2);
+        assert_eq!(journal.stage("build").unwrap(), Some(("running".to_string(), 2, None)));
+        assert_eq!(journal.tasks().unwrap().last().map(|t| t.task_id.as_str()), Some("build/c/echo#2"));
+        let lease = journal.acquire_lease(&Owner::this_process(), Duration::from_secs(5)).unwrap().unwrap();
+        let other = journal.acquire_lease(&Owner::this_process(), Duration::from_secs(5)).unwrap().unwrap_err();
+        assert_eq!(other.owner, lease.owner().to_string(), "a second owner (another nonce) waits");
+        drop(journal);
+        // Opened again: nothing to migrate, the same answers.
+        let again = Journal::open(&path).unwrap();
+        assert_eq!(again.tasks().unwrap().len(), 3);
+    }
+}
