@@ -168,22 +168,6 @@ fn a_lease_of_another_host_is_taken_over_only_once_it_expires() {
     assert!(journal.attempts("x/y/z#1").unwrap().is_empty(), "the refused write left nothing behind");
 }
 
-const THREE_STAGES: &str = r#"orchestration_flow:
-  policies: { add_only: true }
-  stages:
-    - stage: "first"
-      agent: "one"
-      tools: ["probe"]
-      rbac: ["admin"]
-    - stage: "second"
-      agent: "two"
-      tools: ["probe"]
-      rbac: ["admin"]
-    - stage: "third"
-      agent: "three"
-      tools: ["probe"]
-      rbac: ["admin"]
-"#;
 
 struct Rig {
     root: tempfile::TempDir,
@@ -255,7 +239,7 @@ fn two_orchestrators_one_drives_the_other_takes_over_after_kill_9() {
         .to_string()
     };
     std::fs::write(rig.path("ws/probe.json"), probe(4000)).unwrap();
-    std::fs::write(rig.path("p.yaml"), THREE_STAGES).unwrap();
+    std::fs::write(rig.path("p.yaml"), common::THREE_STAGES).unwrap();
     let worker = common::Proc::spawn(rig.taylordash(&["worker", "--broker", &rig.broker, "--prefix", "ha/", "--concurrency", "2", "--log", "taylordash=debug"]));
     worker.wait_for("ready");
 

@@ -56,22 +56,6 @@ impl Env {
     }
 }
 
-const THREE_STAGES: &str = r#"orchestration_flow:
-  policies: { add_only: true }
-  stages:
-    - stage: "first"
-      agent: "one"
-      tools: ["probe"]
-      rbac: ["admin"]
-    - stage: "second"
-      agent: "two"
-      tools: ["probe"]
-      rbac: ["admin"]
-    - stage: "third"
-      agent: "three"
-      tools: ["probe"]
-      rbac: ["admin", "viewer"]
-"#;
 
 fn probe_config(second_sleep_ms: u64) -> Value {
     json!({ "agents": {
@@ -102,7 +86,7 @@ fn wait_for(path: &Path, what: impl Fn(&str) -> bool) {
 #[test]
 fn kill_9_mid_run_then_resume_runs_no_finished_task_twice() {
     let env = Env::new(probe_config(4000));
-    let pipeline = env.write("p.yaml", THREE_STAGES);
+    let pipeline = env.write("p.yaml", common::THREE_STAGES);
     let ws = env.path("ws").display().to_string();
     let mut child = env.cmd(&["run", &pipeline, "--workspace", &ws]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     // agents.json is rewritten after every stage: once it shows `first` done,
@@ -184,7 +168,7 @@ fn kill_9_with_parallel_stages_then_resume_runs_no_finished_stage_twice() {
 #[test]
 fn a_crash_between_merge_and_done_resumes_cleanly_under_add_only() {
     let env = Env::new(probe_config(0));
-    let pipeline = env.write("p.yaml", THREE_STAGES);
+    let pipeline = env.write("p.yaml", common::THREE_STAGES);
     let ws = env.path("ws").display().to_string();
     let out = env.cmd(&["run", &pipeline, "--workspace", &ws]).env("TAYLORDASH_CRASH_AT", "after_merge:second/two/probe#1").output().unwrap();
     assert_ne!(out.status.code(), Some(0), "the process must have aborted");
@@ -204,7 +188,7 @@ fn a_crash_between_merge_and_done_resumes_cleanly_under_add_only() {
 #[test]
 fn a_viewer_is_denied_an_admin_stage_with_exit_3() {
     let env = Env::new(probe_config(0));
-    let pipeline = env.write("p.yaml", THREE_STAGES);
+    let pipeline = env.write("p.yaml", common::THREE_STAGES);
     let policy = env.write("policy.yaml", "principals: { alice: admin, dash: viewer }\n");
     let ws = env.path("ws").display().to_string();
     let out = env.run(&["--policy", &policy, "--as", "dash", "run", &pipeline, "--workspace", &ws]);
@@ -226,7 +210,7 @@ fn a_viewer_is_denied_an_admin_stage_with_exit_3() {
 #[test]
 fn runs_list_and_show_report_the_journal() {
     let env = Env::new(probe_config(0));
-    let pipeline = env.write("p.yaml", THREE_STAGES);
+    let pipeline = env.write("p.yaml", common::THREE_STAGES);
     let ws = env.path("ws").display().to_string();
     let out = env.run(&["run", &pipeline, "--workspace", &ws, "--quiet"]);
     let id = run_id(&out.stdout);

@@ -163,3 +163,23 @@ impl Drop for Proc {
         let _ = self.child.wait();
     }
 }
+
+/// Three stages in a row, one `probe` agent each (`one`, `two`, `three`),
+/// add-only; the last one also admits viewers. What the probe does per
+/// agent comes from the workspace's `probe.json`.
+pub const THREE_STAGES: &str = r#"orchestration_flow:
+  policies: { add_only: true }
+  stages:
+    - stage: "first"
+      agent: "one"
+      tools: ["probe"]
+      rbac: ["admin"]
+    - stage: "second"
+      agent: "two"
+      tools: ["probe"]
+      rbac: ["admin"]
+    - stage: "third"
+      agent: "three"
+      tools: ["probe"]
+      rbac: ["admin", "viewer"]
+"#;
