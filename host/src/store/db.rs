@@ -296,12 +296,19 @@ impl Db {
     }
 
     /// Connect to a PostgreSQL journal and create its tables if need be.
+    /// The tables are created once per database and process: a server
+    /// reading runs every few seconds does not repeat the DDL.
     pub fn postgres(url: &str) -> std::result::Result<Db, postgres::Error> {
+        static CREATED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
         let mut client = postgres::Client::connect(url, postgres::NoTls)?;
-        let mut tx = client.transaction()?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&POSTGRES_SCHEMA_LOCK])?;
-        tx.batch_execute(POSTGRES_SCHEMA)?;
-        tx.commit()?;
+        let known = CREATED.lock().unwrap_or_else(|p| p.into_inner()).iter().any(|u| u == url);
+        if !known {
+            let mut tx = client.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&POSTGRES_SCHEMA_LOCK])?;
+            tx.batch_execute(POSTGRES_SCHEMA)?;
+            tx.commit()?;
+            CREATED.lock().unwrap_or_else(|p| p.into_inner()).push(url.to_string());
+        }
         Ok(Db::Postgres { client: Box::new(client), prepared: HashMap::new() })
     }
 

@@ -103,7 +103,8 @@ impl Journals {
             JournalUrl::Files => self
                 .file_run_ids()
                 .into_iter()
-                .filter_map(|id| match self.open(&id).and_then(|j| j.run()) {
+                // The file exists (`file_run_ids`): open it and read its run once.
+                .filter_map(|id| match Journal::open(&self.run_dir(&id).join("journal.sqlite")).and_then(|j| j.run()) {
                     Ok(row) => Some(row),
                     Err(e) => {
                         tracing::warn!("skipping a run journal: {e}");
