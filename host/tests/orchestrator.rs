@@ -18,12 +18,29 @@ struct Rig {
     workspace: tempfile::TempDir,
     runs: tempfile::TempDir,
     _cache: tempfile::TempDir,
+    plugins: std::path::PathBuf,
+    _own_plugins: Option<tempfile::TempDir>,
     dispatch: InProcess,
 }
 
 fn rig(probe: Value) -> Rig {
+    rig_with_plugins(probe, &[])
+}
+
+/// A rig whose plugins directory also holds the probe under other names
+/// (`bash_runner`: a tool the orchestrator treats by its name).
+fn rig_with_plugins(probe: Value, aliases: &[&str]) -> Rig {
     let (sandbox, cache) = common::sandbox();
-    let dir = common::test_plugin("probe").parent().unwrap().to_path_buf();
+    let mut plugins = common::test_plugin("probe").parent().unwrap().to_path_buf();
+    let mut own = None;
+    if !aliases.is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in aliases.iter().chain(&["probe"]) {
+            std::fs::copy(common::test_plugin("probe"), dir.path().join(format!("{name}.wasm"))).unwrap();
+        }
+        plugins = dir.path().to_path_buf();
+        own = Some(dir);
+    }
     let workspace = tempfile::tempdir().unwrap();
     std::fs::write(workspace.path().join("probe.json"), probe.to_string()).unwrap();
     std::fs::write(workspace.path().join("seed.json"), "{}").unwrap();
@@ -31,7 +48,9 @@ fn rig(probe: Value) -> Rig {
         workspace,
         runs: tempfile::tempdir().unwrap(),
         _cache: cache,
-        dispatch: InProcess::new(Arc::new(sandbox), dir),
+        dispatch: InProcess::new(Arc::new(sandbox), plugins.clone()),
+        plugins,
+        _own_plugins: own,
     }
 }
 
@@ -41,8 +60,8 @@ impl Rig {
     }
 
     fn run_with<'d>(&'d self, yaml: &str, configure: impl FnOnce(Orchestrator<'d>) -> Orchestrator<'d>) -> RunOutcome {
-        let dir = common::test_plugin("probe").parent().unwrap().to_path_buf();
-        let p = pipeline::parse("test.yaml", yaml, &Context::with_plugins_dir(dir)).unwrap_or_else(|d| panic!("{d}"));
+        let p = pipeline::parse("test.yaml", yaml, &Context::with_plugins_dir(self.plugins.clone()))
+            .unwrap_or_else(|d| panic!("{d}"));
         let opts = RunOptions {
             workspace: self.workspace.path().to_path_buf(),
             principal: "tester".into(),
@@ -150,6 +169,74 @@ fn declared_outputs_must_be_produced() {
         RunStatus::Failed(m) => assert!(m.starts_with("stage `work` did not produce its declared output(s): session_plan"), "{m}"),
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn in_a_parallel_stage_the_suite_runs_after_the_other_agents_have_built() {
+    // `qa` generates at once (its first tool overlaps `dev`), but its
+    // bash_runner (the probe under that name) waits until `dev` has merged.
+    let r = rig_with_plugins(
+        json!({ "agents": { "dev": { "sleep_ms": 500, "files": { "app/main.py": "app" } }, "qa": { "files": { "tests/t.py": "t" } } } }),
+        &["bash_runner"],
+    );
+    let yaml = "combination: \"dev + qa\"\nagents:\n  dev:\n    tools: [\"probe\"]\n  qa:\n    tools: [\"probe\", \"bash_runner\"]\n\
+                coordination: parallel_execution\n";
+    let o = r.run(yaml);
+    assert_eq!(o.status, RunStatus::Completed);
+    let j = journal(&o);
+    let dev = output(&j, "combination/dev/probe#1");
+    let (qa_gen, qa_suite) = (output(&j, "combination/qa/probe#1"), output(&j, "combination/qa/bash_runner#1"));
+    let ms = |v: &Value, k: &str| v[k].as_u64().unwrap();
+    assert!(ms(&qa_gen, "started_ms") < ms(&dev, "finished_ms"), "qa's generator did not overlap dev: {qa_gen} {dev}");
+    assert!(ms(&qa_suite, "started_ms") >= ms(&dev, "finished_ms"), "the suite ran while dev was building: {qa_suite} {dev}");
+    let waits: Vec<Value> = j.events().unwrap().into_iter().filter(|e| e.kind == "dataflow_wait").map(|e| serde_json::from_str(&e.data).unwrap()).collect();
+    assert_eq!(waits, [json!({ "stage": "combination", "agent": "qa", "tool": "bash_runner", "peers": ["dev"] })]);
+}
+
+#[test]
+fn a_failed_peer_means_the_suite_never_runs() {
+    let r = rig_with_plugins(json!({ "agents": { "dev": { "sleep_ms": 200, "fail": "failed" }, "qa": {} } }), &["bash_runner"]);
+    let yaml = "combination: \"dev + qa\"\nagents:\n  dev:\n    tools: [\"probe\"]\n  qa:\n    tools: [\"bash_runner\"]\n\
+                coordination: parallel_execution\n";
+    let o = r.run(yaml);
+    match &o.status {
+        RunStatus::Failed(m) => assert!(m.starts_with("task combination/dev/probe#1 failed: plugin `probe` failed: dev: asked to fail"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(journal(&o).task("combination/qa/bash_runner#1").unwrap().is_none(), "the suite ran after its peer failed");
+}
+
+#[test]
+fn a_missing_handoff_artifact_fails_the_handoff_and_declared_outputs_the_run() {
+    let r = rig(json!({ "agents": { "design": { "files": { "openapi.yaml": "x", "schemas/realm-export.json": "{}" } }, "docs": { "files": { "index.md": "# d" } } } }));
+    let combination = |extra: &str| {
+        format!(
+            "combination: \"design + docs\"\nagents:\n  design:\n    tools: [\"probe\"]\n  docs:\n    tools: [\"probe\"]\n\
+             coordination: sequential_execution\n{extra}"
+        )
+    };
+    // Present: a file name, and a file stem with `-` for `_`.
+    let o = r.run(&combination("handoff_artifacts: [\"openapi.yaml\", \"realm_export\"]\noutputs: [\"index\"]\n"));
+    assert_eq!(o.status, RunStatus::Completed);
+    let o = r.run(&combination("handoff_artifacts: [\"openapi.yaml\", \"event_schemas\", \"conf_snippets\"]\n"));
+    assert_eq!(
+        o.status,
+        RunStatus::Failed(
+            "handoff to `docs`: the earlier agents did not produce event_schemas, conf_snippets (handoff_artifacts at \
+             test.yaml:8:37; a tool's JSON key, or a file or directory of that name)"
+                .into()
+        )
+    );
+    assert!(journal(&o).task("docs/docs/probe#1").unwrap().is_none(), "the receiving agent never ran");
+    let o = r.run(&combination("outputs: [\"dashboards\"]\n"));
+    assert_eq!(
+        o.status,
+        RunStatus::Failed(
+            "the run did not produce its declared output(s): dashboards (outputs at test.yaml:8:11; a tool's JSON key, \
+             or a file or directory of that name)"
+                .into()
+        )
+    );
 }
 
 #[test]

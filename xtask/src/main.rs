@@ -1,5 +1,6 @@
 //! `cargo xtask <command>`: build-plugins, test, demo, bench.
 
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, bail};
@@ -9,7 +10,8 @@ const USAGE: &str = "usage: cargo xtask <build-plugins | test | demo | bench>
 
   build-plugins  build every plugin to target/plugins/<tool>.wasm (and tests/plugins to target/test-plugins)
   test           build the plugins and the Python/JS SDKs' guests, then run the whole test suite
-  demo           build everything and run the seed flow (pipelines/orchestration_flow.yaml) on target/demo
+  demo [--all]   build everything and run the seed flow (pipelines/orchestration_flow.yaml) on target/demo;
+                 --all: then the seed's four combinations (pipelines/combination_*.yaml)
   bench          build the plugins, then run the criterion benchmarks";
 
 fn main() {
@@ -17,7 +19,7 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("build-plugins") => build().map(|_| ()),
         Some("test") => test(&args[1..]),
-        Some("demo") => demo(),
+        Some("demo") => demo(&args[1..]),
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
@@ -76,61 +78,32 @@ fn run_status(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The pipelines `demo --all` runs after the seed flow: the seed's four
+/// Specialist Agent Combinations, verbatim, each on a workspace of its own.
+const COMBINATIONS: [&str; 4] = [
+    "combination_backend_dev_observability_qa_tests",
+    "combination_architecture_contracts_security_rbac_scribe_docs",
+    "combination_infra_compose_observability",
+    "combination_context7_mcp_backend_dev",
+];
+
 /// The seed flow (`pipelines/orchestration_flow.yaml`) on a fresh copy of the
 /// example inputs in `target/demo/workspace`, with bash_runner granted the
-/// demo virtualenv's interpreter.
-fn demo() -> anyhow::Result<()> {
+/// demo virtualenv's interpreter; with `--all`, then the four combinations
+/// (`target/demo/<combination>/`), the context7 one against the local
+/// Context7 stand-in (`tests/mcp/context7_server.py`).
+fn demo(args: &[String]) -> anyhow::Result<()> {
+    let all = match args {
+        [] => false,
+        [a] if a == "--all" => true,
+        _ => bail!("usage: cargo xtask demo [--all]"),
+    };
     build()?;
     cargo(&["build", "--release", "-p", "taylordash"])?;
     let root = workspace_root();
     let demo = root.join("target/demo");
-    let workspace = demo.join("workspace");
-    let runs = demo.join("runs");
-    let venv = demo.join("venv");
     std::fs::create_dir_all(&demo)?;
-
-    // A fresh workspace with the example inputs.
-    if workspace.exists() {
-        std::fs::remove_dir_all(&workspace)
-            .with_context(|| format!("removing {}", workspace.display()))?;
-    }
-    std::fs::create_dir_all(&workspace)?;
-    for name in ["backlog.yaml", "failures.json", "snapshot.json"] {
-        std::fs::copy(
-            root.join("pipelines/examples").join(name),
-            workspace.join(name),
-        )
-        .with_context(|| format!("copying pipelines/examples/{name}"))?;
-    }
-
-    // The virtualenv bash_runner runs the generated tests with.
-    let python = venv.join("bin/python3");
-    if !python.exists() {
-        println!("demo: creating the virtualenv {}", venv.display());
-        run_status(
-            Command::new("python3").arg("-m").arg("venv").arg(&venv),
-            "python3 -m venv",
-        )?;
-    }
-    println!("demo: pip install {} (from PyPI)", DEMO_PIP.join(" "));
-    run_status(
-        Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "--progress-bar",
-                "off",
-            ])
-            .args(DEMO_PIP),
-        "pip install",
-    )?;
-    let python = python
-        .to_str()
-        .context("the virtualenv path is not UTF-8")?
-        .to_string();
-
+    let python = demo_venv(&demo.join("venv"))?;
     let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
     let runner = format!(
         "{{\"commands\": [{{\"program\": {}, \"args\": [\"-B\", \"-m\", \"pytest\", \"-q\", \
@@ -138,7 +111,16 @@ fn demo() -> anyhow::Result<()> {
         quote(&python)
     );
     std::fs::write(demo.join("bash_runner.json"), &runner)?;
-    std::fs::write(workspace.join("bash_runner.json"), &runner)?;
+
+    // The Context7 stand-in the research combination talks to.
+    let context7 = if all { Some(Context7::start(&root)?) } else { None };
+    let http_grant = context7.as_ref().map_or(String::new(), |c| {
+        format!(
+            "\x20 context7_resolve_library: {{ grants: {{ http: [\"127.0.0.1:{0}\"] }} }}\n\
+             \x20 context7_get_docs: {{ grants: {{ http: [\"127.0.0.1:{0}\"] }} }}\n",
+            c.port
+        )
+    });
     let policy = demo.join("policy.yaml");
     std::fs::write(
         &policy,
@@ -150,41 +132,146 @@ fn demo() -> anyhow::Result<()> {
              \x20   quotas: {{ timeout: 300s }}\n\
              \x20   grants:\n\
              \x20     exec: {{ programs: [{}], timeout: 280s }}\n\
-             \x20   max_role_to_grant: maintainer\n",
+             \x20   max_role_to_grant: maintainer\n{http_grant}",
             quote(&python)
         ),
     )?;
 
+    let runs = demo.join("runs");
     if runs.exists() {
         std::fs::remove_dir_all(&runs)?;
     }
-    println!(
-        "demo: taylordash run pipelines/orchestration_flow.yaml --workspace target/demo/workspace"
-    );
+    let mut runs_done = vec![demo_run(&root, "orchestration_flow", &demo.join("workspace"), &policy, &runs, &runner, &[])?];
+    if let Some(c) = &context7 {
+        for name in COMBINATIONS {
+            let extra = if name.contains("context7") {
+                vec![("context7.json", format!("{{\"endpoint\": \"http://127.0.0.1:{}/mcp\", \"libraries\": [\"fastapi\", \"paho-mqtt\"]}}\n", c.port))]
+            } else {
+                Vec::new()
+            };
+            runs_done.push(demo_run(&root, name, &demo.join(name.trim_start_matches("combination_")), &policy, &runs, &runner, &extra)?);
+        }
+    }
+    println!("demo: the run records are in {}", runs.display());
+    for (name, workspace, files) in runs_done {
+        println!("  {name:<62} {files:>4} files in {}", workspace.display());
+    }
+    Ok(())
+}
+
+/// The virtualenv bash_runner runs the generated tests with; its python.
+fn demo_venv(venv: &Path) -> anyhow::Result<String> {
+    let python = venv.join("bin/python3");
+    if !python.exists() {
+        println!("demo: creating the virtualenv {}", venv.display());
+        run_status(Command::new("python3").arg("-m").arg("venv").arg(venv), "python3 -m venv")?;
+    }
+    println!("demo: pip install {} (from PyPI)", DEMO_PIP.join(" "));
+    run_status(
+        Command::new(&python)
+            .args(["-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off"])
+            .args(DEMO_PIP),
+        "pip install",
+    )?;
+    Ok(python.to_str().context("the virtualenv path is not UTF-8")?.to_string())
+}
+
+/// Run `pipelines/<name>.yaml` on a fresh `workspace` holding the example
+/// inputs and `extra` files, on the embedded broker; the name, the
+/// workspace and how many files it holds at the end.
+fn demo_run(
+    root: &Path,
+    name: &str,
+    workspace: &Path,
+    policy: &Path,
+    runs: &Path,
+    runner: &str,
+    extra: &[(&str, String)],
+) -> anyhow::Result<(String, std::path::PathBuf, usize)> {
+    if workspace.exists() {
+        std::fs::remove_dir_all(workspace).with_context(|| format!("removing {}", workspace.display()))?;
+    }
+    std::fs::create_dir_all(workspace)?;
+    for file in ["backlog.yaml", "failures.json", "snapshot.json"] {
+        std::fs::copy(root.join("pipelines/examples").join(file), workspace.join(file))
+            .with_context(|| format!("copying pipelines/examples/{file}"))?;
+    }
+    std::fs::write(workspace.join("bash_runner.json"), runner)?;
+    for (file, text) in extra {
+        std::fs::write(workspace.join(file), text)?;
+    }
+    let pipeline = format!("pipelines/{name}.yaml");
+    println!("demo: taylordash run {pipeline} --workspace {}", workspace.strip_prefix(root).unwrap_or(workspace).display());
     let status = Command::new(root.join("target/release/taylordash"))
-        .current_dir(&root)
+        .current_dir(root)
         .arg("--plugins-dir")
         .arg(root.join("target/plugins"))
         .arg("--policy")
-        .arg(&policy)
+        .arg(policy)
         .args(["--as", "demo", "--runs-dir"])
-        .arg(&runs)
-        .args(["run", "pipelines/orchestration_flow.yaml", "--broker", "embedded", "--workspace"])
-        .arg(&workspace)
+        .arg(runs)
+        .args(["run", &pipeline, "--broker", "embedded", "--workspace"])
+        .arg(workspace)
         .status()
         .context("running taylordash")?;
     if !status.success() {
-        bail!(
-            "the seed flow did not complete ({status}); the runs are in {}",
-            runs.display()
-        );
+        bail!("{pipeline} did not complete ({status}); the runs are in {}", runs.display());
     }
-    println!(
-        "demo: the seed flow completed; the workspace is {} and the run records are in {}",
-        workspace.display(),
-        runs.display()
-    );
-    Ok(())
+    let files = walkdir_count(workspace);
+    Ok((name.to_string(), workspace.to_path_buf(), files))
+}
+
+fn walkdir_count(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => walkdir_count(&e.path()),
+                    _ => 1,
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// The local Context7 stand-in (`tests/mcp/context7_server.py`, in the venv
+/// `tests/mcp/setup.sh` makes), killed on drop.
+struct Context7 {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Context7 {
+    fn start(root: &Path) -> anyhow::Result<Context7> {
+        run_status(Command::new("bash").arg(root.join("tests/mcp/setup.sh")), "tests/mcp/setup.sh")?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let mut child = Command::new(root.join("target/mcp-venv/bin/python"))
+            .arg(root.join("tests/mcp/context7_server.py"))
+            .arg(port.to_string())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .context("starting tests/mcp/context7_server.py")?;
+        let stdout = child.stdout.take().context("the stand-in's stdout")?;
+        let mut server = Context7 { child, port };
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok);
+        let ready = lines.any(|l| l.trim() == "READY");
+        // Keep reading, or a chatty server would block on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        if !ready {
+            let _ = server.child.kill();
+            bail!("the Context7 stand-in exited before it was ready");
+        }
+        println!("demo: the Context7 stand-in listens on 127.0.0.1:{port}");
+        Ok(server)
+    }
+}
+
+impl Drop for Context7 {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn bench(extra: &[String]) -> anyhow::Result<()> {

@@ -41,6 +41,13 @@ pub fn resolve(
     Ok(out)
 }
 
+/// The pipeline's `shared_context` names that the workspace holds as files
+/// (`api_contracts.yaml`), for every tool's envelope; absent ones are not an
+/// error: a stage may produce them.
+pub fn shared_from_workspace(names: &[String], workspace: &Path) -> BTreeMap<String, Value> {
+    names.iter().filter_map(|n| find_in_workspace(workspace, n).map(|rel| (n.clone(), Value::String(rel)))).collect()
+}
+
 fn find_in_workspace(workspace: &Path, name: &str) -> Option<String> {
     let mut found: Vec<String> = std::fs::read_dir(workspace)
         .ok()?

@@ -28,6 +28,7 @@ use serde_json::{Map, Value, json};
 use taylordash_protocol::{self as protocol, Envelope, ExitCode, FailedGate, Feedback, GateInput, GateVerdict, StageStatus, TaskInfo, TaskStatus};
 
 use crate::dispatch::{Dispatch, Task, TaskError, TaskResult, Usage};
+use super::dataflow::{self, Join, Joined};
 use super::inputs::{self, InputError};
 use super::merge::{self, Action, Merger, MergeRefused};
 use super::report::{PrintRunId, RunObserver, progress, write_agents_json};
@@ -309,7 +310,10 @@ impl<'d> Orchestrator<'d> {
             .workspace
             .canonicalize()
             .map_err(|e| OrchestratorError::Io(format!("workspace {}: {e}", opts.workspace.display())))?;
-        let resolved = inputs::resolve(&root_inputs, &workspace, &opts.inputs)?;
+        let mut resolved = inputs::resolve(&root_inputs, &workspace, &opts.inputs)?;
+        for (name, value) in inputs::shared_from_workspace(&pipeline.shared_context, &workspace) {
+            resolved.entry(name).or_insert(value);
+        }
         let id = format!("run-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let trace_id = uuid::Uuid::new_v4().simple().to_string();
         let dir = opts.runs_dir.join(&id);
@@ -698,6 +702,7 @@ impl Run<'_> {
             }
             None => (1, None),
         };
+        self.check_handoff(stage)?;
         let budget = stage_retries(stage);
         loop {
             let fb_text = feedback.as_ref().and_then(|f| serde_json::to_string(f).ok());
@@ -739,18 +744,38 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Note the artifacts a task produced: its stage's declared outputs, and
+    /// the run-wide names (a combination's `outputs` and hand-overs).
     fn register_outputs(&self, stage: &Stage, output: &Value, files: &[String]) {
         let Ok(mut artifacts) = self.artifacts.lock() else { return };
-        for name in &stage.outputs {
-            if let Some(v) = output.get(&name.name) {
-                artifacts.insert(name.name.clone(), v.clone());
-            } else if let Some(f) = files.iter().find(|f| {
-                let p = Path::new(f.as_str());
-                p.file_stem().is_some_and(|s| s == name.name.as_str()) || p.file_name().is_some_and(|s| s == name.name.as_str())
-            }) {
-                artifacts.insert(name.name.clone(), Value::String(f.clone()));
+        let handoffs = self.pipeline.stages.iter().flat_map(|s| s.handoff.iter());
+        for name in stage.outputs.iter().chain(&self.pipeline.outputs).chain(handoffs) {
+            if let Some(v) = dataflow::produced(&name.name, output, files) {
+                artifacts.insert(name.name.clone(), v);
             }
         }
+    }
+
+    /// Names of `wanted` that no task has produced yet.
+    fn not_produced<'n>(&self, wanted: &'n [pipeline::Named]) -> Vec<&'n pipeline::Named> {
+        let artifacts = self.artifacts.lock().unwrap_or_else(|p| p.into_inner());
+        wanted.iter().filter(|n| !artifacts.contains_key(&n.name)).collect()
+    }
+
+    /// Before a stage that receives a hand-over: every artifact handed to it
+    /// must exist.
+    fn check_handoff(&self, stage: &Stage) -> Result<(), Stop> {
+        let missing = self.not_produced(&stage.handoff);
+        let Some(first) = missing.first() else { return Ok(()) };
+        let names: Vec<&str> = missing.iter().map(|n| n.name.as_str()).collect();
+        Err(Stop::Failed(format!(
+            "handoff to `{}`: the earlier agents did not produce {} (handoff_artifacts at {}:{}; a tool's JSON key, \
+             or a file or directory of that name)",
+            stage.name,
+            names.join(", "),
+            self.pipeline.file,
+            first.pos
+        )))
     }
 
     fn check_outputs(&self, stage: &Stage) -> Result<(), Stop> {
@@ -774,18 +799,19 @@ impl Run<'_> {
         if !stage.parallel || stage.agents.len() < 2 {
             let mut files = Vec::new();
             for agent in &stage.agents {
-                files.extend(self.agent(stage, &agent.name, attempt, feedback, &priority)?);
+                files.extend(self.agent(stage, &agent.name, attempt, feedback, &priority, None)?);
             }
             return Ok(files);
         }
         let stall = self.pipeline.policies.stall_timeout;
+        let join = Join::new(stage.agents.len());
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::scope(|scope| {
             for agent in &stage.agents {
                 let tx = tx.clone();
-                let priority = &priority;
+                let (priority, join) = (&priority, &join);
                 scope.spawn(move || {
-                    let _ = tx.send(self.agent(stage, &agent.name, attempt, feedback, priority));
+                    let _ = tx.send(self.agent(stage, &agent.name, attempt, feedback, priority, Some(join)));
                 });
             }
             drop(tx);
@@ -815,14 +841,55 @@ impl Run<'_> {
         })
     }
 
-    /// Run one agent's tools in order; returns the files it merged.
-    fn agent(&self, stage: &Stage, agent: &str, attempt: u32, feedback: Option<&Feedback>, priority: &[String]) -> Result<Vec<String>, Stop> {
+    /// Run one agent's tools in order; returns the files it merged. In a
+    /// parallel stage (`join`), a tool that runs the workspace waits for the
+    /// other agents to finish building first ([`dataflow`]).
+    fn agent(
+        &self,
+        stage: &Stage,
+        agent: &str,
+        attempt: u32,
+        feedback: Option<&Feedback>,
+        priority: &[String],
+        join: Option<&Join>,
+    ) -> Result<Vec<String>, Stop> {
+        let mut at_join = false;
+        let result = self.agent_tools(stage, agent, attempt, feedback, priority, join, &mut at_join);
+        if let Some(join) = join {
+            if !at_join {
+                join.built(result.is_err());
+            }
+        }
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn agent_tools(
+        &self,
+        stage: &Stage,
+        agent: &str,
+        attempt: u32,
+        feedback: Option<&Feedback>,
+        priority: &[String],
+        join: Option<&Join>,
+        at_join: &mut bool,
+    ) -> Result<Vec<String>, Stop> {
         let tools = stage.agents.iter().find(|a| a.name == agent).map(|a| a.tools.clone()).unwrap_or_default();
         let mut previous: Option<Value> = None;
         let mut files = Vec::new();
         for tool in &tools {
             if self.observer.cancelled() {
                 return Err(Stop::Cancelled);
+            }
+            if let Some(join) = join.filter(|_| !*at_join && dataflow::waits_for_peers(&tool.name)) {
+                *at_join = true;
+                join.built(false);
+                let peers: Vec<&str> = stage.agents.iter().map(|a| a.name.as_str()).filter(|a| *a != agent).collect();
+                self.say(format_args!("[{}] {agent}: {} waits for {} to finish", stage.name, tool.name, peers.join(", ")));
+                self.journal(|j| j.event("dataflow_wait", &json!({ "stage": stage.name, "agent": agent, "tool": tool.name, "peers": peers })))?;
+                if join.wait() == Joined::PeerStopped {
+                    return Ok(files);
+                }
             }
             let task_id = format!("{}/{}/{}#{}", stage.name, agent, tool.name, attempt);
             let call = ToolCall { stage, agent, tool: &tool.name, task_id: &task_id, previous: previous.as_ref(), feedback, priority };
@@ -1199,8 +1266,19 @@ impl Run<'_> {
         Ok(if failures.is_empty() { None } else { Some(Feedback { failed_gates: failures }) })
     }
 
-    /// Run-wide policies checked at the end.
+    /// Run-wide policies and outputs checked at the end.
     fn finish_checks(&self) -> RunStatus {
+        let missing = self.not_produced(&self.pipeline.outputs);
+        if let Some(first) = missing.first() {
+            let names: Vec<&str> = missing.iter().map(|n| n.name.as_str()).collect();
+            return RunStatus::Failed(format!(
+                "the run did not produce its declared output(s): {} (outputs at {}:{}; a tool's JSON key, or a file \
+                 or directory of that name)",
+                names.join(", "),
+                self.pipeline.file,
+                first.pos
+            ));
+        }
         if self.pipeline.policies.docs_required {
             let merges = self.journal(|j| j.merges()).unwrap_or_default();
             let is_doc = |p: &str| {

@@ -93,6 +93,9 @@ pub struct Stage {
     pub backup_agent: Option<Named>,
     /// Run only when this input or artifact exists (`!name`: when it does not).
     pub condition: Option<Named>,
+    /// Artifacts the earlier stages must have produced before this one
+    /// starts (a combination's `handoff_artifacts`, handed to its last agent).
+    pub handoff: Vec<Named>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +106,8 @@ pub struct Pipeline {
     pub policies: Policies,
     pub stages: Vec<Stage>,
     pub shared_context: Vec<String>,
+    /// Artifacts the whole run must have produced (a combination's `outputs`).
+    pub outputs: Vec<Named>,
 }
 
 pub const ROLES: [&str; 3] = ["admin", "maintainer", "viewer"];
@@ -138,6 +143,7 @@ pub fn read(file: &str, root: &Node, diags: &mut Diagnostics) -> Pipeline {
         policies: Policies::default(),
         stages: Vec::new(),
         shared_context: Vec::new(),
+        outputs: Vec::new(),
     };
     let Value::Map(top) = &root.value else {
         r.wrong_type(root, "the document", "a mapping");
@@ -216,6 +222,7 @@ fn read_stage(r: &mut Reader<'_>, node: &Node) -> Option<Stage> {
         backoff: Backoff::default(),
         backup_agent: None,
         condition: None,
+        handoff: Vec::new(),
     };
     let mut single_agent: Option<Named> = None;
     let mut stage_tools: Option<Vec<Named>> = None;
@@ -429,14 +436,23 @@ fn read_combination(r: &mut Reader<'_>, root: &Node, p: &mut Pipeline) {
         backoff: Backoff::default(),
         backup_agent: None,
         condition: None,
+        handoff: Vec::new(),
     };
-    if coordination.name.starts_with("sequential") {
+    let sequential = coordination.name.starts_with("sequential");
+    if sequential {
         p.stages = agents.into_iter().map(|a| stage(a.name.clone(), a.pos, vec![a], false)).collect();
     } else {
         p.stages = vec![stage("combination".into(), root.pos, agents, true)];
     }
-    if let Some(last) = p.stages.last_mut() {
-        last.outputs = outputs.into_iter().chain(handoff).collect();
+    p.outputs = outputs;
+    // What the agents hand over must exist before the last one starts; with
+    // one parallel stage there is no hand-over inside the run, so the
+    // artifacts must exist at its end.
+    let stages = p.stages.len();
+    if sequential && stages > 1 {
+        p.stages[stages - 1].handoff = handoff;
+    } else {
+        p.outputs.extend(handoff);
     }
 }
 

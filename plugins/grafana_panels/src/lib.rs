@@ -26,6 +26,8 @@ pub struct GrafanaPanelsOutput {
     pub uid: String,
     /// `id: title`, rows excluded.
     pub panels: Vec<String>,
+    /// The dashboards it wrote (the seed's `dashboards` artifact).
+    pub dashboards: Vec<String>,
     pub files: Vec<String>,
     pub model: Value,
 }
@@ -59,6 +61,7 @@ impl Tool for GrafanaPanels {
             dashboard: paths::DASHBOARD.into(),
             uid: uid(&model),
             panels,
+            dashboards: vec![paths::DASHBOARD.into()],
             files: out.files,
             model: model.summary(),
         })

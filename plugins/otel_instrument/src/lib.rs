@@ -37,6 +37,8 @@ pub struct OtelInstrumentOutput {
     pub endpoints: Vec<String>,
     /// `name (type)`.
     pub metrics: Vec<String>,
+    /// The instrumentation it wrote (the seed's `instrumentation` artifact).
+    pub instrumentation: Vec<String>,
     pub files: Vec<String>,
     pub model: Value,
 }
@@ -76,6 +78,7 @@ impl Tool for OtelInstrument {
             module: paths::TELEMETRY_MODULE.into(),
             endpoints,
             metrics,
+            instrumentation: out.files.clone(),
             files: out.files,
             model: model.summary(),
         })
