@@ -75,7 +75,7 @@ wait_port() { for _ in $(seq 1 100); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/n
 
 # --- the virtualenv ----------------------------------------------------------
 packages=(fastapi httpx pytest pytest-asyncio jsonschema pyyaml mkdocs openapi-spec-validator
-          promql-parser paho-mqtt asyncpg "moto[server]" opentelemetry-sdk)
+          promql-parser paho-mqtt asyncpg "moto[server]" opentelemetry-sdk uvicorn pyjwt cryptography)
 if [[ ! -x "$py" ]]; then
   echo "== creating $venv"
   python3 -m venv "$venv" || { echo "cannot create $venv" >&2; exit 100; }

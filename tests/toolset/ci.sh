@@ -4,7 +4,9 @@
 #      pipelines/examples twice: the two workspaces must be byte-identical;
 #   2. check it with real tools (check_artifacts.sh: pytest, a broken
 #      endpoint caught, openapi-spec-validator, mkdocs --strict, PromQL,
-#      PostgreSQL, Mosquitto, moto);
+#      PostgreSQL, Mosquitto, moto); then run the seed's combinations and check
+#      what they made (combinations.sh: Keycloak JWTs, Traefik's schema, a TLS
+#      Mosquitto, docker-compose, health scripts, the suite after the join);
 #   3. run the validation stage through the orchestrator (`taylordash run
 #      tests/toolset/validation.yaml`) with a policy granting bash_runner the
 #      virtualenv's interpreter: the suite passes, the three gates pass;
@@ -39,6 +41,9 @@ fi
 
 echo "== 2. real tools"
 TD_VENV=$venv tests/toolset/check_artifacts.sh "$work/a"
+
+echo "== 2b. the seed's combinations, one after another in one workspace, each artifact checked by its consumer"
+TD_VENV=$venv TD_HOST=$host TD_PLUGINS=$plugins tests/toolset/combinations.sh
 
 echo "== 3. the validation stage through the orchestrator, bash_runner granted exec"
 cat > "$work/policy.yaml" <<EOF

@@ -80,9 +80,13 @@ fn run_status(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
 
 /// The pipelines `demo --all` runs after the seed flow: the seed's four
 /// Specialist Agent Combinations, verbatim, each on a workspace of its own.
+/// In this order they build one service in one workspace: the contracts and
+/// the security configuration, then the app and its suite against those
+/// contracts (the trinity's `shared_context`), then its deployment, then
+/// the research-driven rebuild.
 const COMBINATIONS: [&str; 4] = [
-    "combination_backend_dev_observability_qa_tests",
     "combination_architecture_contracts_security_rbac_scribe_docs",
+    "combination_backend_dev_observability_qa_tests",
     "combination_infra_compose_observability",
     "combination_context7_mcp_backend_dev",
 ];
@@ -90,8 +94,8 @@ const COMBINATIONS: [&str; 4] = [
 /// The seed flow (`pipelines/orchestration_flow.yaml`) on a fresh copy of the
 /// example inputs in `target/demo/workspace`, with bash_runner granted the
 /// demo virtualenv's interpreter; with `--all`, then the four combinations
-/// (`target/demo/<combination>/`), the context7 one against the local
-/// Context7 stand-in (`tests/mcp/context7_server.py`).
+/// one after another in `target/demo/combinations`, the context7 one against
+/// the local Context7 stand-in (`tests/mcp/context7_server.py`).
 fn demo(args: &[String]) -> anyhow::Result<()> {
     let all = match args {
         [] => false,
@@ -141,15 +145,16 @@ fn demo(args: &[String]) -> anyhow::Result<()> {
     if runs.exists() {
         std::fs::remove_dir_all(&runs)?;
     }
-    let mut runs_done = vec![demo_run(&root, "orchestration_flow", &demo.join("workspace"), &policy, &runs, &runner, &[])?];
+    let workspace = demo.join("workspace");
+    fresh_workspace(&root, &workspace, &runner, &[])?;
+    let mut runs_done = vec![demo_run(&root, "orchestration_flow", &workspace, &policy, &runs)?];
     if let Some(c) = &context7 {
+        let workspace = demo.join("combinations");
+        let context7_json =
+            format!("{{\"endpoint\": \"http://127.0.0.1:{}/mcp\", \"libraries\": [\"fastapi\", \"paho-mqtt\"]}}\n", c.port);
+        fresh_workspace(&root, &workspace, &runner, &[("context7.json", context7_json)])?;
         for name in COMBINATIONS {
-            let extra = if name.contains("context7") {
-                vec![("context7.json", format!("{{\"endpoint\": \"http://127.0.0.1:{}/mcp\", \"libraries\": [\"fastapi\", \"paho-mqtt\"]}}\n", c.port))]
-            } else {
-                Vec::new()
-            };
-            runs_done.push(demo_run(&root, name, &demo.join(name.trim_start_matches("combination_")), &policy, &runs, &runner, &extra)?);
+            runs_done.push(demo_run(&root, name, &workspace, &policy, &runs)?);
         }
     }
     println!("demo: the run records are in {}", runs.display());
@@ -176,18 +181,9 @@ fn demo_venv(venv: &Path) -> anyhow::Result<String> {
     Ok(python.to_str().context("the virtualenv path is not UTF-8")?.to_string())
 }
 
-/// Run `pipelines/<name>.yaml` on a fresh `workspace` holding the example
-/// inputs and `extra` files, on the embedded broker; the name, the
-/// workspace and how many files it holds at the end.
-fn demo_run(
-    root: &Path,
-    name: &str,
-    workspace: &Path,
-    policy: &Path,
-    runs: &Path,
-    runner: &str,
-    extra: &[(&str, String)],
-) -> anyhow::Result<(String, std::path::PathBuf, usize)> {
+/// A fresh `workspace` holding the example inputs, bash_runner's commands
+/// and `extra` files.
+fn fresh_workspace(root: &Path, workspace: &Path, runner: &str, extra: &[(&str, String)]) -> anyhow::Result<()> {
     if workspace.exists() {
         std::fs::remove_dir_all(workspace).with_context(|| format!("removing {}", workspace.display()))?;
     }
@@ -200,6 +196,18 @@ fn demo_run(
     for (file, text) in extra {
         std::fs::write(workspace.join(file), text)?;
     }
+    Ok(())
+}
+
+/// Run `pipelines/<name>.yaml` on `workspace` on the embedded broker; the
+/// name, the workspace and how many files it holds at the end.
+fn demo_run(
+    root: &Path,
+    name: &str,
+    workspace: &Path,
+    policy: &Path,
+    runs: &Path,
+) -> anyhow::Result<(String, std::path::PathBuf, usize)> {
     let pipeline = format!("pipelines/{name}.yaml");
     println!("demo: taylordash run {pipeline} --workspace {}", workspace.strip_prefix(root).unwrap_or(workspace).display());
     let status = Command::new(root.join("target/release/taylordash"))

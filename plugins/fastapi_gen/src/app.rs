@@ -8,6 +8,9 @@ pub struct App {
     pub routers: Vec<String>,
 }
 
+/// The app's run-time requirements (`pip install -r requirements.txt`).
+pub const REQUIREMENTS: &str = "requirements.txt";
+
 /// Where the library research of a run lives in the workspace.
 pub const RESEARCH_DIR: &str = "docs/libraries";
 
@@ -35,6 +38,9 @@ pub(crate) struct RouterModule {
     pub(crate) module: String,
     pub(crate) text: String,
     pub(crate) what: String,
+    /// Its routes are the API's (in OIDC mode reads need a role too), not
+    /// the scraper's `/metrics`.
+    pub(crate) api: bool,
 }
 
 pub fn generate(model: &ServiceModel) -> App {
@@ -65,7 +71,7 @@ pub fn generate(model: &ServiceModel) -> App {
     let mut files = vec![
         ("app/__init__.py".to_string(), py::fill(templates::INIT, &common)),
         ("app/settings.py".to_string(), py::fill(templates::SETTINGS, &[common[0], common[1], ("env", &env)])),
-        ("app/security.py".to_string(), templates::SECURITY.to_string()),
+        ("app/security.py".to_string(), py::fill(templates::SECURITY, &[("env", &env)])),
         ("app/middleware.py".to_string(), templates::MIDDLEWARE.to_string()),
         ("app/context.py".to_string(), templates::CONTEXT.to_string()),
         ("app/models.py".to_string(), models_py(model)),
@@ -78,7 +84,13 @@ pub fn generate(model: &ServiceModel) -> App {
     let mut sorted: Vec<&str> = modules.iter().map(|m| m.module.as_str()).collect();
     sorted.sort();
     let router_imports = if sorted.is_empty() { String::new() } else { format!("from app.routers import {}", sorted.join(", ")) };
-    let include: Vec<String> = modules.iter().map(|m| format!("    app.include_router({}.router)", m.module)).collect();
+    let include: Vec<String> = modules
+        .iter()
+        .map(|m| match m.api {
+            true => format!("    app.include_router({}.router, dependencies=[Depends(require_reader)])", m.module),
+            false => format!("    app.include_router({}.router)", m.module),
+        })
+        .collect();
     let main = py::fill(
         templates::MAIN,
         &[
@@ -96,6 +108,7 @@ pub fn generate(model: &ServiceModel) -> App {
         files.push((format!("app/routers/{}.py", m.module), m.text));
     }
     files.push(("app/main.py".to_string(), main));
+    files.push((REQUIREMENTS.to_string(), py::fill(templates::REQUIREMENTS, &[common[0], common[1], ("env", &env)])));
     App { files, routers }
 }
 
@@ -398,6 +411,7 @@ pub(crate) fn crud_router(model: &ServiceModel, r: &Resource) -> RouterModule {
         module: r.name.clone(),
         text,
         what: format!("`{}` CRUD under {} (item `{}`)", r.name, r.path, r.item),
+        api: true,
     }
 }
 
@@ -458,7 +472,7 @@ pub(crate) fn publish_router(model: &ServiceModel, tag: &str, module: &str) -> R
         ));
     }
     let what: Vec<String> = endpoints.iter().map(|e| e.label()).collect();
-    RouterModule { module: module.to_string(), text, what: format!("{} (publishes to MQTT)", what.join(", ")) }
+    RouterModule { module: module.to_string(), text, what: format!("{} (publishes to MQTT)", what.join(", ")), api: true }
 }
 
 pub(crate) fn metrics_router(model: &ServiceModel) -> RouterModule {
@@ -483,5 +497,5 @@ pub(crate) fn metrics_router(model: &ServiceModel) -> RouterModule {
             desc = e.description,
         ));
     }
-    RouterModule { module: "observability".into(), text, what: what.join(", ") }
+    RouterModule { module: "observability".into(), text, what: what.join(", "), api: false }
 }

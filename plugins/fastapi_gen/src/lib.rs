@@ -15,10 +15,17 @@
 //!   `tsdb_adapter`'s `repository_pg.py`, selected by `DATABASE_URL`);
 //! - `security.py`: every mutating endpoint depends on a bearer token
 //!   (`<SERVICE>_API_TOKEN`, compared in constant time; none set = refused);
+//!   with `<SERVICE>_OIDC_ISSUER` set instead an RS256 JWT of that issuer
+//!   (PyJWT: signature against `<SERVICE>_OIDC_PUBLIC_KEY`[`_FILE`], `iss`,
+//!   `aud` = `<SERVICE>_OIDC_AUDIENCE`, `exp`) whose `realm_access.roles`
+//!   decide: `admin`/`maintainer` change data, `viewer` reads, and reads of
+//!   the API need one of the three (`keycloak_admin` exports such a realm);
 //! - `middleware.py`: HSTS (`Strict-Transport-Security`, two years,
 //!   subdomains) and `nosniff` on every response;
 //! - `settings.py`, `context.py` (W3C trace ids) and `main.py`
-//!   (`create_app()` and `app`).
+//!   (`create_app()` and `app`);
+//! - `requirements.txt` (workspace root): what the app needs at run time,
+//!   `pyjwt[crypto]` among it.
 //!
 //! The package imports `app/events.py` (`mqtt_client`) and `app/telemetry.py`
 //! (`otel_instrument`), written by the tools after it in the same run.

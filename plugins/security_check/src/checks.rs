@@ -10,6 +10,8 @@ pub(crate) const BINARY: [&str; 14] =
     [".png", ".jpg", ".jpeg", ".gif", ".ico", ".wasm", ".sqlite", ".db", ".gz", ".zip", ".pdf", ".woff", ".woff2", ".pyc"];
 pub(crate) const CONFIG_EXT: [&str; 9] = [".yaml", ".yml", ".env", ".ini", ".cfg", ".conf", ".properties", ".toml", ".envrc"];
 pub(crate) const ALLOW: &str = "security_check: allow";
+/// The Traefik dynamic configuration `traefik_hsts` writes.
+pub const TRAEFIK_DYNAMIC: &str = "conf_snippets/traefik/dynamic.yml";
 
 pub(crate) struct Check {
     pub(crate) findings: Vec<Finding>,
@@ -307,6 +309,57 @@ impl Check {
             });
             if !installed {
                 self.findings.push(Finding::new(&main, "", format!("the HSTS middleware of {} is not installed here", header_files[0].0)));
+            }
+        }
+    }
+
+    /// The Traefik snippet, when present: HSTS of at least a year with
+    /// `includeSubDomains` on every `headers` middleware that sets it, and
+    /// on every TLS router (`middlewares` may name `name@provider`).
+    pub(crate) fn traefik(&mut self) {
+        let file = TRAEFIK_DYNAMIC;
+        if !source::exists(file) {
+            return;
+        }
+        let Some(text) = self.read(file) else { return };
+        let doc: Value = match source::decode(file, source::Format::Yaml, &text) {
+            Ok(v) => v,
+            Err(m) => {
+                self.findings.push(Finding::new(file, "", format!("does not parse: {m}")));
+                return;
+            }
+        };
+        let loc = locate::index(&text);
+        let mut hsts = Vec::new();
+        for (name, m) in doc.pointer("/http/middlewares").and_then(Value::as_object).into_iter().flatten() {
+            let Some(sts) = m.get("headers").and_then(|h| h.get("stsSeconds")) else { continue };
+            let at = format!("/http/middlewares/{}/headers", locate::escape(name));
+            if sts.as_u64().is_none_or(|s| s < MIN_HSTS_MAX_AGE) {
+                self.add(file, &loc, &format!("{at}/stsSeconds"), format!("middleware {name}: HSTS stsSeconds {sts} is below one year ({MIN_HSTS_MAX_AGE} s)"));
+            }
+            if m.pointer("/headers/stsIncludeSubdomains") != Some(&Value::Bool(true)) {
+                self.add(file, &loc, &at, format!("middleware {name}: HSTS without stsIncludeSubdomains"));
+            }
+            hsts.push(name.as_str());
+        }
+        for (name, r) in doc.pointer("/http/routers").and_then(Value::as_object).into_iter().flatten() {
+            if r.get("tls").is_none() {
+                continue;
+            }
+            let uses_hsts = r
+                .get("middlewares")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .any(|m| hsts.contains(&m.split('@').next().unwrap_or(m)));
+            if !uses_hsts {
+                self.add(
+                    file,
+                    &loc,
+                    &format!("/http/routers/{}", locate::escape(name)),
+                    format!("TLS router {name} sends no HSTS header (no headers middleware with stsSeconds)"),
+                );
             }
         }
     }

@@ -19,7 +19,10 @@
 //!    of at least a year and `includeSubDomains`, installs it from
 //!    `app/main.py`; no plaintext URL (`http://`, `mqtt://`, `ws://`…) and
 //!    no `sslmode=disable` in app code; an MQTT client configures TLS;
-//!    `openapi.yaml` servers use https.
+//!    `openapi.yaml` servers use https. When the workspace holds the Traefik
+//!    snippet (`conf_snippets/traefik/dynamic.yml`, `traefik_hsts`): every
+//!    `headers` middleware that sets `stsSeconds` sets at least a year and
+//!    `stsIncludeSubdomains`, and every TLS router goes through one.
 //!
 //! Returns `{ passed, findings, checked, summary }`.
 
@@ -48,6 +51,7 @@ impl Tool for SecurityCheck {
         c.openapi();
         c.app_routes();
         c.transport();
+        c.traefik();
         finish_gate(Self::NAME, c.findings, c.checked, &format!("no secrets in {files} files, auth on every mutation, HSTS and TLS"))
     }
 }

@@ -117,3 +117,67 @@ fn an_empty_workspace_fails() {
 fn describe_names_the_tool_after_its_crate() {
     assert_eq!(taylordash_sdk::describe::<SecurityCheck>(env!("CARGO_PKG_VERSION")).name, env!("CARGO_PKG_NAME"));
 }
+
+/// The shape `traefik_hsts` writes (`conf_snippets/traefik/dynamic.yml`).
+const TRAEFIK: &str = "http:
+  routers:
+    api:
+      rule: Host(`api.example.com`)
+      entryPoints:
+      - websecure
+      middlewares:
+      - hsts@file
+      service: api
+      tls:
+        options: default
+    api-http:
+      rule: Host(`api.example.com`)
+      entryPoints:
+      - web
+      service: api
+  services:
+    api:
+      loadBalancer:
+        servers:
+        - url: http://api:8000
+  middlewares:
+    hsts:
+      headers:
+        stsSeconds: 63072000
+        stsIncludeSubdomains: true
+        stsPreload: true
+        forceSTSHeader: true
+tls:
+  options:
+    default:
+      minVersion: VersionTLS12
+";
+
+#[test]
+fn the_traefik_snippet_needs_a_year_of_hsts_on_every_tls_router() {
+    let h = Harness::new();
+    example(&h);
+    h.write_workspace(TRAEFIK_DYNAMIC, TRAEFIK);
+    let out = run(&h);
+    assert_eq!(lines(&out), Vec::<String>::new());
+    assert!(out.checked.contains(&TRAEFIK_DYNAMIC.to_string()));
+
+    let weak = TRAEFIK
+        .replace("stsSeconds: 63072000", "stsSeconds: 86400")
+        .replace("        stsIncludeSubdomains: true\n", "")
+        .replace("  services:\n", "    admin:\n      rule: Host(`admin.example.com`)\n      service: api\n      tls: {}\n  services:\n");
+    h.write_workspace(TRAEFIK_DYNAMIC, weak);
+    assert_eq!(
+        lines(&run(&h)),
+        [
+            "conf_snippets/traefik/dynamic.yml:17:5 (/http/routers/admin) TLS router admin sends no HSTS header (no headers middleware with stsSeconds)",
+            "conf_snippets/traefik/dynamic.yml:28:7 (/http/middlewares/hsts/headers) middleware hsts: HSTS without stsIncludeSubdomains",
+            "conf_snippets/traefik/dynamic.yml:29:9 (/http/middlewares/hsts/headers/stsSeconds) middleware hsts: HSTS stsSeconds 86400 is below one year (31536000 s)",
+        ]
+    );
+
+    h.write_workspace(TRAEFIK_DYNAMIC, "http: [unclosed\n");
+    let got = lines(&run(&h));
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(got[0].starts_with("conf_snippets/traefik/dynamic.yml: does not parse: conf_snippets/traefik/dynamic.yml:"), "{got:#?}");
+}
