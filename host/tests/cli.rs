@@ -516,3 +516,49 @@ fn exec_is_confined_to_its_scratch_copy() {
         eprintln!("SKIP: exec_is_confined_to_its_scratch_copy: no /usr/bin/python3 to try a TCP connection with; the TCP wall was not checked");
     }
 }
+
+#[test]
+fn contracts_are_written_per_agent_from_the_pipeline_and_each_tools_describe() {
+    let env = Env::new();
+    let flow = common::plugins_built().join("pipelines/orchestration_flow.yaml");
+    let out = env.taylordash(&["contracts", flow.to_str().unwrap(), "--workspace", env.path("work/ws").to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let written: Vec<String> = stdout(&out).lines().map(|l| Path::new(l).file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(
+        written,
+        ["project_manager.yaml", "backend_dev.yaml", "architecture_contracts.yaml", "observability.yaml", "qa_tests.yaml", "scribe_docs.yaml"]
+    );
+    let pm = std::fs::read_to_string(env.path("work/ws/contracts/project_manager.yaml")).unwrap();
+    let body: Vec<&str> = pm.lines().filter(|l| !l.starts_with('#') && !l.contains("description:")).collect();
+    assert_eq!(
+        body,
+        [
+            "name: \"project_manager\"",
+            &format!("version: \"{}\"", env!("CARGO_PKG_VERSION")),
+            "capabilities:",
+            "    tool: \"planner\"",
+            "    version: \"0.1.0\"",
+            "    tool: \"adr_writer\"",
+            "    version: \"0.1.0\"",
+            "inputs:",
+            "  - \"snapshot\"",
+            "  - \"backlog\"",
+            "  - \"failures\"",
+            "outputs:",
+            "  - \"session_plan\"",
+            "  - \"acceptance_criteria\"",
+            "sla:",
+            "  response_time: \"60s\"",
+            "  retries: 2",
+            "dependencies: []",
+        ]
+    );
+    assert!(pm.contains("  - description: \"Orders a backlog into a session plan"), "{pm}");
+    // A pipeline with a problem writes nothing and exits 2, naming it.
+    let bad = env.path("work/bad.yaml");
+    std::fs::write(&bad, "combination: x\nagents: {a: {tools: [nope]}}\ncoordination: sequential_execution\n").unwrap();
+    let out = env.taylordash(&["contracts", bad.to_str().unwrap(), "--workspace", env.path("work/out").to_str().unwrap()]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("bad.yaml:2:22: tool `nope` is not a plugin"), "{}", stderr(&out));
+    assert!(!env.path("work/out/contracts").exists());
+}

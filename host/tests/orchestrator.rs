@@ -240,6 +240,48 @@ fn a_missing_handoff_artifact_fails_the_handoff_and_declared_outputs_the_run() {
 }
 
 #[test]
+fn template_variables_are_rendered_into_each_tools_shared_context() {
+    let r = rig(json!({ "agents": { "dev": { "files": { "a.txt": "A" } }, "qa": {} } }));
+    let yaml = "combination: \"dev + qa\"\nagents:\n  dev:\n    tools: [\"probe\"]\n  qa:\n    tools: [\"probe\"]\n\
+                coordination: sequential_execution\ntemplate_integration:\n  agent_roster: \"{{.AvailableAgents}}\"\n\
+                \x20 task_context: \"{{.TaskHistory}}\"\n  me: \"{{.AgentName}} runs {{.Tools}}\"\n";
+    let o = r.run(yaml);
+    assert_eq!(o.status, RunStatus::Completed);
+    let j = journal(&o);
+    let shared = output(&j, "qa/qa/probe#1")["shared_context"].clone();
+    assert_eq!(shared["me"], json!("qa runs [\"probe\"]"));
+    assert_eq!(
+        shared["agent_roster"],
+        json!([{ "name": "dev", "stage": "dev", "tools": ["probe"], "role": null }, { "name": "qa", "stage": "qa", "tools": ["probe"], "role": null }])
+    );
+    let history = shared["task_context"].as_array().unwrap();
+    assert_eq!(history[0], json!({ "task": "dev/dev/probe#1", "status": "done" }));
+    assert_eq!(output(&j, "dev/dev/probe#1")["shared_context"]["me"], json!("dev runs [\"probe\"]"));
+}
+
+#[test]
+fn a_task_slower_than_its_agents_contract_is_an_sla_breach() {
+    let r = rig(json!({ "agents": { "slow": { "sleep_ms": 300 }, "quick": {} } }));
+    std::fs::create_dir_all(r.workspace.path().join("contracts")).unwrap();
+    std::fs::write(r.workspace.path().join("contracts/slow.yaml"), "name: slow\nsla:\n  response_time: \"100ms\"\n").unwrap();
+    std::fs::write(r.workspace.path().join("contracts/quick.yaml"), "name: quick\nsla:\n  response_time: \"30s\"\n").unwrap();
+    let yaml = "combination: \"slow + quick\"\nagents:\n  slow:\n    tools: [\"probe\"]\n  quick:\n    tools: [\"probe\"]\n\
+                coordination: sequential_execution\n";
+    let o = r.run(yaml);
+    assert_eq!(o.status, RunStatus::Completed, "a breach is reported, the task stands");
+    let breaches: Vec<Value> = journal(&o).events().unwrap().into_iter().filter(|e| e.kind == "sla_breach").map(|e| serde_json::from_str(&e.data).unwrap()).collect();
+    assert_eq!(breaches.len(), 1, "{breaches:?}");
+    assert_eq!((breaches[0]["agent"].as_str(), breaches[0]["tool"].as_str(), breaches[0]["sla_ms"].as_u64()), (Some("slow"), Some("probe"), Some(100)));
+    assert!(breaches[0]["ms"].as_u64().unwrap() >= 300);
+    // ...and counted where Prometheus scrapes.
+    let snapshot = journal(&o).snapshot().unwrap();
+    let audit = taylordash::audit::AuditLog::new(r.runs.path().join("audit.jsonl"));
+    let scope = taylordash::observe::Scope { since_ms: 0, now_ms: i64::MAX, run: None, queue_samples: &[] };
+    let text = taylordash::observe::metrics::encode(&taylordash::observe::metrics::from_look(&taylordash::observe::look(vec![snapshot], &audit, scope), 0));
+    assert!(text.contains("taylordash_sla_breaches_total{agent=\"slow\",tool=\"probe\"} 1\n"), "{text}");
+}
+
+#[test]
 fn a_timed_out_task_is_reassigned_to_the_backup_agent() {
     let r = rig(json!({ "agents": { "slow": { "sleep_ms": 5000 }, "backup": { "files": { "done.txt": "by backup" } } } }));
     let yaml = "orchestration_flow:\n  stages:\n    - stage: \"work\"\n      agent: \"slow\"\n      tools: [\"probe\"]\n      rbac: [\"admin\"]\n      timeout: 500ms\n      backup_agent: \"backup\"\n    - stage: \"spare\"\n      agent: \"backup\"\n      tools: [\"echo\"]\n      rbac: [\"admin\"]\n";

@@ -133,6 +133,24 @@ fn yaml_bombs_are_refused_quickly() {
 }
 
 #[test]
+fn template_variables_are_checked_where_they_are_written() {
+    let doc = "combination: \"a\"\nagents:\n  a:\n    tools: [\"planner\"]\ncoordination: sequential_execution\n\
+               template_integration:\n  orchestrator_context: \"{{.OrchestrationState}}\"\n  roster: \"agents: {{.AvailableAgent}}\"\n\
+               agent_contract_template:\n  name: \"{{.AgentName}}\"\n  sla: \"{{.PerformanceTargets | json}}\"\n  deps: \"{{.RequiredServices\"\n";
+    assert_eq!(
+        problems(doc),
+        [
+            "p.yaml:8:20: `template_integration.roster`: unknown template variable `.AvailableAgent` (did you mean \"AvailableAgents\"?); \
+             known: OrchestrationState, AvailableAgents, TaskHistory, RequiredChecks, MCPEndpoints, AgentName, Version, Tools, \
+             ExpectedInputs, GuaranteedOutputs, PerformanceTargets, RequiredServices",
+            "p.yaml:11:9: `agent_contract_template.sla`: `{{.PerformanceTargets | json}}`: only variables (`{{.Name}}`) are supported: no \
+             actions, functions or pipes",
+            "p.yaml:12:10: `agent_contract_template.deps`: `{{` is never closed by `}}`",
+        ]
+    );
+}
+
+#[test]
 fn the_seed_documents_parse_verbatim() {
     let dir = xtask::workspace_root().join("pipelines");
     let no_tool_check = Context::default();

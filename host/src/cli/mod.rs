@@ -4,6 +4,7 @@
 
 mod audit;
 mod bus;
+mod contracts;
 mod invoke;
 mod mcp;
 mod new;
@@ -103,6 +104,9 @@ enum Command {
     /// Serve the plugins and pipelines to AI agents over MCP (stdio, or streamable HTTP).
     #[command(after_help = "Examples:\n  taylordash mcp --workspace ws\n  taylordash --policy policy.yaml mcp --http 127.0.0.1:8765 --workspace ws --out ws/out\n  taylordash policy token alice   # a bearer token for --http")]
     Mcp(mcp::McpArgs),
+    /// Write each agent's contract (contracts/<agent>.yaml) from a pipeline and its tools.
+    #[command(after_help = "Examples:\n  taylordash contracts pipelines/orchestration_flow.yaml --workspace ws\n\nA run holds each agent to its contract: a task slower than sla.response_time is an sla_breach event.")]
+    Contracts(contracts::ContractsArgs),
     /// Check pipeline files; report every problem as file:line:col.
     #[command(after_help = "Examples:\n  taylordash validate pipelines/*.yaml\n  taylordash validate pipelines/orchestration_flow.yaml --json")]
     Validate(validate::ValidateArgs),
@@ -174,6 +178,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
         Command::Invoke(args) => invoke::run(cli, args),
         Command::Mcp(args) => mcp::run(cli, args),
         Command::Validate(args) => validate::run(cli, args),
+        Command::Contracts(args) => contracts::run(cli, args),
         Command::Run(args) => run::run(cli, args),
         Command::Resume(args) => run::resume(cli, args),
         Command::Runs(cmd) => run::runs(cli, cmd),

@@ -126,7 +126,15 @@ pub fn from_look(look: &Look, dlq_depth: u64) -> Registry {
     let active = gauge(&r, "taylordash_agents_active", "Agents running a task now, by agent.", &["agent"]);
     let runs = gauge(&r, "taylordash_runs", "Runs in the runs directory, by status.", &["status"]);
     gauge1(&r, "taylordash_dlq_depth", "Tasks in the dead-letter queue not yet replayed.").set(dlq_depth as f64);
+    let sla = counter(&r, "taylordash_sla_breaches_total", "Tasks slower than their agent contract's sla.response_time, by agent and tool.", &[
+        "agent", "tool",
+    ]);
     for run in &look.runs {
+        for e in run.events.iter().filter(|e| e.kind == "sla_breach") {
+            let data: serde_json::Value = serde_json::from_str(&e.data).unwrap_or_default();
+            let label = |k: &str| data[k].as_str().unwrap_or("").to_string();
+            sla.with_label_values(&[label("agent").as_str(), label("tool").as_str()]).inc();
+        }
         runs.with_label_values(&[run.run.status.as_str()]).inc();
         let running = run.run.status == "running";
         if running {

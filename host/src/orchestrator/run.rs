@@ -28,6 +28,7 @@ use serde_json::{Map, Value, json};
 use taylordash_protocol::{self as protocol, Envelope, ExitCode, FailedGate, Feedback, GateInput, GateVerdict, StageStatus, TaskInfo, TaskStatus};
 
 use crate::dispatch::{Dispatch, Task, TaskError, TaskResult, Usage};
+use super::contract::{self, RunFacts};
 use super::dataflow::{self, Join, Joined};
 use super::inputs::{self, InputError};
 use super::merge::{self, Action, Merger, MergeRefused};
@@ -175,6 +176,8 @@ struct Run<'a> {
     /// Artifact name → value (run inputs and stage outputs).
     artifacts: Mutex<BTreeMap<String, Value>>,
     consecutive_failures: AtomicU32,
+    /// Agent → the response time its contract promises (`contracts/`).
+    response_times: BTreeMap<String, Duration>,
     quiet: bool,
     max_parallel_stages: usize,
     observer: &'a dyn RunObserver,
@@ -342,6 +345,7 @@ impl<'d> Orchestrator<'d> {
         let run = Run {
             id,
             dir,
+            response_times: contract::response_times(pipeline, &workspace),
             workspace,
             trace_id,
             pipeline,
@@ -351,6 +355,7 @@ impl<'d> Orchestrator<'d> {
             dispatch: self.dispatch,
             artifacts: Mutex::new(resolved),
             consecutive_failures: AtomicU32::new(0),
+
             coordination_cpu_us: AtomicU64::new(0),
             tool_ms: AtomicU64::new(0),
             quiet: opts.quiet,
@@ -390,10 +395,12 @@ impl<'d> Orchestrator<'d> {
         journal.event("run_resumed", &json!({}))?;
         progress(quiet, format_args!("run {}: resuming {}", row.id, row.pipeline));
         self.observer.started(&row.id);
+        let workspace = PathBuf::from(row.workspace);
         let run = Run {
             id: row.id,
             dir: run_dir.to_path_buf(),
-            workspace: PathBuf::from(row.workspace),
+            response_times: contract::response_times(&pipeline, &workspace),
+            workspace,
             trace_id: row.trace_id,
             pipeline: &pipeline,
             journal: Mutex::new(journal),
@@ -910,12 +917,25 @@ impl Run<'_> {
                 input.insert(name.name.clone(), v.clone());
             }
         }
-        let shared: Map<String, Value> = self
+        let mut shared: Map<String, Value> = self
             .pipeline
             .shared_context
             .iter()
             .filter_map(|n| artifacts.get(n).map(|v| (n.clone(), v.clone())))
             .collect();
+        if !self.pipeline.template_integration.is_empty() {
+            let tasks = self.journal(|j| j.tasks()).unwrap_or_default();
+            let facts = RunFacts {
+                run_id: &self.id,
+                attempt: task.attempt,
+                tasks: tasks.into_iter().map(|t| (t.task_id, t.status)).collect(),
+                workspace: &self.workspace,
+            };
+            for field in &self.pipeline.template_integration {
+                let value = field.template.render_value(|v| contract::value(self.pipeline, stage, &task.agent, &facts, v));
+                shared.insert(field.key.clone(), value);
+            }
+        }
         let envelope = Envelope {
             task: Some(TaskInfo {
                 run_id: task.run_id.clone(),
@@ -1079,8 +1099,23 @@ impl Run<'_> {
         }
         self.consecutive_failures.store(0, Ordering::SeqCst);
         self.say(format_args!("  {}/{}: ok in {ms} ms, {} file(s)", task.agent, call.tool, files.len()));
+        self.check_response_time(call, task, ms);
         let output = serde_json::from_str(&res.output).unwrap_or(Value::Null);
         Ok((output, files))
+    }
+
+    /// A task slower than its agent's contract promises is an `sla_breach`
+    /// event (counted in `taylordash_sla_breaches_total`); the task stands.
+    fn check_response_time(&self, call: &ToolCall<'_>, task: &Task, ms: i64) {
+        let Some(sla) = self.response_times.get(call.agent) else { return };
+        if ms as u128 <= sla.as_millis() {
+            return;
+        }
+        self.say(format_args!("  {}/{}: slower than its contract ({ms} ms > {} ms)", call.agent, call.tool, sla.as_millis()));
+        let data = json!({ "task": task.task_id, "agent": call.agent, "tool": call.tool, "ms": ms, "sla_ms": sla.as_millis() as u64 });
+        if let Err(e) = self.journal(|j| j.event("sla_breach", &data)) {
+            tracing::warn!("cannot journal the sla breach of {}: {e}", task.task_id);
+        }
     }
 
     /// Journal a failed attempt (and its denial, for exit codes 3 and 4).

@@ -4,19 +4,23 @@
 //! [`crate::yaml`] turns text into a positioned tree (refusing YAML bombs),
 //! `model` reads the tree into a [`Pipeline`] with the shared reader,
 //! `check` validates names, roles, dependencies and inputs, `plan` orders
-//! the stages. Every problem is a
+//! the stages, `template` parses the seed's `{{.Variable}}` templates, `contract` says
+//! what they hold for one agent. Every problem is a
 //! [`Diagnostic`] `file:line:col: message`, and all of them are reported at
 //! once. This module imports nothing from the sandbox: the tool names it
 //! checks against come from [`crate::catalog`], units from [`crate::units`].
 
 pub mod check;
+pub mod contract;
 pub mod model;
 pub mod plan;
+pub mod template;
 
 use std::path::Path;
 
 pub use check::Context;
-pub use model::{Agent, Backoff, Gate, Named, Pipeline, Policies, Stage};
+pub use model::{Agent, Backoff, Gate, Named, Pipeline, Policies, Stage, TemplateField};
+pub use template::Template;
 
 pub use crate::yaml::Pos;
 pub use crate::yaml::diagnostic::{Diagnostic, Diagnostics};

@@ -13,6 +13,7 @@ use crate::units::parse_duration;
 use crate::yaml::diagnostic::{Diagnostics, did_you_mean};
 use crate::yaml::reader::{Reader, Wording};
 use crate::yaml::{Node, Pos, Value};
+use super::template::Template;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policies {
@@ -108,6 +109,20 @@ pub struct Pipeline {
     pub shared_context: Vec<String>,
     /// Artifacts the whole run must have produced (a combination's `outputs`).
     pub outputs: Vec<Named>,
+    /// The seed's `template_integration`: rendered per task into the tool's
+    /// `shared_context` under each key.
+    pub template_integration: Vec<TemplateField>,
+    /// The seed's `agent_contract_template`, when the document gives one
+    /// (`taylordash contracts` renders it per agent; else the seed's).
+    pub contract_template: Option<Vec<TemplateField>>,
+}
+
+/// One key of a template block: `orchestrator_context: "{{.OrchestrationState}}"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateField {
+    pub key: String,
+    pub pos: Pos,
+    pub template: Template,
 }
 
 pub const ROLES: [&str; 3] = ["admin", "maintainer", "viewer"];
@@ -118,7 +133,8 @@ pub const COORDINATIONS: [&str; 5] = [
     "sequential_handoff",
     "sequential_research_to_implementation",
 ];
-const FLOW_KEYS: [&str; 4] = ["entry", "policies", "stages", "shared_context"];
+const FLOW_KEYS: [&str; 6] =
+    ["entry", "policies", "stages", "shared_context", "template_integration", "agent_contract_template"];
 const POLICY_KEYS: [&str; 5] =
     ["add_only", "docs_required", "trace_required", "max_consecutive_failures", "stall_timeout"];
 const STAGE_KEYS: [&str; 17] = [
@@ -128,9 +144,9 @@ const STAGE_KEYS: [&str; 17] = [
 const AGENT_KEYS: [&str; 4] = ["name", "tools", "rbac", "role"];
 const GATE_KEYS: [&str; 3] = ["gate", "plugin", "security"];
 const BACKOFF_KEYS: [&str; 3] = ["initial", "max", "factor"];
-const COMBINATION_KEYS: [&str; 8] = [
+const COMBINATION_KEYS: [&str; 10] = [
     "combination", "success_rate", "use_cases", "agents", "coordination", "shared_context",
-    "handoff_artifacts", "outputs",
+    "handoff_artifacts", "outputs", "template_integration", "agent_contract_template",
 ];
 const COMBINATION_AGENT_KEYS: [&str; 4] = ["tools", "role", "integration", "rbac"];
 
@@ -144,6 +160,8 @@ pub fn read(file: &str, root: &Node, diags: &mut Diagnostics) -> Pipeline {
         stages: Vec::new(),
         shared_context: Vec::new(),
         outputs: Vec::new(),
+        template_integration: Vec::new(),
+        contract_template: None,
     };
     let Value::Map(top) = &root.value else {
         r.wrong_type(root, "the document", "a mapping");
@@ -171,6 +189,8 @@ fn read_flow(r: &mut Reader<'_>, flow: &Node, p: &mut Pipeline) {
             "entry" => p.name = r.string(v, "entry").unwrap_or_default(),
             "policies" => read_policies(r, v, &mut p.policies),
             "shared_context" => p.shared_context = r.strings(v, "shared_context"),
+            "template_integration" => p.template_integration = read_templates(r, v, key),
+            "agent_contract_template" => p.contract_template = Some(read_templates(r, v, key)),
             "stages" => {
                 saw_stages = true;
                 match &v.value {
@@ -381,6 +401,8 @@ fn read_combination(r: &mut Reader<'_>, root: &Node, p: &mut Pipeline) {
                 r.strings(v, key);
             }
             "shared_context" => p.shared_context = r.strings(v, key),
+            "template_integration" => p.template_integration = read_templates(r, v, key),
+            "agent_contract_template" => p.contract_template = Some(read_templates(r, v, key)),
             "handoff_artifacts" => handoff = r.names(v, key),
             "outputs" => outputs = r.names(v, key),
             "coordination" => coordination = r.named(v, key),
@@ -453,6 +475,34 @@ fn read_combination(r: &mut Reader<'_>, root: &Node, p: &mut Pipeline) {
         p.stages[stages - 1].handoff = handoff;
     } else {
         p.outputs.extend(handoff);
+    }
+}
+
+/// A block of templates (`key: "text with {{.Variables}}"`); each problem is
+/// reported where it is written.
+fn read_templates(r: &mut Reader<'_>, node: &Node, what: &str) -> Vec<TemplateField> {
+    let mut out = Vec::new();
+    for (key_node, key, v) in r.mapping(node, what) {
+        let field = format!("{what}.{key}");
+        let Some(text) = r.string(v, &field) else { continue };
+        match Template::parse(&text) {
+            Ok(template) => out.push(TemplateField { key: key.to_string(), pos: key_node.pos, template }),
+            Err(e) => {
+                let quoted = matches!(v.value, Value::Scalar { plain: false, .. });
+                r.error(offset_pos(v.pos, quoted, &text, e.offset), format!("`{field}`: {}", e.message));
+            }
+        }
+    }
+    out
+}
+
+/// Where character `offset` of a scalar's text was written (exact for
+/// one-line scalars, the usual place of a template).
+fn offset_pos(start: Pos, quoted: bool, text: &str, offset: usize) -> Pos {
+    let before: String = text.chars().take(offset).collect();
+    match before.rfind('\n') {
+        None => Pos { line: start.line, col: start.col + usize::from(quoted) + offset },
+        Some(nl) => Pos { line: start.line + before.matches('\n').count(), col: before[nl + 1..].chars().count() + 1 },
     }
 }
 

@@ -92,6 +92,7 @@ impl Tool for Probe {
         out.insert("wrote".into(), json!(wrote));
         out.insert("saw_previous".into(), json!(envelope.previous.is_some()));
         out.insert("saw_feedback".into(), json!(envelope.feedback.is_some()));
+        out.insert("shared_context".into(), json!(envelope.shared_context));
         out.insert("started_ms".into(), json!(started));
         out.insert("finished_ms".into(), json!(now_ms()));
         Ok(Value::Object(out))
