@@ -93,9 +93,11 @@ fn agent(name: &str, extra: &str) -> String {
 
 #[test]
 fn parallel_agents_really_overlap_and_conflicts_go_to_the_first_agent() {
+    // b is slower: its shared.txt comes second, loses to a (listed first),
+    // and b's task is rolled back whole (b.txt too) and run again told so.
     let r = rig(json!({ "agents": {
-        "a": { "sleep_ms": 400, "files": { "a.txt": "A", "shared.txt": "from {agent}" }, "outputs": { "plan": "p" } },
-        "b": { "sleep_ms": 400, "files": { "b.txt": "B", "shared.txt": "from {agent}" } } } }));
+        "a": { "sleep_ms": 100, "files": { "a.txt": "A", "shared.txt": "from {agent}" }, "outputs": { "plan": "p" } },
+        "b": { "sleep_ms": 900, "files": { "b.txt": "B", "shared.txt": "from {agent}" }, "drop_on_feedback": "shared.txt" } } }));
     let yaml = format!(
         "orchestration_flow:\n  stages:\n    - stage: \"build\"\n      parallel: true\n      inputs: [\"seed\"]\n      outputs: [\"plan\"]\n      agents:\n{}{}",
         agent("a", ""),
@@ -105,13 +107,93 @@ fn parallel_agents_really_overlap_and_conflicts_go_to_the_first_agent() {
     assert_eq!(o.status, RunStatus::Completed);
     let j = journal(&o);
     let (a, b) = (output(&j, "build/a/probe#1"), output(&j, "build/b/probe#1"));
-    let (a0, a1, b0, b1) = (a["started_ms"].as_u64().unwrap(), a["finished_ms"].as_u64().unwrap(), b["started_ms"].as_u64().unwrap(), b["finished_ms"].as_u64().unwrap());
-    assert!(a0 < b1 && b0 < a1, "a ran {a0}..{a1}, b ran {b0}..{b1}: no overlap");
+    let (a1, b0) = (a["finished_ms"].as_u64().unwrap(), b["started_ms"].as_u64().unwrap());
+    assert!(b0 >= a1, "b's second run started {b0}, before a finished ({a1})");
     assert_eq!(r.read("shared.txt").unwrap(), "from a", "agent priority: the first listed wins");
+    assert_eq!(r.read("b.txt").unwrap(), "B", "b's second run merged its own work");
+    assert_eq!(b["saw_feedback"], json!(true));
+    let attempts = j.attempts("build/b/probe#1").unwrap();
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    let first_error = attempts[0].4.as_deref().unwrap_or_default();
+    assert!(first_error.starts_with("rolled back, nothing merged: `shared.txt` was written first by agent `a`"), "{attempts:?}");
     let decisions: Vec<_> = j.events().unwrap().into_iter().filter(|e| e.kind == "decision").collect();
     assert_eq!(decisions.len(), 1);
     let d: Value = serde_json::from_str(&decisions[0].data).unwrap();
-    assert_eq!((d["path"].as_str(), d["kept"].as_str(), d["discarded"].as_str()), (Some("shared.txt"), Some("a"), Some("b")));
+    assert_eq!(
+        (d["path"].as_str(), d["kept"].as_str(), d["discarded"].as_str(), d["detection"].as_str(), d["resolution"].as_str()),
+        (Some("shared.txt"), Some("a"), Some("b"), Some("concurrent_file_access"), Some("agent_state_rollback_then_priority_queuing"))
+    );
+}
+
+#[test]
+fn a_conflict_the_loser_repeats_after_being_told_is_escalated_for_review() {
+    let r = rig(json!({ "agents": {
+        "a": { "files": { "shared.txt": "from {agent}" } },
+        "b": { "sleep_ms": 800, "files": { "b.txt": "B", "shared.txt": "from {agent}" } } } }));
+    let yaml = format!(
+        "orchestration_flow:\n  stages:\n    - stage: \"build\"\n      parallel: true\n      agents:\n{}{}",
+        agent("a", ""),
+        agent("b", "")
+    );
+    let o = r.run(&yaml);
+    assert_eq!(
+        o.status,
+        RunStatus::NeedsReview(
+            "resource conflict in stage `build` is undecidable: `b` ran again after being told and still claims `shared.txt` was \
+             written first by agent `a`, which has priority"
+                .into()
+        )
+    );
+    assert_eq!(r.read("b.txt"), None, "nothing of the rolled-back agent was merged");
+    let resolutions: Vec<String> = journal(&o).events().unwrap().into_iter().filter(|e| e.kind == "decision")
+        .map(|e| serde_json::from_str::<Value>(&e.data).unwrap()["resolution"].as_str().unwrap().to_string()).collect();
+    assert_eq!(resolutions, ["agent_state_rollback_then_priority_queuing", "escalated_to_human_review"]);
+    // The decision audit trail shows both, read from the journal.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_taylordash"))
+        .args(["--runs-dir", r.runs.path().to_str().unwrap(), "audit", "--decisions"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<Vec<&str>> = text.lines().skip(1).map(|l| l.split_whitespace().skip(2).collect()).collect();
+    assert_eq!(
+        rows,
+        [
+            ["build", "concurrent_file_access", "agent_state_rollback_then_priority_queuing", "shared.txt", "a", "/", "b"],
+            ["build", "concurrent_file_access", "escalated_to_human_review", "shared.txt", "a", "/", "b"],
+        ],
+        "{text}"
+    );
+}
+
+#[test]
+fn a_reserved_path_is_left_to_its_agent_whoever_comes_first() {
+    // b is listed second but reserved `shared/`: a (first, faster) loses it.
+    let r = rig(json!({ "agents": {
+        "a": { "files": { "a.txt": "A", "shared/x.txt": "from {agent}" }, "drop_on_feedback": "shared/x.txt" },
+        "b": { "sleep_ms": 300, "files": { "shared/x.txt": "from {agent}" } } } }));
+    let yaml = "orchestration_flow:\n  stages:\n    - stage: \"build\"\n      parallel: true\n      agents:\n\
+                \x20       - { name: \"a\", tools: [\"probe\"], rbac: [\"admin\"] }\n\
+                \x20       - { name: \"b\", tools: [\"probe\"], rbac: [\"admin\"], reserves: [\"shared/\"] }\n";
+    let o = r.run(yaml);
+    assert_eq!(o.status, RunStatus::Completed);
+    assert_eq!(r.read("shared/x.txt").unwrap(), "from b");
+    assert_eq!(r.read("a.txt").unwrap(), "A");
+    let d: Value = journal(&o).events().unwrap().into_iter().find(|e| e.kind == "decision").map(|e| serde_json::from_str(&e.data).unwrap()).unwrap();
+    assert_eq!((d["detection"].as_str(), d["kept"].as_str(), d["discarded"].as_str()), (Some("resource_reservation"), Some("b"), Some("a")));
+    // Two agents may not reserve overlapping paths.
+    let bad = "orchestration_flow:\n  stages:\n    - stage: \"build\"\n      parallel: true\n      agents:\n\
+               \x20       - { name: \"a\", tools: [\"probe\"], reserves: [\"shared/\"] }\n\
+               \x20       - { name: \"b\", tools: [\"probe\"], reserves: [\"shared/x.txt\", \"../etc\"] }\n";
+    let dir = common::test_plugin("probe").parent().unwrap().to_path_buf();
+    let problems: Vec<String> = pipeline::parse("p.yaml", bad, &Context::with_plugins_dir(dir)).unwrap_err().0.iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        problems,
+        [
+            "p.yaml:7:53: `reserves`: `shared/x.txt` of agent `b` overlaps `shared/`, reserved by agent `a` at 6:53",
+            "p.yaml:7:69: `reserves`: `../etc` must be a relative path inside the workspace",
+        ]
+    );
 }
 
 #[test]

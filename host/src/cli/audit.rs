@@ -1,5 +1,7 @@
-//! `taylordash audit [--run ID] [--denied]`: the audit trail, filtered; times
-//! in local RFC 3339 (raw Unix milliseconds with `--json`).
+//! `taylordash audit [--run ID] [--denied | --decisions]`: the audit trail,
+//! filtered, or the decision audit trail (every conflict between agents and
+//! how it was resolved, from the runs' journals); times in local RFC 3339
+//! (raw Unix milliseconds with `--json`).
 
 use taylordash_protocol::ExitCode;
 use clap::Args;
@@ -13,13 +15,19 @@ pub struct AuditArgs {
     #[arg(long)]
     run: Option<String>,
     /// Only denials.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "decisions")]
     denied: bool,
+    /// The decision audit trail: conflicts between agents and their resolution.
+    #[arg(long)]
+    decisions: bool,
     #[arg(long)]
     json: bool,
 }
 
 pub fn run(cli: &Cli, args: &AuditArgs) -> anyhow::Result<i32> {
+    if args.decisions {
+        return decisions(cli, args);
+    }
     let log = cli.audit_log();
     let events: Vec<_> = log
         .read()?
@@ -45,6 +53,40 @@ pub fn run(cli: &Cli, args: &AuditArgs) -> anyhow::Result<i32> {
             "{:<25} {:<6} {:<12} {:<18} {:<14} {}",
             super::time::local_rfc3339(e.at),
             e.decision, for_terminal(&who), e.plugin, e.capability, for_terminal(&e.detail)
+        );
+    }
+    Ok(ExitCode::Ok.code())
+}
+
+/// Every `decision` event of the runs' journals, oldest run first.
+fn decisions(cli: &Cli, args: &AuditArgs) -> anyhow::Result<i32> {
+    let journals = cli.journals();
+    let mut rows = Vec::new();
+    for run in journals.runs()?.into_iter().filter(|r| args.run.as_ref().is_none_or(|id| &r.id == id)) {
+        let journal = journals.open(&run.id)?;
+        for e in journal.events()?.into_iter().filter(|e| e.kind == "decision") {
+            let data: serde_json::Value = serde_json::from_str(&e.data).unwrap_or_default();
+            rows.push((e.at, run.id.clone(), data));
+        }
+    }
+    if args.json {
+        let out: Vec<_> = rows.iter().map(|(at, run, d)| serde_json::json!({ "at": at, "run": run, "decision": d })).collect();
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::Ok.code());
+    }
+    println!("{:<25} {:<16} {:<14} {:<24} {:<44} {:<22} KEPT / DISCARDED", "AT", "RUN", "STAGE", "DETECTION", "RESOLUTION", "PATH");
+    for (at, run, d) in rows {
+        let text = |k: &str| for_terminal(d[k].as_str().unwrap_or("-"));
+        println!(
+            "{:<25} {:<16} {:<14} {:<24} {:<44} {:<22} {} / {}",
+            super::time::local_rfc3339(at),
+            run,
+            text("stage"),
+            text("detection"),
+            text("resolution"),
+            text("path"),
+            text("kept"),
+            text("discarded")
         );
     }
     Ok(ExitCode::Ok.code())

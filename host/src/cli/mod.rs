@@ -308,7 +308,7 @@ impl Cli {
     }
 
     /// The runs' journals `--journal` names, with the runs directory.
-    fn journals(&self) -> crate::store::Journals {
+    pub(crate) fn journals(&self) -> crate::store::Journals {
         crate::store::Journals::new(self.runs_dir(), self.journal.clone())
     }
 

@@ -1,8 +1,11 @@
 //! Publishing a task's `/out` into the run's workspace, under the run's
 //! rules: `add_only` never replaces a file the run did not write itself, and
 //! two agents of one parallel stage writing the same path are resolved by
-//! agent priority (list order) with the decision recorded — never silently
-//! last-writer-wins. Every file is checked before any is written.
+//! agent priority (list order), or by an agent's reservation of the path,
+//! with the decision recorded — never silently last-writer-wins. Every file
+//! is checked before any is written: a task that loses a path merges nothing
+//! (the orchestrator rolls it back and runs it again with the conflict as
+//! feedback).
 
 use std::path::{Path, PathBuf};
 
@@ -17,8 +20,9 @@ pub enum Action {
     Write,
     /// The destination already holds these exact bytes.
     Same,
-    /// Another agent of the stage with higher priority wrote it: keep theirs.
-    KeepOther { winner: String },
+    /// Another agent of the stage with higher priority wrote it, or reserved
+    /// it: keep theirs.
+    KeepOther { winner: String, reserved: bool },
 }
 
 #[derive(Debug, Clone)]
@@ -49,6 +53,8 @@ pub struct Merger<'a> {
     pub stage: &'a str,
     /// Agents of the stage in priority order (first wins).
     pub agents: &'a [String],
+    /// `(agent, path)` reservations of the stage's agents.
+    pub reservations: &'a [(String, String)],
     pub add_only: bool,
 }
 
@@ -69,7 +75,10 @@ pub fn plan(m: &Merger<'_>, journal: &Journal, staging: &Path, workspace: &Path)
         let sha = sha256_file(&staging.join(&rel))?;
         let dest = workspace.join(&rel);
         let mut file = PlannedFile { rel: rel_s.clone(), sha256: sha.clone(), action: Action::Write, overrides: None };
-        if dest.exists() {
+        let reserver = m.reservations.iter().find(|(agent, path)| agent != m.agent && crate::pipeline::model::reserved_by(path, &rel_s));
+        if let Some((agent, _)) = reserver {
+            file.action = Action::KeepOther { winner: agent.clone(), reserved: true };
+        } else if dest.exists() {
             let current = sha256_file(&dest)?;
             let owners = journal.merged_by(&rel_s)?;
             let owner = owners.iter().find(|(_, _, _, s)| *s == current);
@@ -81,7 +90,7 @@ pub fn plan(m: &Merger<'_>, journal: &Journal, staging: &Path, workspace: &Path)
                     // attempt at the stage: replacing it is not overwriting.
                 } else if stage == m.stage && agent != m.agent {
                     if priority(agent) < priority(m.agent) {
-                        file.action = Action::KeepOther { winner: agent.clone() };
+                        file.action = Action::KeepOther { winner: agent.clone(), reserved: false };
                     } else {
                         file.overrides = Some(agent.clone());
                     }

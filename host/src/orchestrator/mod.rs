@@ -4,13 +4,15 @@
 //! crashed or halted run can be resumed without re-running what finished.
 //!
 //! `run.rs` holds the state machine (stages, agents, retries, gates,
-//! recovery), `contract.rs` the response times agents are held to and the
+//! recovery), `conflict.rs` what happens when agents of a stage claim the
+//! same path, `contract.rs` the response times agents are held to and the
 //! run's template variables, `dataflow.rs` which task produced a declared artifact and when
 //! a task of a parallel stage waits for its peers, `merge.rs` publishes a task's `/out` under the run's rules,
 //! `inputs.rs` resolves the run's inputs, `report.rs` writes `agents.json`
 //! and progress lines. Tasks go out through [`crate::dispatch`], the seam to
 //! the sandbox or the bus.
 
+pub mod conflict;
 pub mod contract;
 pub mod dataflow;
 pub mod inputs;

@@ -28,6 +28,7 @@ use serde_json::{Map, Value, json};
 use taylordash_protocol::{self as protocol, Envelope, ExitCode, FailedGate, Feedback, GateInput, GateVerdict, StageStatus, TaskInfo, TaskStatus};
 
 use crate::dispatch::{Dispatch, Task, TaskError, TaskResult, Usage};
+use super::conflict::{self, Lost};
 use super::contract::{self, RunFacts};
 use super::dataflow::{self, Join, Joined};
 use super::inputs::{self, InputError};
@@ -442,6 +443,20 @@ struct Succeeded<'s> {
     output: &'s str,
     staging: &'s Path,
     usage: Usage,
+}
+
+/// Why a successful call's files were not merged.
+enum NotMerged {
+    /// Refused (add_only, a bad staging directory, the journal): the attempt failed.
+    Refused(TaskError),
+    /// Paths of another agent: the task is rolled back and runs again.
+    Conflict(Vec<Lost>),
+}
+
+impl From<TaskError> for NotMerged {
+    fn from(e: TaskError) -> Self {
+        NotMerged::Refused(e)
+    }
 }
 
 /// Where a stage is in [`Run::stages`].
@@ -969,6 +984,8 @@ impl Run<'_> {
         // An attempt a dead orchestrator sent and never saw end is sent
         // again as itself: the worker that ran it answers from its memory.
         let mut resend = self.dispatch.resends_attempts();
+        // Set once the task lost a path to another agent: it runs again told so.
+        let mut conflict_feedback: Option<Feedback> = None;
         loop {
             if let Some(stop) = self.lease_gone() {
                 return Err(stop);
@@ -978,7 +995,8 @@ impl Run<'_> {
                 return Err(Stop::Review(format!("more than {limit} consecutive failures (last: {})", call.task_id)));
             }
             let cpu = thread_cpu();
-            let task = self.prepare_attempt(call, &running_as, std::mem::take(&mut resend))?;
+            let retold = ToolCall { feedback: conflict_feedback.as_ref().or(call.feedback), ..*call };
+            let task = self.prepare_attempt(&retold, &running_as, std::mem::take(&mut resend))?;
             let mut own_cpu = thread_cpu().saturating_sub(cpu);
             let started = Instant::now();
             let result = self.dispatch.run(&task);
@@ -992,13 +1010,25 @@ impl Run<'_> {
                     self.tool_ms.fetch_add(res.usage.call_ms, Ordering::Relaxed);
                     self.accept(call, &task, ms, res)
                 }
-                Err(e) => Err(e),
+                Err(e) => Err(NotMerged::Refused(e)),
             };
             own_cpu += thread_cpu().saturating_sub(cpu);
             self.coordination_cpu_us.fetch_add(own_cpu.as_micros() as u64, Ordering::Relaxed);
             let error = match result {
                 Ok(finished) => return Ok(finished),
-                Err(e) => e,
+                Err(NotMerged::Conflict(lost)) => {
+                    let escalated = conflict_feedback.is_some();
+                    self.roll_back(call, &task, ms, &lost, escalated)?;
+                    if escalated {
+                        return Err(Stop::Review(format!(
+                            "resource conflict in stage `{}` is undecidable: `{}` ran again after being told and still claims {}",
+                            call.stage.name, task.agent, conflict::summary(&lost)
+                        )));
+                    }
+                    conflict_feedback = Some(conflict::feedback(&lost));
+                    continue;
+                }
+                Err(NotMerged::Refused(e)) => e,
             };
             if let Some(stop) = self.lease_gone() {
                 return Err(stop);
@@ -1091,9 +1121,16 @@ impl Run<'_> {
 
     /// Publish a successful attempt's files; acknowledge its result only
     /// once that is journaled.
-    fn accept(&self, call: &ToolCall<'_>, task: &Task, ms: i64, mut res: TaskResult) -> Result<(Value, Vec<String>), TaskError> {
+    fn accept(&self, call: &ToolCall<'_>, task: &Task, ms: i64, mut res: TaskResult) -> Result<(Value, Vec<String>), NotMerged> {
         let done = Succeeded { agent: &task.agent, attempt: task.attempt, ms, output: &res.output, staging: &task.staging, usage: res.usage };
-        let files = self.publish(call, &done)?;
+        let published = self.publish(call, &done);
+        if let Err(NotMerged::Conflict(_)) = &published {
+            // The result is decided on (rolled back): nothing to redeliver.
+            if let Some(ack) = res.ack.take() {
+                ack();
+            }
+        }
+        let files = published?;
         if let Some(ack) = res.ack.take() {
             ack();
         }
@@ -1134,6 +1171,20 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Journal a task rolled back for losing paths to another agent: its
+    /// attempt ends failed (nothing merged) and the decision is recorded.
+    fn roll_back(&self, call: &ToolCall<'_>, task: &Task, ms: i64, lost: &[Lost], escalated: bool) -> Result<(), Stop> {
+        let message = format!("rolled back, nothing merged: {}", conflict::summary(lost));
+        let decision = conflict::decision(&call.stage.name, call.task_id, &task.agent, lost, escalated);
+        self.journal(|j| {
+            j.fail_attempt(call.task_id, task.attempt, ExitCode::Failed.code(), &message, ms)?;
+            j.event("decision", &decision)
+        })?;
+        let next = if escalated { "halting for human review" } else { "running it again after them" };
+        self.say(format_args!("  conflict: {}/{} {message}; {next}", task.agent, call.tool));
+        Ok(())
+    }
+
     /// The backup agent a timed-out task goes to, unless it already runs there.
     fn backup_for(&self, call: &ToolCall<'_>, running_as: &str, error: &TaskError) -> Result<Option<String>, Stop> {
         let task_id = call.task_id;
@@ -1148,7 +1199,7 @@ impl Run<'_> {
     }
 
     /// Journal the attempt's success and merge intent, then merge.
-    fn publish(&self, call: &ToolCall<'_>, done: &Succeeded<'_>) -> Result<Vec<String>, TaskError> {
+    fn publish(&self, call: &ToolCall<'_>, done: &Succeeded<'_>) -> Result<Vec<String>, NotMerged> {
         let (stage, task_id) = (call.stage, call.task_id);
         let Succeeded { agent, attempt, ms, output, staging, usage } = *done;
         let refused = |e: MergeRefused| TaskError {
@@ -1158,9 +1209,21 @@ impl Run<'_> {
             retryable: false,
             timed_out: false,
         };
-        let m = Merger { task_id, agent, stage: &stage.name, agents: call.priority, add_only: self.pipeline.policies.add_only };
+        let reservations = conflict::reservations(stage);
+        let m = Merger {
+            task_id,
+            agent,
+            stage: &stage.name,
+            agents: call.priority,
+            reservations: &reservations,
+            add_only: self.pipeline.policies.add_only,
+        };
         let guard = self.journal.lock().unwrap_or_else(|p| p.into_inner());
         let planned = merge::plan(&m, &guard, staging, &self.workspace).map_err(refused)?;
+        let lost = conflict::lost(&planned);
+        if !lost.is_empty() {
+            return Err(NotMerged::Conflict(lost));
+        }
         let intents: Vec<(String, String)> = planned
             .iter()
             .filter(|f| !matches!(f.action, Action::KeepOther { .. }))
@@ -1186,7 +1249,6 @@ impl Run<'_> {
             })?;
         for f in &planned {
             let decision = match (&f.action, &f.overrides) {
-                (Action::KeepOther { winner }, _) => Some((winner.clone(), agent.to_string())),
                 (Action::Write, Some(loser)) => Some((agent.to_string(), loser.clone())),
                 _ => None,
             };
@@ -1212,6 +1274,7 @@ impl Run<'_> {
             agent,
             stage: &call.stage.name,
             agents: call.priority,
+            reservations: &conflict::reservations(call.stage),
             add_only: self.pipeline.policies.add_only,
         };
         let guard = self.journal.lock().unwrap_or_else(|p| p.into_inner());

@@ -56,6 +56,7 @@ pub fn check(p: &Pipeline, cx: &Context, diags: &mut Diagnostics) {
                 check_tool(file, cx, tool, &format!("tool `{}`", tool.name), diags);
             }
         }
+        check_reservations(file, &stage.agents, diags);
         for gate in &stage.gates {
             let named = Named { name: gate.plugin.clone(), pos: gate.pos };
             check_tool(file, cx, &named, &format!("gate `{}` needs plugin `{}`, which", gate.name, gate.plugin), diags);
@@ -145,6 +146,31 @@ fn check_inputs(p: &Pipeline, deps: &[Vec<usize>], order: &[usize], diags: &mut 
             if !names.contains(name) {
                 diags.push(&p.file, cond.pos, format!("`if` names `{name}`, which is no input or output of this pipeline"));
             }
+        }
+    }
+}
+
+/// Two agents of one stage may not reserve the same path (or one inside the
+/// other's directory); a reservation is a relative path inside the workspace.
+fn check_reservations(file: &str, agents: &[super::model::Agent], diags: &mut Diagnostics) {
+    use super::model::reserved_by;
+    let mut taken: Vec<(&str, &Named)> = Vec::new();
+    for agent in agents {
+        for path in &agent.reserves {
+            let p = path.name.as_str();
+            if p.is_empty() || p.starts_with('/') || p.split('/').any(|c| c == "..") {
+                diags.push(file, path.pos, format!("`reserves`: `{p}` must be a relative path inside the workspace"));
+                continue;
+            }
+            let overlap = taken.iter().find(|(other, q)| *other != agent.name && (reserved_by(&q.name, p) || reserved_by(p, &q.name)));
+            if let Some((other, q)) = overlap {
+                diags.push(
+                    file,
+                    path.pos,
+                    format!("`reserves`: `{p}` of agent `{}` overlaps `{}`, reserved by agent `{other}` at {}", agent.name, q.name, q.pos),
+                );
+            }
+            taken.push((agent.name.as_str(), path));
         }
     }
 }

@@ -49,6 +49,9 @@ pub struct Agent {
     /// Roles that may run this agent.
     pub rbac: Vec<Named>,
     pub role: Option<String>,
+    /// Paths only this agent may write in its stage (`app/` reserves a
+    /// directory): another agent's write there is rolled back.
+    pub reserves: Vec<Named>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -141,14 +144,14 @@ const STAGE_KEYS: [&str; 17] = [
     "stage", "agent", "agents", "tools", "rbac", "inputs", "outputs", "parallel", "coordination", "gates",
     "final", "needs", "timeout", "retries", "backoff", "backup_agent", "if",
 ];
-const AGENT_KEYS: [&str; 4] = ["name", "tools", "rbac", "role"];
+const AGENT_KEYS: [&str; 5] = ["name", "tools", "rbac", "role", "reserves"];
 const GATE_KEYS: [&str; 3] = ["gate", "plugin", "security"];
 const BACKOFF_KEYS: [&str; 3] = ["initial", "max", "factor"];
 const COMBINATION_KEYS: [&str; 10] = [
     "combination", "success_rate", "use_cases", "agents", "coordination", "shared_context",
     "handoff_artifacts", "outputs", "template_integration", "agent_contract_template",
 ];
-const COMBINATION_AGENT_KEYS: [&str; 4] = ["tools", "role", "integration", "rbac"];
+const COMBINATION_AGENT_KEYS: [&str; 5] = ["tools", "role", "integration", "rbac", "reserves"];
 
 /// Read a pipeline document (either shape). Problems go to `diags`.
 pub fn read(file: &str, root: &Node, diags: &mut Diagnostics) -> Pipeline {
@@ -282,11 +285,13 @@ fn read_stage(r: &mut Reader<'_>, node: &Node) -> Option<Stage> {
             tools: stage_tools.take().unwrap_or_default(),
             rbac: stage_rbac_or(None),
             role: None,
+            reserves: Vec::new(),
         }),
         (None, Some(agents)) => match &agents.value {
             Value::Seq(items) => {
                 for item in items {
-                    let mut agent = Agent { name: String::new(), pos: item.pos, tools: Vec::new(), rbac: Vec::new(), role: None };
+                    let mut agent =
+                        Agent { name: String::new(), pos: item.pos, tools: Vec::new(), rbac: Vec::new(), role: None, reserves: Vec::new() };
                     let mut rbac = None;
                     for (key, v) in r.fields_recovering(item, "an agent", &AGENT_KEYS) {
                         match key {
@@ -294,6 +299,7 @@ fn read_stage(r: &mut Reader<'_>, node: &Node) -> Option<Stage> {
                             "tools" => agent.tools = r.names(v, "tools"),
                             "rbac" => rbac = Some(r.names(v, "rbac")),
                             "role" => agent.role = r.string(v, "role"),
+                            "reserves" => agent.reserves = r.names(v, "reserves"),
                             _ => {}
                         }
                     }
@@ -413,7 +419,8 @@ fn read_combination(r: &mut Reader<'_>, root: &Node, p: &mut Pipeline) {
                 };
                 for (name_node, body) in entries {
                     let Some(name) = r.string(name_node, "agent name") else { continue };
-                    let mut agent = Agent { name, pos: name_node.pos, tools: Vec::new(), rbac: Vec::new(), role: None };
+                    let mut agent =
+                        Agent { name, pos: name_node.pos, tools: Vec::new(), rbac: Vec::new(), role: None, reserves: Vec::new() };
                     let mut rbac = None;
                     for (key, v) in r.fields(body, "an agent", &COMBINATION_AGENT_KEYS) {
                         match key {
@@ -423,6 +430,7 @@ fn read_combination(r: &mut Reader<'_>, root: &Node, p: &mut Pipeline) {
                                 r.string(v, key);
                             }
                             "rbac" => rbac = Some(r.names(v, key)),
+                            "reserves" => agent.reserves = r.names(v, key),
                             _ => {}
                         }
                     }
@@ -503,6 +511,15 @@ fn offset_pos(start: Pos, quoted: bool, text: &str, offset: usize) -> Pos {
     match before.rfind('\n') {
         None => Pos { line: start.line, col: start.col + usize::from(quoted) + offset },
         Some(nl) => Pos { line: start.line + before.matches('\n').count(), col: before[nl + 1..].chars().count() + 1 },
+    }
+}
+
+/// Whether `path` (workspace-relative) falls under `reserved` (a file, or a
+/// directory when it ends in `/`).
+pub fn reserved_by(reserved: &str, path: &str) -> bool {
+    match reserved.strip_suffix('/') {
+        Some(dir) => path.starts_with(reserved) || path == dir,
+        None => path == reserved,
     }
 }
 

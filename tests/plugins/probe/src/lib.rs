@@ -4,7 +4,7 @@
 //! ```json
 //! { "agents": { "writer": { "sleep_ms": 300, "files": { "a.txt": "A" },
 //!                            "outputs": { "plan": "p" }, "fail": "retryable",
-//!                            "fix_on_feedback": "fixed.txt" } },
+//!                            "fix_on_feedback": "fixed.txt", "drop_on_feedback": "shared.txt" } },
 //!   "gates":  { "check": { "require": "fixed.txt" }, "security_check": { "forbid": "secret.txt" } } }
 //! ```
 //!
@@ -75,6 +75,9 @@ impl Tool for Probe {
             .unwrap_or_default();
         if let (Some(fix), true) = (me["fix_on_feedback"].as_str(), envelope.feedback.is_some()) {
             files.push((fix.to_string(), format!("fixed by {agent}")));
+        }
+        if let (Some(drop), true) = (me["drop_on_feedback"].as_str(), envelope.feedback.is_some()) {
+            files.retain(|(rel, _)| rel != drop);
         }
         for (rel, content) in files {
             let path = out_dir().join(&rel);
