@@ -197,6 +197,48 @@ fn a_reserved_path_is_left_to_its_agent_whoever_comes_first() {
 }
 
 #[test]
+fn contradictory_outputs_are_settled_on_the_gates_evidence_or_escalated() {
+    let claim = |ty: &str| json!({ "contract_fields": { "project_event": { "priority": ty, "title": "string" } } });
+    let two_agents = |gates: &str| {
+        format!(
+            "orchestration_flow:\n  stages:\n    - stage: \"build\"\n      parallel: true\n{gates}      agents:\n{}{}",
+            agent("api", ""),
+            agent("models", "")
+        )
+    };
+    // Evidence: the gate finds fault with the file `models` wrote; told so,
+    // `models` comes round to `api`'s type and the run completes.
+    let r = rig(json!({
+        "agents": {
+            "api": { "files": { "api.txt": "priority: integer" }, "outputs": claim("integer") },
+            "models": { "files": { "models.txt": "priority: string" }, "outputs": claim("string"),
+                        "files_on_feedback": { "models.txt": "priority: integer" }, "outputs_on_feedback": claim("integer") } },
+        "gates": { "types": { "forbid_text": { "file": "models.txt", "text": "string" } } } }));
+    let o = r.run(&two_agents("      gates: [{ gate: \"types\", plugin: \"probe\" }]\n"));
+    assert_eq!(o.status, RunStatus::Completed);
+    let decisions: Vec<Value> = journal(&o).events().unwrap().into_iter().filter(|e| e.kind == "decision").map(|e| serde_json::from_str(&e.data).unwrap()).collect();
+    assert_eq!(decisions.len(), 1, "{decisions:?}");
+    assert_eq!(
+        decisions[0],
+        json!({ "detection": "contradictory_outputs", "resolution": "arbitrated_on_gate_evidence", "stage": "build",
+                "path": "project_event.priority", "kept": "api", "discarded": "models",
+                "claims": [{ "agent": "api", "type": "integer" }, { "agent": "models", "type": "string" }] })
+    );
+    assert_eq!(r.read("models.txt").unwrap(), "priority: integer");
+    // No gate to tell them apart: undecidable, halted for review.
+    let r = rig(json!({ "agents": { "api": { "outputs": claim("integer") }, "models": { "outputs": claim("string") } } }));
+    let o = r.run(&two_agents(""));
+    assert_eq!(
+        o.status,
+        RunStatus::NeedsReview(
+            "contradictory outputs in stage `build`: project_event.priority is typed `api`: integer vs `models`: string, and the \
+             gates' evidence does not decide"
+                .into()
+        )
+    );
+}
+
+#[test]
 fn a_failed_gate_retries_the_stage_with_its_report_then_passes() {
     let r = rig(json!({ "agents": { "fixer": { "files": { "draft.md": "# draft" }, "fix_on_feedback": "fixed.txt" } },
                         "gates": { "check": { "require": "fixed.txt" } } }));

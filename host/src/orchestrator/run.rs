@@ -733,7 +733,9 @@ impl Run<'_> {
             let started = Instant::now();
             let files = self.agents(stage, attempt, feedback.as_ref())?;
             self.check_outputs(stage)?;
-            match self.gates(stage, attempt, &files)? {
+            let verdict = self.gates(stage, attempt, &files)?;
+            self.settle_contradictions(stage, attempt, verdict.as_ref())?;
+            match verdict {
                 None => {
                     self.journal(|j| j.set_stage(&stage.name, position, StageStatus::Done, attempt, None))?;
                     self.say(format_args!("[{}] done in {} ms", stage.name, started.elapsed().as_millis()));
@@ -752,6 +754,61 @@ impl Run<'_> {
                 }
             }
         }
+    }
+
+    /// Agents of this stage attempt that typed one contract field differently
+    /// ([`conflict::contradictions`]): settled on the gates' evidence (the
+    /// side whose files drew findings loses, and the gate retry tells it so),
+    /// else the run halts for review. Each is a `decision` event.
+    fn settle_contradictions(&self, stage: &Stage, attempt: u32, report: Option<&Feedback>) -> Result<(), Stop> {
+        let suffix = format!("#{attempt}");
+        let mut outputs: Vec<(String, Value)> = self
+            .journal(|j| j.tasks())?
+            .into_iter()
+            .filter(|t| t.stage == stage.name && t.task_id.ends_with(&suffix))
+            .filter_map(|t| t.output.as_deref().and_then(|o| serde_json::from_str(o).ok()).map(|v| (t.agent, v)))
+            .collect();
+        // In the stage's agent order, whatever order they finished in.
+        outputs.sort_by_key(|(agent, _)| stage.agents.iter().position(|a| a.name == *agent));
+        let found = conflict::contradictions(&outputs);
+        if found.is_empty() {
+            return Ok(());
+        }
+        let merges = self.journal(|j| j.merges())?;
+        let findings = report.into_iter().flat_map(|r| r.failed_gates.iter()).flat_map(|g| g.report["findings"].as_array().cloned().unwrap_or_default());
+        let mut faulted: Vec<String> = Vec::new();
+        for file in findings.filter_map(|f| f["file"].as_str().map(str::to_string)) {
+            if let Some((_, _, agent)) = merges.iter().find(|(p, _, _)| *p == file) {
+                if !faulted.contains(agent) {
+                    faulted.push(agent.clone());
+                }
+            }
+        }
+        for c in &found {
+            let verdict = conflict::arbitrate(c, &faulted);
+            self.journal(|j| j.event("decision", &conflict::contradiction_decision(&stage.name, c, &verdict)))?;
+            let claims: Vec<String> = c.claims.iter().map(|(a, t)| format!("`{a}`: {t}")).collect();
+            match verdict {
+                conflict::Arbitration::Kept { kept, losers } => self.say(format_args!(
+                    "[{}] contradiction on {}.{} ({}): kept `{kept}`'s, the gates found fault with {}",
+                    stage.name,
+                    c.contract,
+                    c.field,
+                    claims.join(", "),
+                    losers.join(", ")
+                )),
+                conflict::Arbitration::Undecidable => {
+                    return Err(Stop::Review(format!(
+                        "contradictory outputs in stage `{}`: {}.{} is typed {}, and the gates' evidence does not decide",
+                        stage.name,
+                        c.contract,
+                        c.field,
+                        claims.join(" vs ")
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A completed stage's outputs, from the journal, for the stages after it.

@@ -37,6 +37,11 @@ fn gate(name: &str, cfg: &Value) -> Value {
             findings.push(json!({ "file": f, "message": format!("{f} is required and missing") }));
         }
     }
+    if let (Some(f), Some(text)) = (rule["forbid_text"]["file"].as_str(), rule["forbid_text"]["text"].as_str()) {
+        if std::fs::read_to_string(workspace_dir().join(f)).is_ok_and(|t| t.contains(text)) {
+            findings.push(json!({ "file": f, "message": format!("{f} must not say `{text}`") }));
+        }
+    }
     if let Some(f) = rule["forbid"].as_str() {
         if workspace_dir().join(f).exists() {
             findings.push(json!({ "file": f, "message": format!("{f} must not exist") }));
@@ -69,7 +74,10 @@ impl Tool for Probe {
             _ => {}
         }
         let mut wrote = Vec::new();
-        let mut files: Vec<(String, String)> = me["files"]
+        // A retried agent may answer differently (`files_on_feedback`, `outputs_on_feedback`).
+        let told = envelope.feedback.is_some();
+        let pick = |key: &str| if told && me[format!("{key}_on_feedback")].is_object() { &me[format!("{key}_on_feedback")] } else { &me[key] };
+        let mut files: Vec<(String, String)> = pick("files")
             .as_object()
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().replace("{agent}", &agent))).collect())
             .unwrap_or_default();
@@ -88,7 +96,7 @@ impl Tool for Probe {
             wrote.push(rel);
         }
         let mut out = Map::new();
-        if let Some(extra) = me["outputs"].as_object() {
+        if let Some(extra) = pick("outputs").as_object() {
             out.extend(extra.clone());
         }
         out.insert("agent".into(), json!(agent));
