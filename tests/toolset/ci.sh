@@ -6,7 +6,9 @@
 #      endpoint caught, openapi-spec-validator, mkdocs --strict, PromQL,
 #      PostgreSQL, Mosquitto, moto); then run the seed's combinations and check
 #      what they made (combinations.sh: Keycloak JWTs, Traefik's schema, a TLS
-#      Mosquitto, docker-compose, health scripts, the suite after the join);
+#      Mosquitto, docker-compose, health scripts, the suite after the join), and
+#      the quality gates L1-L5 (check_quality_gates.sh: pyflakes, the suite,
+#      a load test against the SLO, bandit; a planted shell=True halts the run);
 #   3. run the validation stage through the orchestrator (`taylordash run
 #      tests/toolset/validation.yaml`) with a policy granting bash_runner the
 #      virtualenv's interpreter: the suite passes, the three gates pass;
@@ -44,6 +46,9 @@ TD_VENV=$venv tests/toolset/check_artifacts.sh "$work/a"
 
 echo "== 2b. the seed's combinations, one after another in one workspace, each artifact checked by its consumer"
 TD_VENV=$venv TD_HOST=$host TD_PLUGINS=$plugins tests/toolset/combinations.sh
+
+echo "== 2c. quality gates L1-L5 on a generated service, then on one with a planted problem"
+TD_VENV=$venv TD_HOST=$host TD_PLUGINS=$plugins tests/toolset/check_quality_gates.sh
 
 echo "== 3. the validation stage through the orchestrator, bash_runner granted exec"
 cat > "$work/policy.yaml" <<EOF
