@@ -25,10 +25,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use service_model::{paths, source};
-use taylordash_sdk::exec::{self, Command};
+use taylordash_sdk::exec;
 use taylordash_sdk::{Context, Level, Tool, ToolError, export_tool};
 
 mod runner;
+pub use exec_kit::CommandSpec;
 pub use runner::*;
 
 pub const DEFAULT_COMMAND: &str =
@@ -37,21 +38,6 @@ pub const DEFAULT_COMMAND: &str =
 pub const CONFIG: &str = "bash_runner.json";
 /// Output kept in the log report per command (the tail, where pytest's summary is).
 const LOG_TAIL: usize = 64 * 1024;
-
-/// A command: a shell-like word list, or its parts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(untagged)]
-pub enum CommandSpec {
-    /// `"python3 -m pytest -q"`: split into words (quotes honoured, no shell).
-    Line(String),
-    Parts {
-        program: String,
-        #[serde(default)]
-        args: Vec<String>,
-        #[serde(default)]
-        stdin: Option<String>,
-    },
-}
 
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct BashRunnerInput {

@@ -2,6 +2,7 @@ use super::*;
 use serde_json::json;
 use std::cell::RefCell;
 use std::rc::Rc;
+use taylordash_sdk::exec::Command;
 use taylordash_sdk::testing::Harness;
 
 const PASS: &str = "...................                                                      [100%]\n19 passed in 0.57s\n";

@@ -25,10 +25,9 @@ use serde_json::{Map, Value};
 use service_model::source;
 use taylordash_sdk::{Context, Level, Tool, ToolError, export_tool};
 
-pub mod gatekit;
 mod lint;
 
-pub use gatekit::CommandSpec;
+pub use exec_kit::CommandSpec;
 pub use lint::*;
 
 pub const DEFAULT_COMMAND: &str = "python3 -m pyflakes .";
@@ -120,7 +119,7 @@ impl Tool for LintCheck {
         } else {
             let (specs, origin) = match input.commands {
                 Some(c) => (c, "input"),
-                None => match gatekit::load_config::<Config>(CONFIG)? {
+                None => match exec_kit::load_config::<Config>(CONFIG)? {
                     Some(cfg) => (cfg.commands, CONFIG),
                     None => (vec![CommandSpec::Line(DEFAULT_COMMAND.into())], "default"),
                 },
@@ -129,8 +128,8 @@ impl Tool for LintCheck {
                 return Err(ToolError::InvalidInput(format!("commands: empty (from {origin})")));
             }
             for (i, spec) in specs.iter().enumerate() {
-                let cmd = gatekit::to_command(spec).map_err(|m| ToolError::InvalidInput(format!("commands[{i}]: {m}")))?;
-                let out = gatekit::run(Self::NAME, "linter", &cmd)?;
+                let cmd = exec_kit::to_command(spec).map_err(|m| ToolError::InvalidInput(format!("commands[{i}]: {m}")))?;
+                let out = exec_kit::run(Self::NAME, "linter", &cmd)?;
                 let (run, found) = lint::read_linter_output(&cmd, &out, &py)?;
                 commands.push(run);
                 findings.extend(found);
@@ -147,9 +146,9 @@ impl Tool for LintCheck {
         findings.dedup();
         let lines: Vec<(String, String, String)> =
             findings.iter().map(|f| (f.file.clone(), f.location.clone(), f.message.clone())).collect();
-        let summary = gatekit::summarize(Self::NAME, &lines, checked.len(), "Python lints clean, YAML and JSON parse");
+        let summary = exec_kit::summarize(Self::NAME, &lines, checked.len(), "Python lints clean, YAML and JSON parse");
         let out = LintOutput { passed: findings.is_empty(), findings, checked, summary, source: origin, commands };
-        gatekit::write_report(Self::NAME, &out)?;
+        exec_kit::write_report(Self::NAME, &out)?;
         Ok(out)
     }
 }

@@ -44,7 +44,7 @@ pub fn tool_name(cmd: &Command) -> String {
 /// warning Python prints about its own library is not a finding). A run
 /// that exits non-zero without a finding could not lint: an error.
 pub fn read_linter_output(cmd: &Command, out: &Output, known: &[String]) -> Result<(LintRun, Vec<LintFinding>), ToolError> {
-    let line = gatekit::shown(cmd);
+    let line = exec_kit::shown(cmd);
     let tool = tool_name(cmd);
     let stdout = out.stdout.trim_start();
     let (format, findings) = if stdout.starts_with('[') {
@@ -62,7 +62,7 @@ pub fn read_linter_output(cmd: &Command, out: &Output, known: &[String]) -> Resu
         return Err(ToolError::Failed(format!(
             "lint_check: the linter `{line}` exited {} without reporting a finding (is it installed for that interpreter?): {}",
             out.status,
-            gatekit::tail(said, gatekit::ERROR_TAIL)
+            exec_kit::tail(said, exec_kit::ERROR_TAIL)
         )));
     }
     taylordash_sdk::log(Level::Info, &format!("lint_check: `{line}`: exit {}, {} finding(s)", out.status, findings.len()));
@@ -75,7 +75,7 @@ pub fn parse_lines(text: &str, known: &[String], tool: &str) -> Vec<LintFinding>
     let mut out = Vec::new();
     for raw in text.lines() {
         let Some((path, line, col, message)) = split_location(raw) else { continue };
-        let file = gatekit::relativize(path, known);
+        let file = exec_kit::relativize(path, known);
         if !known.contains(&file) {
             continue;
         }
@@ -146,7 +146,7 @@ pub fn parse_ruff_json(text: &str, known: &[String]) -> Result<Vec<LintFinding>,
     Ok(diags
         .into_iter()
         .map(|d| {
-            let file = gatekit::relativize(&d.filename, known);
+            let file = exec_kit::relativize(&d.filename, known);
             let (line, col) = d.location.map(|l| (Some(l.row), Some(l.column))).unwrap_or((None, None));
             finding(&file, line, col, d.message, d.code, "ruff")
         })

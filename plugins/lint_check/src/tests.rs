@@ -179,7 +179,7 @@ fn location_parsing() {
     assert_eq!(split_location("./a.py:12:5: msg: detail"), Some(("./a.py", 12, Some(5), "msg: detail")));
     assert_eq!(split_location("a.py:3: msg"), Some(("a.py", 3, None, "msg")));
     assert_eq!(split_location("Found 1 error."), None);
-    assert_eq!(gatekit::relativize("/tmp/x/app/routers/a.py", &["a.py".into(), "app/routers/a.py".into()]), "app/routers/a.py");
+    assert_eq!(exec_kit::relativize("/tmp/x/app/routers/a.py", &["a.py".into(), "app/routers/a.py".into()]), "app/routers/a.py");
 }
 
 #[test]

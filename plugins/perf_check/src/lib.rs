@@ -30,8 +30,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use taylordash_sdk::{Context, Tool, ToolError, export_tool};
 
-#[path = "../../lint_check/src/gatekit.rs"]
-pub mod gatekit;
 mod load;
 
 pub use load::*;
@@ -198,7 +196,7 @@ impl Tool for PerfCheck {
             paths: input.paths,
             backlog: input.backlog,
         };
-        let file = gatekit::load_config::<Settings>(CONFIG)?;
+        let file = exec_kit::load_config::<Settings>(CONFIG)?;
         load::check(own, file)
     }
 }

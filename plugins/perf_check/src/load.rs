@@ -98,7 +98,7 @@ pub fn check(own: Settings, file: Option<Settings>) -> Result<PerfOutput, ToolEr
         args: vec!["-B".into(), "-".into(), config.to_string()],
         stdin: Some(LOAD_SCRIPT.to_string()),
     };
-    let out = gatekit::run(PerfCheck::NAME, "load generator", &cmd)?;
+    let out = exec_kit::run(PerfCheck::NAME, "load generator", &cmd)?;
     let load = read_result(&cmd, &out)?;
 
     let file = app_file(&app);
@@ -152,9 +152,9 @@ pub fn check(own: Settings, file: Option<Settings>) -> Result<PerfOutput, ToolEr
         "p95 {} ms within the {target_p95_ms} ms target, {} requests, 0 errors",
         load.total.p95_ms, load.total.requests
     );
-    let summary = gatekit::summarize(PerfCheck::NAME, &lines, checked.len(), &what);
+    let summary = exec_kit::summarize(PerfCheck::NAME, &lines, checked.len(), &what);
     let out = PerfOutput { passed: findings.is_empty(), findings, checked, summary, target_p95_ms, targets, load };
-    gatekit::write_report(PerfCheck::NAME, &out)?;
+    exec_kit::write_report(PerfCheck::NAME, &out)?;
     Ok(out)
 }
 
@@ -173,9 +173,9 @@ fn source_text(source: &str) -> &'static str {
 
 /// The generator's JSON line (the last stdout line that is an object).
 pub fn read_result(cmd: &Command, out: &Output) -> Result<LoadResult, ToolError> {
-    let line = gatekit::shown(&Command { stdin: None, ..cmd.clone() });
+    let line = exec_kit::shown(&Command { stdin: None, ..cmd.clone() });
     let last = out.stdout.lines().rev().map(str::trim).find(|l| l.starts_with('{'));
-    let said = || gatekit::tail(if out.stderr.trim().is_empty() { &out.stdout } else { &out.stderr }, gatekit::ERROR_TAIL).to_string();
+    let said = || exec_kit::tail(if out.stderr.trim().is_empty() { &out.stdout } else { &out.stderr }, exec_kit::ERROR_TAIL).to_string();
     let Some(last) = last else {
         return Err(ToolError::Failed(format!("perf_check: the load generator `{line}` exited {} without a result: {}", out.status, said())));
     };

@@ -28,11 +28,9 @@ use serde_json::{Map, Value};
 use service_model::source;
 use taylordash_sdk::{Context, Tool, ToolError, export_tool};
 
-#[path = "../../lint_check/src/gatekit.rs"]
-pub mod gatekit;
 mod scan;
 
-pub use gatekit::CommandSpec;
+pub use exec_kit::CommandSpec;
 pub use scan::*;
 
 pub const DEFAULT_COMMAND: &str = "python3 -m bandit -f json -q -r app";
@@ -172,7 +170,7 @@ impl Tool for SecurityScan {
 
     fn run(input: ScanInput, cx: &Context) -> Result<ScanOutput, ToolError> {
         service_model::log_envelope(Self::NAME, cx.envelope());
-        let config = gatekit::load_config::<Config>(CONFIG)?;
+        let config = exec_kit::load_config::<Config>(CONFIG)?;
         let (config_commands, config_min, config_accept) =
             config.map(|c| (c.commands, c.min_severity, c.accept)).unwrap_or((None, None, None));
         let min_severity = input.min_severity.or(config_min).unwrap_or(Severity::Medium);

@@ -72,8 +72,8 @@ pub fn scan(specs: &[CommandSpec], origin: &str, min: Severity, waivers: &[Waive
         });
     } else {
         for (i, spec) in specs.iter().enumerate() {
-            let cmd = gatekit::to_command(spec).map_err(|m| ToolError::InvalidInput(format!("commands[{i}]: {m}")))?;
-            let out = gatekit::run(SecurityScan::NAME, "scanner", &cmd)?;
+            let cmd = exec_kit::to_command(spec).map_err(|m| ToolError::InvalidInput(format!("commands[{i}]: {m}")))?;
+            let out = exec_kit::run(SecurityScan::NAME, "scanner", &cmd)?;
             let (run, found, files) = read_bandit(&cmd, &out, py)?;
             commands.push(run);
             checked.extend(files);
@@ -119,7 +119,7 @@ pub fn scan(specs: &[CommandSpec], origin: &str, min: Severity, waivers: &[Waive
     if !accepted.is_empty() {
         what.push_str(&format!(", {} accepted by waiver", accepted.len()));
     }
-    let summary = gatekit::summarize(SecurityScan::NAME, &lines, checked.len(), &what);
+    let summary = exec_kit::summarize(SecurityScan::NAME, &lines, checked.len(), &what);
     let out = ScanOutput {
         passed: findings.is_empty(),
         findings,
@@ -132,15 +132,15 @@ pub fn scan(specs: &[CommandSpec], origin: &str, min: Severity, waivers: &[Waive
         source: origin.to_string(),
         commands,
     };
-    gatekit::write_report(SecurityScan::NAME, &out)?;
+    exec_kit::write_report(SecurityScan::NAME, &out)?;
     Ok(out)
 }
 
 /// One bandit run: its findings (every severity) and the files it scanned.
 /// Exit 0 (no issue) or 1 (issues) with a JSON report; anything else could not scan.
 pub fn read_bandit(cmd: &Command, out: &Output, known: &[String]) -> Result<(ScanRun, Vec<ScanFinding>, Vec<String>), ToolError> {
-    let line = gatekit::shown(cmd);
-    let said = || gatekit::tail(if out.stderr.trim().is_empty() { &out.stdout } else { &out.stderr }, gatekit::ERROR_TAIL).to_string();
+    let line = exec_kit::shown(cmd);
+    let said = || exec_kit::tail(if out.stderr.trim().is_empty() { &out.stdout } else { &out.stderr }, exec_kit::ERROR_TAIL).to_string();
     let json = out.stdout.find('{').map(|i| &out.stdout[i..]);
     let report = match (out.status, json) {
         (0 | 1, Some(text)) => serde_json::from_str::<BanditReport>(text).map_err(|e| {
@@ -158,7 +158,7 @@ pub fn read_bandit(cmd: &Command, out: &Output, known: &[String]) -> Result<(Sca
     for r in report.results {
         let col = r.col_offset.map(|c| c + 1);
         found.push(ScanFinding {
-            file: gatekit::relativize(&r.filename, known),
+            file: exec_kit::relativize(&r.filename, known),
             line: r.line_number,
             location: match (r.line_number, col) {
                 (Some(l), Some(c)) => format!("{l}:{c}"),
@@ -177,7 +177,7 @@ pub fn read_bandit(cmd: &Command, out: &Output, known: &[String]) -> Result<(Sca
     }
     for e in report.errors {
         found.push(ScanFinding {
-            file: gatekit::relativize(&e.filename, known),
+            file: exec_kit::relativize(&e.filename, known),
             line: None,
             location: String::new(),
             test_id: SCAN_ERROR.into(),
@@ -191,7 +191,7 @@ pub fn read_bandit(cmd: &Command, out: &Output, known: &[String]) -> Result<(Sca
         });
     }
     let files: Vec<String> =
-        report.metrics.keys().filter(|k| !k.starts_with('_')).map(|k| gatekit::relativize(k, known)).collect();
+        report.metrics.keys().filter(|k| !k.starts_with('_')).map(|k| exec_kit::relativize(k, known)).collect();
     taylordash_sdk::log(taylordash_sdk::Level::Info, &format!("security_scan: `{line}`: exit {}, {} result(s)", out.status, found.len()));
     Ok((ScanRun { command: line, exit_code: out.status, results: found.len() }, found, files))
 }

@@ -1,15 +1,10 @@
-//! What the three exec-driven quality gates share — `lint_check` (L1),
-//! `perf_check` (L4) and `security_scan` (L5): the command format (as
-//! `bash_runner`'s: a shell-like word list or `{program, args, stdin}`), the
-//! optional `<gate>.json` configuration file in the workspace, running a
-//! granted program with an error that names it and the missing grant, and
-//! workspace-relative paths for what a program reports.
-//!
-//! The file lives in `lint_check` and is compiled into the other two with
-//! `#[path]` (a plugin cannot depend on another plugin's crate: its
-//! `export_tool!` would be linked twice).
-
-#![allow(dead_code)]
+//! What the tools that run granted programs share — `bash_runner` (the
+//! suite) and the exec-driven quality gates `lint_check` (L1), `perf_check`
+//! (L4) and `security_scan` (L5): the command format (a shell-like word list
+//! or `{program, args, stdin}`), the optional `<tool>.json` configuration
+//! file in the workspace, running a granted program with an error that names
+//! it and the missing grant, workspace-relative paths for what a program
+//! reports, and a gate's report and summary.
 
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
