@@ -79,19 +79,10 @@ fresh() {
   echo '{"commands": [{"program": "'"$py"'", "args": ["-B", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "asyncio_default_fixture_loop_scope=function"]}]}' > "$ws/bash_runner.json"
   echo '{"commands": [{"program": "'"$py"'", "args": ["-m", "pyflakes", "."]}]}' > "$ws/lint_check.json"
   echo '{"python": "'"$py"'", "requests": 200, "concurrency": 10}' > "$ws/perf_check.json"
-  # Two reviewed results of the generated code are waived (reported under `accepted`, with the reason):
-  # bandit's B608 on repository_pg.py's f-string SQL, whose identifiers come from the module's own
-  # column allowlist and whose values are all $n parameters; and B314 on storage.py parsing the
-  # S3 server's XML answers with xml.etree (CPython 3.7.1+ resolves no external entities; bundled
-  # expat >= 2.4.1 caps entity expansion). Everything else at medium or above fails.
-  cat > "$ws/security_scan.json" <<EOF2
-{"commands": [{"program": "$py", "args": ["-m", "bandit", "-f", "json", "-q", "-r", "app"]}],
- "min_severity": "medium",
- "accept": [
-  {"test_id": "B608", "file": "app/repository_pg.py", "reason": "identifiers from the module's COLUMNS allowlist, values bound as \$n parameters"},
-  {"test_id": "B314", "file": "app/storage.py", "reason": "parses the configured S3 endpoint's answers; xml.etree resolves no external entities and expat >= 2.4.1 limits expansion"}
- ]}
-EOF2
+  # No waivers: the generators mark their two reviewed bandit results in the code itself
+  # (`# nosec B608` / `# nosec B314`, each with its reason); anything else at medium or above fails.
+  echo '{"commands": [{"program": "'"$py"'", "args": ["-m", "bandit", "-f", "json", "-q", "-r", "app"]}], "min_severity": "medium"}' \
+    > "$ws/security_scan.json"
 }
 run() { # run DIR: W=DIR/ws, runs in DIR/runs; prints the exit code
   local rc=0
@@ -138,7 +129,8 @@ pass "L3        bash_runner (qa_tests): $(field "$work/good.json" '"%(passed)d p
 pass "L4        perf_check passed: $(field "$work/good.json" '"p50 %(p50_ms)s ms, p95 %(p95_ms)s ms, p99 %(p99_ms)s ms, max %(max_ms)s ms, %(requests)d requests, %(errors)d errors, concurrency %(concurrency)d, %(rps)s req/s" % d["gates"]["perf_check"]["report"]["load"]') vs target $(field "$work/good.json" 'd["gates"]["perf_check"]["report"]["target_p95_ms"]') ms ($(field "$work/good.json" 'd["gates"]["perf_check"]["report"]["targets"][0]["source"]'))"
 pass "L5        security_check passed: $(field "$work/good.json" 'd["gates"]["security_check"]["report"]["summary"]')"
 pass "L5        security_scan passed: $(field "$work/good.json" 'd["gates"]["security_scan"]["report"]["summary"]')"
-pass "L5        security_scan waived (reviewed): $(field "$work/good.json" '", ".join(sorted(set("%(test_id)s %(severity)s in %(file)s" % f for f in d["gates"]["security_scan"]["report"]["accepted"])))') ($(field "$work/good.json" 'len(d["gates"]["security_scan"]["report"]["accepted"])') results); below the threshold: $(field "$work/good.json" '", ".join(sorted(set("%(test_id)s" % f for f in d["gates"]["security_scan"]["report"]["below_threshold"])))')"
+[[ $(field "$work/good.json" 'len(d["gates"]["security_scan"]["report"].get("accepted", []))') == 0 ]] || die "security_scan accepted results without a waiver"
+pass "L5        security_scan: no waiver; below the threshold: $(field "$work/good.json" '", ".join(sorted(set("%(test_id)s" % f for f in d["gates"]["security_scan"]["report"]["below_threshold"])))')"
 
 # --- 2. a planted problem: L1 reports it, L5 halts the run for review ---------
 echo "== 2. a planted problem: app/debug.py"
