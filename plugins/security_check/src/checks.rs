@@ -43,35 +43,56 @@ pub(crate) struct Rule {
     pub(crate) config_only: bool,
     /// Placeholders (`${VAR}`, `<token>`, env var names) are not secrets.
     pub(crate) generic: bool,
+    /// The rule can only match a line holding one of these (lower-case)
+    /// words: a line without any is not handed to the regex engine, whose
+    /// captures cost fuel in proportion to every line of every file.
+    pub(crate) needles: &'static [&'static str],
+}
+
+impl Rule {
+    /// Whether `lower` (a line in lower case) may match at all.
+    pub(crate) fn may_match(&self, lower: &str) -> bool {
+        self.needles.iter().any(|n| lower.contains(n))
+    }
 }
 
 pub(crate) fn rules() -> Vec<Rule> {
-    let r = |what: &'static str, pattern: &str, group, config_only| Rule {
+    let r = |what: &'static str, pattern: &str, group, config_only, needles| Rule {
         what,
         re: Regex::new(pattern).unwrap_or_else(|e| panic!("built-in pattern {pattern}: {e}")),
         group,
         config_only,
         generic: what.contains("password") || what.contains("URL"),
+        needles,
     };
+    const PASSWORDS: &[&str] = &["password", "passwd", "pwd", "secret", "api_key", "apikey", "token"];
     vec![
-        r("an AWS access key id", r"\b((?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[0-9A-Z]{16})\b", 1, false),
-        r("an AWS secret access key", r#"(?i)aws_?secret_?access_?key["']?\s*[:=]\s*["']?([A-Za-z0-9/+=]{40})"#, 1, false),
-        r("a private key", r"(-----BEGIN (?:(?:RSA|EC|DSA|OPENSSH|PGP|ENCRYPTED) )?PRIVATE KEY(?: BLOCK)?-----)", 1, false),
-        r("a GitHub token", r"\b(gh[pousr]_[A-Za-z0-9]{36,})\b", 1, false),
-        r("a Slack token", r"\b(xox[baprs]-[A-Za-z0-9-]{10,})", 1, false),
-        r("a Stripe secret key", r"\b(sk_live_[0-9A-Za-z]{24,})\b", 1, false),
-        r("credentials in a URL", r#"\b[a-z][a-z0-9+.-]*://[^/\s:@'"]+:([^/\s@'"]+)@"#, 1, false),
+        r(
+            "an AWS access key id",
+            r"\b((?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[0-9A-Z]{16})\b",
+            1,
+            false,
+            &["akia", "asia", "agpa", "aida", "aroa", "anpa", "anva", "aipa"],
+        ),
+        r("an AWS secret access key", r#"(?i)aws_?secret_?access_?key["']?\s*[:=]\s*["']?([A-Za-z0-9/+=]{40})"#, 1, false, &["secret"]),
+        r("a private key", r"(-----BEGIN (?:(?:RSA|EC|DSA|OPENSSH|PGP|ENCRYPTED) )?PRIVATE KEY(?: BLOCK)?-----)", 1, false, &["-----begin"]),
+        r("a GitHub token", r"\b(gh[pousr]_[A-Za-z0-9]{36,})\b", 1, false, &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"]),
+        r("a Slack token", r"\b(xox[baprs]-[A-Za-z0-9-]{10,})", 1, false, &["xox"]),
+        r("a Stripe secret key", r"\b(sk_live_[0-9A-Za-z]{24,})\b", 1, false, &["sk_live_"]),
+        r("credentials in a URL", r#"\b[a-z][a-z0-9+.-]*://[^/\s:@'"]+:([^/\s@'"]+)@"#, 1, false, &["://"]),
         r(
             "a hard-coded password or secret",
             r#"(?i)\b(?:password|passwd|pwd|secret|secret_key|client_secret|api_key|apikey|access_token|auth_token|token)["']?\s*[:=]\s*[rbuf]?["']([^"'\s]{6,})["']"#,
             1,
             false,
+            PASSWORDS,
         ),
         r(
             "a plain-text password or secret",
             r#"(?i)^\s*[-\w.]*(?:password|passwd|secret|api_key|apikey|token)[-\w.]*\s*[:=]\s*([^\s#'"]{6,})\s*$"#,
             1,
             true,
+            PASSWORDS,
         ),
     ]
 }
@@ -108,7 +129,8 @@ impl Check {
                 if line.contains(ALLOW) {
                     continue;
                 }
-                for rule in rules.iter().filter(|r| config || !r.config_only) {
+                let lower = line.to_ascii_lowercase();
+                for rule in rules.iter().filter(|r| (config || !r.config_only) && r.may_match(&lower)) {
                     for caps in rule.re.captures_iter(line) {
                         let Some(m) = caps.get(rule.group) else { continue };
                         let value = m.as_str();
