@@ -25,6 +25,7 @@ pub mod paths;
 pub mod pipeline;
 pub mod policy;
 pub mod preflight;
+pub mod review;
 pub mod sandbox;
 pub mod scaffold;
 pub mod serve;

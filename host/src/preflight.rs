@@ -7,7 +7,9 @@
 //! A tool's needs are read from what it will do in this workspace: the
 //! commands of `bash_runner.json` (else bash_runner's default command), the
 //! endpoint of `minio_uploader.json`, the MCP endpoint of `context7.json`
-//! (for `context7_resolve_library` and `context7_get_docs`). Every missing grant is named in one
+//! (for `context7_resolve_library` and `context7_get_docs`), and for the
+//! `mcp_call` plugin the endpoint `mcp_servers.json` gives each
+//! `mcp_orchestration` server a stage calls. Every missing grant is named in one
 //! [`PreflightError`], with a `policy.yaml` snippet that grants them all.
 //! Pure decisions over the pipeline, the workspace and the policy: nothing
 //! is run, nothing is audited.
@@ -72,16 +74,45 @@ pub fn needs(pipeline: &Pipeline, workspace: &Path) -> BTreeMap<String, (Vec<Str
     for stage in &pipeline.stages {
         for tool in stage.agents.iter().flat_map(|a| a.tools.iter()) {
             let needs = tool_needs(&tool.name, workspace);
-            if needs.is_empty() {
-                continue;
-            }
-            let entry = out.entry(tool.name.clone()).or_insert_with(|| (Vec::new(), needs));
-            if !entry.0.contains(&stage.name) {
-                entry.0.push(stage.name.clone());
+            add_needs(&mut out, &tool.name, &stage.name, needs);
+        }
+        for point in &stage.integration_points {
+            for server in pipeline.mcp_servers.iter().filter(|s| s.serves(&point.name)) {
+                let needs = mcp_server_needs(workspace, &server.name).into_iter().collect();
+                add_needs(&mut out, MCP_CALL_PLUGIN, &stage.name, needs);
             }
         }
     }
     out
+}
+
+/// The plugin the orchestrator calls `mcp_orchestration` servers through.
+const MCP_CALL_PLUGIN: &str = "mcp_call";
+/// Where the operator says where each `mcp_orchestration` server is.
+const MCP_SERVERS_FILE: &str = "mcp_servers.json";
+
+fn add_needs(out: &mut BTreeMap<String, (Vec<String>, Vec<Need>)>, plugin: &str, stage: &str, needs: Vec<Need>) {
+    if needs.is_empty() {
+        return;
+    }
+    let entry = out.entry(plugin.to_string()).or_default();
+    if !entry.0.iter().any(|s| s == stage) {
+        entry.0.push(stage.to_string());
+    }
+    for need in needs {
+        if !entry.1.contains(&need) {
+            entry.1.push(need);
+        }
+    }
+}
+
+/// The `host:port` `mcp_servers.json` gives `server`; a missing file or
+/// entry is left for `mcp_call` to report (it names the file and server).
+fn mcp_server_needs(workspace: &Path, server: &str) -> Option<Need> {
+    let text = std::fs::read_to_string(workspace.join(MCP_SERVERS_FILE)).ok()?;
+    let doc: Value = serde_json::from_str(&text).ok()?;
+    let endpoint = doc.get(server)?.get("endpoint")?.as_str()?;
+    url_need(endpoint, format!("the endpoint of `{server}` in {MCP_SERVERS_FILE}"))
 }
 
 fn tool_needs(tool: &str, workspace: &Path) -> Vec<Need> {
@@ -146,7 +177,11 @@ fn minio_uploader_needs(workspace: &Path) -> Option<Need> {
 fn endpoint_needs(workspace: &Path, file: &str) -> Option<Need> {
     let text = std::fs::read_to_string(workspace.join(file)).ok()?;
     let doc: Value = serde_json::from_str(&text).ok()?;
-    let endpoint = doc.get("endpoint")?.as_str()?;
+    url_need(doc.get("endpoint")?.as_str()?, format!("the endpoint of {file}"))
+}
+
+/// Reaching the `host:port` of the URL `endpoint`.
+fn url_need(endpoint: &str, source: String) -> Option<Need> {
     let (default_port, rest) = match endpoint.split_once("://") {
         Some(("https", rest)) => (443, rest),
         Some((_, rest)) => (80, rest),
@@ -155,7 +190,7 @@ fn endpoint_needs(workspace: &Path, file: &str) -> Option<Need> {
     let authority = rest.split(['/', '?']).next().filter(|a| !a.is_empty())?.to_ascii_lowercase();
     let has_port = if authority.starts_with('[') { authority.contains("]:") } else { authority.contains(':') };
     let host_port = if has_port { authority } else { format!("{authority}:{default_port}") };
-    Some(Need::Http { host_port, source: format!("the endpoint of {file}") })
+    Some(Need::Http { host_port, source })
 }
 
 /// Check every need against what `policy` grants a caller of `role`
@@ -303,5 +338,37 @@ mod tests {
         let need = Need::Http { host_port: "127.0.0.1:8931".into(), source: "the endpoint of context7.json".into() };
         assert_eq!(tool_needs("context7_resolve_library", ws.path()), [need.clone()]);
         assert_eq!(tool_needs("context7_get_docs", ws.path()), [need]);
+    }
+
+    #[test]
+    fn mcp_call_needs_the_endpoint_of_every_server_a_stage_calls() {
+        let flow = r#"
+mcp_orchestration:
+  context7: { integration_points: ["pre_implementation"] }
+  testing: { integration_points: ["qa_phase"] }
+  unused: { integration_points: ["deployment_gate"] }
+orchestration_flow:
+  stages:
+    - { stage: build, agent: dev, tools: [planner], rbac: [admin], integration_points: [pre_implementation] }
+    - { stage: qa, agent: qa, tools: [planner], rbac: [admin], integration_points: [qa_phase] }
+"#;
+        let p = crate::pipeline::parse("flow.yaml", flow, &crate::pipeline::Context::default()).expect("valid");
+        let ws = tempfile::tempdir().expect("a temp dir");
+        assert_eq!(needs(&p, ws.path()).get("mcp_call"), None, "without mcp_servers.json, mcp_call reports what is missing");
+        std::fs::write(
+            ws.path().join("mcp_servers.json"),
+            r#"{"context7": {"endpoint": "http://127.0.0.1:8931/mcp"}, "testing": {"endpoint": "http://localhost:9000/mcp"},
+                "unused": {"endpoint": "http://10.0.0.1/mcp"}}"#,
+        )
+        .expect("writing");
+        let (stages, needs) = needs(&p, ws.path()).remove("mcp_call").expect("mcp_call needs grants");
+        assert_eq!(stages, ["build", "qa"]);
+        assert_eq!(
+            needs,
+            [
+                Need::Http { host_port: "127.0.0.1:8931".into(), source: "the endpoint of `context7` in mcp_servers.json".into() },
+                Need::Http { host_port: "localhost:9000".into(), source: "the endpoint of `testing` in mcp_servers.json".into() },
+            ]
+        );
     }
 }

@@ -18,11 +18,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use common::mcp_venv::McpServer;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Instant;
 
 use serde_json::{Value, json};
 use taylordash::store::Journal;
@@ -34,98 +34,6 @@ fn repo() -> PathBuf {
         .parent()
         .expect("the repository root")
         .to_path_buf()
-}
-
-/// The venv's python with `mcp` importable, made by `tests/mcp/setup.sh`
-/// when missing; `None` (after a loud `SKIP:`) when that is impossible.
-fn python() -> Option<PathBuf> {
-    static PYTHON: OnceLock<Option<PathBuf>> = OnceLock::new();
-    PYTHON
-        .get_or_init(|| {
-            let python = repo().join("target/mcp-venv/bin/python");
-            let ready = |p: &Path| {
-                Command::new(p)
-                    .args(["-c", "import mcp"])
-                    .output()
-                    .is_ok_and(|o| o.status.success())
-            };
-            if ready(&python) {
-                return Some(python);
-            }
-            let setup = repo().join("tests/mcp/setup.sh");
-            match Command::new("bash").arg(&setup).output() {
-                Ok(out) if out.status.success() && ready(&python) => Some(python),
-                Ok(out) => {
-                    eprintln!(
-                        "SKIP: the MCP test venv could not be made ({} exited {:?}): {}",
-                        setup.display(),
-                        out.status.code(),
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    );
-                    None
-                }
-                Err(e) => {
-                    eprintln!(
-                        "SKIP: the MCP test venv could not be made: running {}: {e}",
-                        setup.display()
-                    );
-                    None
-                }
-            }
-        })
-        .clone()
-}
-
-/// A port nothing listens on (bound, then released).
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a loopback port");
-    listener.local_addr().expect("its address").port()
-}
-
-/// The Context7 stand-in, killed on drop.
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Server {
-    fn start(python: &Path) -> Server {
-        let port = free_port();
-        let mut child = Command::new(python)
-            .arg(repo().join("tests/mcp/context7_server.py"))
-            .arg(port.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("starting tests/mcp/context7_server.py");
-        let stdout = child.stdout.take().expect("the server's stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if line.trim() == "READY" {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        let mut server = Server { child, port };
-        if rx.recv_timeout(Duration::from_secs(60)).is_err() {
-            let status = server.child.try_wait();
-            panic!("the Context7 stand-in did not print READY within 60 s (exit: {status:?})");
-        }
-        server
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}/mcp", self.port)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 struct Env {
@@ -236,8 +144,8 @@ fn task_output(j: &Journal, task: &str) -> Value {
 
 #[test]
 fn research_docs_reach_the_workspace_and_the_backend_stage_sees_them() {
-    let Some(python) = python() else { return };
-    let server = Server::start(&python);
+    let Some(python) = common::mcp_venv::python() else { return };
+    let server = McpServer::start(&python, "context7_server.py");
     let env = Env::new(&server.endpoint());
     let host_port = format!("127.0.0.1:{}", server.port);
     let policy = env.policy(
@@ -316,10 +224,10 @@ fn research_docs_reach_the_workspace_and_the_backend_stage_sees_them() {
 
 #[test]
 fn with_no_server_listening_the_run_fails_naming_the_endpoint() {
-    if python().is_none() {
+    if common::mcp_venv::python().is_none() {
         return;
     }
-    let port = free_port();
+    let port = common::free_port();
     let endpoint = format!("http://127.0.0.1:{port}/mcp");
     let env = Env::new(&endpoint);
     let policy = env.policy(
@@ -353,8 +261,8 @@ fn with_no_server_listening_the_run_fails_naming_the_endpoint() {
 
 #[test]
 fn without_the_http_grant_nothing_runs_and_invoke_is_denied() {
-    let Some(python) = python() else { return };
-    let server = Server::start(&python);
+    let Some(python) = common::mcp_venv::python() else { return };
+    let server = McpServer::start(&python, "context7_server.py");
     let env = Env::new(&server.endpoint());
     let host_port = format!("127.0.0.1:{}", server.port);
 

@@ -10,6 +10,7 @@ mod mcp;
 mod new;
 mod plugins;
 mod policy;
+mod review;
 mod run;
 mod serve;
 mod stats;
@@ -113,6 +114,9 @@ enum Command {
     /// Run a pipeline; prints the run id, then progress.
     #[command(after_help = "Examples:\n  taylordash --policy policy.yaml run pipelines/orchestration_flow.yaml --workspace ws\n  taylordash run p.yaml --input backlog=backlog.yaml --broker in-process\n  taylordash run p.yaml --broker mqtt://host:1883 --workers 0 --bus-key bus.key")]
     Run(run::RunArgs),
+    /// Review a git change with the seed's context7_code_review pipeline; prints the review comments.
+    #[command(after_help = "Examples:\n  taylordash --policy policy.yaml review --repo . --base main --workspace /tmp/review\n  taylordash review --base HEAD~3 --workspace /tmp/r --context7 http://127.0.0.1:8931/mcp --check")]
+    Review(review::ReviewArgs),
     /// Continue a run that crashed or halted.
     #[command(after_help = "Examples:\n  taylordash resume run-0123456789ab\n  taylordash resume run-0123456789ab --broker in-process")]
     Resume(run::ResumeArgs),
@@ -180,6 +184,7 @@ fn run(cli: &Cli) -> anyhow::Result<i32> {
         Command::Validate(args) => validate::run(cli, args),
         Command::Contracts(args) => contracts::run(cli, args),
         Command::Run(args) => run::run(cli, args),
+        Command::Review(args) => review::run(cli, args),
         Command::Resume(args) => run::resume(cli, args),
         Command::Runs(cmd) => run::runs(cli, cmd),
         Command::Audit(args) => audit::run(cli, args),

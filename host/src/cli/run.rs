@@ -17,18 +17,18 @@ use crate::store::{Journal, Journals};
 #[derive(Args)]
 pub struct RunArgs {
     /// The pipeline file.
-    pipeline: PathBuf,
+    pub(super) pipeline: PathBuf,
     /// The run's workspace: inputs are read from it, outputs merged into it.
     #[arg(long, default_value = ".")]
-    workspace: PathBuf,
+    pub(super) workspace: PathBuf,
     /// A run input from a file: `--input backlog=path/to/backlog.yaml`.
     #[arg(long = "input", value_parser = parse_input)]
-    inputs: Vec<(String, PathBuf)>,
+    pub(super) inputs: Vec<(String, PathBuf)>,
     /// No progress lines on stderr.
     #[arg(long, short)]
-    quiet: bool,
+    pub(super) quiet: bool,
     #[command(flatten)]
-    bus: super::bus::RunBusArgs,
+    pub(super) bus: super::bus::RunBusArgs,
 }
 
 #[derive(Args)]
@@ -118,6 +118,11 @@ fn finish(outcome: Result<RunOutcome, OrchestratorError>) -> anyhow::Result<i32>
 }
 
 pub fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<i32> {
+    Ok(start(cli, args)?.0)
+}
+
+/// Run the pipeline `args` names; the exit code, and the run when one started.
+pub(super) fn start(cli: &Cli, args: &RunArgs) -> anyhow::Result<(i32, Option<RunOutcome>)> {
     let cx = context(cli)?;
     let source = std::fs::read_to_string(&args.pipeline)
         .map_err(|e| UsageError(format!("{}: {e}", args.pipeline.display())))?;
@@ -125,13 +130,13 @@ pub fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<i32> {
         Ok(p) => p,
         Err(d) => {
             eprintln!("{d}");
-            return Ok(ExitCode::Usage.code());
+            return Ok((ExitCode::Usage.code(), None));
         }
     };
     let caller = cli.caller()?;
     if let Err(missing) = preflight(cli, args, &pipeline, &caller) {
         eprint!("error: {missing}");
-        return Ok(missing.exit_code());
+        return Ok((missing.exit_code(), None));
     }
     let in_process = dispatcher(cli)?;
     let local_bus = super::bus::local_bus(cli, &args.bus)?;
@@ -152,7 +157,8 @@ pub fn run(cli: &Cli, args: &RunArgs) -> anyhow::Result<i32> {
     if let (Ok(o), false) = (&outcome, args.quiet) {
         summary(&cli.journals(), o, started.elapsed());
     }
-    finish(outcome)
+    let run = outcome.as_ref().ok().cloned();
+    Ok((finish(outcome)?, run))
 }
 
 /// The grants the pipeline's tools need, checked before anything runs.

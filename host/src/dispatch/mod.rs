@@ -37,6 +37,22 @@ pub struct Task {
     pub staging: PathBuf,
 }
 
+impl Task {
+    /// What the envelope tells the tool about this call.
+    pub fn info(&self) -> taylordash_protocol::TaskInfo {
+        taylordash_protocol::TaskInfo {
+            run_id: self.run_id.clone(),
+            task_id: self.task_id.clone(),
+            stage: self.stage.clone(),
+            agent: self.agent.clone(),
+            tool: self.tool.clone(),
+            attempt: self.attempt,
+            trace_id: self.trace_id.clone(),
+            span_id: self.span_id.clone(),
+        }
+    }
+}
+
 /// Called once the orchestrator has durably journaled a result: a transport
 /// acknowledges the result message only then, so a crash in between means
 /// redelivery, never loss.

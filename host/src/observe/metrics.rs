@@ -129,11 +129,32 @@ pub fn from_look(look: &Look, dlq_depth: u64) -> Registry {
     let sla = counter(&r, "taylordash_sla_breaches_total", "Tasks slower than their agent contract's sla.response_time, by agent and tool.", &[
         "agent", "tool",
     ]);
+    let mcp_seconds = histogram(
+        &r,
+        "taylordash_mcp_call_seconds",
+        "Time of an mcp_orchestration server's answer at an integration point, seconds.",
+        &["server", "point"],
+    );
+    let mcp_breaches = counter(
+        &r,
+        "taylordash_mcp_target_breaches_total",
+        "Answers of an mcp_orchestration server slower than its performance_target, by server and point.",
+        &["server", "point"],
+    );
     for run in &look.runs {
-        for e in run.events.iter().filter(|e| e.kind == "sla_breach") {
+        for e in &run.events {
+            let counted: &[&str] = match e.kind.as_str() {
+                "sla_breach" => &["agent", "tool"],
+                "mcp_call" | "mcp_target_breach" => &["server", "point"],
+                _ => continue,
+            };
             let data: serde_json::Value = serde_json::from_str(&e.data).unwrap_or_default();
-            let label = |k: &str| data[k].as_str().unwrap_or("").to_string();
-            sla.with_label_values(&[label("agent").as_str(), label("tool").as_str()]).inc();
+            let labels: Vec<&str> = counted.iter().map(|k| data[*k].as_str().unwrap_or("")).collect();
+            match e.kind.as_str() {
+                "sla_breach" => sla.with_label_values(&labels).inc(),
+                "mcp_target_breach" => mcp_breaches.with_label_values(&labels).inc(),
+                _ => mcp_seconds.with_label_values(&labels).observe(data["ms"].as_f64().unwrap_or(0.0) / 1000.0),
+            }
         }
         runs.with_label_values(&[run.run.status.as_str()]).inc();
         let running = run.run.status == "running";

@@ -56,6 +56,18 @@ pub fn produced(name: &str, output: &Value, files: &[String]) -> Option<Value> {
     None
 }
 
+/// Whether an artifact counts as there for `if:`: an empty list, map or
+/// string (a tool saying "none") does not.
+pub fn non_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        _ => true,
+    }
+}
+
 fn normalise(name: &str) -> String {
     name.replace('-', "_")
 }

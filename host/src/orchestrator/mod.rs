@@ -16,6 +16,7 @@ pub mod conflict;
 pub mod contract;
 pub mod dataflow;
 pub mod inputs;
+pub mod integration;
 pub mod merge;
 pub mod report;
 pub mod run;

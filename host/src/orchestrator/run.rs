@@ -25,13 +25,14 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
-use taylordash_protocol::{self as protocol, Envelope, ExitCode, FailedGate, Feedback, GateInput, GateVerdict, StageStatus, TaskInfo, TaskStatus};
+use taylordash_protocol::{self as protocol, Envelope, ExitCode, FailedGate, Feedback, GateInput, GateVerdict, StageStatus, TaskStatus};
 
 use crate::dispatch::{Dispatch, Task, TaskError, TaskResult, Usage};
 use super::conflict::{self, Lost};
 use super::contract::{self, RunFacts};
 use super::dataflow::{self, Join, Joined};
 use super::inputs::{self, InputError};
+use super::integration::{self, PointCall};
 use super::merge::{self, Action, Merger, MergeRefused};
 use super::report::{PrintRunId, RunObserver, progress, write_agents_json};
 use crate::pipeline::{self, Pipeline, Stage};
@@ -431,6 +432,9 @@ struct ToolCall<'s> {
     feedback: Option<&'s Feedback>,
     /// Agents of the stage in priority order (first wins a merge conflict).
     priority: &'s [String],
+    /// Set for an integration point's MCP call: its own input, and the
+    /// target its answer is held to.
+    point: Option<PointCall<'s>>,
 }
 
 /// A successful attempt, to be published.
@@ -703,7 +707,7 @@ impl Run<'_> {
             Some(n) => (true, n),
             None => (false, cond.name.as_str()),
         };
-        let present = self.artifacts.lock().map(|a| a.contains_key(name)).unwrap_or(false);
+        let present = self.artifacts.lock().map(|a| a.get(name).is_some_and(dataflow::non_empty)).unwrap_or(false);
         if present != negate {
             return Ok(false);
         }
@@ -714,9 +718,9 @@ impl Run<'_> {
 
     fn stage(&self, position: usize, stage: &Stage) -> Result<(), Stop> {
         let (mut attempt, mut feedback) = match self.journal(|j| j.stage(&stage.name))? {
-            Some((status, _, _)) if status == StageStatus::Done => {
+            Some((status, attempt, _)) if status == StageStatus::Done => {
                 self.say(format_args!("[{}] already done", stage.name));
-                self.replay_outputs(stage)?;
+                self.replay_outputs(stage, attempt)?;
                 return Ok(());
             }
             Some((_, attempt, feedback)) => {
@@ -725,6 +729,7 @@ impl Run<'_> {
             None => (1, None),
         };
         self.check_handoff(stage)?;
+        self.integration_points(stage)?;
         let budget = stage_retries(stage);
         loop {
             let fb_text = feedback.as_ref().and_then(|f| serde_json::to_string(f).ok());
@@ -752,6 +757,48 @@ impl Run<'_> {
                     let report = serde_json::to_string(&report).unwrap_or_default();
                     return Err(Stop::Failed(format!("stage `{}`: gates still failing after {attempt} attempts: {report}", stage.name)));
                 }
+            }
+        }
+    }
+
+    /// The stage's integration points: each `mcp_orchestration` server that
+    /// serves one is called (a `mcp_call` task) before the agents run, its
+    /// answer merged into the workspace and timed against its target.
+    fn integration_points(&self, stage: &Stage) -> Result<(), Stop> {
+        let calls = integration::calls(self.pipeline, stage);
+        for point in calls {
+            let (agent, task_id) = (point.agent(), point.task_id(stage));
+            self.say(format_args!("[{}] {}: asking MCP server `{}`", stage.name, point.point, point.server.name));
+            let call = ToolCall {
+                stage,
+                agent: &agent,
+                tool: integration::PLUGIN,
+                task_id: &task_id,
+                previous: None,
+                feedback: None,
+                priority: &[],
+                point: Some(point),
+            };
+            self.task(&call)?;
+        }
+        Ok(())
+    }
+
+    /// Journal an integration point's answer time (`mcp_call`), and a
+    /// `mcp_target_breach` when it missed the server's target; the answer stands.
+    fn check_point_target(&self, call: &ToolCall<'_>, point: &PointCall<'_>, ms: i64) {
+        let (event, breached) = point.measured(call.stage, ms);
+        if breached {
+            self.say(format_args!(
+                "  {}: slower than its target ({ms} ms > {} ms)",
+                call.agent,
+                point.server.target.map(|t| t.as_millis()).unwrap_or_default()
+            ));
+        }
+        let kinds: &[&str] = if breached { &["mcp_call", "mcp_target_breach"] } else { &["mcp_call"] };
+        for kind in kinds {
+            if let Err(e) = self.journal(|j| j.event(kind, &event)) {
+                tracing::warn!("cannot journal the {kind} of {}: {e}", call.task_id);
             }
         }
     }
@@ -812,7 +859,12 @@ impl Run<'_> {
     }
 
     /// A completed stage's outputs, from the journal, for the stages after it.
-    fn replay_outputs(&self, stage: &Stage) -> Result<(), Stop> {
+    fn replay_outputs(&self, stage: &Stage, attempt: u32) -> Result<(), Stop> {
+        for (gate, _, report) in self.journal(|j| j.gate_results(&stage.name, attempt))? {
+            if let (Ok(report), Ok(mut artifacts)) = (serde_json::from_str::<Value>(&report), self.artifacts.lock()) {
+                artifacts.insert(gate, report);
+            }
+        }
         let tasks = self.journal(|j| j.tasks())?;
         let merges = self.journal(|j| j.merges())?;
         for t in tasks.iter().filter(|t| t.stage == stage.name && t.status == TaskStatus::Done) {
@@ -971,7 +1023,7 @@ impl Run<'_> {
                 }
             }
             let task_id = format!("{}/{}/{}#{}", stage.name, agent, tool.name, attempt);
-            let call = ToolCall { stage, agent, tool: &tool.name, task_id: &task_id, previous: previous.as_ref(), feedback, priority };
+            let call = ToolCall { stage, agent, tool: &tool.name, task_id: &task_id, previous: previous.as_ref(), feedback, priority, point: None };
             let (output, merged) = self.task(&call)?;
             self.register_outputs(stage, &output, &merged);
             files.extend(merged);
@@ -1009,16 +1061,7 @@ impl Run<'_> {
             }
         }
         let envelope = Envelope {
-            task: Some(TaskInfo {
-                run_id: task.run_id.clone(),
-                task_id: task.task_id.clone(),
-                stage: task.stage.clone(),
-                agent: task.agent.clone(),
-                tool: task.tool.clone(),
-                attempt: task.attempt,
-                trace_id: task.trace_id.clone(),
-                span_id: task.span_id.clone(),
-            }),
+            task: Some(task.info()),
             previous: previous.cloned(),
             feedback: feedback.cloned(),
             shared_context: (!shared.is_empty()).then_some(shared),
@@ -1172,7 +1215,10 @@ impl Run<'_> {
         if self.pipeline.policies.trace_required && (task.trace_id.is_empty() || task.span_id.is_empty()) {
             return Err(Stop::Failed(format!("trace_required: task {task_id} has no trace ids")));
         }
-        task.input = self.task_input(call.stage, &task, call.previous, call.feedback);
+        task.input = match &call.point {
+            Some(point) => Value::Object(Envelope { task: Some(task.info()), ..Envelope::default() }.wrap(point.input())).to_string(),
+            None => self.task_input(call.stage, &task, call.previous, call.feedback),
+        };
         Ok(task)
     }
 
@@ -1193,7 +1239,10 @@ impl Run<'_> {
         }
         self.consecutive_failures.store(0, Ordering::SeqCst);
         self.say(format_args!("  {}/{}: ok in {ms} ms, {} file(s)", task.agent, call.tool, files.len()));
-        self.check_response_time(call, task, ms);
+        match &call.point {
+            Some(point) => self.check_point_target(call, point, ms),
+            None => self.check_response_time(call, task, ms),
+        }
         let output = serde_json::from_str(&res.output).unwrap_or(Value::Null);
         Ok((output, files))
     }
@@ -1370,19 +1419,7 @@ impl Run<'_> {
                 workspace: self.workspace.clone(),
                 staging,
             };
-            let envelope = Envelope {
-                task: Some(TaskInfo {
-                    run_id: task.run_id.clone(),
-                    task_id: task.task_id.clone(),
-                    stage: task.stage.clone(),
-                    agent: task.agent.clone(),
-                    tool: task.tool.clone(),
-                    attempt,
-                    trace_id: task.trace_id.clone(),
-                    span_id: task.span_id.clone(),
-                }),
-                ..Envelope::default()
-            };
+            let envelope = Envelope { task: Some(task.info()), ..Envelope::default() };
             let own = match serde_json::to_value(&input) {
                 Ok(Value::Object(own)) => own,
                 _ => Map::new(),
@@ -1407,8 +1444,16 @@ impl Run<'_> {
             if let Some(ack) = ack {
                 ack();
             }
-            self.say(format_args!("  gate {}: {}", gate.name, if passed { "passed" } else { "FAILED" }));
-            if !passed {
+            if let Ok(mut artifacts) = self.artifacts.lock() {
+                artifacts.insert(gate.name.clone(), report.clone());
+            }
+            let shown = match (passed, gate.blocking) {
+                (true, _) => "passed",
+                (false, true) => "FAILED",
+                (false, false) => "findings reported (not blocking)",
+            };
+            self.say(format_args!("  gate {}: {shown}", gate.name));
+            if !passed && gate.blocking {
                 if gate.security {
                     return Err(Stop::Review(format!(
                         "security gate `{}` failed in stage `{}`; halted for human review: {report}",

@@ -71,6 +71,7 @@ pub fn check(p: &Pipeline, cx: &Context, diags: &mut Diagnostics) {
                 }
             }
         }
+        check_integration_points(p, stage, diags);
         if let Some(backup) = &stage.backup_agent
             && !agent_names.contains(backup.name.as_str())
         {
@@ -101,6 +102,29 @@ pub fn check(p: &Pipeline, cx: &Context, diags: &mut Diagnostics) {
     }
 }
 
+/// Every integration point a stage opens with is served by some server of
+/// `mcp_orchestration` (a point nobody serves is a typo, not a no-op).
+fn check_integration_points(p: &Pipeline, stage: &super::model::Stage, diags: &mut Diagnostics) {
+    for point in &stage.integration_points {
+        if p.mcp_servers.iter().any(|s| s.serves(&point.name)) {
+            continue;
+        }
+        let served: BTreeSet<&str> = p.mcp_servers.iter().flat_map(|s| s.points.iter().map(|n| n.name.as_str())).collect();
+        let message = if served.is_empty() {
+            format!("integration point `{}` of stage `{}`: the pipeline has no `mcp_orchestration` server to call", point.name, stage.name)
+        } else {
+            let hint = did_you_mean(&point.name, served.iter().copied());
+            format!(
+                "integration point `{}` of stage `{}` is served by no `mcp_orchestration` server{hint}; they serve {}",
+                point.name,
+                stage.name,
+                served.into_iter().collect::<Vec<_>>().join(", ")
+            )
+        };
+        diags.push(&p.file, point.pos, message);
+    }
+}
+
 fn check_tool(file: &str, cx: &Context, tool: &Named, what: &str, diags: &mut Diagnostics) {
     let Some((tools, dir)) = &cx.tools else { return };
     if !tools.contains(&tool.name) {
@@ -121,6 +145,7 @@ fn check_inputs(p: &Pipeline, deps: &[Vec<usize>], order: &[usize], diags: &mut 
     for s in &p.stages {
         names.extend(s.inputs.iter().map(|n| n.name.as_str()));
         names.extend(s.outputs.iter().map(|n| n.name.as_str()));
+        names.extend(s.gates.iter().map(|g| g.name.as_str()));
     }
     for &i in order {
         let stage = &p.stages[i];
@@ -141,6 +166,8 @@ fn check_inputs(p: &Pipeline, deps: &[Vec<usize>], order: &[usize], diags: &mut 
             }
         }
         available.extend(stage.outputs.iter().map(|n| n.name.as_str()));
+        // A gate's verdict is an artifact named after the gate.
+        available.extend(stage.gates.iter().map(|g| g.name.as_str()));
         if let Some(cond) = &stage.condition {
             let name = cond.name.trim_start_matches('!');
             if !names.contains(name) {

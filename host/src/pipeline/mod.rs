@@ -12,6 +12,7 @@
 
 pub mod check;
 pub mod contract;
+pub mod mcp;
 pub mod model;
 pub mod plan;
 pub mod template;

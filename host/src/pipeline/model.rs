@@ -13,6 +13,7 @@ use crate::units::parse_duration;
 use crate::yaml::diagnostic::{Diagnostics, did_you_mean};
 use crate::yaml::reader::{Reader, Wording};
 use crate::yaml::{Node, Pos, Value};
+use super::mcp::{self, McpServer};
 use super::template::Template;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -62,6 +63,9 @@ pub struct Gate {
     pub plugin: String,
     /// A failing security gate halts the run for human review at once.
     pub security: bool,
+    /// `blocking: false`: the verdict is reported (an event, and an artifact
+    /// named after the gate for later stages) but never fails the stage.
+    pub blocking: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -100,6 +104,9 @@ pub struct Stage {
     /// Artifacts the earlier stages must have produced before this one
     /// starts (a combination's `handoff_artifacts`, handed to its last agent).
     pub handoff: Vec<Named>,
+    /// Integration points the stage opens with: every `mcp_orchestration`
+    /// server serving one is called before the stage's agents run.
+    pub integration_points: Vec<Named>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -118,6 +125,8 @@ pub struct Pipeline {
     /// The seed's `agent_contract_template`, when the document gives one
     /// (`taylordash contracts` renders it per agent; else the seed's).
     pub contract_template: Option<Vec<TemplateField>>,
+    /// The seed's `mcp_orchestration` servers.
+    pub mcp_servers: Vec<McpServer>,
 }
 
 /// One key of a template block: `orchestrator_context: "{{.OrchestrationState}}"`.
@@ -136,16 +145,19 @@ pub const COORDINATIONS: [&str; 5] = [
     "sequential_handoff",
     "sequential_research_to_implementation",
 ];
+/// Top-level blocks of a flow document besides `orchestration_flow`.
+const DOCUMENT_KEYS: [&str; 3] = ["orchestration_flow", "mcp_orchestration", "context7_code_review"];
+const REVIEW_KEYS: [&str; 3] = ["trigger", "workflow", "output"];
 const FLOW_KEYS: [&str; 6] =
     ["entry", "policies", "stages", "shared_context", "template_integration", "agent_contract_template"];
 const POLICY_KEYS: [&str; 5] =
     ["add_only", "docs_required", "trace_required", "max_consecutive_failures", "stall_timeout"];
-const STAGE_KEYS: [&str; 17] = [
+const STAGE_KEYS: [&str; 18] = [
     "stage", "agent", "agents", "tools", "rbac", "inputs", "outputs", "parallel", "coordination", "gates",
-    "final", "needs", "timeout", "retries", "backoff", "backup_agent", "if",
+    "final", "needs", "timeout", "retries", "backoff", "backup_agent", "if", "integration_points",
 ];
 const AGENT_KEYS: [&str; 5] = ["name", "tools", "rbac", "role", "reserves"];
-const GATE_KEYS: [&str; 3] = ["gate", "plugin", "security"];
+const GATE_KEYS: [&str; 4] = ["gate", "plugin", "security", "blocking"];
 const BACKOFF_KEYS: [&str; 3] = ["initial", "max", "factor"];
 const COMBINATION_KEYS: [&str; 10] = [
     "combination", "success_rate", "use_cases", "agents", "coordination", "shared_context",
@@ -165,6 +177,7 @@ pub fn read(file: &str, root: &Node, diags: &mut Diagnostics) -> Pipeline {
         outputs: Vec::new(),
         template_integration: Vec::new(),
         contract_template: None,
+        mcp_servers: Vec::new(),
     };
     let Value::Map(top) = &root.value else {
         r.wrong_type(root, "the document", "a mapping");
@@ -174,11 +187,19 @@ pub fn read(file: &str, root: &Node, diags: &mut Diagnostics) -> Pipeline {
     if is_combination {
         read_combination(&mut r, root, &mut pipeline);
     } else {
-        for (key, flow) in r.fields(root, "the document", &["orchestration_flow"]) {
-            debug_assert_eq!(key, "orchestration_flow");
-            read_flow(&mut r, flow, &mut pipeline);
+        let mut saw_flow = false;
+        for (key, v) in r.fields(root, "the document", &DOCUMENT_KEYS) {
+            match key {
+                "orchestration_flow" => {
+                    saw_flow = true;
+                    read_flow(&mut r, v, &mut pipeline);
+                }
+                "mcp_orchestration" => pipeline.mcp_servers = mcp::read(&mut r, v),
+                "context7_code_review" => read_review(&mut r, v, &mut pipeline),
+                _ => {}
+            }
         }
-        if top.is_empty() {
+        if !saw_flow {
             r.error(root.pos, "expected `orchestration_flow:` or `combination:`");
         }
     }
@@ -246,6 +267,7 @@ fn read_stage(r: &mut Reader<'_>, node: &Node) -> Option<Stage> {
         backup_agent: None,
         condition: None,
         handoff: Vec::new(),
+        integration_points: Vec::new(),
     };
     let mut single_agent: Option<Named> = None;
     let mut stage_tools: Option<Vec<Named>> = None;
@@ -270,6 +292,7 @@ fn read_stage(r: &mut Reader<'_>, node: &Node) -> Option<Stage> {
             "backoff" => stage.backoff = read_backoff(r, v),
             "backup_agent" => stage.backup_agent = r.named(v, key),
             "if" => stage.condition = r.named(v, key),
+            "integration_points" => stage.integration_points = r.names(v, key),
             _ => {}
         }
     }
@@ -337,13 +360,14 @@ fn read_gates(r: &mut Reader<'_>, node: &Node) -> Vec<Gate> {
     let mut gates = Vec::new();
     for item in items {
         if let Value::Map(_) = item.value {
-            let mut gate = Gate { name: String::new(), pos: item.pos, plugin: String::new(), security: false };
+            let mut gate = Gate { name: String::new(), pos: item.pos, plugin: String::new(), security: false, blocking: true };
             let mut security = None;
             for (key, v) in r.fields(item, "a gate", &GATE_KEYS) {
                 match key {
                     "gate" => gate.name = r.string(v, key).unwrap_or_default(),
                     "plugin" => gate.plugin = r.string(v, key).unwrap_or_default(),
                     "security" => security = r.boolean(v, key),
+                    "blocking" => gate.blocking = r.boolean(v, key).unwrap_or(true),
                     _ => {}
                 }
             }
@@ -357,7 +381,7 @@ fn read_gates(r: &mut Reader<'_>, node: &Node) -> Vec<Gate> {
             gate.security = security.unwrap_or_else(|| is_security_gate(&gate.name));
             gates.push(gate);
         } else if let Some(n) = r.named(item, "gates") {
-            gates.push(Gate { plugin: n.name.clone(), security: is_security_gate(&n.name), name: n.name, pos: n.pos });
+            gates.push(Gate { plugin: n.name.clone(), security: is_security_gate(&n.name), name: n.name, pos: n.pos, blocking: true });
         }
     }
     gates
@@ -467,6 +491,7 @@ fn read_combination(r: &mut Reader<'_>, root: &Node, p: &mut Pipeline) {
         backup_agent: None,
         condition: None,
         handoff: Vec::new(),
+        integration_points: Vec::new(),
     };
     let sequential = coordination.name.starts_with("sequential");
     if sequential {
@@ -483,6 +508,25 @@ fn read_combination(r: &mut Reader<'_>, root: &Node, p: &mut Pipeline) {
         p.stages[stages - 1].handoff = handoff;
     } else {
         p.outputs.extend(handoff);
+    }
+}
+
+/// The seed's `context7_code_review` block (`trigger`, `workflow`, `output`):
+/// its `output` is an artifact the run must produce. The workflow's steps
+/// are prose; the flow's stages are what runs them.
+fn read_review(r: &mut Reader<'_>, node: &Node, p: &mut Pipeline) {
+    for (key, v) in r.fields(node, "context7_code_review", &REVIEW_KEYS) {
+        let field = format!("context7_code_review.{key}");
+        match key {
+            "trigger" => {
+                r.string(v, &field);
+            }
+            "workflow" => {
+                r.strings(v, &field);
+            }
+            "output" => p.outputs.extend(r.named(v, &field)),
+            _ => {}
+        }
     }
 }
 

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod mcp_venv;
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
