@@ -264,14 +264,24 @@ impl PreflightError {
         }
         for (plugin, missing) in by_plugin {
             out.push_str(&format!("  {plugin}:\n    grants:\n"));
+            let mut hosts: Vec<String> = Vec::new();
             for m in &missing {
                 match &m.need {
                     Need::Exec { programs, .. } => {
                         let list: Vec<String> = programs.iter().map(|p| yaml_key(p)).collect();
                         out.push_str(&format!("      exec: {{ programs: [{}] }}\n", list.join(", ")));
                     }
-                    Need::Http { host_port, .. } => out.push_str(&format!("      http: [\"{host_port}\"]\n")),
+                    Need::Http { host_port, .. } => {
+                        let quoted = format!("\"{host_port}\"");
+                        if !hosts.contains(&quoted) {
+                            hosts.push(quoted);
+                        }
+                    }
                 }
+            }
+            // One `http:` list per plugin: a key may appear once.
+            if !hosts.is_empty() {
+                out.push_str(&format!("      http: [{}]\n", hosts.join(", ")));
             }
             if missing.iter().any(|m| m.role_too_low.is_some()) && !self.role.is_empty() {
                 out.push_str(&format!("    max_role_to_grant: {}\n", self.role));
