@@ -12,8 +12,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 
 use common::mcp_venv::{McpServer, python};
 use serde_json::{Value, json};
@@ -55,10 +55,6 @@ orchestration_flow:
       integration_points: ["qa_phase"]
 "#;
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the repository root").to_path_buf()
-}
-
 struct Env {
     root: tempfile::TempDir,
 }
@@ -95,17 +91,11 @@ impl Env {
     }
 
     fn run(&self, policy: &str) -> Output {
-        let out = Command::new(env!("CARGO_BIN_EXE_taylordash"))
+        let out = common::taylordash_in(self.root.path())
             .args(["--policy", policy, "--as", "tester", "run", "--broker", "in-process"])
             .arg(self.path("pipeline.yaml"))
             .arg("--workspace")
             .arg(self.path("ws"))
-            .current_dir(repo_root())
-            .env("HOME", self.path("home"))
-            .env("XDG_CACHE_HOME", self.path("home/cache"))
-            .env("XDG_STATE_HOME", self.path("home/state"))
-            .env("TAYLORDASH_RUNS_DIR", self.path("runs"))
-            .env("TAYLORDASH_AUDIT_LOG", self.path("audit.jsonl"))
             .env("TAYLORDASH_PLUGINS_DIR", self.path("plugins"))
             .output()
             .expect("running taylordash");

@@ -13,14 +13,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use common::mcp_venv::{McpServer, python};
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the repository root").to_path_buf()
-}
 
 const WEB_PY: &str = "\"\"\"A tiny router: decorators that register nothing (no web framework to install).\"\"\"
 
@@ -145,17 +141,11 @@ impl Env {
             "{} -B -m pytest -q -p no:cacheprovider --cov=. --cov-report=json:reports/coverage.json",
             self.python.display()
         );
-        let out = Command::new(env!("CARGO_BIN_EXE_taylordash"))
+        let out = common::taylordash_in(self.root.path())
             .args(["--policy", policy, "--as", "tester", "review", "--broker", "in-process", "--tests", &tests])
             .args(["--repo", &self.path("repo").display().to_string()])
             .args(args)
-            .current_dir(repo_root())
-            .env("HOME", self.path("home"))
-            .env("XDG_CACHE_HOME", self.path("home/cache"))
-            .env("XDG_STATE_HOME", self.path("home/state"))
-            .env("TAYLORDASH_RUNS_DIR", self.path("runs"))
-            .env("TAYLORDASH_AUDIT_LOG", self.path("audit.jsonl"))
-            .env("TAYLORDASH_PLUGINS_DIR", common::tool("review_scope").parent().expect("target/plugins"))
+            .env("TAYLORDASH_PLUGINS_DIR"", common::tool("review_scope").parent().expect("target/plugins"))
             .output()
             .expect("running taylordash review");
         eprintln!("taylordash review {args:?}: exit {:?}\n{}", out.status.code(), String::from_utf8_lossy(&out.stderr));

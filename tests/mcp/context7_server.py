@@ -15,13 +15,12 @@ Context7's two tools over the small corpus in context7_corpus/:
 Usage: python context7_server.py PORT   (prints READY once it listens)
 """
 
-import asyncio
 import json
 import pathlib
-import sys
 
-import uvicorn
 from mcp.server.mcpserver import MCPServer
+
+import standin
 
 CORPUS = pathlib.Path(__file__).resolve().parent / "context7_corpus"
 LIBRARIES = json.loads((CORPUS / "index.json").read_text())["libraries"]
@@ -103,20 +102,5 @@ def get_library_docs(context7CompatibleLibraryID: str, topic: str | None = None,
     )
 
 
-async def main(port: int) -> None:
-    app = server.streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1")
-    web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    serving = asyncio.create_task(web.serve())
-    while not web.started:
-        if serving.done():
-            await serving
-            raise SystemExit(f"context7 stand-in: could not listen on 127.0.0.1:{port}")
-        await asyncio.sleep(0.02)
-    print("READY", flush=True)
-    await serving
-
-
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or not sys.argv[1].isdigit():
-        raise SystemExit("usage: context7_server.py PORT")
-    asyncio.run(main(int(sys.argv[1])))
+    standin.main(server, "context7 stand-in")

@@ -14,11 +14,11 @@ Usage: python orchestration_server.py PORT   (prints READY once it listens)
 """
 
 import asyncio
-import sys
 
-import uvicorn
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+
+import standin
 
 server = MCPServer("orchestration-stand-in", log_level="WARNING")
 
@@ -42,20 +42,5 @@ def broken() -> str:
     raise ToolError("broken on purpose")
 
 
-async def main(port: int) -> None:
-    app = server.streamable_http_app(streamable_http_path="/mcp", host="127.0.0.1")
-    web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    serving = asyncio.create_task(web.serve())
-    while not web.started:
-        if serving.done():
-            await serving
-            raise SystemExit(f"orchestration stand-in: could not listen on 127.0.0.1:{port}")
-        await asyncio.sleep(0.02)
-    print("READY", flush=True)
-    await serving
-
-
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or not sys.argv[1].isdigit():
-        raise SystemExit("usage: orchestration_server.py PORT")
-    asyncio.run(main(int(sys.argv[1])))
+    standin.main(server, "orchestration stand-in")

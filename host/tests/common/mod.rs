@@ -185,3 +185,16 @@ pub const THREE_STAGES: &str = r#"orchestration_flow:
       tools: ["probe"]
       rbac: ["admin", "viewer"]
 "#;
+
+/// The `taylordash` binary run from the repository root, with everything it
+/// keeps (home, caches, runs, audit log) under `root`.
+pub fn taylordash_in(root: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_taylordash"));
+    cmd.current_dir(plugins_built())
+        .env("HOME", root.join("home"))
+        .env("XDG_CACHE_HOME", root.join("home/cache"))
+        .env("XDG_STATE_HOME", root.join("home/state"))
+        .env("TAYLORDASH_RUNS_DIR", root.join("runs"))
+        .env("TAYLORDASH_AUDIT_LOG", root.join("audit.jsonl"));
+    cmd
+}
