@@ -145,7 +145,7 @@ impl Env {
             .args(["--policy", policy, "--as", "tester", "review", "--broker", "in-process", "--tests", &tests])
             .args(["--repo", &self.path("repo").display().to_string()])
             .args(args)
-            .env("TAYLORDASH_PLUGINS_DIR"", common::tool("review_scope").parent().expect("target/plugins"))
+            .env("TAYLORDASH_PLUGINS_DIR", common::tool("review_scope").parent().expect("target/plugins"))
             .output()
             .expect("running taylordash review");
         eprintln!("taylordash review {args:?}: exit {:?}\n{}", out.status.code(), String::from_utf8_lossy(&out.stderr));
