@@ -1014,6 +1014,101 @@ fn pipeline_with_two_worker_processes(kind: Kind) {
     drop(workers);
 }
 
+/// The seed's failure `communication_failure` as an operator meets it: a
+/// real Mosquitto (persistence on) restarted — SIGTERM, then started again —
+/// in the middle of a parallel stage run by three `taylordash worker`
+/// processes. Tasks have a 60 s timeout and the stage a 5 s stall window, so
+/// neither the deadline republish nor patience can save the run: the
+/// workers' claims and the orchestrator's re-send after its reconnect must.
+/// The run ends 0 within seconds of the restart, every task executed once.
+fn broker_restart_mid_stage_costs_seconds(kind: Kind) {
+    broker_restart_mid_stage(kind, Stop::Term);
+}
+
+/// The same with SIGKILL: the broker saves nothing (its sessions, queued
+/// tasks and undelivered results are gone), so the orchestrator re-sends
+/// what no worker claims and asks the workers for the rest.
+fn broker_killed_mid_stage_costs_seconds(kind: Kind) {
+    broker_restart_mid_stage(kind, Stop::Kill);
+}
+
+enum Stop {
+    Term,
+    Kill,
+}
+
+fn broker_restart_mid_stage(kind: Kind, stop: Stop) {
+    assert_eq!(kind, Kind::Mosquitto, "rumqttd cannot be restarted in-process");
+    plugins_dir();
+    let home = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let data = home.path().join("mosquitto-data");
+    let mosq = OwnMosquitto::persistent(port, &data);
+    let url = mosq.url();
+    let topics = prefix("restart-stage");
+    let key = home.path().join("bus.key");
+    std::fs::write(&key, "5a".repeat(32)).unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let key = key.to_str().unwrap();
+    let workers: Vec<Proc> = (0..3)
+        .map(|_| {
+            let mut cmd = taylordash(home.path(), &["worker", "--broker", &url, "--prefix", topics.prefix(), "--bus-key", key]);
+            cmd.env("TAYLORDASH_LOG", "warn,taylordash::bus::worker=debug");
+            let w = Proc::spawn(cmd);
+            w.wait_for("ready");
+            w
+        })
+        .collect();
+    let ws = home.path().join("ws");
+    std::fs::create_dir_all(&ws).unwrap();
+    let agents: Vec<String> = (0..9).map(|i| format!("agent{i}")).collect();
+    let mut probe: serde_json::Map<String, Value> =
+        agents.iter().map(|a| (a.clone(), json!({ "sleep_ms": 1500, "files": { format!("{a}.txt"): a } }))).collect();
+    probe.insert("scribe".into(), json!({ "files": { "docs/index.md": "# done" } }));
+    std::fs::write(ws.join("probe.json"), json!({ "agents": probe }).to_string()).unwrap();
+    let yaml = format!(
+        "orchestration_flow:\n  policies: {{ stall_timeout: 5s }}\n  stages:\n    - stage: \"execution\"\n      parallel: true\n      timeout: 60s\n      agents:\n{}    - stage: \"documentation\"\n      agent: \"scribe\"\n      tools: [\"probe\"]\n      rbac: [\"admin\"]\n      final: true\n",
+        agents.iter().map(|a| format!("        - {{ name: \"{a}\", tools: [\"probe\"], rbac: [\"admin\"] }}\n")).collect::<String>()
+    );
+    std::fs::write(home.path().join("flow.yaml"), yaml).unwrap();
+    let mut run = taylordash(home.path(), &["run", "flow.yaml", "--workspace", "ws", "--broker", &url, "--workers", "0", "--prefix", topics.prefix(), "--bus-key", key, "-q"])
+        .current_dir(home.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first three tasks run, six wait in the broker.
+    std::thread::sleep(Duration::from_millis(2000));
+    match stop {
+        Stop::Term => mosq.terminate(),
+        Stop::Kill => drop(mosq),
+    }
+    let _mosq = OwnMosquitto::persistent(port, &data);
+    let restarted = Instant::now();
+    let status = loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            break status;
+        }
+        assert!(restarted.elapsed() < Duration::from_secs(40), "the run still runs 40 s after the restart");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let took = restarted.elapsed();
+    let out = run.wait_with_output().unwrap();
+    let said = format!("{}\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr),
+        workers.iter().map(Proc::output).collect::<Vec<_>>().join("\n---\n"));
+    assert!(status.success(), "the run failed after the broker restart:\n{said}");
+    for a in &agents {
+        assert_eq!(std::fs::read_to_string(ws.join(format!("{a}.txt"))).unwrap(), *a, "{a}'s file merged");
+    }
+    assert_eq!(std::fs::read_to_string(ws.join("docs/index.md")).unwrap(), "# done", "the documentation stage ran");
+    for a in agents.iter().chain(std::iter::once(&"scribe".to_string())) {
+        let runs = workers.iter().flat_map(|w| w.lines()).filter(|l| l.contains("task done") && l.contains(&format!("/{a}/probe#1"))).count();
+        assert_eq!(runs, 1, "{a}'s task executed {runs} times:\n{said}");
+    }
+    eprintln!("broker restart mid-stage: the run ended {took:?} after the broker was back; the orchestrator said:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(took < Duration::from_secs(15), "{took:?} after the restart:\n{said}");
+}
+
 /// A worker without the shared filesystem (`--cache-dir`) never reads paths
 /// a message names: a task without a manifest is refused, non-retryably.
 #[test]
@@ -1090,7 +1185,7 @@ mod mosquitto {
              one_trace_per_run, killed_worker_task_is_redelivered, unanswered_task_goes_to_the_dlq,
              pipeline_with_two_worker_processes, falls_over_to_the_next_broker, broker_restart_mid_task_loses_nothing,
              switches_to_the_backup_broker_mid_task, poison_task_goes_to_the_dlq_then_replays, forged_and_replayed_are_refused,
-             mqtts_round_trip);
+             mqtts_round_trip, broker_restart_mid_stage_costs_seconds, broker_killed_mid_stage_costs_seconds);
 }
 
 fn many_in_flight(kind: Kind) {

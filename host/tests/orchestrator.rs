@@ -430,18 +430,21 @@ fn more_than_three_consecutive_failures_halt_for_review() {
     assert_eq!(journal(&o).attempts("work/flaky/probe#1").unwrap().len(), 4);
 }
 
+/// `stall_timeout` flags agents waiting on each other with no task out; a
+/// task running (or awaiting a republish) longer than that is progress:
+/// its own deadlines end it. (A broker restart made a stage wait for a
+/// republish past the stall window and lost a run this way.)
 #[test]
-fn no_progress_is_flagged_as_circular_coordination() {
+fn tasks_in_flight_longer_than_the_stall_window_are_not_a_stall() {
     let r = rig(json!({ "agents": { "a": { "sleep_ms": 2500 }, "b": { "sleep_ms": 2500 } } }));
     let yaml = format!(
         "orchestration_flow:\n  policies: {{ stall_timeout: 1s }}\n  stages:\n    - stage: \"work\"\n      parallel: true\n      agents:\n{}{}",
         agent("a", ""),
         agent("b", "")
     );
-    match r.run(&yaml).status {
-        RunStatus::NeedsReview(m) => assert!(m.starts_with("circular coordination: no progress in stage `work`"), "{m}"),
-        other => panic!("{other:?}"),
-    }
+    let o = r.run(&yaml);
+    assert_eq!(o.status, RunStatus::Completed);
+    assert!(journal(&o).events().unwrap().iter().all(|e| e.kind != "circular_coordination"));
 }
 
 #[test]

@@ -225,3 +225,65 @@ fn runs_list_and_show_report_the_journal() {
     assert_eq!(again.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already completed"));
 }
+
+/// The seed's `data_corruption: inconsistent state detection`: a file the
+/// run merged is changed behind its back while it is down. `runs verify`
+/// names it (exit 1); `resume` halts for review instead of building on it;
+/// `resume --accept-workspace-changes` continues, and the accepted change is
+/// no longer a finding.
+#[test]
+fn a_workspace_changed_behind_a_crashed_run_halts_its_resume_for_review() {
+    let env = Env::new(probe_config(0));
+    let pipeline = env.write("p.yaml", common::THREE_STAGES);
+    let ws = env.path("ws").display().to_string();
+    let out = env.cmd(&["run", &pipeline, "--workspace", &ws]).env("TAYLORDASH_CRASH_AT", "after_merge:second/two/probe#1").output().unwrap();
+    assert_ne!(out.status.code(), Some(0), "the process must have aborted");
+    let id = run_id(&out.stdout);
+    let clean = env.run(&["runs", "verify", &id]);
+    assert_eq!(clean.status.code(), Some(0), "{}", String::from_utf8_lossy(&clean.stdout));
+    assert_eq!(
+        String::from_utf8_lossy(&clean.stdout),
+        format!("run {id}: consistent — 2 merged file(s) match the journal, and the journal agrees with itself\n")
+    );
+
+    std::fs::write(env.path("ws/one.txt"), "edited by hand").unwrap();
+    let verify = env.run(&["runs", "verify", &id]);
+    assert_eq!(verify.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&verify.stdout);
+    let one = env.path("ws/one.txt").display().to_string();
+    // sha256("1") = 6b86b273ff34…, sha256("edited by hand") = …
+    assert!(said.starts_with(&format!("run {id}: 1 finding(s) over 2 merged file(s):\n  {one}: changed since the run merged it (sha256 now ")), "{said}");
+    assert!(said.contains("the journal recorded 6b86b273ff34)"), "{said}");
+
+    let resumed = env.run(&["resume", &id]);
+    assert_eq!(resumed.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&resumed.stderr);
+    assert!(err.contains("data corruption: the run's files are not what its journal recorded"), "{err}");
+    assert!(err.contains(&format!("`taylordash runs verify {id}`")), "{err}");
+    let j = env.journal(&id);
+    assert_eq!(j.run().unwrap().status, "needs_review");
+    assert!(j.events().unwrap().iter().any(|e| e.kind == "data_corruption"));
+    assert!(!env.path("ws/three.txt").exists(), "nothing was built on the changed file");
+
+    let accepted = env.run(&["resume", &id, "--accept-workspace-changes"]);
+    assert_eq!(accepted.status.code(), Some(0), "{}", String::from_utf8_lossy(&accepted.stderr));
+    assert_eq!(env.journal(&id).run().unwrap().status, "completed");
+    assert_eq!(std::fs::read_to_string(env.path("ws/three.txt")).unwrap(), "3");
+    assert_eq!(std::fs::read_to_string(env.path("ws/one.txt")).unwrap(), "edited by hand", "the operator's change stands");
+    let verify = env.run(&["runs", "verify", &id, "--json"]);
+    assert_eq!(verify.status.code(), Some(0), "{}", String::from_utf8_lossy(&verify.stdout));
+    let doc: Value = serde_json::from_slice(&verify.stdout).unwrap();
+    assert_eq!(doc["findings"], json!([]));
+    assert_eq!(doc["merged_files"], 3);
+
+    // A merged file deleted, and a journal that contradicts itself.
+    std::fs::remove_file(env.path("ws/three.txt")).unwrap();
+    let db = rusqlite::Connection::open(env.path("runs").join(&id).join("journal.sqlite")).unwrap();
+    db.execute("DELETE FROM attempts WHERE task_id = 'first/one/probe#1'", []).unwrap();
+    drop(db);
+    let verify = env.run(&["runs", "verify", &id]);
+    assert_eq!(verify.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&verify.stdout);
+    assert!(said.contains("the journal disagrees with itself: task first/one/probe#1 is done without a succeeded attempt"), "{said}");
+    assert!(said.contains(&format!("{}: merged by the run, now missing", env.path("ws/three.txt").display())), "{said}");
+}

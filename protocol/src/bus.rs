@@ -164,6 +164,11 @@ pub enum ResultPayload {
     },
     /// `exit_code` is an [`ExitCode`](crate::ExitCode) number.
     Failed { message: String, exit_code: i32, retryable: bool, timed_out: bool },
+    /// Not an outcome: `worker` took the task and runs it. Sent when it
+    /// starts and again whenever the worker's connection comes back, so an
+    /// orchestrator whose own connection dropped re-sends only the tasks no
+    /// worker holds (a held task re-sent could run twice).
+    Claimed { worker: String },
 }
 
 impl ResultPayload {

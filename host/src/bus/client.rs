@@ -27,7 +27,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rumqttc::v5::mqttbytes::v5::{Filter, Packet, Publish, PublishProperties, SubAck, Subscribe, SubscribeReasonCode};
+use rumqttc::v5::mqttbytes::v5::{Filter, LastWill, Packet, Publish, PublishProperties, SubAck, Subscribe, SubscribeReasonCode};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{Client, Connection, Event, MqttOptions, Request};
 use rumqttc::{NetworkOptions, Outgoing, Transport};
@@ -140,6 +140,9 @@ pub struct ClientOptions {
     pub split_publish: bool,
     /// Sign every published message (see [`super::auth`]).
     pub auth: Option<Arc<BusAuth>>,
+    /// The receiving connection's MQTT will (topic, payload): what the
+    /// broker publishes when that connection dies without a DISCONNECT.
+    pub last_will: Option<(String, Vec<u8>)>,
 }
 
 impl ClientOptions {
@@ -156,12 +159,15 @@ impl ClientOptions {
             credentials: None,
             ca_file: None,
             backoff_initial: Duration::from_millis(50),
-            backoff_max: Duration::from_secs(5),
+            // A broker that restarts is back within seconds: try often enough
+            // that its clients are too (a local reconnect attempt is cheap).
+            backoff_max: Duration::from_secs(2),
             failover_after: 2,
             connect_timeout: Duration::from_secs(3),
             subscriptions: Vec::new(),
             split_publish: true,
             auth: None,
+            last_will: None,
         }
     }
 
@@ -359,8 +365,19 @@ impl BusClient {
             return Err(BusError::BadUrl { url: String::new(), reason: "empty client id".into() });
         }
         let all: Vec<MqttOptions> = opts.brokers.iter().map(|b| opts.mqtt_options(b)).collect::<Result<_, _>>()?;
+        let with_will: Vec<MqttOptions> = match &opts.last_will {
+            Some((topic, payload)) => all
+                .iter()
+                .map(|o| {
+                    let mut o = o.clone();
+                    o.set_last_will(LastWill::new(topic.clone(), payload.clone(), QoS::AtLeastOnce, false, None));
+                    o
+                })
+                .collect(),
+            None => all.clone(),
+        };
         let (tx, rx) = flume::bounded(opts.incoming_capacity.max(opts.receive_maximum as usize + 1));
-        let sub = Link::start(&opts, &all, &opts.client_id, opts.subscriptions.clone(), Some(tx), fast)?;
+        let sub = Link::start(&opts, &with_will, &opts.client_id, opts.subscriptions.clone(), Some(tx), fast)?;
         let publ = if opts.split_publish {
             Some(Link::start(&opts, &all, &format!("{}-pub", opts.client_id), Vec::new(), None, None)?)
         } else {
@@ -426,14 +443,51 @@ impl BusClient {
     }
 
     /// Publish at QoS 1, signed (when this client signs) to expire at `exp` (Unix ms).
-    pub fn publish_until(&self, topic: &str, payload: Vec<u8>, mut properties: PublishProperties, exp: u64) -> Result<(), BusError> {
+    pub fn publish_until(&self, topic: &str, payload: Vec<u8>, properties: PublishProperties, exp: u64) -> Result<(), BusError> {
+        self.publish_qos(topic, QoS::AtLeastOnce, payload, properties, exp)
+    }
+
+    /// Publish at QoS 0 (a hint whose loss costs only a retry), signed like
+    /// [`publish`](Self::publish). Nothing is stored or acked for it.
+    pub fn publish_hint(&self, topic: &str, payload: Vec<u8>, properties: PublishProperties) -> Result<(), BusError> {
+        let exp = self.auth.as_ref().map(|a| now_ms() + a.ttl.as_millis() as u64).unwrap_or(0);
+        self.publish_qos(topic, QoS::AtMostOnce, payload, properties, exp)
+    }
+
+    fn publish_qos(&self, topic: &str, qos: QoS, payload: Vec<u8>, mut properties: PublishProperties, exp: u64) -> Result<(), BusError> {
         if let Some(auth) = &self.auth {
             auth.sign(topic, &mut properties, &payload, exp);
         }
         let link = self.publ.as_ref().unwrap_or(&self.sub);
-        link.client
-            .publish_with_properties(topic, QoS::AtLeastOnce, false, payload, properties)
-            .map_err(|_| BusError::Closed)
+        link.client.publish_with_properties(topic, qos, false, payload, properties).map_err(|_| BusError::Closed)
+    }
+
+    /// Connections the receiving side has made so far (1 once first
+    /// connected): a larger number than before means it reconnected, and
+    /// whatever was in flight on the old connection may be gone.
+    pub fn connections(&self) -> u64 {
+        self.sub.shared.lock().generation
+    }
+
+    /// Whether the receiving side has stopped for good.
+    pub fn is_closed(&self) -> bool {
+        self.sub.shared.lock().closed
+    }
+
+    /// Block until [`connections`](Self::connections) exceeds `seen`, the
+    /// client stops, or `timeout` passes; returns the count then.
+    pub fn wait_reconnect(&self, seen: u64, timeout: Duration) -> u64 {
+        let shared = &self.sub.shared;
+        let until = Instant::now() + timeout;
+        let mut st = shared.lock();
+        while st.generation <= seen && !st.closed {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            st = shared.changed.wait_timeout(st, left).map(|(g, _)| g).unwrap_or_else(|p| p.into_inner().0);
+        }
+        st.generation
     }
 
     /// The next delivery, or `None` once the client has stopped.

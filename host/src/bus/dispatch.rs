@@ -13,6 +13,14 @@
 //!   `orchestrator/dlq` and a row in the DLQ store, and `run` returns a
 //!   non-retryable error. A task the orchestrator gives up on (its retry
 //!   budget spent, or a final failure) goes there too ([`Dispatch::gave_up`]).
+//! - When this dispatcher's connection comes back (a broker restart, a
+//!   network blip), whatever was in flight on the old one may be gone. After
+//!   `resend_after` (time for the workers to reconnect and claim what they
+//!   hold), every unanswered task no worker has claimed is published again
+//!   at once, with the next `seq` and a fresh deadline: a restart costs
+//!   seconds, not a deadline. A claimed task is not re-sent (another worker
+//!   would run it a second time); its worker re-publishes its result on
+//!   reconnecting, and the deadline republish covers a worker that died.
 //! - A task's `msg_id` is derived from its run, task and attempt
 //!   ([`attempt_msg_id`]): an orchestrator resuming a run whose previous
 //!   orchestrator died sends an unfinished attempt again under the same key,
@@ -47,7 +55,7 @@ use serde_json::Value;
 
 use super::auth::{AuthError, Record};
 use super::blob_exchange::{BlobExchange, ExchangeOptions};
-use super::client::{BrokerAddr, BusClient, ClientOptions, FastPath};
+use super::client::{BrokerAddr, BusClient, ClientOptions, FastPath, Recv};
 use super::delivery::Delivery;
 use super::dlq::{DeadLetter, DlqStore};
 use super::envelope::{DlqPayload, Envelope, GateStatus, ResultEnvelope, ResultPayload, ResultWire, TaskEnvelope, TaskWire, Wire, MAX_MESSAGE};
@@ -71,6 +79,9 @@ pub struct DispatchOptions {
     /// The DLQ store (SQLite); `None` keeps only the DLQ topic.
     pub dlq: Option<PathBuf>,
     pub ready_timeout: Duration,
+    /// After a reconnect, how long to wait for workers' claims before
+    /// re-sending the unclaimed tasks (above the workers' reconnect backoff).
+    pub resend_after: Duration,
     /// Where refused (unauthenticated) results are recorded.
     pub audit: Option<AuditLog>,
     /// Send each task's workspace manifest and serve its blobs, for workers
@@ -96,6 +107,7 @@ impl DispatchOptions {
             max_message: MAX_MESSAGE,
             dlq: None,
             ready_timeout: Duration::from_secs(10),
+            resend_after: Duration::from_secs(3),
             audit: None,
             ship_files: false,
             artifacts: None,
@@ -104,13 +116,26 @@ impl DispatchOptions {
     }
 }
 
-/// A result on its way to the `run` waiting for it.
-type Answer = (Delivery, ResultEnvelope);
+/// What wakes a `run` waiting for its task.
+enum Wake {
+    /// Its result.
+    Answer(Delivery, ResultEnvelope),
+    /// The connection came back and no worker claims the task (or its
+    /// worker is gone): publish it again.
+    Resend,
+    /// The connection came back and a worker claimed the task: ask the
+    /// workers for it (its holder answers again; its result may have died
+    /// with the broker).
+    Ask,
+}
 
 struct Pending {
-    tx: flume::Sender<Answer>,
+    tx: flume::Sender<Wake>,
     /// Deliveries published so far.
     seq: u64,
+    /// The worker that said it runs the task, and when it last said so.
+    claimed_by: Option<String>,
+    claimed_at: Option<Instant>,
 }
 
 struct Inner {
@@ -120,6 +145,10 @@ struct Inner {
     pending: Mutex<HashMap<String, Pending>>,
     max_message: usize,
     audit: Option<AuditLog>,
+    resend_after: Duration,
+    /// Workers whose will arrived, and when: their claimed tasks are re-sent
+    /// `resend_after` later unless they claim them again meanwhile.
+    gone: Mutex<HashMap<String, Instant>>,
 }
 
 pub struct MqttDispatch {
@@ -170,7 +199,7 @@ impl MqttDispatch {
     pub fn connect(mut opts: DispatchOptions) -> Result<Self, BusError> {
         let id = opts.client.client_id.clone();
         let reply_topic = opts.topics.results_for(&id)?;
-        opts.client.subscriptions = vec![reply_topic.clone()];
+        opts.client.subscriptions = vec![reply_topic.clone(), opts.topics.gone_all()];
         let dlq = opts.dlq.as_deref().map(DlqStore::open).transpose()?;
         // Results reach their waiting `run` straight from the event loop;
         // what cannot be routed there (to drop and ack) goes to the router thread.
@@ -193,6 +222,8 @@ impl MqttDispatch {
             pending: Mutex::new(HashMap::new()),
             max_message: opts.max_message,
             audit: opts.audit,
+            resend_after: opts.resend_after,
+            gone: Mutex::new(HashMap::new()),
         });
         let files = if opts.ship_files {
             let scanner = Arc::new(Scanner::default());
@@ -246,10 +277,11 @@ impl MqttDispatch {
         let env = TaskEnvelope::decode(envelope_json.as_bytes(), self.inner.max_message)?;
         // A new delivery, not a copy of the dead one: workers remember that
         // one's (failed) result under its key.
-        self.send(&env.to_task(), uuid::Uuid::new_v4().simple().to_string())
+        self.send(&env.to_task(), uuid::Uuid::new_v4().simple().to_string(), false)
     }
 
-    fn publish_task(&self, env: &TaskEnvelope) -> Result<(), TaskError> {
+    /// Publish a task envelope on `topic` (assign, or query), answered on this dispatcher's topic.
+    fn publish_to(&self, topic: &str, env: &TaskEnvelope) -> Result<(), TaskError> {
         let bytes = env.encode(self.inner.max_message).map_err(|e| TaskError {
             message: format!("task {}: {e}", env.task_id),
             exit_code: ExitCode::Usage.code(),
@@ -261,7 +293,7 @@ impl MqttDispatch {
         let props = env.properties(Some(self.inner.reply_topic.clone()), Some(Bytes::from(env.msg_id.clone().into_bytes())), None);
         self.inner
             .bus
-            .publish_until(&self.inner.topics.assign(), bytes, props, env.deadline)
+            .publish_until(topic, bytes, props, env.deadline)
             .map_err(|e| bus_error(format!("task {}: {e}", env.task_id)))
     }
 
@@ -436,18 +468,25 @@ impl Dispatch for MqttDispatch {
     }
 
     fn run(&self, task: &Task) -> Result<TaskResult, TaskError> {
-        self.send(task, attempt_msg_id(task))
+        self.send(task, attempt_msg_id(task), false)
+    }
+
+    fn run_resent(&self, task: &Task) -> Result<TaskResult, TaskError> {
+        self.send(task, attempt_msg_id(task), true)
     }
 }
 
 impl MqttDispatch {
     /// Send `task` under `msg_id` and wait for its result (see [`Dispatch::run`]).
-    fn send(&self, task: &Task, msg_id: String) -> Result<TaskResult, TaskError> {
+    /// With `ask_first` (an attempt a previous orchestrator sent), the
+    /// workers are asked who holds it before it is published for anyone to
+    /// take: the one running it (or done with it) answers, and it runs once.
+    fn send(&self, task: &Task, msg_id: String, ask_first: bool) -> Result<TaskResult, TaskError> {
         let span = tracing::info_span!("dispatch", run_id = %task.run_id, task_id = %task.task_id,
             trace_id = %task.trace_id, span_id = %task.span_id, msg_id = %msg_id);
         let _entered = span.enter();
-        let (tx, rx) = flume::bounded::<Answer>(1);
-        self.inner.lock_pending().insert(msg_id.clone(), Pending { tx, seq: 0 });
+        let (tx, rx) = flume::bounded::<Wake>(2);
+        self.inner.lock_pending().insert(msg_id.clone(), Pending { tx, seq: 1, claimed_by: None, claimed_at: None });
         let _cleanup = Cleanup { inner: &self.inner, msg_id: &msg_id };
         let window = task.timeout + self.grace;
         let mut env = TaskEnvelope::for_task(task, &msg_id, 1, 0);
@@ -469,51 +508,94 @@ impl MqttDispatch {
             env.payload.files = Some(manifest);
             env.payload.blobs_from = Some(from);
         }
-        for seq in 1..=self.max_deliveries as u64 {
+        let mut held = false;
+        if ask_first {
+            env.deadline = now_ms() + window.as_millis() as u64;
+            self.publish_to(&self.inner.topics.query(), &env)?;
+            let until = Instant::now() + self.inner.resend_after;
+            while Instant::now() < until && !held {
+                match rx.recv_timeout(Duration::from_millis(50)) {
+                    Ok(Wake::Answer(delivery, result)) => return self.answered(task, &env, delivery, result, uploaded),
+                    Ok(Wake::Resend | Wake::Ask) | Err(flume::RecvTimeoutError::Timeout) => {}
+                    Err(flume::RecvTimeoutError::Disconnected) => return Err(bus_error(format!("task {}: the bus stopped", task.task_id))),
+                }
+                held = self.inner.lock_pending().get(&msg_id).is_some_and(|p| p.claimed_by.is_some());
+            }
+            if held {
+                tracing::info!("a worker still runs this attempt: waiting for its result");
+            }
+        }
+        // Deliveries that reached their deadline unanswered; a re-send after
+        // a reconnect is not one.
+        let mut expired = 0u64;
+        let mut why = "";
+        let mut seq = 0;
+        loop {
+            seq += 1;
             env.seq = seq;
             env.deadline = now_ms() + window.as_millis() as u64;
             if let Some(p) = self.inner.lock_pending().get_mut(&msg_id) {
                 p.seq = seq;
             }
             if seq > 1 {
-                tracing::warn!(seq, "task past its deadline: publishing it again for another worker");
+                tracing::warn!(seq, "{why}");
             }
-            self.publish_task(&env)?;
+            // A worker that holds the attempt (it answered the query) is not sent it again.
+            if !(seq == 1 && held) {
+                self.publish_to(&self.inner.topics.assign(), &env)?;
+            }
             let until = Instant::now() + window;
-            match rx.recv_deadline(until) {
-                Ok((delivery, mut result)) => {
-                    tracing::debug!(answered_seq = result.seq, "result received");
-                    let sent_out = match &mut result.payload {
-                        ResultPayload::Ok { out, blobs_from, .. } => out.take().map(|m| (m, blobs_from.take())),
-                        ResultPayload::Failed { .. } => None,
-                    };
-                    return match result.payload.into_outcome() {
-                        Ok(mut r) => {
-                            if let Some((out, from)) = sent_out
-                                && let Err(e) = self.receive_out(task, &out, from.as_deref(), &mut r.usage)
-                            {
-                                self.inner.bus.ack(&delivery);
-                                return Err(e);
-                            }
-                            r.usage.bytes_moved += uploaded;
-                            self.publish_status(&env, &r);
-                            let guard = AckOnce { bus: self.inner.bus.clone(), delivery: Some(delivery) };
-                            r.ack = Some(Box::new(move || guard.ack()));
-                            Ok(r)
+            loop {
+                match rx.recv_deadline(until) {
+                    Ok(Wake::Ask) => {
+                        self.publish_to(&self.inner.topics.query(), &env)?;
+                        continue;
+                    }
+                    Ok(Wake::Resend) => why = "no worker holds the task after a reconnect (or its worker is gone): publishing it again",
+                    Ok(Wake::Answer(delivery, result)) => return self.answered(task, &env, delivery, result, uploaded),
+                    Err(flume::RecvTimeoutError::Timeout) => {
+                        expired += 1;
+                        if expired >= self.max_deliveries as u64 {
+                            return Err(self.dead_letter(&env, expired));
                         }
-                        Err(e) => {
-                            self.inner.bus.ack(&delivery);
-                            Err(e)
-                        }
-                    };
+                        why = "task past its deadline: publishing it again for another worker";
+                    }
+                    Err(flume::RecvTimeoutError::Disconnected) => {
+                        return Err(bus_error(format!("task {}: the bus stopped", task.task_id)));
+                    }
                 }
-                Err(flume::RecvTimeoutError::Timeout) => continue,
-                Err(flume::RecvTimeoutError::Disconnected) => {
-                    return Err(bus_error(format!("task {}: the bus stopped", task.task_id)));
-                }
+                break;
             }
         }
-        Err(self.dead_letter(&env, self.max_deliveries as u64))
+    }
+
+    /// The result a worker sent: fetch its `/out` blobs (when shipped),
+    /// publish its status events, and hand it back with its ack.
+    fn answered(&self, task: &Task, env: &TaskEnvelope, delivery: Delivery, mut result: ResultEnvelope, uploaded: u64) -> Result<TaskResult, TaskError> {
+        tracing::debug!(answered_seq = result.seq, "result received");
+        let sent_out = match &mut result.payload {
+            ResultPayload::Ok { out, blobs_from, .. } => out.take().map(|m| (m, blobs_from.take())),
+            ResultPayload::Failed { .. } | ResultPayload::Claimed { .. } => None,
+        };
+        match result.payload.into_outcome() {
+            Ok(mut r) => {
+                if let Some((out, from)) = sent_out
+                    && let Err(e) = self.receive_out(task, &out, from.as_deref(), &mut r.usage)
+                {
+                    self.inner.bus.ack(&delivery);
+                    return Err(e);
+                }
+                r.usage.bytes_moved += uploaded;
+                self.publish_status(env, &r);
+                let guard = AckOnce { bus: self.inner.bus.clone(), delivery: Some(delivery) };
+                r.ack = Some(Box::new(move || guard.ack()));
+                Ok(r)
+            }
+            Err(e) => {
+                self.inner.bus.ack(&delivery);
+                Err(e)
+            }
+        }
     }
 }
 
@@ -551,13 +633,21 @@ impl Inner {
         let Ok(result) = ResultEnvelope::decode(d.payload(), self.max_message) else { return Err(d) };
         let key = d.correlation().map(|c| String::from_utf8_lossy(c).into_owned()).unwrap_or_else(|| result.msg_id.clone());
         let mut pending = self.lock_pending();
-        let Some(p) = pending.get(&key).filter(|p| result.seq <= p.seq) else { return Err(d) };
+        let Some(p) = pending.get_mut(&key).filter(|p| result.seq <= p.seq) else { return Err(d) };
         if let (Some(auth), Some(v)) = (self.bus.auth(), &verified)
             && auth.claim(v).is_err()
         {
             return Err(d);
         }
-        let taken = p.tx.try_send((d.clone(), result)).is_ok();
+        if let ResultPayload::Claimed { worker } = result.payload {
+            tracing::debug!(msg_id = %key, %worker, "task claimed");
+            p.claimed_by = Some(worker);
+            p.claimed_at = Some(Instant::now());
+            drop(pending);
+            self.bus.ack(&d); // a claim comes at QoS 0; nothing to ack unless a worker sent it at 1
+            return Ok(());
+        }
+        let taken = p.tx.try_send(Wake::Answer(d.clone(), result)).is_ok();
         if taken {
             pending.remove(&key);
             Ok(())
@@ -567,35 +657,114 @@ impl Inner {
     }
 
     /// Results the fast path did not route: route them if they can be now,
-    /// else log why, drop and ack them.
+    /// else log why, drop and ack them. Also watches the connection: once it
+    /// has come back and `resend_after` has passed, wakes every unclaimed
+    /// task to be published again.
     fn route(&self) {
-        while let Some(d) = self.bus.recv() {
-            if let Some(auth) = self.bus.auth()
-                && let Err(e) = auth.verify(&d, Record::Yes)
-            {
-                self.refuse_unauthenticated(&d, e);
-                continue;
+        let mut seen = self.bus.connections();
+        let mut resend_at: Option<Instant> = None;
+        loop {
+            match self.bus.recv_timeout(Duration::from_millis(100)) {
+                Recv::Message(d) => self.route_one(d),
+                Recv::Timeout => {}
+                Recv::Closed => break,
             }
-            let result = match ResultEnvelope::decode(d.payload(), self.max_message) {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::warn!(topic = %d.topic(), bytes = d.payload().len(), reason = %e, "result message rejected");
-                    self.bus.ack(&d);
-                    continue;
+            let connections = self.bus.connections();
+            if connections != seen {
+                seen = connections;
+                resend_at = Some(Instant::now() + self.resend_after);
+            }
+            if resend_at.is_some_and(|at| Instant::now() >= at) {
+                resend_at = None;
+                self.resend_unclaimed();
+            }
+            self.resend_for_the_gone();
+        }
+    }
+
+    /// A worker's will: remember when it went (see [`Inner::gone`]).
+    fn worker_gone(&self, worker: &str, d: &Delivery) {
+        // The will comes from the worker's receiving connection (`<id>`), the
+        // notice of a clean stop from its publishing one (`<id>-pub`).
+        let worker = worker.strip_suffix("-pub").unwrap_or(worker);
+        let held = self.lock_pending().values().filter(|p| p.claimed_by.as_deref() == Some(worker)).count();
+        if held > 0 {
+            tracing::warn!(%worker, tasks = held, "a worker is gone (its connection died, or it stopped): its tasks go to others unless it claims them again");
+            self.gone.lock().unwrap_or_else(|p| p.into_inner()).insert(worker.to_string(), Instant::now());
+        }
+        self.bus.ack(d);
+    }
+
+    /// Re-send the tasks of workers gone `resend_after` ago that did not
+    /// claim them again since (a broker restart also fires wills; the
+    /// workers come back and re-claim).
+    fn resend_for_the_gone(&self) {
+        let due: Vec<(String, Instant)> = {
+            let mut gone = self.gone.lock().unwrap_or_else(|p| p.into_inner());
+            let due: Vec<(String, Instant)> = gone.iter().filter(|(_, at)| at.elapsed() >= self.resend_after).map(|(w, at)| (w.clone(), *at)).collect();
+            for (w, _) in &due {
+                gone.remove(w);
+            }
+            due
+        };
+        for (worker, at) in due {
+            let pending = self.lock_pending();
+            for p in pending.values().filter(|p| p.claimed_by.as_deref() == Some(&worker) && p.claimed_at.is_some_and(|c| c <= at)) {
+                if p.tx.is_empty() {
+                    let _ = p.tx.try_send(Wake::Resend);
                 }
-            };
-            let d = match self.deliver(d) {
-                Ok(()) => continue,
-                Err(d) => d,
-            };
-            let key = d.correlation().map(|c| String::from_utf8_lossy(c).into_owned()).unwrap_or_else(|| result.msg_id.clone());
-            let why = match self.lock_pending().get(&key) {
-                None => "late or duplicate result dropped",
-                Some(p) if result.seq > p.seq => "result for a delivery never published dropped",
-                Some(_) => "duplicate result dropped",
-            };
-            tracing::debug!(msg_id = %key, seq = result.seq, task = %result.task_id, "{why}");
-            self.bus.ack(&d);
+            }
+        }
+    }
+
+    fn route_one(&self, d: Delivery) {
+        if let Some(worker) = self.topics.gone_worker(&d.topic()) {
+            return self.worker_gone(worker, &d);
+        }
+        if let Some(auth) = self.bus.auth()
+            && let Err(e) = auth.verify(&d, Record::Yes)
+        {
+            return self.refuse_unauthenticated(&d, e);
+        }
+        let result = match ResultEnvelope::decode(d.payload(), self.max_message) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(topic = %d.topic(), bytes = d.payload().len(), reason = %e, "result message rejected");
+                return self.bus.ack(&d);
+            }
+        };
+        let d = match self.deliver(d) {
+            Ok(()) => return,
+            Err(d) => d,
+        };
+        let key = d.correlation().map(|c| String::from_utf8_lossy(c).into_owned()).unwrap_or_else(|| result.msg_id.clone());
+        let why = match self.lock_pending().get(&key) {
+            None => "late or duplicate result dropped",
+            Some(p) if result.seq > p.seq => "result for a delivery never published dropped",
+            Some(_) => "duplicate result dropped",
+        };
+        tracing::debug!(msg_id = %key, seq = result.seq, task = %result.task_id, "{why}");
+        self.bus.ack(&d);
+    }
+
+    /// After a reconnect: wake every unanswered task no worker claims, to
+    /// be published again, and ask for the claimed ones.
+    fn resend_unclaimed(&self) {
+        let pending = self.lock_pending();
+        if pending.is_empty() {
+            return;
+        }
+        let unclaimed = pending.values().filter(|p| p.claimed_by.is_none()).count();
+        tracing::warn!(
+            unclaimed,
+            claimed = pending.len() - unclaimed,
+            "the broker connection came back: re-sending the tasks no worker claims, asking for the others"
+        );
+        for p in pending.values() {
+            // At most one waiting: an answer must always find room.
+            if p.tx.is_empty() {
+                let _ = p.tx.try_send(if p.claimed_by.is_none() { Wake::Resend } else { Wake::Ask });
+            }
         }
     }
 

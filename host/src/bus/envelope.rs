@@ -29,6 +29,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::dispatch::{Task, TaskError, TaskResult};
+use taylordash_protocol::ExitCode;
 use crate::sandbox::{Event, LogLine};
 
 /// The largest MQTT packet we send, accept, or let the embedded broker
@@ -264,6 +265,13 @@ impl ResultWire for ResultPayload {
             ResultPayload::Failed { message, exit_code, retryable, timed_out } => {
                 Err(TaskError { message, exit_code, retryable, timed_out })
             }
+            // The dispatcher takes claims before they could be read as results.
+            ResultPayload::Claimed { worker } => Err(TaskError {
+                message: format!("worker {worker} claimed the task; a claim is not its result"),
+                exit_code: ExitCode::Failed.code(),
+                retryable: true,
+                timed_out: false,
+            }),
         }
     }
 }

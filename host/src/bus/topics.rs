@@ -4,7 +4,9 @@
 //! | topic | what travels on it |
 //! |---|---|
 //! | `<prefix>orchestrator/tasks/assign` | task envelopes; workers take them through `$share/<group>/…` ([`Topics::worker_group`]) |
-//! | `<prefix>agents/status/complete/<dispatcher>` | results, as the v5 response topic of each task |
+//! | `<prefix>orchestrator/tasks/query` | an attempt a resumed orchestrator sends again: every worker hears it, and the one that holds it answers (it runs nothing new) |
+//! | `<prefix>agents/status/complete/<dispatcher>` | results, as the v5 response topic of each task; claims (a worker took a task) |
+//! | `<prefix>agents/status/gone/<worker>` | a worker's MQTT will: its connection died, or it stopped with tasks it had claimed |
 //! | `<prefix>validation/gates/status` | a gate's outcome, as the orchestrator receives it |
 //! | `<prefix>docs/update/trigger` | `docs/update/trigger` events a tool emitted |
 //! | `<prefix>orchestrator/dlq` | tasks that exhausted their deliveries |
@@ -14,7 +16,9 @@
 use super::BusError;
 
 pub const ASSIGN: &str = "orchestrator/tasks/assign";
+pub const QUERY: &str = "orchestrator/tasks/query";
 pub const COMPLETE: &str = "agents/status/complete";
+pub const GONE: &str = "agents/status/gone";
 pub const GATES_STATUS: &str = "validation/gates/status";
 pub const DOCS_TRIGGER: &str = "docs/update/trigger";
 pub const DLQ: &str = "orchestrator/dlq";
@@ -100,8 +104,28 @@ impl Topics {
         Ok(format!("$share/{group}/{}", self.assign()))
     }
 
+    pub fn query(&self) -> String {
+        self.under(QUERY)
+    }
+
     pub fn complete(&self) -> String {
         self.under(COMPLETE)
+    }
+
+    /// Where `worker`'s will goes.
+    pub fn gone(&self, worker: &str) -> Result<String, BusError> {
+        check_node("worker id", worker)?;
+        Ok(format!("{}/{worker}", self.under(GONE)))
+    }
+
+    /// Every worker's will (a dispatcher subscribes to it).
+    pub fn gone_all(&self) -> String {
+        format!("{}/+", self.under(GONE))
+    }
+
+    /// The worker a will on `topic` names, if it is one.
+    pub fn gone_worker<'t>(&self, topic: &'t str) -> Option<&'t str> {
+        topic.strip_prefix(&self.prefix)?.strip_prefix(GONE)?.strip_prefix('/').filter(|w| !w.contains('/'))
     }
 
     /// One dispatcher's response topic, under `agents/status/complete`.

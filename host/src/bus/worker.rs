@@ -9,6 +9,11 @@
 //!   result, or — while the first copy still runs — acks it and sends the
 //!   result to its response topic too when the first copy's is done (an
 //!   orchestrator that took over a run sends its unfinished attempts again).
+//! - A worker claims each task it starts (a QoS 0 `claimed` message to the
+//!   response topic) and, whenever its connection comes back, claims its
+//!   running tasks again and re-publishes its results of the last 30 s: a
+//!   broker that restarted may have lost them, and an orchestrator re-sends
+//!   after a reconnect only the tasks no worker claimed.
 //! - A task past its deadline is skipped (the orchestrator has already
 //!   published it again for someone else).
 //! - A task naming a tool by path, or relative / `..` / (with
@@ -46,6 +51,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use rumqttc::v5::mqttbytes::v5::PublishProperties;
 
 use super::auth::{AuthError, Record, refusal_event};
 use super::blob_exchange::{BlobExchange, ExchangeOptions, RemoteFiles};
@@ -141,9 +147,24 @@ pub struct WorkerStats {
 /// from another orchestrator (one that took over the run).
 type Waiters = Vec<(String, Bytes)>;
 
+/// A message this worker sent once and sends again when its connection
+/// comes back (the broker may have lost it): a task's claim while it runs,
+/// its result for [`RESEND_RESULTS_WITHIN`] after it is done.
+#[derive(Clone)]
+struct Resend {
+    topic: String,
+    bytes: Arc<Vec<u8>>,
+    properties: PublishProperties,
+}
+
+/// How recent a result must be to be published again after a reconnect:
+/// one the broker acknowledged may still have died with it, undelivered.
+const RESEND_RESULTS_WITHIN: Duration = Duration::from_secs(30);
+
 enum Seen {
-    Running(Waiters),
-    Done(Arc<Vec<u8>>),
+    Running { waiters: Waiters, claim: Option<Resend> },
+    /// `sent.bytes` is the result.
+    Done { sent: Resend, at: Instant },
 }
 
 /// Executed `msg_id`s and their results, oldest evicted first.
@@ -155,6 +176,14 @@ struct Memory {
     cap_bytes: usize,
 }
 
+/// A task taken in and claimed, waiting for an executor.
+struct Job {
+    d: Delivery,
+    env: TaskEnvelope,
+    reply: String,
+    correlation: Bytes,
+}
+
 enum Begin {
     New,
     Running,
@@ -163,36 +192,65 @@ enum Begin {
 
 impl Memory {
     fn is_running(&self, msg_id: &str) -> bool {
-        matches!(self.map.get(msg_id), Some(Seen::Running(_)))
+        matches!(self.map.get(msg_id), Some(Seen::Running { .. }))
+    }
+
+    /// What to publish again after a reconnect: every running task's claim,
+    /// and the results finished within [`RESEND_RESULTS_WITHIN`].
+    fn to_resend(&self) -> (Vec<Resend>, Vec<Resend>) {
+        let (mut claims, mut results) = (Vec::new(), Vec::new());
+        for seen in self.map.values() {
+            match seen {
+                Seen::Running { claim: Some(c), .. } => claims.push(c.clone()),
+                Seen::Done { sent, at } if at.elapsed() < RESEND_RESULTS_WITHIN => results.push(sent.clone()),
+                _ => {}
+            }
+        }
+        (claims, results)
+    }
+
+    /// The claim `msg_id` was announced with.
+    fn claimed(&mut self, msg_id: &str, resend: Resend) {
+        if let Some(Seen::Running { claim, .. }) = self.map.get_mut(msg_id) {
+            *claim = Some(resend);
+        }
     }
 
     /// A copy of `msg_id` answered at `reply`: new, running (then `reply`
     /// waits for the result too, unless it is where the result goes), or done.
     fn begin(&mut self, msg_id: &str, reply: &str, correlation: &Bytes) -> Begin {
+        let begin = self.ask(msg_id, reply, correlation);
+        if let Begin::New = begin {
+            self.map.insert(msg_id.to_string(), Seen::Running { waiters: Vec::new(), claim: None });
+            self.order.push_back(msg_id.to_string());
+            self.evict();
+        }
+        begin
+    }
+
+    /// Like [`begin`](Self::begin), but an unknown `msg_id` is only said to
+    /// be new, not taken on (a query, not a task).
+    fn ask(&mut self, msg_id: &str, reply: &str, correlation: &Bytes) -> Begin {
         match self.map.get_mut(msg_id) {
-            Some(Seen::Running(waiters)) => {
+            Some(Seen::Running { waiters, .. }) => {
                 if !waiters.iter().any(|(r, _)| r == reply) {
                     waiters.push((reply.to_string(), correlation.clone()));
                 }
                 Begin::Running
             }
-            Some(Seen::Done(r)) => Begin::Done(r.clone()),
-            None => {
-                self.map.insert(msg_id.to_string(), Seen::Running(Vec::new()));
-                self.order.push_back(msg_id.to_string());
-                self.evict();
-                Begin::New
-            }
+            Some(Seen::Done { sent, .. }) => Begin::Done(sent.bytes.clone()),
+            None => Begin::New,
         }
     }
 
-    /// Remember `msg_id`'s result; the copies that waited for it.
-    fn finish(&mut self, msg_id: &str, result: Arc<Vec<u8>>) -> Waiters {
-        self.bytes += result.len();
+    /// Remember `msg_id`'s result as it was `sent`; the copies that waited for it.
+    fn finish(&mut self, msg_id: &str, sent: Resend) -> Waiters {
+        self.bytes += sent.bytes.len();
+        let done = Seen::Done { sent, at: Instant::now() };
         let waiters = match self.map.get_mut(msg_id) {
-            Some(slot) => match std::mem::replace(slot, Seen::Done(result)) {
-                Seen::Running(waiters) => waiters,
-                Seen::Done(_) => Vec::new(),
+            Some(slot) => match std::mem::replace(slot, done) {
+                Seen::Running { waiters, .. } => waiters,
+                Seen::Done { .. } => Vec::new(),
             },
             None => Vec::new(),
         };
@@ -200,19 +258,27 @@ impl Memory {
         waiters
     }
 
+    /// Forget a task claimed but never run (so a later copy runs).
+    fn forget(&mut self, msg_id: &str) {
+        if matches!(self.map.get(msg_id), Some(Seen::Running { .. })) {
+            self.map.remove(msg_id);
+            self.order.retain(|k| k != msg_id);
+        }
+    }
+
     fn evict(&mut self) {
         while self.order.len() > self.cap || self.bytes > self.cap_bytes {
             let Some(old) = self.order.pop_front() else { break };
             match self.map.get(&old) {
                 // Never forget a task that is still running.
-                Some(Seen::Running(_)) => {
+                Some(Seen::Running { .. }) => {
                     self.order.push_back(old);
-                    if self.order.iter().all(|k| matches!(self.map.get(k), Some(Seen::Running(_)))) {
+                    if self.order.iter().all(|k| matches!(self.map.get(k), Some(Seen::Running { .. }))) {
                         break;
                     }
                 }
-                Some(Seen::Done(r)) => {
-                    self.bytes = self.bytes.saturating_sub(r.len());
+                Some(Seen::Done { sent, .. }) => {
+                    self.bytes = self.bytes.saturating_sub(sent.bytes.len());
                     self.map.remove(&old);
                 }
                 None => {}
@@ -241,6 +307,11 @@ struct Inner {
     bus: Arc<BusClient>,
     dispatch: Arc<dyn Dispatch>,
     assign: String,
+    query: String,
+    /// Where this worker says it stopped with tasks claimed: its will's
+    /// topic under its publishing connection's id (`<id>-pub`, which a
+    /// broker ACL's `%c` pattern lets it write).
+    stopped: String,
     max_message: usize,
     memory: Mutex<Memory>,
     stats: Arc<WorkerStats>,
@@ -258,7 +329,9 @@ pub struct Worker {
 /// executors over `dispatch`. Returns once subscribed.
 pub fn run_worker(mut opts: WorkerOptions, dispatch: Arc<dyn Dispatch>) -> Result<Worker, BusError> {
     let shared = opts.topics.assign_shared(&opts.group)?;
-    opts.client.subscriptions = vec![shared.clone()];
+    opts.client.subscriptions = vec![shared.clone(), opts.topics.query()];
+    opts.client.last_will = Some((opts.topics.gone(&opts.client.client_id)?, b"gone".to_vec()));
+    let stopped = opts.topics.gone(&format!("{}-pub", opts.client.client_id))?;
     let concurrency = opts.concurrency.max(1);
     opts.client.receive_maximum = opts.client.receive_maximum.max(concurrency.min(u16::MAX as usize) as u16);
     let bus = Arc::new(BusClient::connect(opts.client.clone())?);
@@ -290,6 +363,8 @@ pub fn run_worker(mut opts: WorkerOptions, dispatch: Arc<dyn Dispatch>) -> Resul
         bus,
         dispatch,
         assign: opts.topics.assign(),
+        query: opts.topics.query(),
+        stopped,
         max_message: opts.max_message,
         memory: Mutex::new(Memory {
             map: HashMap::new(),
@@ -301,11 +376,16 @@ pub fn run_worker(mut opts: WorkerOptions, dispatch: Arc<dyn Dispatch>) -> Resul
         stats: Arc::new(WorkerStats::default()),
         stop: Arc::new(AtomicBool::new(false)),
     });
-    let mut threads = Vec::with_capacity(concurrency);
+    let mut threads = Vec::with_capacity(concurrency + 2);
+    let (jobs, queued) = flume::unbounded::<Job>();
     for i in 0..concurrency {
-        let inner = inner.clone();
-        threads.push(std::thread::Builder::new().name(format!("worker-{i}")).spawn(move || inner.serve())?);
+        let (inner, queued) = (inner.clone(), queued.clone());
+        threads.push(std::thread::Builder::new().name(format!("worker-{i}")).spawn(move || inner.execute_jobs(queued))?);
     }
+    let intake = inner.clone();
+    threads.push(std::thread::Builder::new().name("worker-intake".into()).spawn(move || intake.serve(jobs))?);
+    let watcher = inner.clone();
+    threads.push(std::thread::Builder::new().name("worker-reconnects".into()).spawn(move || watcher.watch_reconnects())?);
     Ok(Worker { inner, threads })
 }
 
@@ -335,6 +415,8 @@ impl Worker {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
+        // Tasks claimed but never run are left: say so, as the will would.
+        let _ = self.inner.bus.publish(&self.inner.stopped, b"gone".to_vec(), Default::default());
         self.inner.bus.shutdown();
     }
 }
@@ -350,41 +432,69 @@ fn rejection(reason: &str) -> TaskError {
 }
 
 impl Inner {
-    fn serve(&self) {
+    /// The intake: every delivery is checked, and a task this worker will
+    /// run is claimed at once — not when an executor gets to it — then
+    /// queued for the executors.
+    fn serve(&self, jobs: flume::Sender<Job>) {
         while !self.stop.load(Ordering::SeqCst) {
             match self.bus.recv_timeout(Duration::from_millis(100)) {
-                Recv::Message(d) => self.handle(d),
+                Recv::Message(d) => {
+                    if let Some(job) = self.intake(d)
+                        && jobs.send(job).is_err()
+                    {
+                        break;
+                    }
+                }
                 Recv::Timeout => {}
                 Recv::Closed => break,
             }
         }
     }
 
-    fn handle(&self, d: Delivery) {
+    /// An executor: runs queued tasks until the worker stops.
+    fn execute_jobs(&self, jobs: flume::Receiver<Job>) {
+        while !self.stop.load(Ordering::SeqCst) {
+            match jobs.recv_timeout(Duration::from_millis(100)) {
+                Ok(job) => self.run_job(job),
+                Err(flume::RecvTimeoutError::Timeout) => {}
+                Err(flume::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+    }
+
+    /// A delivery, checked: refused, rejected, skipped, answered as a
+    /// duplicate — or claimed and returned to be run.
+    fn intake(&self, d: Delivery) -> Option<Job> {
         let topic = d.topic();
+        if topic == self.query {
+            self.answer_query(&d);
+            return None;
+        }
         if topic != self.assign {
             tracing::warn!(%topic, "message on an unexpected topic skipped");
             self.bus.ack(&d);
-            return;
+            return None;
         }
         if let Some(auth) = self.bus.auth()
             && let Err(e) = auth.verify(&d, Record::Yes)
         {
-            return self.refuse_unauthenticated(&d, e);
+            self.refuse_unauthenticated(&d, e);
+            return None;
         }
         let env = match TaskEnvelope::decode(d.payload(), self.max_message) {
             Ok(env) => env,
-            Err(e) => return self.reject(&d, &e.to_string()),
+            Err(e) => {
+                self.reject(&d, &e.to_string());
+                return None;
+            }
         };
         let Some(reply) = d.response_topic().map(str::to_string) else {
-            return self.reject(&d, "no response topic");
+            self.reject(&d, "no response topic");
+            return None;
         };
         let correlation = d.correlation().cloned().unwrap_or_else(|| Bytes::from(env.msg_id.clone().into_bytes()));
-        if env.deadline < now_ms() {
-            tracing::info!(task = %env.task_id, msg_id = %env.msg_id, seq = env.seq, "task past its deadline skipped");
-            self.stats.expired.fetch_add(1, Ordering::Relaxed);
-            self.bus.ack(&d);
-            return;
+        if self.expired(&d, &env) {
+            return None;
         }
         let begin = self.memory.lock().unwrap_or_else(|p| p.into_inner()).begin(&env.msg_id, &reply, &correlation);
         match begin {
@@ -395,15 +505,73 @@ impl Inner {
                 if self.bus.publish(&reply, result.to_vec(), props).is_ok() {
                     self.bus.ack(&d);
                 }
-                return;
+                return None;
             }
             Begin::Running => {
                 tracing::info!(task = %env.task_id, msg_id = %env.msg_id, seq = env.seq, "duplicate of a running task: its result will answer both");
                 self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
                 self.bus.ack(&d);
-                return;
+                return None;
             }
             Begin::New => {}
+        }
+        self.claim(&env, &reply, &correlation);
+        Some(Job { d, env, reply, correlation })
+    }
+
+    /// A resumed orchestrator asks who holds an attempt: answer with its
+    /// claim (and its result when done) or its result; say nothing — and run
+    /// nothing — when it is not ours.
+    fn answer_query(&self, d: &Delivery) {
+        let verified = self.bus.auth().is_none_or(|auth| match auth.verify(d, Record::Yes) {
+            Ok(_) => true,
+            Err(e) => {
+                self.refuse_unauthenticated(d, e);
+                false
+            }
+        });
+        if !verified {
+            return;
+        }
+        let (Ok(env), Some(reply)) = (TaskEnvelope::decode(d.payload(), self.max_message), d.response_topic()) else {
+            return self.bus.ack(d);
+        };
+        let correlation = d.correlation().cloned().unwrap_or_else(|| Bytes::from(env.msg_id.clone().into_bytes()));
+        let answer = self.memory.lock().unwrap_or_else(|p| p.into_inner()).ask(&env.msg_id, reply, &correlation);
+        match answer {
+            Begin::Running => {
+                tracing::info!(task = %env.task_id, msg_id = %env.msg_id, "asked for a task running here: claimed it again");
+                let claim: ResultEnvelope = env.with_payload(ResultPayload::Claimed { worker: self.bus.client_id().to_string() });
+                if let Ok(bytes) = claim.encode(self.max_message) {
+                    let _ = self.bus.publish_hint(reply, bytes, claim.properties(None, Some(correlation), None));
+                }
+            }
+            Begin::Done(result) => {
+                tracing::info!(task = %env.task_id, msg_id = %env.msg_id, "asked for a task done here: sent its result again");
+                let _ = self.bus.publish(reply, result.to_vec(), env.properties(None, Some(correlation), None));
+            }
+            Begin::New => {}
+        }
+        self.bus.ack(d);
+    }
+
+    /// A task past its deadline is skipped (and acked): its sender has
+    /// published it again for another worker.
+    fn expired(&self, d: &Delivery, env: &TaskEnvelope) -> bool {
+        if env.deadline >= now_ms() {
+            return false;
+        }
+        tracing::info!(task = %env.task_id, msg_id = %env.msg_id, seq = env.seq, "task past its deadline skipped");
+        self.stats.expired.fetch_add(1, Ordering::Relaxed);
+        self.bus.ack(d);
+        true
+    }
+
+    fn run_job(&self, Job { d, env, reply, correlation }: Job) {
+        // Queued here past its deadline: another worker may have it by now.
+        if self.expired(&d, &env) {
+            self.memory.lock().unwrap_or_else(|p| p.into_inner()).forget(&env.msg_id);
+            return;
         }
         let span_id = envelope::new_span_id();
         let span = tracing::info_span!("task", run_id = %env.run_id, task_id = %env.task_id, trace_id = %env.trace_id,
@@ -446,12 +614,13 @@ impl Inner {
         };
         let bytes = Arc::new(bytes);
         let props = result.properties(None, Some(correlation), None);
-        if let Err(e) = self.bus.publish(&reply, bytes.to_vec(), props) {
+        if let Err(e) = self.bus.publish(&reply, bytes.to_vec(), props.clone()) {
             // Not acked: the broker redelivers it (or the orchestrator republishes).
             tracing::warn!(error = %e, "could not publish the result");
             return;
         }
-        let waiters = self.memory.lock().unwrap_or_else(|p| p.into_inner()).finish(&env.msg_id, bytes.clone());
+        let sent = Resend { topic: reply.clone(), bytes: bytes.clone(), properties: props };
+        let waiters = self.memory.lock().unwrap_or_else(|p| p.into_inner()).finish(&env.msg_id, sent);
         for (topic, correlation) in waiters.into_iter().filter(|(topic, _)| *topic != reply) {
             let props = result.properties(None, Some(correlation), None);
             if let Err(e) = self.bus.publish(&topic, bytes.to_vec(), props) {
@@ -464,6 +633,42 @@ impl Inner {
         }
         self.bus.ack(&d);
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "task done");
+    }
+
+    /// Tell the task's sender this worker has it (a hint, at QoS 0): after
+    /// a reconnect the sender re-sends only tasks no worker claimed.
+    fn claim(&self, env: &TaskEnvelope, reply: &str, correlation: &Bytes) {
+        let claim: ResultEnvelope = env.with_payload(ResultPayload::Claimed { worker: self.bus.client_id().to_string() });
+        let Ok(bytes) = claim.encode(self.max_message) else { return };
+        let resend = Resend { topic: reply.to_string(), bytes: Arc::new(bytes), properties: claim.properties(None, Some(correlation.clone()), None) };
+        if let Err(e) = self.bus.publish_hint(&resend.topic, resend.bytes.to_vec(), resend.properties.clone()) {
+            tracing::debug!(error = %e, "could not send the claim");
+        }
+        self.memory.lock().unwrap_or_else(|p| p.into_inner()).claimed(&env.msg_id, resend);
+    }
+
+    /// Each time the connection comes back, publish again what the broker
+    /// may have lost with the old one: the claims of running tasks and the
+    /// recent results (their senders drop what they already have).
+    fn watch_reconnects(&self) {
+        let mut seen = self.bus.connections();
+        while !self.stop.load(Ordering::SeqCst) && !self.bus.is_closed() {
+            let now = self.bus.wait_reconnect(seen, Duration::from_millis(200));
+            if now == seen {
+                continue;
+            }
+            seen = now;
+            let (claims, results) = self.memory.lock().unwrap_or_else(|p| p.into_inner()).to_resend();
+            tracing::info!(claims = claims.len(), results = results.len(), "reconnected: announcing running tasks and recent results again");
+            for c in claims {
+                let _ = self.bus.publish_hint(&c.topic, c.bytes.to_vec(), c.properties);
+            }
+            for r in results {
+                if let Err(e) = self.bus.publish(&r.topic, r.bytes.to_vec(), r.properties) {
+                    tracing::warn!(error = %e, "could not publish a result again");
+                }
+            }
+        }
     }
 
     /// What a message may not ask of this worker: a tool by path (only

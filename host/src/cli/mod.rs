@@ -142,7 +142,7 @@ enum Command {
     #[command(after_help = "Examples:\n  taylordash serve\n  taylordash serve --listen 127.0.0.1:8080\n  curl -s 127.0.0.1:8080/metrics")]
     Serve(serve::ServeArgs),
     /// List runs, show one.
-    #[command(subcommand, after_help = "Examples:\n  taylordash runs list\n  taylordash runs show run-0123456789ab")]
+    #[command(subcommand, after_help = "Examples:\n  taylordash runs list\n  taylordash runs show run-0123456789ab\n  taylordash runs verify run-0123456789ab")]
     Runs(run::RunsCommand),
     /// Print a shell completion script.
     #[command(after_help = "Examples:\n  taylordash completions bash > ~/.local/share/bash-completion/completions/taylordash\n  taylordash completions zsh > ~/.zfunc/_taylordash\n  taylordash completions fish > ~/.config/fish/completions/taylordash.fish")]

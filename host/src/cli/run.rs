@@ -43,6 +43,10 @@ pub struct ResumeArgs {
     /// run ends under the other.
     #[arg(long)]
     standby: bool,
+    /// Continue even though files the run merged changed since (see `runs
+    /// verify`); without it such a run halts for review.
+    #[arg(long = "accept-workspace-changes")]
+    accept_workspace_changes: bool,
     /// The bus; each option not given is what the run used.
     #[command(flatten)]
     bus: super::bus::RunBusArgs,
@@ -57,6 +61,13 @@ pub enum RunsCommand {
     },
     /// One run: stages, tasks, attempts, gates, events.
     Show {
+        run_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a run's files against its journal (the sha256 of every file it
+    /// merged) and the journal against itself; exit 1 when they disagree.
+    Verify {
         run_id: String,
         #[arg(long)]
         json: bool,
@@ -211,7 +222,8 @@ pub fn resume(cli: &Cli, args: &ResumeArgs) -> anyhow::Result<i32> {
         Some(bus) => bus,
         None => &in_process,
     };
-    finish(orchestrator(cli, dispatch)?.with_standby(args.standby).resume(&run_dir, &cx, args.quiet))
+    let orchestrator = orchestrator(cli, dispatch)?.with_standby(args.standby).accepting_workspace_changes(args.accept_workspace_changes);
+    finish(orchestrator.resume(&run_dir, &cx, args.quiet))
 }
 
 /// The bus options the run journaled when it started (`null` for a run
@@ -244,12 +256,7 @@ pub fn runs(cli: &Cli, cmd: &RunsCommand) -> anyhow::Result<i32> {
             Ok(ExitCode::Ok.code())
         }
         RunsCommand::Show { run_id, json } => {
-            let j = match journals.open(run_id) {
-                Err(crate::store::StoreError::NoRun(_)) => {
-                    return Err(UsageError(format!("no run `{run_id}` in {}", journals.describe())).into());
-                }
-                j => j?,
-            };
+            let j = open_run(&journals, run_id)?;
             if *json {
                 show_json(&j)?;
             } else {
@@ -257,6 +264,30 @@ pub fn runs(cli: &Cli, cmd: &RunsCommand) -> anyhow::Result<i32> {
             }
             Ok(ExitCode::Ok.code())
         }
+        RunsCommand::Verify { run_id, json } => {
+            let j = open_run(&journals, run_id)?;
+            let run = j.run()?;
+            let findings = crate::orchestrator::verify::verify(&j, std::path::Path::new(&run.workspace))?;
+            let merged = j.merge_digests()?.len();
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&json!({ "run": run.id, "merged_files": merged, "findings": findings }))?);
+            } else if findings.is_empty() {
+                println!("run {}: consistent — {merged} merged file(s) match the journal, and the journal agrees with itself", run.id);
+            } else {
+                println!("run {}: {} finding(s) over {merged} merged file(s):", run.id, findings.len());
+                for f in &findings {
+                    println!("  {}", crate::sandbox::escape::for_terminal(&f.to_string()));
+                }
+            }
+            Ok(if findings.is_empty() { ExitCode::Ok } else { ExitCode::Failed }.code())
+        }
+    }
+}
+
+fn open_run(journals: &Journals, run_id: &str) -> anyhow::Result<Journal> {
+    match journals.open(run_id) {
+        Err(crate::store::StoreError::NoRun(_)) => Err(UsageError(format!("no run `{run_id}` in {}", journals.describe())).into()),
+        j => Ok(j?),
     }
 }
 

@@ -110,4 +110,11 @@ pub trait Dispatch: Send + Sync {
     fn resends_attempts(&self) -> bool {
         false
     }
+
+    /// Run an attempt a previous orchestrator sent and never saw end (with
+    /// [`resends_attempts`](Self::resends_attempts)): it may still be running
+    /// somewhere. Default: [`run`](Self::run).
+    fn run_resent(&self, task: &Task) -> Result<TaskResult, TaskError> {
+        self.run(task)
+    }
 }

@@ -9,7 +9,8 @@
 //! run's template variables, `dataflow.rs` which task produced a declared artifact and when
 //! a task of a parallel stage waits for its peers, `merge.rs` publishes a task's `/out` under the run's rules,
 //! `inputs.rs` resolves the run's inputs, `report.rs` writes `agents.json`
-//! and progress lines. Tasks go out through [`crate::dispatch`], the seam to
+//! and progress lines, `verify.rs` checks a run's files against its journal
+//! (before a resume, and for `taylordash runs verify`). Tasks go out through [`crate::dispatch`], the seam to
 //! the sandbox or the bus.
 
 pub mod conflict;
@@ -20,6 +21,7 @@ pub mod integration;
 pub mod merge;
 pub mod report;
 pub mod run;
+pub mod verify;
 
 pub use report::{PrintRunId, RunObserver};
 pub use run::{DEFAULT_LEASE_TTL, Orchestrator, OrchestratorError, RunOptions, RunOutcome, RunStatus};

@@ -16,7 +16,10 @@
 //! reassigned to the `backup_agent`; retryable failures back off
 //! exponentially with jitter; more than `max_consecutive_failures` failed
 //! attempts in a row, or no progress for `stall_timeout`, halt the run in
-//! `needs_review`.
+//! `needs_review`. A stage whose tasks are in flight (running, awaiting a
+//! republish, backing off before a retry) is making progress: each ends by
+//! its own deadlines, so only agents waiting on each other with no task out
+//! can stall.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -141,6 +144,9 @@ pub struct Orchestrator<'d> {
     lease_ttl: Duration,
     /// `resume` waits for another orchestrator's lease instead of refusing.
     standby: bool,
+    /// `resume` builds on a workspace that changed behind the run's back
+    /// (see [`super::verify`]) instead of halting for review.
+    accept_workspace: bool,
 }
 
 /// Why a stage did not complete.
@@ -188,6 +194,33 @@ struct Run<'a> {
     coordination_cpu_us: AtomicU64,
     tool_ms: AtomicU64,
     otlp: Option<&'a Otlp>,
+    /// Stage → its tasks between dispatch and outcome (see [`InFlight`]).
+    in_flight: Mutex<BTreeMap<String, u32>>,
+}
+
+/// A task of a stage counted in flight while it lives.
+struct InFlight<'r> {
+    counts: &'r Mutex<BTreeMap<String, u32>>,
+    stage: &'r str,
+}
+
+impl<'r> InFlight<'r> {
+    fn enter(counts: &'r Mutex<BTreeMap<String, u32>>, stage: &'r str) -> Self {
+        *counts.lock().unwrap_or_else(|p| p.into_inner()).entry(stage.to_string()).or_default() += 1;
+        InFlight { counts, stage }
+    }
+
+    fn any(counts: &Mutex<BTreeMap<String, u32>>, stage: &str) -> bool {
+        counts.lock().unwrap_or_else(|p| p.into_inner()).get(stage).is_some_and(|n| *n > 0)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Some(n) = self.counts.lock().unwrap_or_else(|p| p.into_inner()).get_mut(self.stage) {
+            *n = n.saturating_sub(1);
+        }
+    }
 }
 
 impl<'d> Orchestrator<'d> {
@@ -202,7 +235,15 @@ impl<'d> Orchestrator<'d> {
             journal_url: JournalUrl::Files,
             lease_ttl: DEFAULT_LEASE_TTL,
             standby: false,
+            accept_workspace: false,
         }
+    }
+
+    /// Let `resume` continue on a workspace whose merged files changed (the
+    /// operator looked and vouches for them); the findings are journaled.
+    pub fn accepting_workspace_changes(mut self, accept: bool) -> Self {
+        self.accept_workspace = accept;
+        self
     }
 
     /// Keep journals in `url` (default: a SQLite file per run).
@@ -364,6 +405,7 @@ impl<'d> Orchestrator<'d> {
             max_parallel_stages: self.max_parallel_stages,
             observer: self.observer.as_ref(),
             otlp: self.otlp.as_deref(),
+            in_flight: Mutex::default(),
         };
         Ok(run.execute())
     }
@@ -393,11 +435,30 @@ impl<'d> Orchestrator<'d> {
         let pipeline = pipeline::parse(&row.pipeline, &source, cx).map_err(OrchestratorError::Pipeline)?;
         self.audit_rbac(&pipeline, &row.principal, &row.role)?;
         let artifacts: BTreeMap<String, Value> = serde_json::from_str(&inputs_json).unwrap_or_default();
+        let workspace = PathBuf::from(row.workspace);
+        let findings = super::verify::verify(&journal, &workspace)?;
+        if !findings.is_empty() {
+            let listed: Vec<String> = findings.iter().map(ToString::to_string).collect();
+            if !self.accept_workspace {
+                let message = format!(
+                    "data corruption: the run's files are not what its journal recorded, so resuming would build on them: {}; \
+                     inspect them (`taylordash runs verify {}`), then resume with --accept-workspace-changes to continue on them",
+                    listed.join("; "),
+                    row.id
+                );
+                journal.event("data_corruption", &json!({ "findings": findings }))?;
+                journal.set_run_status(protocol::RunStatus::NeedsReview, Some(&message))?;
+                let _ = journal.release_lease(&lease);
+                progress(quiet, format_args!("run {}: needs review: {message}", row.id));
+                return Ok(RunOutcome { run_id: row.id, run_dir: run_dir.to_path_buf(), status: RunStatus::NeedsReview(message) });
+            }
+            journal.event("workspace_changes_accepted", &json!({ "findings": findings }))?;
+            progress(quiet, format_args!("run {}: building on {} change(s) to its files, as asked", row.id, findings.len()));
+        }
         journal.set_run_status(protocol::RunStatus::Running, None)?;
         journal.event("run_resumed", &json!({}))?;
         progress(quiet, format_args!("run {}: resuming {}", row.id, row.pipeline));
         self.observer.started(&row.id);
-        let workspace = PathBuf::from(row.workspace);
         let run = Run {
             id: row.id,
             dir: run_dir.to_path_buf(),
@@ -417,6 +478,7 @@ impl<'d> Orchestrator<'d> {
             max_parallel_stages: self.max_parallel_stages,
             observer: self.observer.as_ref(),
             otlp: self.otlp.as_deref(),
+            in_flight: Mutex::default(),
         };
         Ok(run.execute())
     }
@@ -948,12 +1010,14 @@ impl Run<'_> {
             drop(tx);
             let mut files = Vec::new();
             let mut first_stop = None;
-            for _ in 0..stage.agents.len() {
+            let mut finished = 0;
+            while finished < stage.agents.len() {
                 match rx.recv_timeout(stall) {
                     Ok(Ok(f)) => files.extend(f),
                     Ok(Err(stop)) => {
                         first_stop.get_or_insert(stop);
                     }
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) if InFlight::any(&self.in_flight, &stage.name) => continue,
                     Err(_) => {
                         let msg = format!(
                             "circular coordination: no progress in stage `{}` for {:?}",
@@ -964,6 +1028,7 @@ impl Run<'_> {
                         break;
                     }
                 }
+                finished += 1;
             }
             match first_stop {
                 Some(stop) => Err(stop),
@@ -1073,6 +1138,7 @@ impl Run<'_> {
     /// finish its merge if a crash interrupted one, else attempt it (with
     /// retries, backoff and reassignment) and merge its `/out`.
     fn task(&self, call: &ToolCall<'_>) -> Result<(Value, Vec<String>), Stop> {
+        let _in_flight = InFlight::enter(&self.in_flight, &call.stage.name);
         let span = span_id();
         self.journal(|j| j.upsert_task(call.task_id, &call.stage.name, call.agent, call.tool, &span))?;
         if let Some(finished) = self.finished_before(call)? {
@@ -1096,10 +1162,10 @@ impl Run<'_> {
             }
             let cpu = thread_cpu();
             let retold = ToolCall { feedback: conflict_feedback.as_ref().or(call.feedback), ..*call };
-            let task = self.prepare_attempt(&retold, &running_as, std::mem::take(&mut resend))?;
+            let (task, resent) = self.prepare_attempt(&retold, &running_as, std::mem::take(&mut resend))?;
             let mut own_cpu = thread_cpu().saturating_sub(cpu);
             let started = Instant::now();
-            let result = self.dispatch.run(&task);
+            let result = if resent { self.dispatch.run_resent(&task) } else { self.dispatch.run(&task) };
             let ms = started.elapsed().as_millis() as i64;
             for (kind, data) in self.dispatch.take_events() {
                 self.journal(|j| j.event(&kind, &data))?;
@@ -1177,8 +1243,9 @@ impl Run<'_> {
     /// Journal a new attempt of `call` by `running_as`, give it a fresh
     /// staging directory, and build the task the dispatcher runs.
     /// With `resend`, an attempt journaled as started and never ended is
-    /// sent again as it was (same number, agent and span; its staging kept).
-    fn prepare_attempt(&self, call: &ToolCall<'_>, running_as: &str, resend: bool) -> Result<Task, Stop> {
+    /// sent again as it was (same number, agent and span; its staging kept);
+    /// the task, and whether it is such a re-sent attempt.
+    fn prepare_attempt(&self, call: &ToolCall<'_>, running_as: &str, resend: bool) -> Result<(Task, bool), Stop> {
         let task_id = call.task_id;
         let unfinished = if resend { self.journal(|j| j.unfinished_attempt(task_id))? } else { None };
         let resent = unfinished.is_some();
@@ -1219,7 +1286,7 @@ impl Run<'_> {
             Some(point) => Value::Object(Envelope { task: Some(task.info()), ..Envelope::default() }.wrap(point.input())).to_string(),
             None => self.task_input(call.stage, &task, call.previous, call.feedback),
         };
-        Ok(task)
+        Ok((task, resent))
     }
 
     /// Publish a successful attempt's files; acknowledge its result only

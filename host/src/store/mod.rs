@@ -402,6 +402,13 @@ impl Journal {
         })
     }
 
+    /// Every merge record: path, task, and the sha256 of what it wrote.
+    pub fn merge_digests(&self) -> Result<Vec<(String, String, String)>> {
+        self.all("SELECT path, task_id, sha256 FROM merges WHERE run_id = ?1 ORDER BY path, task_id", p![&self.run_id], |r| {
+            Ok((r.text(0)?, r.text(1)?, r.text(2)?))
+        })
+    }
+
     pub fn forget_merge(&self, path: &str, task_id: &str) -> Result<()> {
         self.exec("DELETE FROM merges WHERE run_id = ?1 AND path = ?2 AND task_id = ?3", p![&self.run_id, path, task_id])?;
         Ok(())

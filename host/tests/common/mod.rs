@@ -73,7 +73,7 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// A Mosquitto we started (loopback, anonymous, no persistence); killed when dropped.
+/// A Mosquitto we started (loopback, anonymous); killed when dropped.
 pub struct OwnMosquitto {
     child: std::process::Child,
     pub port: u16,
@@ -81,13 +81,25 @@ pub struct OwnMosquitto {
 }
 
 impl OwnMosquitto {
-    /// `mosquitto` on `port`, waited for until it accepts connections.
+    /// `mosquitto` on `port` without persistence, waited for until it accepts connections.
     pub fn start(port: u16) -> Self {
+        Self::start_with(port, "persistence false\n")
+    }
+
+    /// `mosquitto` on `port` keeping sessions and queued messages in
+    /// `data` across restarts (saved when it is stopped with SIGTERM), as a
+    /// production broker does.
+    pub fn persistent(port: u16, data: &std::path::Path) -> Self {
+        std::fs::create_dir_all(data).unwrap();
+        Self::start_with(port, &format!("persistence true\npersistence_location {}/\n", data.display()))
+    }
+
+    fn start_with(port: u16, extra: &str) -> Self {
         use std::net::{SocketAddr, TcpStream};
         use std::time::{Duration, Instant};
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("mosquitto.conf");
-        std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_packet_size 16777216\n")).unwrap();
+        std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\nmax_packet_size 16777216\n{extra}")).unwrap();
         let child = std::process::Command::new("mosquitto")
             .arg("-c")
             .arg(&conf)
@@ -111,6 +123,13 @@ impl OwnMosquitto {
 
     pub fn url(&self) -> String {
         format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// Stop it the way a service manager does (SIGTERM: it saves its
+    /// persistence and closes every connection), and wait until it has.
+    pub fn terminate(mut self) {
+        let _ = std::process::Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = self.child.wait();
     }
 }
 
@@ -156,6 +175,11 @@ impl Proc {
     /// Everything printed so far, one line each.
     pub fn output(&self) -> String {
         self.lines.lock().unwrap().join("\n")
+    }
+
+    /// The lines printed so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
     }
 }
 
