@@ -33,6 +33,7 @@ use taylordash::bus::{
     run_worker,
 };
 use taylordash::bus::auth::AUTH_PROPERTY;
+use taylordash_protocol::bus::ResultPayload;
 use taylordash::audit::AuditLog;
 use taylordash::bus::client::Recv;
 use taylordash::dispatch::{Dispatch, InProcess, Task, TaskError, TaskResult};
@@ -290,6 +291,20 @@ fn two_workers_share(kind: Kind) {
     assert!(a > 0 && b > 0, "both workers took tasks: {a} and {b}");
 }
 
+/// The next result on `me`'s subscription, and how many claims came first.
+fn next_result(me: &BusClient, timeout: Duration) -> (taylordash::bus::Delivery, usize) {
+    let mut claims = 0;
+    loop {
+        match me.recv_timeout(timeout) {
+            Recv::Message(d) => match ResultEnvelope::decode(d.payload(), MAX_MESSAGE).map(|r| r.payload) {
+                Ok(ResultPayload::Claimed { .. }) => claims += 1,
+                _ => return (d, claims),
+            },
+            other => panic!("no result: {other:?}"),
+        }
+    }
+}
+
 fn duplicate_executes_once(kind: Kind) {
     let addr = broker(kind);
     let topics = prefix("dup");
@@ -311,16 +326,11 @@ fn duplicate_executes_once(kind: Kind) {
     // Two copies at once (the second finds the first running), then one after it finished.
     send();
     send();
-    let first = match me.recv_timeout(Duration::from_secs(10)) {
-        Recv::Message(d) => d,
-        other => panic!("no result: {other:?}"),
-    };
+    let (first, claims) = next_result(&me, Duration::from_secs(10));
+    assert_eq!(claims, 1, "the worker claimed the task once, as it took it");
     me.ack(&first);
     send();
-    let second = match me.recv_timeout(Duration::from_secs(10)) {
-        Recv::Message(d) => d,
-        other => panic!("no cached result: {other:?}"),
-    };
+    let (second, _) = next_result(&me, Duration::from_secs(10));
     me.ack(&second);
     let (r1, r2) = (
         ResultEnvelope::decode(first.payload(), MAX_MESSAGE).unwrap(),
@@ -328,7 +338,7 @@ fn duplicate_executes_once(kind: Kind) {
     );
     assert_eq!(r1.payload, r2.payload, "the duplicate is answered with the same result");
     assert_eq!(first.correlation().map(|b| b.as_ref()), Some(&b"dup-msg-1"[..]));
-    assert!(matches!(me.recv_timeout(Duration::from_millis(500)), Recv::Timeout), "no third result");
+    assert!(matches!(me.recv_timeout(Duration::from_millis(500)), Recv::Timeout), "no third result (nor claim)");
     assert_eq!(worker.stats().executed.load(Ordering::SeqCst), 1, "executed once");
     assert_eq!(worker.stats().duplicates.load(Ordering::SeqCst), 2);
 }
@@ -541,15 +551,17 @@ fn one_trace_per_run(kind: Kind) {
     assert_eq!(outcome.status, RunStatus::Completed);
     assert_eq!(std::fs::read_to_string(ws.path().join("out.md")).unwrap(), "# hi", "merged from the worker's /out");
     let trace = Journal::open(&outcome.run_dir.join("journal.sqlite")).unwrap().run().unwrap().trace_id;
-    // 4 tasks (probe, echo, gate, probe) → 4 assigns, 4 results, 1 gate status.
-    wait_until("the monitor to see every message", Duration::from_secs(5), || monitor.seen.lock().unwrap().len() >= 9);
+    // 4 tasks (probe, echo, gate, probe) → 4 assigns, 4 claims, 4 results, 1 gate status.
+    wait_until("the monitor to see every message", Duration::from_secs(5), || monitor.seen.lock().unwrap().len() >= 13);
     std::thread::sleep(Duration::from_millis(200));
     let seen = monitor.seen.lock().unwrap().clone();
     let count = |t: &str| seen.iter().filter(|(topic, _, _)| topic.starts_with(t)).count();
+    let is_claim = |payload: &[u8]| serde_json::from_slice::<Value>(payload).is_ok_and(|v| v["payload"]["status"] == "claimed");
     assert_eq!(count(&topics.assign()), 4, "{seen:?}");
-    assert_eq!(count(&topics.complete()), 4);
+    assert_eq!(count(&topics.complete()), 8);
+    assert_eq!(seen.iter().filter(|(_, p, _)| is_claim(p)).count(), 4, "one claim per task");
     assert_eq!(count(&topics.gates_status()), 1);
-    assert_eq!(seen.len(), 9, "nothing else on the bus");
+    assert_eq!(seen.len(), 13, "nothing else on the bus");
     let mut task_spans = std::collections::HashMap::new();
     for (topic, payload, traceparent) in &seen {
         let env: taylordash::bus::Envelope<Value> = serde_json::from_slice(payload).unwrap();
@@ -561,7 +573,7 @@ fn one_trace_per_run(kind: Kind) {
             task_spans.insert(env.msg_id.clone(), env.span_id.clone());
         }
     }
-    for (topic, payload, _) in seen.iter().filter(|(t, _, _)| t.starts_with(&topics.complete())) {
+    for (topic, payload, _) in seen.iter().filter(|(t, p, _)| t.starts_with(&topics.complete()) && !is_claim(p)) {
         let env: taylordash::bus::Envelope<Value> = serde_json::from_slice(payload).unwrap();
         assert_eq!(env.parent_span_id.as_ref(), task_spans.get(&env.msg_id), "{topic}: the worker's span nests under its task's");
         assert_ne!(Some(&env.span_id), task_spans.get(&env.msg_id));

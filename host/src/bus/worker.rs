@@ -614,13 +614,17 @@ impl Inner {
         };
         let bytes = Arc::new(bytes);
         let props = result.properties(None, Some(correlation), None);
-        if let Err(e) = self.bus.publish(&reply, bytes.to_vec(), props.clone()) {
-            // Not acked: the broker redelivers it (or the orchestrator republishes).
+        // Remembered before it is published: a copy that arrives once the
+        // result is out must find it done, not running (a copy at the same
+        // response topic waits for no second answer).
+        let sent = Resend { topic: reply.clone(), bytes: bytes.clone(), properties: props.clone() };
+        let waiters = self.memory.lock().unwrap_or_else(|p| p.into_inner()).finish(&env.msg_id, sent);
+        if let Err(e) = self.bus.publish(&reply, bytes.to_vec(), props) {
+            // Not acked: the broker redelivers it (or the orchestrator
+            // republishes), and the copy is answered from memory.
             tracing::warn!(error = %e, "could not publish the result");
             return;
         }
-        let sent = Resend { topic: reply.clone(), bytes: bytes.clone(), properties: props };
-        let waiters = self.memory.lock().unwrap_or_else(|p| p.into_inner()).finish(&env.msg_id, sent);
         for (topic, correlation) in waiters.into_iter().filter(|(topic, _)| *topic != reply) {
             let props = result.properties(None, Some(correlation), None);
             if let Err(e) = self.bus.publish(&topic, bytes.to_vec(), props) {
