@@ -7,20 +7,23 @@
 //! message, which the orchestrator calls after journaling it.
 //!
 //! - A task not answered by its deadline (its timeout plus `grace`) is
+//!   asked for first (`tasks/query`: a worker that holds it answers, or
+//!   claims it again and keeps it); if none does within `resend_after`, it is
 //!   published again with the next `seq` (same `msg_id`, same task), so
-//!   another worker takes it: that is how a killed worker's task is
-//!   redelivered. After `max_deliveries` it goes to the DLQ: a message on
+//!   another worker takes it. After `max_deliveries` it goes to the DLQ: a message on
 //!   `orchestrator/dlq` and a row in the DLQ store, and `run` returns a
 //!   non-retryable error. A task the orchestrator gives up on (its retry
 //!   budget spent, or a final failure) goes there too ([`Dispatch::gave_up`]).
 //! - When this dispatcher's connection comes back (a broker restart, a
-//!   network blip), whatever was in flight on the old one may be gone. After
-//!   `resend_after` (time for the workers to reconnect and claim what they
-//!   hold), every unanswered task no worker has claimed is published again
-//!   at once, with the next `seq` and a fresh deadline: a restart costs
-//!   seconds, not a deadline. A claimed task is not re-sent (another worker
-//!   would run it a second time); its worker re-publishes its result on
-//!   reconnecting, and the deadline republish covers a worker that died.
+//!   network blip), whatever was in flight on the old one may be gone.
+//!   After `resend_after` (time for the workers to reconnect), every
+//!   unanswered task is rechecked: the workers are asked who holds it
+//!   (`tasks/query`: its holder claims it again or sends its result again),
+//!   and only a task no worker holds is published again, with the next
+//!   `seq` and a fresh deadline. A worker's will (its connection died)
+//!   rechecks the tasks it claimed the same way. So a restart costs
+//!   seconds, not a deadline, and a held task is never sent to a second
+//!   worker.
 //! - A task's `msg_id` is derived from its run, task and attempt
 //!   ([`attempt_msg_id`]): an orchestrator resuming a run whose previous
 //!   orchestrator died sends an unfinished attempt again under the same key,
@@ -120,13 +123,27 @@ impl DispatchOptions {
 enum Wake {
     /// Its result.
     Answer(Delivery, ResultEnvelope),
-    /// The connection came back and no worker claims the task (or its
-    /// worker is gone): publish it again.
-    Resend,
-    /// The connection came back and a worker claimed the task: ask the
-    /// workers for it (its holder answers again; its result may have died
-    /// with the broker).
-    Ask,
+    /// The connection came back, or the task's worker is gone: ask the
+    /// workers for it (its holder answers again; its claim or result may
+    /// have died with the broker) and publish it again if none holds it.
+    Recheck,
+}
+
+/// Wake a waiting `run` to recheck its task; at most one wake waits, so an
+/// answer always finds room.
+fn recheck(p: &Pending) {
+    if p.tx.is_empty() {
+        let _ = p.tx.try_send(Wake::Recheck);
+    }
+}
+
+/// What asking the workers for an attempt found.
+#[allow(clippy::large_enum_variant)] // returned once per ask, moved straight on
+enum Asked {
+    Answer(Delivery, ResultEnvelope),
+    /// A worker claims it (again): it runs there.
+    Held,
+    Nobody,
 }
 
 struct Pending {
@@ -508,57 +525,54 @@ impl MqttDispatch {
             env.payload.files = Some(manifest);
             env.payload.blobs_from = Some(from);
         }
-        let mut held = false;
-        if ask_first {
-            env.deadline = now_ms() + window.as_millis() as u64;
-            self.publish_to(&self.inner.topics.query(), &env)?;
-            let until = Instant::now() + self.inner.resend_after;
-            while Instant::now() < until && !held {
-                match rx.recv_timeout(Duration::from_millis(50)) {
-                    Ok(Wake::Answer(delivery, result)) => return self.answered(task, &env, delivery, result, uploaded),
-                    Ok(Wake::Resend | Wake::Ask) | Err(flume::RecvTimeoutError::Timeout) => {}
-                    Err(flume::RecvTimeoutError::Disconnected) => return Err(bus_error(format!("task {}: the bus stopped", task.task_id))),
-                }
-                held = self.inner.lock_pending().get(&msg_id).is_some_and(|p| p.claimed_by.is_some());
-            }
-            if held {
-                tracing::info!("a worker still runs this attempt: waiting for its result");
-            }
-        }
         // Deliveries that reached their deadline unanswered; a re-send after
         // a reconnect is not one.
         let mut expired = 0u64;
         let mut why = "";
         let mut seq = 0;
+        // Before publishing for anyone to take, ask whether a worker holds
+        // the attempt: a resumed one, and one past its deadline (its result
+        // may be what was lost, or its worker slow, not dead).
+        let mut ask = ask_first;
         loop {
-            seq += 1;
-            env.seq = seq;
-            env.deadline = now_ms() + window.as_millis() as u64;
-            if let Some(p) = self.inner.lock_pending().get_mut(&msg_id) {
-                p.seq = seq;
-            }
-            if seq > 1 {
-                tracing::warn!(seq, "{why}");
-            }
-            // A worker that holds the attempt (it answered the query) is not sent it again.
-            if !(seq == 1 && held) {
+            let held = ask && {
+                env.seq = seq.max(1);
+                env.deadline = now_ms() + window.as_millis() as u64;
+                match self.ask(&env, &rx, &msg_id)? {
+                    Asked::Answer(delivery, result) => return self.answered(task, &env, delivery, result, uploaded),
+                    Asked::Held => true,
+                    Asked::Nobody => false,
+                }
+            };
+            if held {
+                tracing::info!("a worker holds this attempt: waiting for its result, not sending it to another");
+            } else {
+                seq += 1;
+                env.seq = seq;
+                env.deadline = now_ms() + window.as_millis() as u64;
+                if let Some(p) = self.inner.lock_pending().get_mut(&msg_id) {
+                    p.seq = seq;
+                }
+                if seq > 1 {
+                    tracing::warn!(seq, "{why}");
+                }
                 self.publish_to(&self.inner.topics.assign(), &env)?;
             }
             let until = Instant::now() + window;
             loop {
                 match rx.recv_deadline(until) {
-                    Ok(Wake::Ask) => {
-                        self.publish_to(&self.inner.topics.query(), &env)?;
-                        continue;
+                    Ok(Wake::Recheck) => {
+                        why = "no worker holds the task after a reconnect (or its worker is gone): publishing it again";
+                        ask = true;
                     }
-                    Ok(Wake::Resend) => why = "no worker holds the task after a reconnect (or its worker is gone): publishing it again",
                     Ok(Wake::Answer(delivery, result)) => return self.answered(task, &env, delivery, result, uploaded),
                     Err(flume::RecvTimeoutError::Timeout) => {
                         expired += 1;
                         if expired >= self.max_deliveries as u64 {
                             return Err(self.dead_letter(&env, expired));
                         }
-                        why = "task past its deadline: publishing it again for another worker";
+                        why = "task past its deadline and no worker holds it: publishing it again for another worker";
+                        ask = true;
                     }
                     Err(flume::RecvTimeoutError::Disconnected) => {
                         return Err(bus_error(format!("task {}: the bus stopped", task.task_id)));
@@ -567,6 +581,25 @@ impl MqttDispatch {
                 break;
             }
         }
+    }
+
+    /// Ask every worker (`tasks/query`) who holds `env`'s attempt, and wait
+    /// up to `resend_after` for its result or a fresh claim.
+    fn ask(&self, env: &TaskEnvelope, rx: &flume::Receiver<Wake>, msg_id: &str) -> Result<Asked, TaskError> {
+        let asked = Instant::now();
+        self.publish_to(&self.inner.topics.query(), env)?;
+        let until = asked + self.inner.resend_after;
+        while Instant::now() < until {
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(Wake::Answer(delivery, result)) => return Ok(Asked::Answer(delivery, result)),
+                Ok(Wake::Recheck) | Err(flume::RecvTimeoutError::Timeout) => {}
+                Err(flume::RecvTimeoutError::Disconnected) => return Err(bus_error(format!("task {}: the bus stopped", env.task_id))),
+            }
+            if self.inner.lock_pending().get(msg_id).and_then(|p| p.claimed_at).is_some_and(|at| at >= asked) {
+                return Ok(Asked::Held);
+            }
+        }
+        Ok(Asked::Nobody)
     }
 
     /// The result a worker sent: fetch its `/out` blobs (when shipped),
@@ -695,24 +728,22 @@ impl Inner {
         self.bus.ack(d);
     }
 
-    /// Re-send the tasks of workers gone `resend_after` ago that did not
-    /// claim them again since (a broker restart also fires wills; the
-    /// workers come back and re-claim).
+    /// Recheck the tasks of workers gone `resend_after` ago (time for a
+    /// worker that only lost its connection — a broker restart fires every
+    /// will — to come back and answer).
     fn resend_for_the_gone(&self) {
-        let due: Vec<(String, Instant)> = {
+        let due: Vec<String> = {
             let mut gone = self.gone.lock().unwrap_or_else(|p| p.into_inner());
-            let due: Vec<(String, Instant)> = gone.iter().filter(|(_, at)| at.elapsed() >= self.resend_after).map(|(w, at)| (w.clone(), *at)).collect();
-            for (w, _) in &due {
+            let due: Vec<String> = gone.iter().filter(|(_, at)| at.elapsed() >= self.resend_after).map(|(w, _)| w.clone()).collect();
+            for w in &due {
                 gone.remove(w);
             }
             due
         };
-        for (worker, at) in due {
+        for worker in due {
             let pending = self.lock_pending();
-            for p in pending.values().filter(|p| p.claimed_by.as_deref() == Some(&worker) && p.claimed_at.is_some_and(|c| c <= at)) {
-                if p.tx.is_empty() {
-                    let _ = p.tx.try_send(Wake::Resend);
-                }
+            for p in pending.values().filter(|p| p.claimed_by.as_deref() == Some(&worker)) {
+                recheck(p);
             }
         }
     }
@@ -747,24 +778,16 @@ impl Inner {
         self.bus.ack(&d);
     }
 
-    /// After a reconnect: wake every unanswered task no worker claims, to
-    /// be published again, and ask for the claimed ones.
+    /// After a reconnect: recheck every unanswered task (ask who holds
+    /// it, publish it again if nobody does).
     fn resend_unclaimed(&self) {
         let pending = self.lock_pending();
         if pending.is_empty() {
             return;
         }
-        let unclaimed = pending.values().filter(|p| p.claimed_by.is_none()).count();
-        tracing::warn!(
-            unclaimed,
-            claimed = pending.len() - unclaimed,
-            "the broker connection came back: re-sending the tasks no worker claims, asking for the others"
-        );
+        tracing::warn!(tasks = pending.len(), "the broker connection came back: asking who holds each unanswered task, re-sending the rest");
         for p in pending.values() {
-            // At most one waiting: an answer must always find room.
-            if p.tx.is_empty() {
-                let _ = p.tx.try_send(if p.claimed_by.is_none() { Wake::Resend } else { Wake::Ask });
-            }
+            recheck(p);
         }
     }
 

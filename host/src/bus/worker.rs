@@ -12,8 +12,10 @@
 //! - A worker claims each task it starts (a QoS 0 `claimed` message to the
 //!   response topic) and, whenever its connection comes back, claims its
 //!   running tasks again and re-publishes its results of the last 30 s: a
-//!   broker that restarted may have lost them, and an orchestrator re-sends
-//!   after a reconnect only the tasks no worker claimed.
+//!   broker that restarted may have lost them. It also answers
+//!   `tasks/query` for a task it holds (a claim, or the result), so an
+//!   orchestrator rechecking after a reconnect, a will or a deadline never
+//!   sends a held task to another worker.
 //! - A task past its deadline is skipped (the orchestrator has already
 //!   published it again for someone else).
 //! - A task naming a tool by path, or relative / `..` / (with
@@ -38,9 +40,10 @@
 //!   in the result. A blob that does not match its digest fails the task
 //!   (retryably) and is audited. Such a worker refuses a task without a
 //!   manifest: it never reads paths a message names.
-//! - Workers use a short session expiry: a dead worker's session (and the
-//!   shared-subscription messages a broker may still route to it) goes away
-//!   quickly, and the orchestrator's deadline republish covers the rest.
+//! - Workers keep no session after a disconnect (expiry 0): a broker must
+//!   not route shared-subscription tasks to a dead worker's session, where
+//!   nobody would claim them. What a dead worker had claimed is re-sent when
+//!   its MQTT will arrives; the deadline republish covers the rest.
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
@@ -97,8 +100,10 @@ pub struct WorkerOptions {
 impl WorkerOptions {
     pub fn new(brokers: Vec<BrokerAddr>, topics: Topics) -> Self {
         let mut client = ClientOptions::new(brokers, format!("td-worker-{}", hex_id(12)));
-        // Short: a dead worker's session must not hold tasks for long.
-        client.session_expiry = Duration::from_secs(5);
+        // None: a broker may route shared-subscription tasks to a dead
+        // worker's session while it lasts, unclaimed and unseen. What the
+        // worker took is claimed, and re-sent when its will arrives.
+        client.session_expiry = Duration::ZERO;
         client.receive_maximum = 8;
         WorkerOptions {
             client,
@@ -868,3 +873,43 @@ impl From<EnvelopeError> for TaskError {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn memory() -> Memory {
+        Memory { map: HashMap::new(), order: VecDeque::new(), bytes: 0, cap: 8, cap_bytes: 1 << 20 }
+    }
+
+    fn resend(topic: &str, bytes: &[u8]) -> Resend {
+        Resend { topic: topic.into(), bytes: Arc::new(bytes.to_vec()), properties: PublishProperties::default() }
+    }
+
+    #[test]
+    fn a_query_never_takes_a_task_on_and_a_claimed_task_is_announced_until_done() {
+        let mut m = memory();
+        let corr = Bytes::from_static(b"c");
+        assert!(matches!(m.ask("t1", "r", &corr), Begin::New));
+        assert!(m.map.is_empty(), "asking is not taking");
+        assert!(matches!(m.begin("t1", "r", &corr), Begin::New));
+        m.claimed("t1", resend("r", b"claim"));
+        let (claims, results) = m.to_resend();
+        assert_eq!((claims.len(), results.len()), (1, 0));
+        assert!(matches!(m.ask("t1", "other", &corr), Begin::Running));
+        let waiters = m.finish("t1", resend("r", b"result"));
+        assert_eq!(waiters, vec![("other".to_string(), corr.clone())], "the asker waits for the result");
+        let (claims, results) = m.to_resend();
+        assert_eq!((claims.len(), results.len()), (0, 1));
+        assert!(matches!(m.ask("t1", "r", &corr), Begin::Done(b) if b.as_slice() == b"result"));
+    }
+
+    #[test]
+    fn a_claimed_task_never_run_is_forgotten_so_a_later_copy_runs() {
+        let mut m = memory();
+        let corr = Bytes::from_static(b"c");
+        assert!(matches!(m.begin("t1", "r", &corr), Begin::New));
+        m.forget("t1");
+        assert!(matches!(m.begin("t1", "r", &corr), Begin::New));
+    }
+}

@@ -87,9 +87,11 @@ pub struct WorkerArgs {
     /// Tasks this worker runs at once.
     #[arg(long, default_value_t = 1)]
     pub concurrency: usize,
-    /// Seconds the broker keeps this worker's session after it disconnects
-    /// (short: a dead worker's session holds tasks until it expires).
-    #[arg(long, default_value_t = 5)]
+    /// Seconds the broker keeps this worker's session after it disconnects.
+    /// 0 (the default): none — a broker (Mosquitto) routes shared-subscription
+    /// tasks to a dead worker's session until it expires, where no claim, will
+    /// or reconnect re-sends them; what the worker held is claimed and re-sent.
+    #[arg(long, default_value_t = 0)]
     pub session_expiry: u64,
     /// The MQTT client id (default: `td-worker-<random>`).
     #[arg(long)]
