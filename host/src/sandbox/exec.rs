@@ -77,9 +77,10 @@ pub fn run_granted(grant: &ExecGrant, plan: &Plan, req: &ExecRequest<'_>) -> Res
     let deadline = req.deadline.min(own_deadline);
     let scratch = tempfile::tempdir().map_err(|e| format!("exec: no scratch directory: {e}"))?;
     let tmp = tempfile::tempdir().map_err(|e| format!("exec: no temporary directory: {e}"))?;
-    if let Some(ws) = workspace {
-        copy_tree(ws, scratch.path()).map_err(|e| format!("exec: cannot copy the workspace: {e}"))?;
-    }
+    let copied = match workspace {
+        Some(ws) => copy_tree(ws, scratch.path()).map_err(|e| format!("exec: cannot copy the workspace: {e}"))?,
+        None => Default::default(),
+    };
     // From here on, every way out of this function kills the program's tree.
     let mut tree = spawn_confined(grant, plan, req, scratch.path(), tmp.path())?;
 
@@ -116,7 +117,7 @@ pub fn run_granted(grant: &ExecGrant, plan: &Plan, req: &ExecRequest<'_>) -> Res
     let stderr = err_reader.map(|r| r.collect(until, program)).unwrap_or_default();
     let mut staged = 0;
     if let Some((out, limit)) = out {
-        staged = copy_changed(scratch.path(), workspace, out, limit)
+        staged = copy_changed(scratch.path(), &copied, out, limit)
             .map_err(|e| format!("exec `{program}`: cannot stage its files: {e}"))?;
     }
     Ok(ExecOutput { status: exit_code(status), stdout, stderr, staged })

@@ -39,6 +39,7 @@ pub fn merge(staging: &Path, dest: &Path, add_only: bool, budget: std::time::Dur
     collect(staging, Path::new(""), &mut files)?;
     files.sort();
     for rel in &files {
+        check_parents(dest, rel)?;
         let target = dest.join(rel);
         match std::fs::symlink_metadata(&target) {
             Ok(meta) if meta.is_dir() || !meta.file_type().is_file() => {
@@ -66,6 +67,30 @@ pub fn merge(staging: &Path, dest: &Path, add_only: bool, budget: std::time::Dur
         copy.persist(dest.join(rel)).map_err(|e| MergeError::Io { path: display(rel), source: e.error })?;
     }
     Ok(files.iter().map(|p| display(p)).collect())
+}
+
+/// Refuse to merge `rel` when a directory on its way inside `dest` is a
+/// symlink (or not a directory): the destination may hold symlinks a guest
+/// never planted — a reviewed repository's, a user's — and writing through
+/// one would put a guest-named file outside `dest`. Checked before anything
+/// is written; parents that do not exist yet are made as real directories.
+pub fn check_parents(dest: &Path, rel: &Path) -> Result<(), MergeError> {
+    let mut at = dest.to_path_buf();
+    let mut on_the_way = PathBuf::new();
+    let parents: Vec<_> = rel.components().collect();
+    for c in &parents[..parents.len().saturating_sub(1)] {
+        at.push(c);
+        on_the_way.push(c);
+        let refused = |why: &str| MergeError::Io { path: display(rel), source: io::Error::other(format!("`{}` in the destination {why}", display(&on_the_way))) };
+        match std::fs::symlink_metadata(&at) {
+            Ok(meta) if meta.file_type().is_dir() => {}
+            Ok(meta) if meta.file_type().is_symlink() => return Err(refused("is a symlink; nothing is merged through one")),
+            Ok(_) => return Err(refused("is not a directory")),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => return Err(MergeError::Io { path: display(rel), source }),
+        }
+    }
+    Ok(())
 }
 
 /// `src` copied to a temporary file in `dst`'s directory (not yet durable).
@@ -126,34 +151,56 @@ pub fn publish(src: &Path, dst: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Copy the regular files and directories of `src` into `dst` (symlinks skipped).
-pub fn copy_tree(src: &Path, dst: &Path) -> io::Result<()> {
+/// What [`copy_tree`] copied: each file's path and the sha256 of the bytes
+/// copied. The original may change while the program runs (the orchestrator
+/// rewrites `agents.json` as stages end), so what the program changed is told
+/// against this, not against the original.
+pub type Copied = std::collections::BTreeMap<PathBuf, [u8; 32]>;
+
+/// Copy the regular files and directories of `src` into `dst` (symlinks
+/// skipped); what was copied.
+pub fn copy_tree(src: &Path, dst: &Path) -> io::Result<Copied> {
+    let mut copied = Copied::new();
+    copy_tree_into(src, dst, Path::new(""), &mut copied)?;
+    Ok(copied)
+}
+
+fn copy_tree_into(src: &Path, dst: &Path, rel: &Path, copied: &mut Copied) -> io::Result<()> {
     for entry in std::fs::read_dir(src)? {
         let entry = entry?;
         let kind = entry.file_type()?;
         let to = dst.join(entry.file_name());
+        let rel = rel.join(entry.file_name());
         if kind.is_dir() {
             std::fs::create_dir_all(&to)?;
-            copy_tree(&entry.path(), &to)?;
+            copy_tree_into(&entry.path(), &to, &rel, copied)?;
         } else if kind.is_file() {
             std::fs::copy(entry.path(), &to)?;
+            copied.insert(rel, sha256_of(&to)?);
         }
     }
     Ok(())
 }
 
-/// Copy into `out` every file of `scratch` that is new or differs from the
-/// same path in `original`, at most `limit` bytes in all (the call's
-/// `out_bytes` left): the files are measured before any is read, and nothing
-/// is read whole into memory. Returns the bytes copied.
-pub fn copy_changed(scratch: &Path, original: Option<&Path>, out: &Path, limit: u64) -> io::Result<u64> {
+fn sha256_of(path: &Path) -> io::Result<[u8; 32]> {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(hasher.finalize().into())
+}
+
+/// Copy into `out` every file of `scratch` that is new or differs from what
+/// was `copied` there, at most `limit` bytes in all (the call's `out_bytes`
+/// left): the files are measured before any is read, and nothing is read
+/// whole into memory. Returns the bytes copied.
+pub fn copy_changed(scratch: &Path, copied: &Copied, out: &Path, limit: u64) -> io::Result<u64> {
     let mut files = Vec::new();
     collect(scratch, Path::new(""), &mut files).map_err(|e| io::Error::other(e.to_string()))?;
     let mut changed = Vec::new();
     let mut total = 0u64;
     for rel in files {
         let new = scratch.join(&rel);
-        if original.is_some_and(|o| same_contents(&new, &o.join(&rel)).unwrap_or(false)) {
+        if copied.get(&rel).is_some_and(|digest| sha256_of(&new).is_ok_and(|now| now == *digest)) {
             continue;
         }
         total = total.saturating_add(std::fs::metadata(&new)?.len());
@@ -172,29 +219,31 @@ pub fn copy_changed(scratch: &Path, original: Option<&Path>, out: &Path, limit: 
     Ok(total)
 }
 
-/// Whether two files hold the same bytes, compared in chunks.
-fn same_contents(a: &Path, b: &Path) -> io::Result<bool> {
-    use std::io::Read;
-    let (fa, fb) = (std::fs::File::open(a)?, std::fs::File::open(b)?);
-    if fa.metadata()?.len() != fb.metadata()?.len() {
-        return Ok(false);
-    }
-    let (mut ra, mut rb) = (io::BufReader::new(fa), io::BufReader::new(fb));
-    let (mut ba, mut bb) = ([0u8; 8192], [0u8; 8192]);
-    loop {
-        let n = ra.read(&mut ba)?;
-        if n == 0 {
-            return Ok(true);
-        }
-        rb.read_exact(&mut bb[..n])?;
-        if ba[..n] != bb[..n] {
-            return Ok(false);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    /// Found by `cargo xtask chaos`: the orchestrator rewrote the
+    /// workspace's `agents.json` while bash_runner ran in its copy, and the
+    /// copy's older `agents.json` was staged as the program's change (an
+    /// add-only run then refused the whole task).
+    #[test]
+    fn a_file_the_original_changed_meanwhile_is_not_the_programs_change() {
+        let root = tempfile::tempdir().unwrap();
+        let (ws, scratch, out) = (root.path().join("ws"), root.path().join("scratch"), root.path().join("out"));
+        for d in [&ws, &scratch, &out] {
+            std::fs::create_dir(d).unwrap();
+        }
+        std::fs::write(ws.join("agents.json"), "{\"stage\": 1}").unwrap();
+        std::fs::write(ws.join("app.py"), "print()").unwrap();
+        let copied = super::copy_tree(&ws, &scratch).unwrap();
+        std::fs::write(ws.join("agents.json"), "{\"stage\": 2}").unwrap();
+        std::fs::write(scratch.join("app.py"), "print('changed')").unwrap();
+        std::fs::write(scratch.join("report.txt"), "new").unwrap();
+        let staged = super::copy_changed(&scratch, &copied, &out, 1 << 20).unwrap();
+        let mut names: Vec<String> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        assert_eq!(names, ["app.py", "report.txt"]);
+        assert_eq!(staged, ("print('changed')".len() + "new".len()) as u64);
+    }
     use super::*;
 
     const BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
@@ -248,5 +297,30 @@ mod tests {
             "/out/sub/evil is a symlink or special file; only regular files and directories are merged"
         );
         assert_eq!(std::fs::read_dir(dest.path()).unwrap().count(), 0);
+    }
+
+    /// Found by `taylordash-fuzz` (target `merge`): a symlinked directory in
+    /// the destination (a reviewed repository may commit one) carried a
+    /// staged file outside it.
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_directory_in_the_destination_is_not_merged_through() {
+        let root = tempfile::tempdir().unwrap();
+        let (staging, dest, outside) = (root.path().join("staging"), root.path().join("dest"), root.path().join("outside"));
+        for d in [&staging, &dest, &outside] {
+            std::fs::create_dir(d).unwrap();
+        }
+        std::fs::create_dir_all(staging.join("docs/sub")).unwrap();
+        std::fs::write(staging.join("docs/sub/x.md"), "pwned").unwrap();
+        std::fs::write(staging.join("ok.md"), "fine").unwrap();
+        std::fs::create_dir(dest.join("docs")).unwrap();
+        std::os::unix::fs::symlink(&outside, dest.join("docs/sub")).unwrap();
+        let err = merge(&staging, &dest, false, BUDGET).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot merge /out/docs/sub/x.md: `docs/sub` in the destination is a symlink; nothing is merged through one"
+        );
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        assert!(!dest.join("ok.md").exists(), "refused before anything was written");
     }
 }
