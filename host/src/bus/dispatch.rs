@@ -120,6 +120,7 @@ impl DispatchOptions {
 }
 
 /// What wakes a `run` waiting for its task.
+#[allow(clippy::large_enum_variant)] // the delivery itself, moved once per result; no allocation
 enum Wake {
     /// Its result.
     Answer(Delivery, ResultEnvelope),
@@ -558,28 +559,22 @@ impl MqttDispatch {
                 }
                 self.publish_to(&self.inner.topics.assign(), &env)?;
             }
-            let until = Instant::now() + window;
-            loop {
-                match rx.recv_deadline(until) {
-                    Ok(Wake::Recheck) => {
-                        why = "no worker holds the task after a reconnect (or its worker is gone): publishing it again";
-                        ask = true;
+            match rx.recv_deadline(Instant::now() + window) {
+                Ok(Wake::Recheck) => why = "no worker holds the task after a reconnect (or its worker is gone): publishing it again",
+                Ok(Wake::Answer(delivery, result)) => return self.answered(task, &env, delivery, result, uploaded),
+                Err(flume::RecvTimeoutError::Timeout) => {
+                    expired += 1;
+                    if expired >= self.max_deliveries as u64 {
+                        return Err(self.dead_letter(&env, expired));
                     }
-                    Ok(Wake::Answer(delivery, result)) => return self.answered(task, &env, delivery, result, uploaded),
-                    Err(flume::RecvTimeoutError::Timeout) => {
-                        expired += 1;
-                        if expired >= self.max_deliveries as u64 {
-                            return Err(self.dead_letter(&env, expired));
-                        }
-                        why = "task past its deadline and no worker holds it: publishing it again for another worker";
-                        ask = true;
-                    }
-                    Err(flume::RecvTimeoutError::Disconnected) => {
-                        return Err(bus_error(format!("task {}: the bus stopped", task.task_id)));
-                    }
+                    why = "task past its deadline and no worker holds it: publishing it again for another worker";
                 }
-                break;
+                Err(flume::RecvTimeoutError::Disconnected) => {
+                    return Err(bus_error(format!("task {}: the bus stopped", task.task_id)));
+                }
             }
+            // Woken or past the deadline: ask before publishing again.
+            ask = true;
         }
     }
 
