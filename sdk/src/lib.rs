@@ -3,8 +3,9 @@
 //! A tool is a type implementing [`Tool`] with serde input and output types;
 //! [`export_tool!`] turns it into a component exporting the `taylordash:agent/tool`
 //! world (`wit/agent.wit`). `describe` returns JSON Schemas derived from the
-//! types with `schemars`, `invoke` parses the input (naming the offending field
-//! on error) and serialises the output.
+//! types with `schemars` (generated natively at build time by `cargo xtask
+//! build-plugins`, so components do not carry schemars), `invoke` parses the
+//! input (naming the offending field on error) and serialises the output.
 //!
 //! The host's imports (`log`, `emit`, `exec`) and the sandbox's two directories
 //! are reached through this crate ([`log`], [`emit`], [`exec::run`],
@@ -195,11 +196,16 @@ macro_rules! export_tool {
         #[doc(hidden)]
         pub struct __TaylorDashExport;
 
+        /// `describe` computed natively: `cargo xtask build-plugins` runs it
+        /// before the component build and bakes the schemas into the component.
+        #[doc(hidden)]
+        pub fn __taylordash_describe() -> $crate::ToolInfo {
+            $crate::describe::<$tool>(env!("CARGO_PKG_VERSION"))
+        }
+
         impl $crate::bindings::Guest for __TaylorDashExport {
             fn describe() -> $crate::bindings::taylordash::agent::types::ToolInfo {
-                $crate::__private::info_to_wit($crate::describe::<$tool>(env!(
-                    "CARGO_PKG_VERSION"
-                )))
+                $crate::__private::info_to_wit($crate::__describe_component!($tool))
             }
 
             fn invoke(
@@ -214,7 +220,39 @@ macro_rules! export_tool {
             }
         }
 
+        // Only the component exports the world's symbols (`describe`,
+        // `invoke`, …): natively, several tools link into one program (the
+        // schema generation of `cargo xtask build-plugins`).
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::__export_tool_world!(__TaylorDashExport);
+    };
+}
+
+/// The component's `describe`: the schemas `cargo xtask build-plugins`
+/// generated natively (`$TAYLORDASH_SCHEMAS/<crate>.input.json`,
+/// `.output.json`), so the component carries text, not schemars.
+#[cfg(taylordash_baked_schemas)]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __describe_component {
+    ($tool:ty) => {
+        $crate::__private::baked::<$tool>(
+            env!("CARGO_PKG_VERSION"),
+            include_str!(concat!(env!("TAYLORDASH_SCHEMAS"), "/", env!("CARGO_PKG_NAME"), ".input.json")),
+            include_str!(concat!(env!("TAYLORDASH_SCHEMAS"), "/", env!("CARGO_PKG_NAME"), ".output.json")),
+        )
+    };
+}
+
+/// The component's `describe` built without `cargo xtask build-plugins`
+/// (e.g. `cargo build --target wasm32-wasip2` in a project of one's own):
+/// the schemas are generated when `describe` is called.
+#[cfg(not(taylordash_baked_schemas))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __describe_component {
+    ($tool:ty) => {
+        $crate::describe::<$tool>(env!("CARGO_PKG_VERSION"))
     };
 }
 
@@ -222,6 +260,17 @@ macro_rules! export_tool {
 pub mod __private {
     use super::bindings::taylordash::agent::types as wit;
     use super::{Context, ToolError, ToolInfo};
+
+    /// [`super::describe`] with schemas generated at build time.
+    pub fn baked<T: super::Tool>(version: &str, input_schema: &str, output_schema: &str) -> ToolInfo {
+        ToolInfo {
+            name: T::NAME.to_string(),
+            version: version.to_string(),
+            description: T::DESCRIPTION.to_string(),
+            input_schema: input_schema.to_string(),
+            output_schema: output_schema.to_string(),
+        }
+    }
 
     pub fn info_to_wit(info: ToolInfo) -> wit::ToolInfo {
         wit::ToolInfo {

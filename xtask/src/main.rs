@@ -1,4 +1,4 @@
-//! `cargo xtask <command>`: build-plugins, test, demo, bench.
+//! `cargo xtask <command>`: build-plugins, test, demo, bench, fuzz, chaos.
 
 use std::path::Path;
 use std::process::Command;
@@ -6,13 +6,23 @@ use std::process::Command;
 use anyhow::{Context, bail};
 use xtask::{build_guests, build_plugins, workspace_root};
 
-const USAGE: &str = "usage: cargo xtask <build-plugins | test | demo | bench>
+mod chaos;
+mod fuzz;
+mod peers;
+
+const USAGE: &str = "usage: cargo xtask <build-plugins | test | demo | bench | fuzz | chaos>
 
   build-plugins  build every plugin to target/plugins/<tool>.wasm (and tests/plugins to target/test-plugins)
   test           build the plugins and the Python/JS SDKs' guests, then run the whole test suite
   demo [--all]   build everything and run the seed flow (pipelines/orchestration_flow.yaml) on target/demo;
                  --all: then the seed's four combinations (pipelines/combination_*.yaml)
-  bench          build the plugins, then run the criterion benchmarks";
+  bench [--peers]
+                 build the plugins, then run the criterion benchmarks; --peers: the echo tool against
+                 Extism and subprocesses, throughput, RSS, the full call against its floor (bench/peers)
+  fuzz [--time N] [--target NAME] [--release]
+                 each fuzz target (fuzz/) for N seconds (60); crashing inputs in target/fuzz-crashes/
+  chaos [--runs N] [--seed S] [--kinds K,…]
+                 the seed flow over Mosquitto with 3 workers, a fault injected in each run, checked (target/chaos/report.md)";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -21,6 +31,8 @@ fn main() {
         Some("test") => test(&args[1..]),
         Some("demo") => demo(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("fuzz") => fuzz::fuzz(&args[1..]),
+        Some("chaos") => chaos::chaos(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             std::process::exit(2);
@@ -283,6 +295,9 @@ impl Drop for Context7 {
 }
 
 fn bench(extra: &[String]) -> anyhow::Result<()> {
+    if extra.iter().any(|a| a == "--peers") {
+        return peers::run(extra);
+    }
     build()?;
     for skipped in build_guests(&workspace_root())? {
         eprintln!("xtask: SKIP building the {skipped}; the languages benchmark will say SKIP");

@@ -72,14 +72,19 @@ pub fn plan(m: &Merger<'_>, journal: &Journal, staging: &Path, workspace: &Path)
     let mut planned = Vec::with_capacity(files.len());
     for rel in files {
         let rel_s = rel.to_string_lossy().into_owned();
+        // A symlinked directory of the workspace must not carry the write out of it.
+        staging::check_parents(workspace, &rel)?;
         let sha = sha256_file(&staging.join(&rel))?;
         let dest = workspace.join(&rel);
         let mut file = PlannedFile { rel: rel_s.clone(), sha256: sha.clone(), action: Action::Write, overrides: None };
         let reserver = m.reservations.iter().find(|(agent, path)| agent != m.agent && crate::pipeline::model::reserved_by(path, &rel_s));
         if let Some((agent, _)) = reserver {
             file.action = Action::KeepOther { winner: agent.clone(), reserved: true };
-        } else if dest.exists() {
-            let current = sha256_file(&dest)?;
+        } else if let Ok(meta) = std::fs::symlink_metadata(&dest) {
+            // Only a regular file is read: a symlink is never followed (out
+            // of the workspace, or to a device), a FIFO never blocks the run;
+            // either counts as another's file and is replaced, not written through.
+            let current = if meta.file_type().is_file() || meta.is_dir() { sha256_file(&dest)? } else { String::new() };
             let owners = journal.merged_by(&rel_s)?;
             let owner = owners.iter().find(|(_, _, _, s)| *s == current);
             if current == sha {
@@ -121,4 +126,63 @@ pub fn apply(planned: &[PlannedFile], staging: &Path, workspace: &Path) -> Resul
         }
     }
     Ok(published)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by `taylordash-fuzz` (target `merge`): a run's merge wrote a
+    /// staged file through a symlinked directory of the workspace.
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_directory_in_the_workspace_is_not_merged_through() {
+        let root = tempfile::tempdir().unwrap();
+        let (staging, workspace, outside) = (root.path().join("staging"), root.path().join("ws"), root.path().join("outside"));
+        for d in [&staging, &workspace, &outside] {
+            std::fs::create_dir(d).unwrap();
+        }
+        std::fs::create_dir(staging.join("review")).unwrap();
+        std::fs::write(staging.join("review/comments.md"), "pwned").unwrap();
+        std::os::unix::fs::symlink(&outside, workspace.join("review")).unwrap();
+        let journal = Journal::open(&root.path().join("journal.db")).unwrap();
+        let agents = ["a".to_string()];
+        let m = Merger { task_id: "t", agent: "a", stage: "s", agents: &agents, reservations: &[], add_only: false };
+        let err = plan(&m, &journal, &staging, &workspace).unwrap_err();
+        assert!(err.to_string().contains("`review` in the destination is a symlink"), "{err}");
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+    }
+
+    /// Found by `taylordash-fuzz` (target `merge`): a FIFO in the workspace at
+    /// a staged path blocked the run's merge forever (it was read to hash it);
+    /// a symlink there was followed to hash its target.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_or_symlink_at_a_staged_path_is_replaced_without_being_read() {
+        let root = tempfile::tempdir().unwrap();
+        let (staging, workspace) = (root.path().join("staging"), root.path().join("ws"));
+        for d in [&staging, &workspace] {
+            std::fs::create_dir(d).unwrap();
+        }
+        std::fs::write(staging.join("pipe"), "new").unwrap();
+        std::fs::write(staging.join("link"), "new").unwrap();
+        let fifo = std::ffi::CString::new(workspace.join("pipe").into_os_string().into_encoded_bytes()).unwrap();
+        // SAFETY: a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        std::os::unix::fs::symlink("/dev/zero", workspace.join("link")).unwrap();
+        let journal = Journal::open(&root.path().join("journal.db")).unwrap();
+        let agents = ["a".to_string()];
+        let mut m = Merger { task_id: "t", agent: "a", stage: "s", agents: &agents, reservations: &[], add_only: true };
+        let err = plan(&m, &journal, &staging, &workspace).unwrap_err();
+        assert!(matches!(err, MergeRefused::AddOnly(_)), "{err}");
+        m.add_only = false;
+        let planned = plan(&m, &journal, &staging, &workspace).unwrap();
+        assert!(planned.iter().all(|f| f.action == Action::Write));
+        apply(&planned, &staging, &workspace).unwrap();
+        for name in ["pipe", "link"] {
+            let meta = std::fs::symlink_metadata(workspace.join(name)).unwrap();
+            assert!(meta.file_type().is_file(), "{name}");
+            assert_eq!(std::fs::read_to_string(workspace.join(name)).unwrap(), "new");
+        }
+    }
 }
