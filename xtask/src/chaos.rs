@@ -479,34 +479,30 @@ fn table(results: &[(&str, Outcome, f64)], seed: u64, baseline: &Outcome) -> Str
         VARYING.join(", ")
     );
     for (kind, rs) in &by_kind {
-        let counted: Vec<&&Outcome> = rs.iter().filter(|r| !r.skipped).collect();
+        let counted: Vec<&Outcome> = rs.iter().copied().filter(|r| !r.skipped).collect();
         if counted.is_empty() {
             s.push_str(&format!("| {kind} | SKIP ({}) | | | | | | |\n", rs[0].note));
-            continue;
+        } else {
+            s.push_str(&row(kind, &counted, baseline));
         }
-        let mean = counted.iter().map(|r| r.secs - baseline.secs).sum::<f64>() / counted.len() as f64;
-        s.push_str(&format!(
-            "| {kind} | {} | {} | {} | {} | {} | {} | {mean:+.1} |\n",
-            counted.len(),
-            counted.iter().filter(|r| r.completed).count(),
-            counted.iter().map(|r| r.lost).sum::<usize>(),
-            counted.iter().map(|r| r.doubled).sum::<usize>(),
-            counted.iter().filter(|r| r.diff.is_empty()).count(),
-            counted.iter().filter(|r| r.dlq == 0).count(),
-        ));
     }
     let all: Vec<&Outcome> = results.iter().map(|(_, r, _)| r).filter(|r| !r.skipped).collect();
-    let mean = all.iter().map(|r| r.secs - baseline.secs).sum::<f64>() / all.len().max(1) as f64;
-    s.push_str(&format!(
-        "| **all** | {} | {} | {} | {} | {} | {} | {mean:+.1} |\n",
-        all.len(),
-        all.iter().filter(|r| r.completed).count(),
-        all.iter().map(|r| r.lost).sum::<usize>(),
-        all.iter().map(|r| r.doubled).sum::<usize>(),
-        all.iter().filter(|r| r.diff.is_empty()).count(),
-        all.iter().filter(|r| r.dlq == 0).count(),
-    ));
+    s.push_str(&row("**all**", &all, baseline));
     s
+}
+
+/// One line of the table: the runs of a kind (or all of them).
+fn row(label: &str, runs: &[&Outcome], baseline: &Outcome) -> String {
+    let mean = runs.iter().map(|r| r.secs - baseline.secs).sum::<f64>() / runs.len().max(1) as f64;
+    format!(
+        "| {label} | {} | {} | {} | {} | {} | {} | {mean:+.1} |\n",
+        runs.len(),
+        runs.iter().filter(|r| r.completed).count(),
+        runs.iter().map(|r| r.lost).sum::<usize>(),
+        runs.iter().map(|r| r.doubled).sum::<usize>(),
+        runs.iter().filter(|r| r.diff.is_empty()).count(),
+        runs.iter().filter(|r| r.dlq == 0).count(),
+    )
 }
 
 /// Our own Mosquitto: loopback, anonymous, persistence in `data`.
@@ -601,7 +597,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream, mode: &AtomicU8) {
             continue;
         }
         let sent = match mode {
-            1 if count % 3 == 0 => Ok(()),
+            1 if count.is_multiple_of(3) => Ok(()),
             2 => to.write_all(&packet).and_then(|()| to.write_all(&packet)),
             _ => to.write_all(&packet),
         };
