@@ -230,6 +230,10 @@ impl Dispatch for LocalBus {
     fn resends_attempts(&self) -> bool {
         self.dispatch.resends_attempts()
     }
+
+    fn run_resent(&self, task: &Task) -> Result<TaskResult, TaskError> {
+        self.dispatch.run_resent(task)
+    }
 }
 
 /// Milliseconds since the Unix epoch.
