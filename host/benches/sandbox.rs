@@ -50,7 +50,8 @@ fn fixture() -> Fixture {
     }
 }
 
-const INPUT: &str = r#"{"task":"bench"}"#;
+// Not `task`: that key is the orchestrator's envelope (the SDK parses it as TaskInfo).
+const INPUT: &str = r#"{"job":"bench"}"#;
 
 fn full_call(f: &Fixture) {
     let call = Call { input: INPUT, workspace: Some(f.workspace.path()), ..Call::default() };
