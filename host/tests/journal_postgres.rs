@@ -292,9 +292,13 @@ fn two_orchestrators_one_drives_the_other_takes_over_after_kill_9() {
         assert_eq!(attempts[0].2, "succeeded", "{task}: {attempts:?}");
         assert_eq!(runs_of(&log, task), 1, "{task} ran {} times on the worker:\n{log}", runs_of(&log, task));
     }
-    // B sent `second` again while it still ran (A died 0.3 s into 4 s):
-    // the worker ran it once and answered both.
-    assert!(log.contains("duplicate of a running task"), "the resent attempt was answered from the worker's memory:\n{log}");
+    // B found `second` out while it still ran (A died 0.3 s into 4 s): it
+    // asked for the attempt instead of sending it again, and the worker
+    // holding it claimed it again (docs/architecture.md, "The bus contract").
+    assert!(
+        log.contains("asked for a task running here: claimed it again task=second/two/probe#1"),
+        "the resumed attempt was asked for, and the worker running it answered:\n{log}"
+    );
     let kinds: Vec<String> = journal.events().unwrap().into_iter().map(|e| e.kind).collect();
     assert_eq!(kinds.iter().filter(|k| *k == "run_resumed").count(), 1, "{kinds:?}");
 
