@@ -1178,6 +1178,100 @@ fn the_local_worker_pool_grows_with_the_queue_and_shrinks_when_idle() {
     assert_eq!(sizes("scale_in_agent_pool"), [2, 1], "shrank back to the minimum while idle");
 }
 
+/// A TCP proxy in front of `broker` that drops, once, the first PUBLISH
+/// whose topic contains `lose` and that is its direction's `nth` such one
+/// (1-based), client to broker when `upstream`, else broker to client.
+/// Returns its port and how many it dropped (0 or 1).
+fn lossy_proxy(broker: &BrokerAddr, lose: &'static str, nth: usize, upstream: bool) -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dropped = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (host, bport, d) = (broker.host.clone(), broker.port, dropped.clone());
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = TcpStream::connect((host.as_str(), bport)) else { continue };
+            for (from, to, up) in [(client.try_clone().unwrap(), server.try_clone().unwrap(), true), (server, client, false)] {
+                let d = d.clone();
+                std::thread::spawn(move || {
+                    let (mut from, mut to) = (from, to);
+                    let mut seen = 0;
+                    loop {
+                        // One packet: the fixed header, its remaining length, the rest.
+                        let mut head = vec![0u8; 1];
+                        if from.read_exact(&mut head).is_err() {
+                            break;
+                        }
+                        let (mut len, mut shift) = (0usize, 0);
+                        loop {
+                            let mut b = [0u8; 1];
+                            if from.read_exact(&mut b).is_err() {
+                                return;
+                            }
+                            head.push(b[0]);
+                            len |= ((b[0] & 0x7f) as usize) << shift;
+                            shift += 7;
+                            if b[0] & 0x80 == 0 {
+                                break;
+                            }
+                        }
+                        let mut body = vec![0u8; len];
+                        if from.read_exact(&mut body).is_err() {
+                            break;
+                        }
+                        let is_publish = head[0] >> 4 == 3 && body.len() >= 2;
+                        let topic_len = if is_publish { u16::from_be_bytes([body[0], body[1]]) as usize } else { 0 };
+                        let topic = body.get(2..2 + topic_len).map(String::from_utf8_lossy).unwrap_or_default();
+                        if is_publish && up == upstream && topic.contains(lose) {
+                            seen += 1;
+                            if seen == nth && d.compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+                                continue;
+                            }
+                        }
+                        if to.write_all(&head).and_then(|()| to.write_all(&body)).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = from.shutdown(std::net::Shutdown::Both);
+                    let _ = to.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        }
+    });
+    (port, dropped)
+}
+
+/// A task PUBLISH, or its result, lost between the orchestrator and the
+/// broker (a middlebox; TCP itself does not lose it) costs seconds, not the
+/// task's deadline, and the task runs once: an unacknowledged PUBLISH makes
+/// the client reconnect and send it again; a task nothing was heard of is
+/// asked for, and its worker sends the result again.
+fn a_lost_publish_costs_seconds_not_a_deadline(kind: Kind) {
+    let addr = broker(kind);
+    for (what, lose, nth, upstream) in [("the task", "tasks/assign", 1, true), ("its result", "status/complete", 2, false)] {
+        let topics = prefix("lost");
+        let (inner, _cache) = in_process();
+        let worker = run_worker(worker_options(&addr, &topics), inner).unwrap();
+        let (port, dropped) = lossy_proxy(&addr, lose, nth, upstream);
+        let mut d = DispatchOptions::new(vec![BrokerAddr::tcp("127.0.0.1", port)], topics.clone());
+        d.client.session_expiry = Duration::from_secs(10);
+        d.client.ack_timeout = Duration::from_secs(1);
+        d.ask_when_quiet = Duration::from_secs(1);
+        let dispatch = MqttDispatch::connect(d).expect("dispatcher connects");
+        let ws = tempfile::tempdir().unwrap();
+        let started = Instant::now();
+        // The deadline is 60 s away: only recovering from the loss answers in time.
+        let mut res = dispatch.run(&task("s/a/echo#1", "echo", json!({ "lost": what }), ws.path(), Duration::from_secs(58))).expect("echo");
+        let took = started.elapsed();
+        (res.ack.take().expect("an ack"))();
+        eprintln!("{kind:?}: {what} lost: answered after {took:?}");
+        assert_eq!(dropped.load(Ordering::SeqCst), 1, "the proxy lost {what}");
+        assert!(took < Duration::from_secs(15), "{what} lost cost {took:?}");
+        assert_eq!(worker.stats().executed.load(Ordering::SeqCst), 1, "{what} lost: executed once");
+        worker.stop();
+    }
+}
+
 macro_rules! against {
     ($kind:ident, $($name:ident),* $(,)?) => {
         $( #[test] fn $name() { super::$name(super::Kind::$kind) } )*
@@ -1188,7 +1282,8 @@ mod embedded {
     against!(Embedded, round_trip, two_workers_share, duplicate_executes_once, malformed_is_logged_and_skipped,
              one_trace_per_run, killed_worker_task_is_redelivered, unanswered_task_goes_to_the_dlq,
              pipeline_with_two_worker_processes, falls_over_to_the_next_broker,
-             poison_task_goes_to_the_dlq_then_replays, forged_and_replayed_are_refused);
+             poison_task_goes_to_the_dlq_then_replays, forged_and_replayed_are_refused,
+             a_lost_publish_costs_seconds_not_a_deadline);
 }
 
 mod mosquitto {
@@ -1196,7 +1291,8 @@ mod mosquitto {
              one_trace_per_run, killed_worker_task_is_redelivered, unanswered_task_goes_to_the_dlq,
              pipeline_with_two_worker_processes, falls_over_to_the_next_broker, broker_restart_mid_task_loses_nothing,
              switches_to_the_backup_broker_mid_task, poison_task_goes_to_the_dlq_then_replays, forged_and_replayed_are_refused,
-             mqtts_round_trip, broker_restart_mid_stage_costs_seconds, broker_killed_mid_stage_costs_seconds);
+             mqtts_round_trip, broker_restart_mid_stage_costs_seconds, broker_killed_mid_stage_costs_seconds,
+             a_lost_publish_costs_seconds_not_a_deadline);
 }
 
 fn many_in_flight(kind: Kind) {

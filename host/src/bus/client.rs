@@ -19,7 +19,7 @@
 //!   never fills it); publishes and acks go through rumqttc's bounded request
 //!   channel, and a caller blocks when it is full.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -133,6 +133,12 @@ pub struct ClientOptions {
     pub backoff_max: Duration,
     pub failover_after: u32,
     pub connect_timeout: Duration,
+    /// A PUBLISH the broker has not acknowledged (PUBACK, PUBREC) after
+    /// this long, on a connection that is otherwise up, was lost on the way
+    /// (a broker that does not answer, a middlebox): the connection is
+    /// dropped and made again, and the session's unacknowledged messages
+    /// go out again. Checked as events arrive (at least every keep-alive).
+    pub ack_timeout: Duration,
     /// Filters subscribed at QoS 1 after every connect.
     pub subscriptions: Vec<String>,
     /// Publish on a second connection (`<client_id>-pub`), so a reply never
@@ -164,6 +170,7 @@ impl ClientOptions {
             backoff_max: Duration::from_secs(2),
             failover_after: 2,
             connect_timeout: Duration::from_secs(3),
+            ack_timeout: Duration::from_secs(5),
             subscriptions: Vec::new(),
             split_publish: true,
             auth: None,
@@ -287,6 +294,8 @@ impl Link {
             backoff_initial: opts.backoff_initial,
             backoff_max: opts.backoff_max,
             failover_after: opts.failover_after.max(1),
+            ack_timeout: opts.ack_timeout,
+            unacked: HashMap::new(),
         };
         let thread = std::thread::Builder::new().name(format!("mqtt-{client_id}")).spawn(move || drive(driver))?;
         Ok(Link { client, shared, client_id: client_id.to_string(), thread: Mutex::new(Some(thread)) })
@@ -447,6 +456,14 @@ impl BusClient {
         self.publish_qos(topic, QoS::AtLeastOnce, payload, properties, exp)
     }
 
+    /// Publish at QoS 2, like [`publish_until`](Self::publish_until): the
+    /// broker takes a copy of the same PUBLISH (this session re-sending it
+    /// after a reconnect, a middlebox sending it twice) as the one message,
+    /// so what subscribers get it once. For work that must not run twice.
+    pub fn publish_once_until(&self, topic: &str, payload: Vec<u8>, properties: PublishProperties, exp: u64) -> Result<(), BusError> {
+        self.publish_qos(topic, QoS::ExactlyOnce, payload, properties, exp)
+    }
+
     /// Publish at QoS 0 (a hint whose loss costs only a retry), signed like
     /// [`publish`](Self::publish). Nothing is stored or acked for it.
     pub fn publish_hint(&self, topic: &str, payload: Vec<u8>, properties: PublishProperties) -> Result<(), BusError> {
@@ -462,11 +479,12 @@ impl BusClient {
         link.client.publish_with_properties(topic, qos, false, payload, properties).map_err(|_| BusError::Closed)
     }
 
-    /// Connections the receiving side has made so far (1 once first
-    /// connected): a larger number than before means it reconnected, and
-    /// whatever was in flight on the old connection may be gone.
+    /// Connections this client has made so far, both sides (receiving and
+    /// publishing) counted: a larger number than before means one of them
+    /// reconnected, and whatever was in flight on the old connection may be
+    /// gone (a publish re-sent only when the broker kept the session).
     pub fn connections(&self) -> u64 {
-        self.sub.shared.lock().generation
+        self.links().map(|l| l.shared.lock().generation).sum()
     }
 
     /// Whether the receiving side has stopped for good.
@@ -477,17 +495,18 @@ impl BusClient {
     /// Block until [`connections`](Self::connections) exceeds `seen`, the
     /// client stops, or `timeout` passes; returns the count then.
     pub fn wait_reconnect(&self, seen: u64, timeout: Duration) -> u64 {
-        let shared = &self.sub.shared;
         let until = Instant::now() + timeout;
-        let mut st = shared.lock();
-        while st.generation <= seen && !st.closed {
+        loop {
+            let now = self.connections();
             let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
+            if now > seen || left.is_zero() || self.is_closed() {
+                return now;
             }
-            st = shared.changed.wait_timeout(st, left).map(|(g, _)| g).unwrap_or_else(|p| p.into_inner().0);
+            // Woken by the receiving side; the publishing side is looked at
+            // again at least every 50 ms.
+            let st = self.sub.shared.lock();
+            let _ = self.sub.shared.changed.wait_timeout(st, left.min(Duration::from_millis(50)));
         }
-        st.generation
     }
 
     /// The next delivery, or `None` once the client has stopped.
@@ -564,6 +583,10 @@ struct Driver {
     backoff_initial: Duration,
     backoff_max: Duration,
     failover_after: u32,
+    ack_timeout: Duration,
+    /// This connection's PUBLISHes the broker has not acknowledged yet
+    /// (packet id, when sent).
+    unacked: HashMap<u16, Instant>,
 }
 
 /// Exponential backoff with jitter: a random wait in [d/2, d].
@@ -594,6 +617,15 @@ fn drive(mut d: Driver) {
             }
             Ok(Event::Incoming(Packet::SubAck(ack))) => d.subscribed(&ack),
             Ok(Event::Incoming(Packet::Publish(p))) => d.deliver(p),
+            Ok(Event::Outgoing(Outgoing::Publish(pkid))) if pkid != 0 => {
+                d.unacked.insert(pkid, Instant::now());
+            }
+            Ok(Event::Incoming(Packet::PubAck(ack))) => {
+                d.unacked.remove(&ack.pkid);
+            }
+            Ok(Event::Incoming(Packet::PubRec(rec))) => {
+                d.unacked.remove(&rec.pkid);
+            }
             Ok(Event::Incoming(Packet::Disconnect(disc))) => {
                 tracing::warn!(broker = %d.brokers[link.broker], reason = ?disc.reason_code, "the broker disconnected us");
             }
@@ -609,6 +641,7 @@ fn drive(mut d: Driver) {
         if d.stopping() && !d.shared.lock().connected {
             break;
         }
+        d.drop_if_unacked(&link);
     }
     {
         let mut st = d.shared.lock();
@@ -629,6 +662,7 @@ impl Driver {
             let mut st = self.shared.lock();
             st.connected = true;
             st.generation += 1;
+            self.unacked.clear();
             st.broker = broker;
             st.acks.clear();
             st.subscribed = self.subscriptions.is_empty();
@@ -641,6 +675,23 @@ impl Driver {
             let filters = self.subscriptions.iter().map(|f| Filter::new(f.clone(), QoS::AtLeastOnce));
             self.connection.eventloop.pending.push_front(Request::Subscribe(Subscribe::new_many(filters, None)));
         }
+    }
+
+    /// A PUBLISH unacknowledged past `ack_timeout` on a live connection:
+    /// drop the connection so the next poll makes a new one, on which the
+    /// session's unacknowledged messages go out again (rumqttc re-sends
+    /// them; a QoS 2 one is still delivered once).
+    fn drop_if_unacked(&mut self, link: &Reconnect) {
+        let Some((&pkid, &sent)) = self.unacked.iter().min_by_key(|(_, at)| **at) else { return };
+        if sent.elapsed() < self.ack_timeout || !self.shared.lock().connected || self.stopping() {
+            return;
+        }
+        tracing::warn!(broker = %self.brokers[link.broker], pkid, waited = ?sent.elapsed(), unacked = self.unacked.len(),
+            "the broker did not acknowledge a message: reconnecting to send it again");
+        self.unacked.clear();
+        self.shared.lock().connected = false;
+        self.shared.changed.notify_all();
+        self.connection.eventloop.clean();
     }
 
     /// The broker's answer to our subscriptions: all granted, or which not.
@@ -700,6 +751,7 @@ impl Driver {
     /// A failed connection: say so (once per distinct error), move to the
     /// next broker after `failover_after` failures, and back off.
     fn connection_failed(&mut self, link: &mut Reconnect, msg: String) {
+        self.unacked.clear();
         self.shared.lock().connected = false;
         self.shared.changed.notify_all();
         link.failures += 1;

@@ -24,6 +24,10 @@
 //!   rechecks the tasks it claimed the same way. So a restart costs
 //!   seconds, not a deadline, and a held task is never sent to a second
 //!   worker.
+//! - Assignments go at QoS 2: a copy of one PUBLISH (re-sent after a
+//!   reconnect, doubled on the way) reaches one worker. A task nothing was
+//!   heard of for `ask_when_quiet` is asked for, not re-published: a claim
+//!   or result lost on its way here comes again from its holder.
 //! - A task's `msg_id` is derived from its run, task and attempt
 //!   ([`attempt_msg_id`]): an orchestrator resuming a run whose previous
 //!   orchestrator died sends an unfinished attempt again under the same key,
@@ -85,6 +89,10 @@ pub struct DispatchOptions {
     /// After a reconnect, how long to wait for workers' claims before
     /// re-sending the unclaimed tasks (above the workers' reconnect backoff).
     pub resend_after: Duration,
+    /// A task nothing was heard of for this long (no claim, no result) is
+    /// asked for again (`tasks/query`), so a claim or result lost on the
+    /// way here is sent again by its holder; nothing is re-published.
+    pub ask_when_quiet: Duration,
     /// Where refused (unauthenticated) results are recorded.
     pub audit: Option<AuditLog>,
     /// Send each task's workspace manifest and serve its blobs, for workers
@@ -111,6 +119,7 @@ impl DispatchOptions {
             dlq: None,
             ready_timeout: Duration::from_secs(10),
             resend_after: Duration::from_secs(3),
+            ask_when_quiet: Duration::from_secs(10),
             audit: None,
             ship_files: false,
             artifacts: None,
@@ -172,6 +181,7 @@ struct Inner {
 pub struct MqttDispatch {
     inner: Arc<Inner>,
     grace: Duration,
+    ask_when_quiet: Duration,
     max_deliveries: u32,
     dlq: Option<DlqStore>,
     /// (run, task, attempt) already dead-lettered.
@@ -260,6 +270,7 @@ impl MqttDispatch {
         Ok(MqttDispatch {
             inner,
             grace: opts.grace,
+            ask_when_quiet: opts.ask_when_quiet.max(Duration::from_millis(100)),
             max_deliveries: opts.max_deliveries.max(1),
             dlq,
             dead: Mutex::new(HashSet::new()),
@@ -298,7 +309,10 @@ impl MqttDispatch {
         self.send(&env.to_task(), uuid::Uuid::new_v4().simple().to_string(), false)
     }
 
-    /// Publish a task envelope on `topic` (assign, or query), answered on this dispatcher's topic.
+    /// Publish a task envelope on `topic` (assign, or query), answered on
+    /// this dispatcher's topic. An assignment goes at QoS 2: a copy of its
+    /// PUBLISH (re-sent after a reconnect, doubled on the way) must not
+    /// reach a second worker. A query may come twice; it runs nothing.
     fn publish_to(&self, topic: &str, env: &TaskEnvelope) -> Result<(), TaskError> {
         let bytes = env.encode(self.inner.max_message).map_err(|e| TaskError {
             message: format!("task {}: {e}", env.task_id),
@@ -309,10 +323,12 @@ impl MqttDispatch {
         // No message expiry: rumqttd's shared-subscription cursor stalls on an
         // expired message. Workers skip tasks past their `deadline` instead.
         let props = env.properties(Some(self.inner.reply_topic.clone()), Some(Bytes::from(env.msg_id.clone().into_bytes())), None);
-        self.inner
-            .bus
-            .publish_until(topic, bytes, props, env.deadline)
-            .map_err(|e| bus_error(format!("task {}: {e}", env.task_id)))
+        let sent = if topic == self.inner.topics.assign() {
+            self.inner.bus.publish_once_until(topic, bytes, props, env.deadline)
+        } else {
+            self.inner.bus.publish_until(topic, bytes, props, env.deadline)
+        };
+        sent.map_err(|e| bus_error(format!("task {}: {e}", env.task_id)))
     }
 
     fn dead_letter(&self, env: &TaskEnvelope, deliveries: u64) -> TaskError {
@@ -559,7 +575,7 @@ impl MqttDispatch {
                 }
                 self.publish_to(&self.inner.topics.assign(), &env)?;
             }
-            match rx.recv_deadline(Instant::now() + window) {
+            match self.wait(&rx, &env, &msg_id, Instant::now() + window) {
                 Ok(Wake::Recheck) => why = "no worker holds the task after a reconnect (or its worker is gone): publishing it again",
                 Ok(Wake::Answer(delivery, result)) => return self.answered(task, &env, delivery, result, uploaded),
                 Err(flume::RecvTimeoutError::Timeout) => {
@@ -575,6 +591,32 @@ impl MqttDispatch {
             }
             // Woken or past the deadline: ask before publishing again.
             ask = true;
+        }
+    }
+
+    /// Wait for the attempt's result (or a recheck) until `deadline`. When
+    /// nothing was heard of it for `ask_when_quiet` (no claim since it was
+    /// sent or last asked for), ask its holder again without waiting: a
+    /// result or claim lost on its way here (the broker sends it again only
+    /// when we reconnect) comes again. Nothing is published again here.
+    fn wait(&self, rx: &flume::Receiver<Wake>, env: &TaskEnvelope, msg_id: &str, deadline: Instant) -> Result<Wake, flume::RecvTimeoutError> {
+        let quiet = self.ask_when_quiet;
+        let mut heard = Instant::now();
+        loop {
+            match rx.recv_deadline(deadline.min(heard + quiet)) {
+                Err(flume::RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
+                other => return other,
+            }
+            let claimed = self.inner.lock_pending().get(msg_id).and_then(|p| p.claimed_at);
+            if let Some(at) = claimed.filter(|at| at.elapsed() < quiet) {
+                heard = at;
+                continue;
+            }
+            tracing::debug!(quiet = ?quiet, "nothing heard of the task: asking who holds it");
+            if let Err(e) = self.publish_to(&self.inner.topics.query(), env) {
+                tracing::debug!(error = %e.message, "could not ask; the deadline still holds");
+            }
+            heard = Instant::now();
         }
     }
 

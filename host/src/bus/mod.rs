@@ -11,8 +11,10 @@
 //! ([`dispatch`]), and the dead-letter queue's record ([`dlq`]).
 //!
 //! Guarantees, and where they come from:
-//! - QoS 1 everywhere, persistent sessions (clean start off, a session
-//!   expiry), manual acks: a worker acks a task only after it has published
+//! - QoS 1 (task assignments at QoS 2, so a copy of one PUBLISH reaches
+//!   one worker), persistent sessions (clean start off, a session
+//!   expiry), a connection made again when the broker leaves a PUBLISH
+//!   unacknowledged past `ack_timeout`, manual acks: a worker acks a task only after it has published
 //!   the task's result; the orchestrator acks a result only after it has
 //!   journaled it (the [`TaskResult::ack`](crate::dispatch::TaskResult)
 //!   hook). Acks leave each connection in the order the messages arrived
