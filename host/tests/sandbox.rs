@@ -122,6 +122,63 @@ fn symlinks_planted_in_out_are_never_followed_or_merged() {
     r.assert_healthy();
 }
 
+/// A tmpfs of `size` mounted on a temp dir; unmounted when dropped.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    /// `None` (with a loud SKIP) where mounting is not allowed (not root).
+    fn mount(size: &str) -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            eprintln!("SKIP: cannot mount a tmpfs on {} (needs root or CAP_SYS_ADMIN)", dir.path().display());
+            return None;
+        }
+        Some(Tmpfs(dir))
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
+#[test]
+fn a_call_that_fails_on_a_full_out_disk_is_retryable() {
+    let r = rig();
+    let Some(disk) = Tmpfs::mount("1m") else { return };
+    let out = disk.0.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let call = Call { input: r#"{"attack":"write_out"}"#, workspace: Some(r.workspace.path()), ..Call::default() };
+    // With room, the same call succeeds: what follows is the disk's doing.
+    r.sandbox.call(&r.adversary, &call, Some(&out)).expect("a call with room to write");
+    std::fs::remove_dir_all(out.join("sub")).unwrap();
+    let filler = std::fs::File::create(disk.0.path().join("filler")).unwrap();
+    let mut filler = std::io::BufWriter::new(filler);
+    while std::io::Write::write_all(&mut filler, &[0u8; 4096]).and_then(|()| std::io::Write::flush(&mut filler)).is_ok() {}
+    drop(filler);
+
+    let err = r.sandbox.call(&r.adversary, &call, Some(&out)).expect_err("no room for /out/sub/result.txt");
+    assert!(matches!(err, SandboxError::OutDiskFull { .. }), "{err:?}");
+    assert!(err.is_retryable(), "a full disk is the host's to fix: {err}");
+    assert_eq!(err.exit_code(), 1);
+    let said = err.to_string();
+    let expected = format!("plugin `adversary` failed while the filesystem holding its /out ({}) had 0 bytes free; retryable once space is freed (the tool said: failed: ", out.display());
+    assert!(said.starts_with(&expected) && said.contains("/out/sub"), "{said}");
+
+    // Freed: the call runs again and succeeds.
+    std::fs::remove_file(disk.0.path().join("filler")).unwrap();
+    let _ = std::fs::remove_dir_all(out.join("sub"));
+    r.sandbox.call(&r.adversary, &call, Some(&out)).expect("the same call once space is freed");
+    r.assert_healthy();
+}
+
 #[test]
 fn the_workspace_is_read_only_and_out_is_merged_after_success() {
     let r = rig();

@@ -55,6 +55,10 @@ pub enum SandboxError {
     Trap { plugin: String, message: String },
     #[error("plugin `{plugin}` {failure}")]
     Tool { plugin: String, failure: ToolFailure },
+    /// The call failed while the disk holding its `/out` was full: the
+    /// host's fault, not the tool's, whatever the tool said.
+    #[error("plugin `{plugin}` failed while the filesystem holding its /out ({}) had {free} bytes free; retryable once space is freed (the tool said: {said})", .out.display())]
+    OutDiskFull { plugin: String, out: PathBuf, free: u64, said: String },
     #[error("plugin `{plugin}` returned output that is not JSON: {message}")]
     BadOutput { plugin: String, message: String },
     #[error("sandbox: {0}")]
@@ -69,7 +73,9 @@ impl SandboxError {
     /// The CLI exit code this error means.
     pub fn exit_code(&self) -> i32 {
         let code = match self {
-            SandboxError::Tool { .. } | SandboxError::BadOutput { .. } | SandboxError::Host(_) => ExitCode::Failed,
+            SandboxError::Tool { .. } | SandboxError::BadOutput { .. } | SandboxError::Host(_) | SandboxError::OutDiskFull { .. } => {
+                ExitCode::Failed
+            }
             SandboxError::NotFound { .. } | SandboxError::Read { .. } | SandboxError::Invalid { .. } => ExitCode::Usage,
             SandboxError::UnsupportedImport { .. } | SandboxError::Denied { .. } | SandboxError::DigestMismatch { .. }
             | SandboxError::Untrusted(_) => ExitCode::Denied,
@@ -90,6 +96,7 @@ impl SandboxError {
         matches!(
             self,
             SandboxError::Tool { failure: ToolFailure::Retryable(_), .. }
+                | SandboxError::OutDiskFull { .. }
                 | SandboxError::Quota { breach: QuotaBreach { kind: super::QuotaKind::Timeout, .. }, .. }
         )
     }

@@ -70,6 +70,10 @@ pub struct TaskOutcome {
     pub merged: Vec<String>,
 }
 
+/// Free space under which a failed call's `/out` disk counts as full: less
+/// than a small report file.
+const DISK_FULL_BELOW: u64 = 64 * 1024;
+
 impl Sandbox {
     /// Ask the tool to describe itself (default quotas, no directories).
     pub fn describe(&self, plugin: &Plugin) -> Result<ToolInfo, SandboxError> {
@@ -126,14 +130,19 @@ impl Sandbox {
                 }
                 // A tool that fails after being refused a capability failed
                 // because of the refusal: report the denial.
-                return Err(match denials.into_iter().next() {
-                    Some(denial) => SandboxError::Denied {
-                        plugin: plugin.name.clone(),
-                        denial,
-                        tool: Some(failure.to_string()),
-                    },
-                    None => SandboxError::Tool { plugin: plugin.name.clone(), failure },
-                });
+                if let Some(denial) = denials.into_iter().next() {
+                    return Err(SandboxError::Denied { plugin: plugin.name.clone(), denial, tool: Some(failure.to_string()) });
+                }
+                // Whatever a tool concludes from a failed write (most report
+                // it as final), a full disk is the host's to fix: the call
+                // may run again once there is space.
+                if let Some(out) = out
+                    && let Some(free) = staging::free_bytes(out).filter(|free| *free < DISK_FULL_BELOW)
+                {
+                    tracing::warn!(plugin = %plugin.name, out = %out.display(), free, "a call failed on a full disk");
+                    return Err(SandboxError::OutDiskFull { plugin: plugin.name.clone(), out: out.to_path_buf(), free, said: failure.to_string() });
+                }
+                return Err(SandboxError::Tool { plugin: plugin.name.clone(), failure });
             }
         };
         if output.len() as u64 > call.quotas.output {

@@ -114,6 +114,24 @@ fn sync_filesystem(file: &std::fs::File) -> io::Result<()> {
     Ok(())
 }
 
+/// Bytes an unprivileged writer may still write on the filesystem holding
+/// `path` (`None` when it cannot be asked).
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `c` is a NUL-terminated path alive for the call; `statvfs`
+    // writes only into `st`, a zeroed `statvfs` of the right size, which is
+    // read only when the call succeeded (a plain-data struct: any bytes are
+    // a valid value).
+    if unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    // SAFETY: initialised (zeroed, then filled by the successful call).
+    let st = unsafe { st.assume_init() };
+    Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+}
+
 /// A staged path as it may be printed: guest-chosen names are escaped.
 fn display(rel: &Path) -> String {
     super::escape::for_terminal(&rel.to_string_lossy())
