@@ -12,7 +12,8 @@
 //! - `orchestrator_kill`: SIGKILL the orchestrator, then `taylordash resume`;
 //! - `drop`, `duplicate`, `reorder`: for 3 s, MQTT PUBLISH packets between
 //!   the orchestrator and the broker are dropped (one in three), sent twice,
-//!   or swapped with the next packet, by a small frame-aware proxy;
+//!   or swapped with the next packet (held at most 100 ms), by a small
+//!   frame-aware proxy;
 //! - `disk_full`: the runs directory (a 256 MiB tmpfs) is filled; the run
 //!   must halt with a clear reason, then the space is freed and the run
 //!   resumed.
@@ -582,13 +583,25 @@ impl Proxy {
     }
 }
 
+/// How long a PUBLISH held back (`reorder`) waits for a packet to swap
+/// with: a reorder, not an unbounded delay (on a quiet connection the next
+/// packet may be a keep-alive ping seconds away).
+const HOLD_AT_MOST: Duration = Duration::from_millis(100);
+
 /// Copy MQTT packets from `from` to `to`, applying the proxy's mode to
 /// PUBLISH packets: drop every third, send each twice, or hold one back
-/// until the next packet has gone.
+/// until the next packet has gone (or `HOLD_AT_MOST` has passed).
 fn pump(mut from: TcpStream, mut to: TcpStream, mode: &AtomicU8) {
     let mut held: Option<Vec<u8>> = None;
     let mut count = 0u64;
-    while let Some(packet) = read_packet(&mut from) {
+    loop {
+        if held.is_some() && !readable_within(&from, HOLD_AT_MOST) {
+            if held.take().is_some_and(|h| to.write_all(&h).is_err()) {
+                break;
+            }
+            continue;
+        }
+        let Some(packet) = read_packet(&mut from) else { break };
         let publish = packet[0] >> 4 == 3;
         let mode = if publish { mode.load(Ordering::SeqCst) } else { PASS };
         count += publish as u64;
@@ -608,6 +621,17 @@ fn pump(mut from: TcpStream, mut to: TcpStream, mode: &AtomicU8) {
     }
     let _ = from.shutdown(std::net::Shutdown::Both);
     let _ = to.shutdown(std::net::Shutdown::Both);
+}
+
+/// Whether `stream` has a byte to read (or is closed) within `wait`.
+fn readable_within(stream: &TcpStream, wait: Duration) -> bool {
+    if stream.set_read_timeout(Some(wait)).is_err() {
+        return true;
+    }
+    let mut b = [0u8; 1];
+    let ready = !matches!(stream.peek(&mut b), Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut));
+    let _ = stream.set_read_timeout(None);
+    ready
 }
 
 /// One MQTT packet: fixed header byte, remaining length (varint), body.

@@ -128,9 +128,49 @@ pub fn apply(planned: &[PlannedFile], staging: &Path, workspace: &Path) -> Resul
     Ok(published)
 }
 
+/// Remove the temporary copies (`.taylordash-merge-*`) an interrupted
+/// merge of `staging` left beside its destinations in `workspace` (the
+/// orchestrator died between copying a file and renaming it into place).
+/// Call with the run's merges held off (the journal lock): a live merge's
+/// copy looks the same. Returns how many were removed.
+pub fn sweep_stale_copies(staging: &Path, workspace: &Path) -> usize {
+    let mut files = Vec::new();
+    if staging::collect(staging, Path::new(""), &mut files).is_err() {
+        return 0;
+    }
+    let dirs: std::collections::BTreeSet<PathBuf> = files.iter().filter_map(|rel| workspace.join(rel).parent().map(Path::to_path_buf)).collect();
+    let mut removed = 0;
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for e in entries.flatten() {
+            let stale = e.file_name().to_string_lossy().starts_with(".taylordash-merge-") && e.file_type().is_ok_and(|t| t.is_file());
+            if stale && std::fs::remove_file(e.path()).is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    removed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_interrupted_merge_leaves_no_copies_once_swept() {
+        let root = tempfile::tempdir().unwrap();
+        let (staging, ws) = (root.path().join("staging"), root.path().join("ws"));
+        std::fs::create_dir_all(staging.join("app")).unwrap();
+        std::fs::create_dir_all(ws.join("app")).unwrap();
+        std::fs::create_dir_all(ws.join("other")).unwrap();
+        std::fs::write(staging.join("app/main.py"), "new").unwrap();
+        std::fs::write(ws.join("app/.taylordash-merge-Ab12Cd"), "half a copy").unwrap();
+        std::fs::write(ws.join("app/keep.py"), "theirs").unwrap();
+        std::fs::write(ws.join("other/.taylordash-merge-Zz"), "not this task's directory").unwrap();
+        assert_eq!(sweep_stale_copies(&staging, &ws), 1);
+        assert!(!ws.join("app/.taylordash-merge-Ab12Cd").exists());
+        assert!(ws.join("app/keep.py").exists() && ws.join("other/.taylordash-merge-Zz").exists());
+    }
 
     /// Found by `taylordash-fuzz` (target `merge`): a run's merge wrote a
     /// staged file through a symlinked directory of the workspace.

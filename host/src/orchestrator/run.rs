@@ -21,7 +21,7 @@
 //! its own deadlines, so only agents waiting on each other with no task out
 //! can stall.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -196,6 +196,9 @@ struct Run<'a> {
     otlp: Option<&'a Otlp>,
     /// Stage → its tasks between dispatch and outcome (see [`InFlight`]).
     in_flight: Mutex<BTreeMap<String, u32>>,
+    /// Gates (task ids) an orchestrator that died sent and never saw
+    /// answered (`gate_sent` events): asked for before they are sent again.
+    sent_gates: BTreeSet<String>,
 }
 
 /// A task of a stage counted in flight while it lives.
@@ -406,6 +409,7 @@ impl<'d> Orchestrator<'d> {
             observer: self.observer.as_ref(),
             otlp: self.otlp.as_deref(),
             in_flight: Mutex::default(),
+            sent_gates: BTreeSet::new(),
         };
         Ok(run.execute())
     }
@@ -455,6 +459,7 @@ impl<'d> Orchestrator<'d> {
             journal.event("workspace_changes_accepted", &json!({ "findings": findings }))?;
             progress(quiet, format_args!("run {}: building on {} change(s) to its files, as asked", row.id, findings.len()));
         }
+        let sent_gates = gates_sent_unanswered(&journal)?;
         journal.set_run_status(protocol::RunStatus::Running, None)?;
         journal.event("run_resumed", &json!({}))?;
         progress(quiet, format_args!("run {}: resuming {}", row.id, row.pipeline));
@@ -479,9 +484,29 @@ impl<'d> Orchestrator<'d> {
             observer: self.observer.as_ref(),
             otlp: self.otlp.as_deref(),
             in_flight: Mutex::default(),
+            sent_gates,
         };
         Ok(run.execute())
     }
+}
+
+/// Gates (task ids) the run's journal says were sent (`gate_sent`) and
+/// never answered (no `gate` event for that stage, gate and attempt).
+fn gates_sent_unanswered(journal: &Journal) -> Result<BTreeSet<String>, StoreError> {
+    let mut sent = BTreeSet::new();
+    let mut answered = BTreeSet::new();
+    for e in journal.events()? {
+        let data: Value = serde_json::from_str(&e.data).unwrap_or_default();
+        match e.kind.as_str() {
+            "gate_sent" => sent.extend(data["task_id"].as_str().map(str::to_string)),
+            "gate" => {
+                let (stage, gate) = (data["stage"].as_str().unwrap_or_default(), data["gate"].as_str().unwrap_or_default());
+                answered.insert(format!("{stage}/gate/{gate}#{}", data["attempt"]));
+            }
+            _ => {}
+        }
+    }
+    Ok(sent.difference(&answered).cloned().collect())
 }
 
 /// One tool call of an agent, as its stage asks for it.
@@ -1231,6 +1256,14 @@ impl Run<'_> {
             }
             Ok(TaskStatus::Merging) => {
                 let staging = PathBuf::from(row.staging.clone().unwrap_or_default());
+                {
+                    // Merges hold the journal lock: no live copy is swept.
+                    let _merges = self.journal.lock().unwrap_or_else(|p| p.into_inner());
+                    let swept = merge::sweep_stale_copies(&staging, &self.workspace);
+                    if swept > 0 {
+                        tracing::info!(task = %task_id, swept, "removed the copies its interrupted merge left");
+                    }
+                }
                 let files = self.merge(call, &row.agent, &staging)?;
                 self.journal(|j| j.finish_task(task_id))?;
                 self.say(format_args!("  {agent}/{tool}: finished its interrupted merge"));
@@ -1493,7 +1526,15 @@ impl Run<'_> {
             };
             task.input = Value::Object(envelope.wrap(own)).to_string();
             let mut ack = None;
-            let (passed, report) = match self.dispatch.run(&task) {
+            // Journaled as sent first: an orchestrator that takes the run over
+            // asks for it (its worker may hold it) instead of sending it again.
+            let sent = if self.sent_gates.contains(&task_id) {
+                self.dispatch.run_resent(&task)
+            } else {
+                self.journal(|j| j.event("gate_sent", &json!({ "task_id": task_id })))?;
+                self.dispatch.run(&task)
+            };
+            let (passed, report) = match sent {
                 Ok(mut res) => {
                     ack = res.ack.take();
                     let v: Value = serde_json::from_str(&res.output).unwrap_or(Value::Null);
