@@ -8,7 +8,8 @@
 //! - `load cached` vs `load compile`: a plugin from the on-disk cache vs compiling it.
 //!
 //! Criterion reports its statistics; the summary at the end prints p50/p99 of
-//! each and the ratios against the baselines.
+//! each and the ratios against the baselines. `PROFILE_FULL_CALL=<secs>` runs
+//! only the full call, in a loop, for a profiler (`perf record`).
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -94,6 +95,13 @@ fn main() {
     let uncached = Sandbox::new(SandboxOptions { cache_dir: None, ..SandboxOptions::default() }).unwrap();
     let call = Call { input: INPUT, workspace: Some(f.workspace.path()), ..Call::default() };
     let mut warm = f.sandbox.warm_instance(&f.plugin, &call, Some(f.out.path())).unwrap();
+    if let Ok(secs) = std::env::var("PROFILE_FULL_CALL") {
+        let until = Instant::now() + Duration::from_secs(secs.parse().unwrap_or(10));
+        while Instant::now() < until {
+            full_call(&f);
+        }
+        return;
+    }
 
     let mut c = Criterion::default().configure_from_args().warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));

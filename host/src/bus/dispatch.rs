@@ -119,7 +119,7 @@ impl DispatchOptions {
             dlq: None,
             ready_timeout: Duration::from_secs(10),
             resend_after: Duration::from_secs(3),
-            ask_when_quiet: Duration::from_secs(10),
+            ask_when_quiet: Duration::from_secs(5),
             audit: None,
             ship_files: false,
             artifacts: None,
