@@ -200,6 +200,11 @@ fn describe_natively(root: &Path, build_dir: &Path, tools: &[(String, PathBuf)],
     Ok(())
 }
 
+/// Whether `program` is on the PATH.
+pub fn has_command(program: &str) -> bool {
+    Command::new("sh").args(["-c", &format!("command -v {program}")]).output().is_ok_and(|o| o.status.success())
+}
+
 /// The Python and JavaScript SDKs' build scripts: their own tests, their
 /// examples (`target/py-plugins`, `target/js-plugins`) and the test guests
 /// written in those languages (`target/test-plugins/<name>_py.wasm`,
@@ -209,8 +214,7 @@ fn describe_natively(root: &Path, build_dir: &Path, tools: &[(String, PathBuf)],
 pub fn build_guests(root: &Path) -> anyhow::Result<Vec<String>> {
     let mut skipped = Vec::new();
     for (lang, needs, script) in [("python", "python3", "sdk/python/build.sh"), ("js", "npm", "sdk/js/build.sh")] {
-        let found = Command::new("sh").args(["-c", &format!("command -v {needs}")]).output().is_ok_and(|o| o.status.success());
-        if !found {
+        if !has_command(needs) {
             skipped.push(format!("{lang}: `{needs}` not found"));
             continue;
         }

@@ -40,6 +40,13 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let mut peers = cargo_in(&root);
     peers.args(["build", "--release", "--locked", "--manifest-path", MANIFEST]).arg("--target-dir").arg(&target_dir);
     status(&mut peers, "building bench/peers")?;
+    // The same echo tool as a Python and a JavaScript component, where their
+    // toolchains are (the table says SKIP, and why, where one is not).
+    for (script, needs) in [("sdk/python/build.sh", "python3"), ("sdk/js/build.sh", "npm")] {
+        if xtask::has_command(needs) {
+            status(Command::new("bash").arg(root.join(script)).arg("echo").current_dir(&root), &format!("{script} echo"))?;
+        }
+    }
     let exe: PathBuf = target_dir.join("release/taylordash-peers");
     status(Command::new(&exe).arg("--root").arg(&root), "target/release/taylordash-peers")
 }
