@@ -156,6 +156,8 @@ fn run(root: &Path) -> String {
     let native = here.with_file_name("echo-native");
     let extism_wasm = target.join("wasm32-unknown-unknown/release/extism_echo.wasm");
 
+    // Other builds share these cores: say how busy the machine was.
+    let load = std::fs::read_to_string("/proc/loadavg").map_or_else(|_| "?".into(), |l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
     let td = Td::new(&echo, &cache);
     let mut rows = Vec::new();
 
@@ -194,7 +196,7 @@ fn run(root: &Path) -> String {
         let name = format!("{lang} component (full call)");
         let path = target.join(dir).join("echo.wasm");
         if !path.is_file() {
-            let why = format!("no echo tool in {sdk}/ (target/{dir}/echo.wasm not built)");
+            let why = format!("target/{dir}/echo.wasm not built ({sdk}/echo; its SDK's build.sh builds it)");
             eprintln!("peers: SKIP {name}: {why}");
             rows.push(Row::Skipped { name, why });
             continue;
@@ -218,7 +220,7 @@ fn run(root: &Path) -> String {
         w.push('\n');
     };
     line(w, format!("## TaylorDash against its peers: the same JSON echo tool, one run ({} bytes of input)\n", INPUT.len()));
-    line(w, format!("{}; release build; Extism {EXTISM_VERSION}; kernel {}\n", machine(), kernel()));
+    line(w, format!("{}; load average {} at the start; release build; Extism {EXTISM_VERSION}; kernel {}\n", machine(), load, kernel()));
     line(w, "| row | p50 µs | p99 µs | calls/s (1 thread) | p50 vs TaylorDash full call |".into());
     line(w, "|---|---:|---:|---:|---:|".into());
     for row in &rows {
