@@ -459,7 +459,7 @@ impl BusClient {
     /// Publish at QoS 2, like [`publish_until`](Self::publish_until): the
     /// broker takes a copy of the same PUBLISH (this session re-sending it
     /// after a reconnect, a middlebox sending it twice) as the one message,
-    /// so what subscribers get it once. For work that must not run twice.
+    /// so subscribers get it once. For work that must not run twice.
     pub fn publish_once_until(&self, topic: &str, payload: Vec<u8>, properties: PublishProperties, exp: u64) -> Result<(), BusError> {
         self.publish_qos(topic, QoS::ExactlyOnce, payload, properties, exp)
     }
