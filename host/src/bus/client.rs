@@ -19,7 +19,7 @@
 //!   never fills it); publishes and acks go through rumqttc's bounded request
 //!   channel, and a caller blocks when it is full.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -133,11 +133,13 @@ pub struct ClientOptions {
     pub backoff_max: Duration,
     pub failover_after: u32,
     pub connect_timeout: Duration,
-    /// A PUBLISH the broker has not acknowledged (PUBACK, PUBREC) after
-    /// this long, on a connection that is otherwise up, was lost on the way
-    /// (a broker that does not answer, a middlebox): the connection is
-    /// dropped and made again, and the session's unacknowledged messages
-    /// go out again. Checked as events arrive (at least every keep-alive).
+    /// A PUBLISH the broker has not acknowledged (PUBACK, PUBREC) for this
+    /// long, with no acknowledgement of any other since, was lost on the way
+    /// (a broker that does not answer, a middlebox); so was one whose later
+    /// PUBLISH was acknowledged first (brokers acknowledge in the order they
+    /// received). Either way the connection is dropped and made again, and
+    /// the session's unacknowledged messages go out again. Checked as events
+    /// arrive (at least every keep-alive).
     pub ack_timeout: Duration,
     /// Filters subscribed at QoS 1 after every connect.
     pub subscriptions: Vec<String>,
@@ -170,7 +172,7 @@ impl ClientOptions {
             backoff_max: Duration::from_secs(2),
             failover_after: 2,
             connect_timeout: Duration::from_secs(3),
-            ack_timeout: Duration::from_secs(5),
+            ack_timeout: Duration::from_secs(10),
             subscriptions: Vec::new(),
             split_publish: true,
             auth: None,
@@ -295,7 +297,7 @@ impl Link {
             backoff_max: opts.backoff_max,
             failover_after: opts.failover_after.max(1),
             ack_timeout: opts.ack_timeout,
-            unacked: HashMap::new(),
+            unacked: Unacked::default(),
         };
         let thread = std::thread::Builder::new().name(format!("mqtt-{client_id}")).spawn(move || drive(driver))?;
         Ok(Link { client, shared, client_id: client_id.to_string(), thread: Mutex::new(Some(thread)) })
@@ -584,9 +586,59 @@ struct Driver {
     backoff_max: Duration,
     failover_after: u32,
     ack_timeout: Duration,
-    /// This connection's PUBLISHes the broker has not acknowledged yet
-    /// (packet id, when sent).
-    unacked: HashMap<u16, Instant>,
+    unacked: Unacked,
+}
+
+/// This connection's PUBLISHes the broker has not acknowledged, in the
+/// order sent. A broker acknowledges in the order it received (MQTT 5,
+/// 4.6), so an acknowledgement that passes an older PUBLISH says that one
+/// was lost on the way.
+#[derive(Default)]
+struct Unacked {
+    /// Send order → (packet id, when sent).
+    sent: BTreeMap<u64, (u16, Instant)>,
+    order: HashMap<u16, u64>,
+    next: u64,
+    last_ack: Option<Instant>,
+    /// A packet id an acknowledgement passed.
+    passed: Option<u16>,
+}
+
+impl Unacked {
+    fn sent(&mut self, pkid: u16) {
+        self.next += 1;
+        if let Some(old) = self.order.insert(pkid, self.next) {
+            self.sent.remove(&old);
+        }
+        self.sent.insert(self.next, (pkid, Instant::now()));
+    }
+
+    fn acked(&mut self, pkid: u16) {
+        self.last_ack = Some(Instant::now());
+        let Some(seq) = self.order.remove(&pkid) else { return };
+        self.sent.remove(&seq);
+        if let Some((_, &(lost, _))) = self.sent.range(..seq).next() {
+            self.passed.get_or_insert(lost);
+        }
+    }
+
+    /// A new connection: what it sends is counted afresh.
+    fn clear(&mut self) {
+        self.sent.clear();
+        self.order.clear();
+        self.last_ack = None;
+        self.passed = None;
+    }
+
+    /// Why a PUBLISH counts as lost, if one does.
+    fn lost(&self, timeout: Duration) -> Option<String> {
+        if let Some(pkid) = self.passed {
+            return Some(format!("message {pkid} was passed by a later one's acknowledgement"));
+        }
+        let (_, &(pkid, at)) = self.sent.iter().next()?;
+        let quiet_since = self.last_ack.map_or(at, |ack| ack.max(at));
+        (quiet_since.elapsed() >= timeout).then(|| format!("message {pkid} unacknowledged for {:?}, and nothing acknowledged since", at.elapsed()))
+    }
 }
 
 /// Exponential backoff with jitter: a random wait in [d/2, d].
@@ -617,15 +669,9 @@ fn drive(mut d: Driver) {
             }
             Ok(Event::Incoming(Packet::SubAck(ack))) => d.subscribed(&ack),
             Ok(Event::Incoming(Packet::Publish(p))) => d.deliver(p),
-            Ok(Event::Outgoing(Outgoing::Publish(pkid))) if pkid != 0 => {
-                d.unacked.insert(pkid, Instant::now());
-            }
-            Ok(Event::Incoming(Packet::PubAck(ack))) => {
-                d.unacked.remove(&ack.pkid);
-            }
-            Ok(Event::Incoming(Packet::PubRec(rec))) => {
-                d.unacked.remove(&rec.pkid);
-            }
+            Ok(Event::Outgoing(Outgoing::Publish(pkid))) if pkid != 0 => d.unacked.sent(pkid),
+            Ok(Event::Incoming(Packet::PubAck(ack))) => d.unacked.acked(ack.pkid),
+            Ok(Event::Incoming(Packet::PubRec(rec))) => d.unacked.acked(rec.pkid),
             Ok(Event::Incoming(Packet::Disconnect(disc))) => {
                 tracing::warn!(broker = %d.brokers[link.broker], reason = ?disc.reason_code, "the broker disconnected us");
             }
@@ -677,17 +723,16 @@ impl Driver {
         }
     }
 
-    /// A PUBLISH unacknowledged past `ack_timeout` on a live connection:
-    /// drop the connection so the next poll makes a new one, on which the
-    /// session's unacknowledged messages go out again (rumqttc re-sends
-    /// them; a QoS 2 one is still delivered once).
+    /// A PUBLISH lost on the way (see [`ClientOptions::ack_timeout`]) on a
+    /// live connection: drop the connection so the next poll makes a new
+    /// one, on which the session's unacknowledged messages go out again
+    /// (rumqttc re-sends them; a QoS 2 one is still delivered once).
     fn drop_if_unacked(&mut self, link: &Reconnect) {
-        let Some((&pkid, &sent)) = self.unacked.iter().min_by_key(|(_, at)| **at) else { return };
-        if sent.elapsed() < self.ack_timeout || !self.shared.lock().connected || self.stopping() {
+        let Some(why) = self.unacked.lost(self.ack_timeout) else { return };
+        if !self.shared.lock().connected || self.stopping() {
             return;
         }
-        tracing::warn!(broker = %self.brokers[link.broker], pkid, waited = ?sent.elapsed(), unacked = self.unacked.len(),
-            "the broker did not acknowledge a message: reconnecting to send it again");
+        tracing::warn!(broker = %self.brokers[link.broker], "a message was lost on the way ({why}): reconnecting to send it again");
         self.unacked.clear();
         self.shared.lock().connected = false;
         self.shared.changed.notify_all();
@@ -789,6 +834,26 @@ mod tests {
         assert!(BrokerAddr::parse("mqtt://u:p@x:1").is_err());
         assert!(BrokerAddr::parse("mqtt://x:0").is_err());
         assert!(BrokerAddr::parse("mqtt://:1883").is_err());
+    }
+
+    #[test]
+    fn a_publish_is_lost_when_passed_or_left_unacknowledged() {
+        let t = Duration::from_millis(50);
+        let mut u = Unacked::default();
+        u.sent(1);
+        u.sent(2);
+        u.acked(1);
+        assert_eq!(u.lost(t), None, "acknowledged in order");
+        u.sent(3);
+        u.acked(3);
+        assert_eq!(u.lost(t).as_deref(), Some("message 2 was passed by a later one's acknowledgement"));
+        u.clear();
+        assert_eq!(u.lost(t), None, "a new connection counts afresh");
+        u.sent(4);
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(u.lost(t).is_some_and(|w| w.starts_with("message 4 unacknowledged for")), "{:?}", u.lost(t));
+        u.acked(4);
+        assert_eq!(u.lost(t), None);
     }
 
     #[test]

@@ -13,8 +13,8 @@
 //! Guarantees, and where they come from:
 //! - QoS 1 (task assignments at QoS 2, so a copy of one PUBLISH reaches
 //!   one worker), persistent sessions (clean start off, a session
-//!   expiry), a connection made again when the broker leaves a PUBLISH
-//!   unacknowledged past `ack_timeout`, manual acks: a worker acks a task only after it has published
+//!   expiry), a connection made again when a PUBLISH was lost on the way
+//!   (its acknowledgement passed, or missing past `ack_timeout`), manual acks: a worker acks a task only after it has published
 //!   the task's result; the orchestrator acks a result only after it has
 //!   journaled it (the [`TaskResult::ack`](crate::dispatch::TaskResult)
 //!   hook). Acks leave each connection in the order the messages arrived
