@@ -28,16 +28,23 @@ pub fn fuzz(args: &[String]) -> anyhow::Result<()> {
             other => bail!("unknown argument `{other}`\n{USAGE}"),
         }
     }
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(workspace_root()).args(["run", "--quiet", "-p", "taylordash-fuzz"]);
-    if release {
-        cmd.arg("--release");
-    }
-    cmd.args(["--", "--time", &time]);
+    let root = workspace_root();
+    let mut cmd = if release {
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.args(["run", "--quiet", "--release", "-p", "taylordash-fuzz", "--"]);
+        cmd
+    } else {
+        // The binary as `cargo xtask test` builds it (the fuzz crate has
+        // integration tests, so the workspace build makes it): only the same
+        // command unifies the same features, so nothing is built twice.
+        super::cargo(&["test", "--workspace", "--no-run"])?;
+        Command::new(root.join("target/debug/taylordash-fuzz"))
+    };
+    cmd.current_dir(&root).args(["--time", &time]);
     if let Some(t) = &target {
         cmd.args(["--target", t]);
     }
-    let status = cmd.status().context("running cargo run -p taylordash-fuzz")?;
+    let status = cmd.status().context("running taylordash-fuzz")?;
     if !status.success() {
         bail!("fuzzing failed ({status}): crashing inputs are under target/fuzz-crashes/");
     }
