@@ -545,7 +545,9 @@ impl Inner {
         let answer = self.memory.lock().unwrap_or_else(|p| p.into_inner()).ask(&env.msg_id, reply, &correlation);
         match answer {
             Begin::Running => {
-                tracing::info!(task = %env.task_id, msg_id = %env.msg_id, "asked for a task running here: claimed it again");
+                // Routine: the orchestrator asks for a task it has not heard
+                // of for a while (`ask_when_quiet`), so a long one often.
+                tracing::debug!(task = %env.task_id, msg_id = %env.msg_id, "asked for a task running here: claimed it again");
                 let claim: ResultEnvelope = env.with_payload(ResultPayload::Claimed { worker: self.bus.client_id().to_string() });
                 if let Ok(bytes) = claim.encode(self.max_message) {
                     let _ = self.bus.publish_hint(reply, bytes, claim.properties(None, Some(correlation), None));
