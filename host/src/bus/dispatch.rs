@@ -147,6 +147,15 @@ fn recheck(p: &Pending) {
     }
 }
 
+/// Where a task envelope is published.
+#[derive(Clone, Copy)]
+enum SendTo {
+    /// `tasks/assign`: for one worker to run.
+    Assign,
+    /// `tasks/query`: asked of every worker; the holder answers.
+    Query,
+}
+
 /// What asking the workers for an attempt found.
 #[allow(clippy::large_enum_variant)] // returned once per ask, moved straight on
 enum Asked {
@@ -309,11 +318,11 @@ impl MqttDispatch {
         self.send(&env.to_task(), uuid::Uuid::new_v4().simple().to_string(), false)
     }
 
-    /// Publish a task envelope on `topic` (assign, or query), answered on
-    /// this dispatcher's topic. An assignment goes at QoS 2: a copy of its
-    /// PUBLISH (re-sent after a reconnect, doubled on the way) must not
-    /// reach a second worker. A query may come twice; it runs nothing.
-    fn publish_to(&self, topic: &str, env: &TaskEnvelope) -> Result<(), TaskError> {
+    /// Publish a task envelope, answered on this dispatcher's topic. An
+    /// assignment goes at QoS 2: a copy of its PUBLISH (re-sent after a
+    /// reconnect, doubled on the way) must not reach a second worker. A
+    /// query may come twice; it runs nothing.
+    fn publish_to(&self, to: SendTo, env: &TaskEnvelope) -> Result<(), TaskError> {
         let bytes = env.encode(self.inner.max_message).map_err(|e| TaskError {
             message: format!("task {}: {e}", env.task_id),
             exit_code: ExitCode::Usage.code(),
@@ -323,10 +332,9 @@ impl MqttDispatch {
         // No message expiry: rumqttd's shared-subscription cursor stalls on an
         // expired message. Workers skip tasks past their `deadline` instead.
         let props = env.properties(Some(self.inner.reply_topic.clone()), Some(Bytes::from(env.msg_id.clone().into_bytes())), None);
-        let sent = if topic == self.inner.topics.assign() {
-            self.inner.bus.publish_once_until(topic, bytes, props, env.deadline)
-        } else {
-            self.inner.bus.publish_until(topic, bytes, props, env.deadline)
+        let sent = match to {
+            SendTo::Assign => self.inner.bus.publish_once_until(&self.inner.topics.assign(), bytes, props, env.deadline),
+            SendTo::Query => self.inner.bus.publish_until(&self.inner.topics.query(), bytes, props, env.deadline),
         };
         sent.map_err(|e| bus_error(format!("task {}: {e}", env.task_id)))
     }
@@ -573,7 +581,7 @@ impl MqttDispatch {
                 if seq > 1 {
                     tracing::warn!(seq, "{why}");
                 }
-                self.publish_to(&self.inner.topics.assign(), &env)?;
+                self.publish_to(SendTo::Assign, &env)?;
             }
             match self.wait(&rx, &env, &msg_id, Instant::now() + window) {
                 Ok(Wake::Recheck) => why = "no worker holds the task after a reconnect (or its worker is gone): publishing it again",
@@ -613,7 +621,7 @@ impl MqttDispatch {
                 continue;
             }
             tracing::debug!(quiet = ?quiet, "nothing heard of the task: asking who holds it");
-            if let Err(e) = self.publish_to(&self.inner.topics.query(), env) {
+            if let Err(e) = self.publish_to(SendTo::Query, env) {
                 tracing::debug!(error = %e.message, "could not ask; the deadline still holds");
             }
             heard = Instant::now();
@@ -624,7 +632,7 @@ impl MqttDispatch {
     /// up to `resend_after` for its result or a fresh claim.
     fn ask(&self, env: &TaskEnvelope, rx: &flume::Receiver<Wake>, msg_id: &str) -> Result<Asked, TaskError> {
         let asked = Instant::now();
-        self.publish_to(&self.inner.topics.query(), env)?;
+        self.publish_to(SendTo::Query, env)?;
         let until = asked + self.inner.resend_after;
         while Instant::now() < until {
             match rx.recv_timeout(Duration::from_millis(50)) {
