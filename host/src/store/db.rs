@@ -158,7 +158,7 @@ pub(crate) enum Engine {
 
 /// The journal's tables in a SQLite file of one run. Journals written
 /// before runs could share a database lack `run_id` columns (and
-/// `tasks.seq`): [`Db::migrate`] adds them.
+/// `tasks.seq`): [`Db::sqlite`] adds them.
 const SQLITE_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS runs (
   id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, pipeline_text TEXT NOT NULL, workspace TEXT NOT NULL,
@@ -209,6 +209,43 @@ const SQLITE_ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("gates", "run_id", "TEXT NOT NULL DEFAULT ''"),
     ("events", "run_id", "TEXT NOT NULL DEFAULT ''"),
 ];
+
+/// How long an opener waits for another connection's lock.
+const SQLITE_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Switch the file to WAL (a no-op once it is). SQLite answers a switch
+/// that meets another opener's lock with "database is locked" at once,
+/// without calling the busy handler, so the wait is done here.
+fn sqlite_use_wal(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + SQLITE_BUSY_TIMEOUT;
+    loop {
+        match conn.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            done => return done,
+        }
+    }
+}
+
+/// The columns of [`SQLITE_ADDED_COLUMNS`] the file lacks (all of them
+/// when its tables do not exist yet).
+fn sqlite_missing_columns(conn: &rusqlite::Connection) -> rusqlite::Result<Vec<(&'static str, &'static str, &'static str)>> {
+    let mut missing = Vec::new();
+    for &(table, column, kind) in SQLITE_ADDED_COLUMNS {
+        let present: i64 = conn.query_row(
+            &format!("SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = ?1"),
+            [column],
+            |r| r.get(0),
+        )?;
+        if present == 0 {
+            missing.push((table, column, kind));
+        }
+    }
+    Ok(missing)
+}
 
 /// The keys the shared statements' `ON CONFLICT` clauses name: in a file of
 /// one run they are the old keys with a constant in front.
@@ -266,31 +303,30 @@ impl Db {
     /// Open (or create) the SQLite journal file at `path`.
     pub fn sqlite(path: &Path) -> rusqlite::Result<Db> {
         let conn = rusqlite::Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.busy_timeout(SQLITE_BUSY_TIMEOUT)?;
+        sqlite_use_wal(&conn)?;
         conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.execute_batch(SQLITE_SCHEMA)?;
-        let mut added = false;
-        for (table, column, kind) in SQLITE_ADDED_COLUMNS {
-            let present: i64 = conn.query_row(
-                &format!("SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = ?1"),
-                [column],
-                |r| r.get(0),
-            )?;
-            if present == 0 {
-                conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
-                added = true;
+        // Creating the tables and adding the columns happen in one write
+        // transaction: the orchestrator creating a journal and a reader
+        // (`serve`, `stats`) opening it at the same moment would otherwise
+        // both see a column missing and both add it ("duplicate column
+        // name"). A journal already current is only read: no write lock.
+        if !sqlite_missing_columns(&conn)?.is_empty() {
+            let tx = rusqlite::Transaction::new_unchecked(&conn, rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute_batch(SQLITE_SCHEMA)?;
+            let missing = sqlite_missing_columns(&tx)?;
+            for (table, column, kind) in &missing {
+                tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
             }
-        }
-        // Only a journal that just gained columns is written to: opening one
-        // to read it (`serve`, `stats`) writes nothing.
-        if added {
-            // Rows of a journal from before `run_id`: the file's one run.
-            for table in ["stages", "tasks", "attempts", "merges", "gates", "events"] {
-                conn.execute(&format!("UPDATE {table} SET run_id = (SELECT id FROM runs) WHERE run_id = '' AND EXISTS (SELECT 1 FROM runs)"), [])?;
+            if !missing.is_empty() {
+                // Rows of a journal from before `run_id`: the file's one run.
+                for table in ["stages", "tasks", "attempts", "merges", "gates", "events"] {
+                    tx.execute(&format!("UPDATE {table} SET run_id = (SELECT id FROM runs) WHERE run_id = '' AND EXISTS (SELECT 1 FROM runs)"), [])?;
+                }
+                tx.execute("UPDATE tasks SET seq = rowid WHERE seq IS NULL", [])?;
+                tx.execute_batch(SQLITE_KEYS)?;
             }
-            conn.execute("UPDATE tasks SET seq = rowid WHERE seq IS NULL", [])?;
-            conn.execute_batch(SQLITE_KEYS)?;
+            tx.commit()?;
         }
         Ok(Db::Sqlite(conn))
     }
@@ -503,5 +539,30 @@ mod tests {
         assert_eq!(postgres_text("UPDATE t SET a = ?2 WHERE b = ?1 AND c > {now}"),
             "UPDATE t SET a = $2 WHERE b = $1 AND c > CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)");
         assert_eq!(postgres_text("SELECT '?' , ?10"), "SELECT '?' , $10");
+    }
+
+    /// The race CI met: the orchestrator creating a journal while `serve`
+    /// opens it. Every opener must see one schema, none a duplicate column.
+    #[test]
+    fn many_processes_opening_a_new_journal_at_once_all_succeed() {
+        for round in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("journal.sqlite");
+            let barrier = std::sync::Barrier::new(4);
+            std::thread::scope(|s| {
+                let openers: Vec<_> = (0..4)
+                    .map(|_| {
+                        s.spawn(|| {
+                            barrier.wait();
+                            Db::sqlite(&path).map(|_| ())
+                        })
+                    })
+                    .collect();
+                for opener in openers {
+                    opener.join().unwrap().unwrap_or_else(|e| panic!("round {round}: {e:?}"));
+                }
+            });
+            assert!(sqlite_missing_columns(&rusqlite::Connection::open(&path).unwrap()).unwrap().is_empty());
+        }
     }
 }
