@@ -29,6 +29,7 @@ pub mod review;
 pub mod sandbox;
 pub mod scaffold;
 pub mod serve;
+pub mod sqlite;
 pub mod store;
 pub mod units;
 pub mod yaml;

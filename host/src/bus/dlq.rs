@@ -61,10 +61,7 @@ impl DlqStore {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let conn = Connection::open(path).map_err(wrap)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(wrap)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(wrap)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(wrap)?;
+        let conn = crate::sqlite::open_shared(path).map_err(wrap)?;
         conn.execute_batch(SCHEMA).map_err(wrap)?;
         Ok(DlqStore { conn: Mutex::new(conn), path: path.to_path_buf() })
     }

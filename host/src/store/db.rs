@@ -210,26 +210,6 @@ const SQLITE_ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("events", "run_id", "TEXT NOT NULL DEFAULT ''"),
 ];
 
-/// How long an opener waits for another connection's lock.
-const SQLITE_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Switch the file to WAL (a no-op once it is). SQLite answers a switch
-/// that meets another opener's lock with "database is locked" at once,
-/// without calling the busy handler, so the wait is done here.
-fn sqlite_use_wal(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
-    let deadline = std::time::Instant::now() + SQLITE_BUSY_TIMEOUT;
-    loop {
-        match conn.pragma_update(None, "journal_mode", "WAL") {
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::DatabaseBusy && std::time::Instant::now() < deadline =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
-            done => return done,
-        }
-    }
-}
-
 /// The columns of [`SQLITE_ADDED_COLUMNS`] the file lacks (all of them
 /// when its tables do not exist yet).
 fn sqlite_missing_columns(conn: &rusqlite::Connection) -> rusqlite::Result<Vec<(&'static str, &'static str, &'static str)>> {
@@ -302,10 +282,7 @@ const POSTGRES_SCHEMA_LOCK: i64 = 0x7461_796c_6f72;
 impl Db {
     /// Open (or create) the SQLite journal file at `path`.
     pub fn sqlite(path: &Path) -> rusqlite::Result<Db> {
-        let conn = rusqlite::Connection::open(path)?;
-        conn.busy_timeout(SQLITE_BUSY_TIMEOUT)?;
-        sqlite_use_wal(&conn)?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        let conn = crate::sqlite::open_shared(path)?;
         // Creating the tables and adding the columns happen in one write
         // transaction: the orchestrator creating a journal and a reader
         // (`serve`, `stats`) opening it at the same moment would otherwise
