@@ -37,6 +37,24 @@ fn use_wal(conn: &Connection) -> rusqlite::Result<()> {
     }
 }
 
+/// Run `open` on `n` threads released at the same instant; their results
+/// in order. The tests of every shared file race their openers with it.
+#[cfg(test)]
+pub(crate) fn at_once<T: Send>(n: usize, open: impl Fn() -> T + Sync) -> Vec<T> {
+    let barrier = std::sync::Barrier::new(n);
+    std::thread::scope(|s| {
+        let openers: Vec<_> = (0..n)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    open()
+                })
+            })
+            .collect();
+        openers.into_iter().map(|o| o.join().expect("an opener panicked")).collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,22 +66,12 @@ mod tests {
         for round in 0..20 {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("shared.sqlite");
-            let barrier = std::sync::Barrier::new(4);
-            std::thread::scope(|s| {
-                let openers: Vec<_> = (0..4)
-                    .map(|_| {
-                        s.spawn(|| {
-                            barrier.wait();
-                            let conn = open_shared(&path)?;
-                            conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
-                        })
-                    })
-                    .collect();
-                for opener in openers {
-                    let mode = opener.join().unwrap().unwrap_or_else(|e| panic!("round {round}: {e:?}"));
-                    assert_eq!(mode, "wal");
-                }
+            let modes = at_once(4, || {
+                open_shared(&path)?.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
             });
+            for mode in modes {
+                assert_eq!(mode.unwrap_or_else(|e| panic!("round {round}: {e:?}")), "wal");
+            }
         }
     }
 }

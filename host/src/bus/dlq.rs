@@ -132,3 +132,25 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DlqEntry> {
         replayed_at: r.get(10)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every orchestrator of a runs directory, `serve` and `taylordash dlq`
+    /// open the one DLQ; the first ones may meet while it is being created.
+    #[test]
+    fn openers_of_a_new_dlq_at_once_all_succeed_and_share_it() {
+        for round in 0..10 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("dlq.sqlite");
+            let stores: Vec<DlqStore> = crate::sqlite::at_once(4, || DlqStore::open(&path))
+                .into_iter()
+                .map(|s| s.unwrap_or_else(|e| panic!("round {round}: {e}")))
+                .collect();
+            let letter = DeadLetter { run_id: "r", task_id: "t", msg_id: "m", tool: "echo", attempt: 1, deliveries: 1, reason: "x", envelope: "{}" };
+            stores[0].record(&letter).unwrap();
+            assert_eq!(stores[3].list().unwrap().len(), 1);
+        }
+    }
+}

@@ -521,24 +521,13 @@ mod tests {
     /// The race CI met: the orchestrator creating a journal while `serve`
     /// opens it. Every opener must see one schema, none a duplicate column.
     #[test]
-    fn many_processes_opening_a_new_journal_at_once_all_succeed() {
+    fn many_openers_of_a_new_journal_at_once_all_succeed() {
         for round in 0..20 {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("journal.sqlite");
-            let barrier = std::sync::Barrier::new(4);
-            std::thread::scope(|s| {
-                let openers: Vec<_> = (0..4)
-                    .map(|_| {
-                        s.spawn(|| {
-                            barrier.wait();
-                            Db::sqlite(&path).map(|_| ())
-                        })
-                    })
-                    .collect();
-                for opener in openers {
-                    opener.join().unwrap().unwrap_or_else(|e| panic!("round {round}: {e:?}"));
-                }
-            });
+            for opened in crate::sqlite::at_once(4, || Db::sqlite(&path).map(|_| ())) {
+                opened.unwrap_or_else(|e| panic!("round {round}: {e:?}"));
+            }
             assert!(sqlite_missing_columns(&rusqlite::Connection::open(&path).unwrap()).unwrap().is_empty());
         }
     }
