@@ -333,7 +333,14 @@ fn a_second_load_comes_from_the_cache() {
     let cache = tempfile::tempdir().unwrap();
     let opts = || taylordash::sandbox::SandboxOptions { cache_dir: Some(cache.path().to_path_buf()), ..Default::default() };
     let first = Sandbox::new(opts()).unwrap();
-    assert!(!load(&first, &test_plugin("echo")).from_cache);
+    let compiled = load(&first, &test_plugin("echo"));
+    assert!(!compiled.from_cache);
+    // Compiled now, it already runs from the cached file: its code is mapped
+    // from there, not kept as a private copy for the life of the process.
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let cache_dir = cache.path().to_str().unwrap();
+    assert!(maps.lines().any(|l| l.contains(cache_dir) && l.ends_with(".cwasm")), "no mapping of {cache_dir}/*.cwasm:\n{maps}");
+    drop(compiled);
     let second = Sandbox::new(opts()).unwrap();
     let plugin = load(&second, &test_plugin("echo"));
     assert!(plugin.from_cache);

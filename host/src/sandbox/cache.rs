@@ -5,6 +5,9 @@
 //! compatibility hash, so a rebuilt plugin or a changed engine configuration
 //! never loads a stale artifact. Artifacts are written to a temporary file and
 //! renamed into place, so a crash never leaves half an artifact behind.
+//! A loaded artifact is mapped from its file (`deserialize_file`), and a
+//! plugin compiled just now is loaded back from the file it was stored in:
+//! its code is then file pages every process shares, not private memory.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};

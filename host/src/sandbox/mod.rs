@@ -185,6 +185,12 @@ impl Sandbox {
                         compile::CompileError::Host(message) => SandboxError::Host(message),
                     })?;
                 self.cache.store(&sha256, &component, artifact.as_deref());
+                // Run from the cached file when there is one: its code is
+                // then mapped from the file (shared with every process that
+                // loads the plugin, and reclaimable), not a private copy that
+                // stays in a long-lived `mcp` or `worker` (31 plugins compiled
+                // at start: 86 MiB anonymous memory, against 10 MiB mapped).
+                let component = self.cache.lookup(&self.engine, &sha256).unwrap_or(component);
                 (component, false)
             }
         };
