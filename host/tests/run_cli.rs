@@ -208,6 +208,24 @@ fn a_viewer_is_denied_an_admin_stage_with_exit_3() {
 }
 
 #[test]
+fn a_quiet_run_says_nothing_when_it_completes_and_why_when_it_fails() {
+    let env = Env::new(probe_config(0));
+    let pipeline = env.write("p.yaml", common::THREE_STAGES);
+    let ws = env.path("ws").display().to_string();
+    let ok = env.run(&["run", &pipeline, "--workspace", &ws, "-q"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert_eq!(String::from_utf8_lossy(&ok.stderr), "");
+
+    std::fs::write(env.path("ws/probe.json"), json!({ "agents": { "two": { "fail": "failed" } } }).to_string()).unwrap();
+    let failed = env.run(&["run", &pipeline, "--workspace", &ws, "-q"]);
+    assert_eq!(failed.status.code(), Some(1));
+    let id = run_id(&failed.stdout);
+    let err = String::from_utf8_lossy(&failed.stderr);
+    let reason = err.lines().find(|l| l.starts_with(&format!("run {id}: failed: "))).unwrap_or_else(|| panic!("no reason given:\n{err}"));
+    assert!(reason.contains("two: asked to fail"), "{reason}");
+}
+
+#[test]
 fn runs_list_and_show_report_the_journal() {
     let env = Env::new(probe_config(0));
     let pipeline = env.write("p.yaml", common::THREE_STAGES);

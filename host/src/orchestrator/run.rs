@@ -700,10 +700,11 @@ impl Run<'_> {
                 Err(e) => tracing::warn!("no spans for run {}: {e}", self.id),
             }
         }
+        // `-q` silences progress, not the reason a run did not complete.
         match &status {
             RunStatus::Completed => self.say(format_args!("run {}: completed", self.id)),
-            RunStatus::Failed(m) => self.say(format_args!("run {}: failed: {m}", self.id)),
-            RunStatus::NeedsReview(m) => self.say(format_args!("run {}: needs review: {m}", self.id)),
+            RunStatus::Failed(m) => progress(false, format_args!("run {}: failed: {m}", self.id)),
+            RunStatus::NeedsReview(m) => progress(false, format_args!("run {}: needs review: {m}", self.id)),
             RunStatus::Cancelled => self.say(format_args!("run {}: cancelled (resume continues it)", self.id)),
         }
         RunOutcome { run_id: self.id.clone(), run_dir: self.dir.clone(), status }
