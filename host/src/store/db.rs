@@ -283,14 +283,16 @@ impl Db {
     /// Open (or create) the SQLite journal file at `path`.
     pub fn sqlite(path: &Path) -> rusqlite::Result<Db> {
         let conn = crate::sqlite::open_shared(path)?;
-        // Creating the tables and adding the columns happen in one write
-        // transaction: the orchestrator creating a journal and a reader
-        // (`serve`, `stats`) opening it at the same moment would otherwise
-        // both see a column missing and both add it ("duplicate column
-        // name"). A journal already current is only read: no write lock.
+        // Each `CREATE TABLE IF NOT EXISTS` is atomic, and writes nothing
+        // when the table exists (a journal from before a table gains it).
+        conn.execute_batch(SQLITE_SCHEMA)?;
+        // Adding columns is checked again under the write lock: the
+        // orchestrator creating a journal and a reader (`serve`, `stats`)
+        // opening it at the same moment would otherwise both see a column
+        // missing and both add it ("duplicate column name"). A journal
+        // already current is only read: no write lock.
         if !sqlite_missing_columns(&conn)?.is_empty() {
             let tx = rusqlite::Transaction::new_unchecked(&conn, rusqlite::TransactionBehavior::Immediate)?;
-            tx.execute_batch(SQLITE_SCHEMA)?;
             let missing = sqlite_missing_columns(&tx)?;
             for (table, column, kind) in &missing {
                 tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
