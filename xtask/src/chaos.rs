@@ -60,10 +60,7 @@ pub fn chaos(args: &[String]) -> anyhow::Result<()> {
     let runs = runs.unwrap_or(kinds.len());
     let root = xtask::workspace_root();
     super::build()?;
-    // The binary as the test suite builds it: `cargo xtask test` builds the
-    // whole workspace, and only the same command unifies the same features
-    // (`-p taylordash` alone rebuilt some 150 crates after it in CI).
-    super::cargo(&["test", "--workspace", "--no-run"])?;
+    super::build_as_tests()?;
     let dir = root.join("target/chaos");
     let _ = Command::new("umount").arg(dir.join("runs")).stderr(Stdio::null()).status();
     if dir.exists() {

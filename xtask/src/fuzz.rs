@@ -8,7 +8,7 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-use xtask::workspace_root;
+use xtask::{cargo_in, workspace_root};
 
 const USAGE: &str = "usage: cargo xtask fuzz [--time SECS] [--target NAME] [--release]";
 
@@ -30,14 +30,12 @@ pub fn fuzz(args: &[String]) -> anyhow::Result<()> {
     }
     let root = workspace_root();
     let mut cmd = if release {
-        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        let mut cmd = cargo_in(&root);
         cmd.args(["run", "--quiet", "--release", "-p", "taylordash-fuzz", "--"]);
         cmd
     } else {
-        // The binary as `cargo xtask test` builds it (the fuzz crate has
-        // integration tests, so the workspace build makes it): only the same
-        // command unifies the same features, so nothing is built twice.
-        super::cargo(&["test", "--workspace", "--no-run"])?;
+        // The fuzz crate has integration tests, so the test build makes its binary.
+        super::build_as_tests()?;
         Command::new(root.join("target/debug/taylordash-fuzz"))
     };
     cmd.current_dir(&root).args(["--time", &time]);

@@ -65,6 +65,14 @@ fn crates_in(dir: &Path) -> anyhow::Result<Vec<String>> {
     Ok(names)
 }
 
+/// `cargo` (the one running xtask, when it says so) with `dir` as its
+/// working directory.
+pub fn cargo_in(dir: &Path) -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(dir);
+    cmd
+}
+
 /// Build every plugin and test plugin; returns what was built.
 pub fn build_plugins(root: &Path) -> anyhow::Result<Vec<Built>> {
     build_only(root, None)
@@ -90,9 +98,8 @@ pub fn build_only(root: &Path, only: Option<&[&str]>) -> anyhow::Result<Vec<Buil
     let build_dir = root.join("target").join("wasm-build");
     let schemas = build_dir.join("schemas");
     describe_natively(root, &build_dir, &tools, &schemas)?;
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(root)
-        .args(["build", "--target", WASM_TARGET, "--profile", PROFILE, "--target-dir"])
+    let mut cmd = cargo_in(root);
+    cmd.args(["build", "--target", WASM_TARGET, "--profile", PROFILE, "--target-dir"])
         .arg(&build_dir);
     for (name, _) in &crates {
         cmd.args(["-p", name]);
@@ -181,8 +188,7 @@ fn describe_natively(root: &Path, build_dir: &Path, tools: &[(String, PathBuf)],
     // The same dependency versions as the components (nothing resolved anew).
     let lock = std::fs::read_to_string(root.join("Cargo.lock")).context("reading Cargo.lock")?;
     write_if_changed(&dir.join("Cargo.lock"), &lock)?;
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(root)
+    let status = cargo_in(root)
         .arg("run")
         .arg("--manifest-path")
         .arg(dir.join("Cargo.toml"))

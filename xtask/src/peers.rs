@@ -8,11 +8,12 @@
 //! workspace's `target/`, so builds are cached across runs. The table goes to
 //! stdout and to `target/bench-peers/report.md`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, bail};
-use xtask::workspace_root;
+use super::run_status as status;
+use xtask::{cargo_in, workspace_root};
 
 /// The Extism echo plugin's target (no WASI: the plugin needs none).
 const EXTISM_TARGET: &str = "wasm32-unknown-unknown";
@@ -49,20 +50,6 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     }
     let exe: PathBuf = target_dir.join("release/taylordash-peers");
     status(Command::new(&exe).arg("--root").arg(&root), "target/release/taylordash-peers")
-}
-
-fn cargo_in(root: &Path) -> Command {
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(root);
-    cmd
-}
-
-fn status(cmd: &mut Command, what: &str) -> anyhow::Result<()> {
-    let status = cmd.status().with_context(|| format!("running {what}"))?;
-    if !status.success() {
-        bail!("{what} failed ({status})");
-    }
-    Ok(())
 }
 
 /// `rustup target add` when the toolchain lacks `target` (RUSTUP_AUTO_INSTALL=0
